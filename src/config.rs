@@ -1,0 +1,694 @@
+//! Settings: built-in defaults, then an optional TOML file (`--config` or `IDP_CONFIG`), then
+//! `IDP_*` environment variables, parsed into typed values and validated before anything starts.
+//!
+//! The doc comments on [`Settings`] and its sections are the configuration reference; the README
+//! renders them as a table. Every mistake is reported as one line that names the setting.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+/// The validated configuration of one `idp` node.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `issuer` / `IDP_ISSUER`: the public base URL clients see, byte for byte the `iss` of every
+    /// token and the prefix of every endpoint. Absolute `https` URL without query or fragment;
+    /// `http` only for a loopback host (local development). Default `http://127.0.0.1:8080`.
+    pub issuer: Issuer,
+    /// `listen` / `IDP_LISTEN`: `host:port` to bind. Default `127.0.0.1:8080`; `:0` picks a port.
+    pub listen: SocketAddr,
+    /// `database_url` / `IDP_DATABASE_URL`: `postgres://…` (production) or `sqlite://PATH` (the
+    /// embedded default, `sqlite://./data/idp.db`).
+    pub database: DatabaseUrl,
+    /// `database_pool_size` / `IDP_DATABASE_POOL_SIZE`: connections per node. Default 10.
+    pub database_pool_size: u32,
+    /// `redis_url` / `IDP_REDIS_URL`: `redis://…` for the shared hot store. Absent: an in-process
+    /// store, correct for a single node only.
+    pub redis_url: Option<Url>,
+    /// `redis_prefix` / `IDP_REDIS_PREFIX`: prefix of every Redis key and channel, so several
+    /// deployments (or test runs) can share one Redis. Default `idp:`.
+    pub redis_prefix: String,
+    /// `keys_dir` / `IDP_KEYS_DIR`: directory holding `kek`, the key-encryption key that seals the
+    /// signing keys in the database. Every node needs the same file. Default `keys`.
+    pub keys_dir: PathBuf,
+    /// `log` / `IDP_LOG`: a tracing filter (`info`, `idp=debug,actix_web=warn`). Default `info`.
+    pub log: String,
+    /// `workers` / `IDP_WORKERS`: HTTP worker threads. Default: one per core.
+    pub workers: Option<usize>,
+    /// `[keys]`: signing keys and their rotation.
+    pub keys: KeySettings,
+    /// `[tokens]`: lifetimes of what the provider issues.
+    pub tokens: TokenSettings,
+}
+
+/// `[keys]` section.
+#[derive(Debug, Clone)]
+pub struct KeySettings {
+    /// `keys.rotate_every` / `IDP_KEYS__ROTATE_EVERY`: how long a key signs before its successor
+    /// takes over. Default `30d`.
+    pub rotate_every: Duration,
+    /// `keys.publish_window` / `IDP_KEYS__PUBLISH_WINDOW`: how long a new key sits in the JWKS
+    /// as `next` before it signs. Must be at least `keys.jwks_max_age`, so no verifier meets an
+    /// unknown `kid`. Default `1h`.
+    pub publish_window: Duration,
+    /// `keys.jwks_max_age` / `IDP_KEYS__JWKS_MAX_AGE`: `Cache-Control: max-age` of `/jwks` and the
+    /// discovery documents. Default `5m`.
+    pub jwks_max_age: Duration,
+    /// `keys.refresh_interval` / `IDP_KEYS__REFRESH_INTERVAL`: how often a node re-reads the key
+    /// table, so a rotation made elsewhere (another node, `idp keys rotate`) is seen. Default `2s`.
+    pub refresh_interval: Duration,
+}
+
+/// `[tokens]` section.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// `tokens.access_token_lifetime` / `IDP_TOKENS__ACCESS_TOKEN_LIFETIME`. Default `10m`.
+    pub access_token_lifetime: Duration,
+    /// `tokens.id_token_lifetime` / `IDP_TOKENS__ID_TOKEN_LIFETIME`. Default `1h`.
+    pub id_token_lifetime: Duration,
+}
+
+impl TokenSettings {
+    /// The longest a token signed by this node can stay valid: how long a retired key must
+    /// remain published.
+    pub fn longest_lifetime(&self) -> Duration {
+        self.access_token_lifetime.max(self.id_token_lifetime)
+    }
+}
+
+/// The issuer identifier, kept exactly as configured (without a lone trailing `/`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Issuer {
+    text: String,
+    url: Url,
+}
+
+impl Issuer {
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let url = Url::parse(input).map_err(|e| format!("must be an absolute URL ({e})"))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback(&url) => {}
+            "http" => {
+                return Err("must use https (http is allowed for a loopback host only)".into())
+            }
+            other => return Err(format!("must be an http(s) URL, not {other}:")),
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("must name a host".into());
+        }
+        if url.query().is_some() || input.contains('?') {
+            return Err("must not have a query".into());
+        }
+        if url.fragment().is_some() || input.contains('#') {
+            return Err("must not have a fragment".into());
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("must not carry user information".into());
+        }
+        let text = input.strip_suffix('/').unwrap_or(input).to_owned();
+        Ok(Self { text, url })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.url.scheme() == "https"
+    }
+
+    /// Path under which the endpoints are mounted (`""` for an issuer at the host root).
+    pub fn path_prefix(&self) -> &str {
+        self.url.path().trim_end_matches('/')
+    }
+
+    /// `scheme://host[:port]` of the issuer.
+    pub fn origin(&self) -> String {
+        self.url.origin().ascii_serialization()
+    }
+
+    /// The absolute URL of an endpoint path such as `/jwks`.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.text)
+    }
+}
+
+impl fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl fmt::Display for Issuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Which relational database, chosen by the URL's scheme.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    pub fn parse(input: &str) -> Result<Self, String> {
+        if input.starts_with("postgres://") || input.starts_with("postgresql://") {
+            Url::parse(input).map_err(|e| format!("is not a valid URL ({e})"))?;
+            return Ok(Self::Postgres(input.to_owned()));
+        }
+        let path = input
+            .strip_prefix("sqlite://")
+            .or_else(|| input.strip_prefix("sqlite:"))
+            .ok_or("must start with postgres:// or sqlite://")?;
+        if path.is_empty() {
+            return Err("names no SQLite file".into());
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgres",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// The URL with any password replaced, fit for logs and error messages.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Postgres(url) => redact_url(url),
+            Self::Sqlite(path) => format!("sqlite://{}", path.display()),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Replaces the password of a URL with `***`.
+pub fn redact_url(input: &str) -> String {
+    match Url::parse(input) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(url) => url.to_string(),
+        Err(_) => "<unparseable URL>".into(),
+    }
+}
+
+/// One configuration mistake: the setting it concerns and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting `{setting}`{}: {problem}", env_hint(.setting))]
+pub struct ConfigError {
+    pub setting: String,
+    pub problem: String,
+}
+
+fn env_hint(setting: &str) -> String {
+    if setting == "config file" {
+        return String::new();
+    }
+    format!(" ({})", env_name(setting))
+}
+
+/// `tokens.access_token_lifetime` -> `IDP_TOKENS__ACCESS_TOKEN_LIFETIME`.
+pub fn env_name(setting: &str) -> String {
+    format!("IDP_{}", setting.replace('.', "__").to_ascii_uppercase())
+}
+
+impl ConfigError {
+    fn new(setting: &str, problem: impl Into<String>) -> Self {
+        // One line, always: multi-line parser messages are folded.
+        let problem = problem
+            .into()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Self {
+            setting: setting.to_owned(),
+            problem,
+        }
+    }
+}
+
+/// The settings as written in the file or the environment, before validation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    issuer: Option<String>,
+    listen: Option<String>,
+    database_url: Option<String>,
+    database_pool_size: Option<i64>,
+    redis_url: Option<String>,
+    redis_prefix: Option<String>,
+    keys_dir: Option<String>,
+    log: Option<String>,
+    workers: Option<i64>,
+    #[serde(default)]
+    keys: RawKeys,
+    #[serde(default)]
+    tokens: RawTokens,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeys {
+    rotate_every: Option<RawDuration>,
+    publish_window: Option<RawDuration>,
+    jwks_max_age: Option<RawDuration>,
+    refresh_interval: Option<RawDuration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTokens {
+    access_token_lifetime: Option<RawDuration>,
+    id_token_lifetime: Option<RawDuration>,
+}
+
+/// A duration as written: whole seconds (`600`) or humantime text (`10m`, `30d`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RawDuration {
+    Seconds(i64),
+    Text(String),
+}
+
+impl RawDuration {
+    fn from_env(value: &str) -> Self {
+        match value.trim().parse::<i64>() {
+            Ok(n) => Self::Seconds(n),
+            Err(_) => Self::Text(value.to_owned()),
+        }
+    }
+
+    fn positive(&self, setting: &str) -> Result<Duration, ConfigError> {
+        let duration = match self {
+            Self::Seconds(n) if *n > 0 => Duration::from_secs(*n as u64),
+            Self::Seconds(n) => {
+                return Err(ConfigError::new(
+                    setting,
+                    format!("must be a positive duration, got {n}"),
+                ))
+            }
+            Self::Text(text) if text.trim_start().starts_with('-') => {
+                return Err(ConfigError::new(
+                    setting,
+                    format!("must be a positive duration, got {text}"),
+                ))
+            }
+            Self::Text(text) => humantime::parse_duration(text.trim()).map_err(|e| {
+                ConfigError::new(
+                    setting,
+                    format!("is not a duration like `10m` or `600` ({e})"),
+                )
+            })?,
+        };
+        if duration.is_zero() {
+            return Err(ConfigError::new(
+                setting,
+                "must be a positive duration, got 0",
+            ));
+        }
+        Ok(duration)
+    }
+}
+
+/// Where the settings come from; the process environment in production, a map in tests.
+pub struct Sources<'a> {
+    pub file: Option<&'a Path>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Settings {
+    /// Reads the file named by `--config` (or `IDP_CONFIG`) and the process environment.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("IDP_"))
+            .collect();
+        let env_file = env
+            .iter()
+            .find(|(k, _)| k == "IDP_CONFIG")
+            .map(|(_, v)| PathBuf::from(v));
+        let file = config_file.map(Path::to_path_buf).or(env_file);
+        Self::from_sources(Sources {
+            file: file.as_deref(),
+            env,
+        })
+    }
+
+    pub fn from_sources(sources: Sources<'_>) -> Result<Self, ConfigError> {
+        let mut raw = match sources.file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError::new(
+                        "config file",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                toml::from_str::<RawSettings>(&text).map_err(|e| {
+                    ConfigError::new(
+                        "config file",
+                        format!("{}: {}", path.display(), e.message()),
+                    )
+                })?
+            }
+            None => RawSettings::default(),
+        };
+        apply_env(&mut raw, &sources.env)?;
+        Self::validate(raw)
+    }
+
+    /// The embedded default: SQLite, in-process hot store, loopback listener.
+    pub fn is_development(&self) -> bool {
+        matches!(self.database, DatabaseUrl::Sqlite(_)) || self.redis_url.is_none()
+    }
+
+    fn validate(raw: RawSettings) -> Result<Self, ConfigError> {
+        let issuer = Issuer::parse(raw.issuer.as_deref().unwrap_or("http://127.0.0.1:8080"))
+            .map_err(|e| ConfigError::new("issuer", e))?;
+        let listen_text = raw.listen.as_deref().unwrap_or("127.0.0.1:8080");
+        let listen = listen_text.parse::<SocketAddr>().map_err(|_| {
+            ConfigError::new(
+                "listen",
+                format!("must be host:port with an IP host, got {listen_text}"),
+            )
+        })?;
+        let database = DatabaseUrl::parse(
+            raw.database_url
+                .as_deref()
+                .unwrap_or("sqlite://./data/idp.db"),
+        )
+        .map_err(|e| ConfigError::new("database_url", e))?;
+        let database_pool_size = match raw.database_pool_size {
+            None => 10,
+            Some(n @ 1..=1000) => n as u32,
+            Some(n) => {
+                return Err(ConfigError::new(
+                    "database_pool_size",
+                    format!("must be 1 to 1000, got {n}"),
+                ))
+            }
+        };
+        let redis_url = match raw.redis_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => {
+                let url = Url::parse(text).map_err(|e| {
+                    ConfigError::new("redis_url", format!("is not a valid URL ({e})"))
+                })?;
+                if url.scheme() != "redis" {
+                    return Err(ConfigError::new("redis_url", "must start with redis://"));
+                }
+                Some(url)
+            }
+        };
+        let redis_prefix = raw.redis_prefix.unwrap_or_else(|| "idp:".into());
+        if redis_prefix.contains(['{', '}']) || redis_prefix.chars().any(char::is_whitespace) {
+            return Err(ConfigError::new(
+                "redis_prefix",
+                "must not contain braces or spaces",
+            ));
+        }
+        let keys_dir = PathBuf::from(raw.keys_dir.unwrap_or_else(|| "keys".into()));
+        let log = raw.log.unwrap_or_else(|| "info".into());
+        tracing_subscriber::EnvFilter::try_new(&log)
+            .map_err(|e| ConfigError::new("log", format!("is not a log filter ({e})")))?;
+        let workers = match raw.workers {
+            None => None,
+            Some(n @ 1..=256) => Some(n as usize),
+            Some(n) => {
+                return Err(ConfigError::new(
+                    "workers",
+                    format!("must be 1 to 256, got {n}"),
+                ))
+            }
+        };
+
+        let duration = |raw: Option<RawDuration>, setting: &str, default: u64| match raw {
+            Some(d) => d.positive(setting),
+            None => Ok(Duration::from_secs(default)),
+        };
+        let keys = KeySettings {
+            rotate_every: duration(raw.keys.rotate_every, "keys.rotate_every", 30 * 86_400)?,
+            publish_window: duration(raw.keys.publish_window, "keys.publish_window", 3_600)?,
+            jwks_max_age: duration(raw.keys.jwks_max_age, "keys.jwks_max_age", 300)?,
+            refresh_interval: duration(raw.keys.refresh_interval, "keys.refresh_interval", 2)?,
+        };
+        if keys.publish_window < keys.jwks_max_age {
+            return Err(ConfigError::new(
+                "keys.publish_window",
+                "must be at least keys.jwks_max_age, or verifiers with a cached JWKS meet unknown keys",
+            ));
+        }
+        if keys.rotate_every <= keys.publish_window {
+            return Err(ConfigError::new(
+                "keys.rotate_every",
+                "must be longer than keys.publish_window",
+            ));
+        }
+        let tokens = TokenSettings {
+            access_token_lifetime: duration(
+                raw.tokens.access_token_lifetime,
+                "tokens.access_token_lifetime",
+                600,
+            )?,
+            id_token_lifetime: duration(
+                raw.tokens.id_token_lifetime,
+                "tokens.id_token_lifetime",
+                3_600,
+            )?,
+        };
+
+        Ok(Self {
+            issuer,
+            listen,
+            database,
+            database_pool_size,
+            redis_url,
+            redis_prefix,
+            keys_dir,
+            log,
+            workers,
+            keys,
+            tokens,
+        })
+    }
+}
+
+fn apply_env(raw: &mut RawSettings, env: &[(String, String)]) -> Result<(), ConfigError> {
+    for (name, value) in env {
+        let int = |setting: &str| {
+            value.trim().parse::<i64>().map_err(|_| {
+                ConfigError::new(setting, format!("must be a whole number, got {value}"))
+            })
+        };
+        match name.as_str() {
+            "IDP_ISSUER" => raw.issuer = Some(value.clone()),
+            "IDP_LISTEN" => raw.listen = Some(value.clone()),
+            "IDP_DATABASE_URL" => raw.database_url = Some(value.clone()),
+            "IDP_DATABASE_POOL_SIZE" => raw.database_pool_size = Some(int("database_pool_size")?),
+            "IDP_REDIS_URL" => raw.redis_url = Some(value.clone()),
+            "IDP_REDIS_PREFIX" => raw.redis_prefix = Some(value.clone()),
+            "IDP_KEYS_DIR" => raw.keys_dir = Some(value.clone()),
+            "IDP_LOG" => raw.log = Some(value.clone()),
+            "IDP_WORKERS" => raw.workers = Some(int("workers")?),
+            "IDP_KEYS__ROTATE_EVERY" => raw.keys.rotate_every = Some(RawDuration::from_env(value)),
+            "IDP_KEYS__PUBLISH_WINDOW" => {
+                raw.keys.publish_window = Some(RawDuration::from_env(value))
+            }
+            "IDP_KEYS__JWKS_MAX_AGE" => raw.keys.jwks_max_age = Some(RawDuration::from_env(value)),
+            "IDP_KEYS__REFRESH_INTERVAL" => {
+                raw.keys.refresh_interval = Some(RawDuration::from_env(value))
+            }
+            "IDP_TOKENS__ACCESS_TOKEN_LIFETIME" => {
+                raw.tokens.access_token_lifetime = Some(RawDuration::from_env(value))
+            }
+            "IDP_TOKENS__ID_TOKEN_LIFETIME" => {
+                raw.tokens.id_token_lifetime = Some(RawDuration::from_env(value))
+            }
+            // Other IDP_* variables (IDP_CONFIG, IDP_TEST_*) are not settings.
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_env(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let env = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_sources(Sources { file: None, env })
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_development_setup() {
+        let s = from_env(&[]).unwrap();
+        assert_eq!(s.issuer.as_str(), "http://127.0.0.1:8080");
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            s.database,
+            DatabaseUrl::Sqlite(PathBuf::from("./data/idp.db"))
+        );
+        assert!(s.redis_url.is_none());
+        assert!(s.is_development());
+    }
+
+    #[test]
+    fn issuer_with_another_scheme_is_refused_naming_the_setting() {
+        let err = from_env(&[("IDP_ISSUER", "ftp://x")]).unwrap_err();
+        assert_eq!(err.setting, "issuer");
+        assert!(
+            err.to_string()
+                .starts_with("invalid setting `issuer` (IDP_ISSUER):"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn issuer_with_query_or_fragment_or_http_on_a_public_host_is_refused() {
+        for bad in [
+            "https://idp.example/?a=b",
+            "https://idp.example/#x",
+            "http://idp.example",
+            "idp.example",
+        ] {
+            let err = from_env(&[("IDP_ISSUER", bad)]).unwrap_err();
+            assert_eq!(err.setting, "issuer", "{bad}");
+        }
+    }
+
+    #[test]
+    fn issuer_keeps_its_path_and_drops_a_lone_trailing_slash() {
+        let s = from_env(&[("IDP_ISSUER", "https://login.example.com/tenant")]).unwrap();
+        assert_eq!(s.issuer.as_str(), "https://login.example.com/tenant");
+        assert_eq!(s.issuer.path_prefix(), "/tenant");
+        assert_eq!(
+            s.issuer.endpoint("/jwks"),
+            "https://login.example.com/tenant/jwks"
+        );
+        let s = from_env(&[("IDP_ISSUER", "https://login.example.com/")]).unwrap();
+        assert_eq!(s.issuer.as_str(), "https://login.example.com");
+        assert_eq!(s.issuer.path_prefix(), "");
+    }
+
+    #[test]
+    fn negative_or_zero_lifetimes_are_refused() {
+        for bad in ["-5", "0", "-5m"] {
+            let err = from_env(&[("IDP_TOKENS__ACCESS_TOKEN_LIFETIME", bad)]).unwrap_err();
+            assert_eq!(err.setting, "tokens.access_token_lifetime", "{bad}");
+            assert!(err
+                .to_string()
+                .contains("IDP_TOKENS__ACCESS_TOKEN_LIFETIME"));
+        }
+    }
+
+    #[test]
+    fn durations_take_seconds_or_humantime() {
+        let s = from_env(&[
+            ("IDP_KEYS__ROTATE_EVERY", "7d"),
+            ("IDP_TOKENS__ID_TOKEN_LIFETIME", "900"),
+        ])
+        .unwrap();
+        assert_eq!(s.keys.rotate_every, Duration::from_secs(7 * 86_400));
+        assert_eq!(s.tokens.id_token_lifetime, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn publish_window_shorter_than_the_jwks_cache_is_refused() {
+        let err = from_env(&[
+            ("IDP_KEYS__PUBLISH_WINDOW", "60"),
+            ("IDP_KEYS__JWKS_MAX_AGE", "300"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.setting, "keys.publish_window");
+    }
+
+    #[test]
+    fn database_and_redis_urls_are_checked() {
+        assert_eq!(
+            from_env(&[("IDP_DATABASE_URL", "mysql://x")])
+                .unwrap_err()
+                .setting,
+            "database_url"
+        );
+        assert_eq!(
+            from_env(&[("IDP_REDIS_URL", "http://x")])
+                .unwrap_err()
+                .setting,
+            "redis_url"
+        );
+        let s = from_env(&[
+            ("IDP_DATABASE_URL", "postgres://u:secret@db/idp"),
+            ("IDP_REDIS_URL", "redis://127.0.0.1:6379"),
+        ])
+        .unwrap();
+        assert!(!s.is_development());
+        assert!(!format!("{s:?}").contains("secret"));
+    }
+
+    #[test]
+    fn file_values_are_overridden_by_the_environment_and_unknown_keys_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idp.toml");
+        std::fs::write(
+            &path,
+            "issuer = \"https://a.example\"\n[tokens]\naccess_token_lifetime = \"5m\"\n",
+        )
+        .unwrap();
+        let env = vec![("IDP_ISSUER".to_string(), "https://b.example".to_string())];
+        let s = Settings::from_sources(Sources {
+            file: Some(&path),
+            env,
+        })
+        .unwrap();
+        assert_eq!(s.issuer.as_str(), "https://b.example");
+        assert_eq!(s.tokens.access_token_lifetime, Duration::from_secs(300));
+
+        std::fs::write(&path, "isuer = \"https://a.example\"\n").unwrap();
+        let err = Settings::from_sources(Sources {
+            file: Some(&path),
+            env: vec![],
+        })
+        .unwrap_err();
+        assert_eq!(err.setting, "config file");
+        assert!(!err.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn negative_lifetime_in_the_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idp.toml");
+        std::fs::write(&path, "[tokens]\naccess_token_lifetime = -5\n").unwrap();
+        let err = Settings::from_sources(Sources {
+            file: Some(&path),
+            env: vec![],
+        })
+        .unwrap_err();
+        assert_eq!(err.setting, "tokens.access_token_lifetime");
+    }
+}

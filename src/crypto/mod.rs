@@ -1,0 +1,23 @@
+//! Keys and the cryptography around them.
+
+pub mod kek;
+pub mod keyring;
+pub mod signing;
+
+pub use kek::{Kek, KekError};
+pub use keyring::{KeyInfo, KeyState, Keyring, KeyringError};
+pub use signing::SigningAlg;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+pub fn b64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}

@@ -1,0 +1,153 @@
+//! Signing algorithms the provider holds keys for, key generation and RFC 7638 key ids.
+
+use std::fmt;
+use std::str::FromStr;
+
+use josekit::jwk::alg::ed::EdCurve;
+use josekit::jwk::KeyPair;
+use josekit::jws::{EdDSA, JwsSigner, ES256, RS256};
+use serde_json::{Map, Value};
+
+use super::{b64url, sha256};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SigningAlg {
+    /// Access tokens.
+    Es256,
+    /// ID tokens (the OIDC default every relying party supports).
+    Rs256,
+    /// ID tokens for clients that ask for it.
+    EdDsa,
+}
+
+impl SigningAlg {
+    pub const ALL: [SigningAlg; 3] = [SigningAlg::Es256, SigningAlg::Rs256, SigningAlg::EdDsa];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Es256 => "ES256",
+            Self::Rs256 => "RS256",
+            Self::EdDsa => "EdDSA",
+        }
+    }
+
+    /// A new key pair: the public JWK (with `kid`, `alg`, `use`) and the private key as DER.
+    pub fn generate(self) -> Result<GeneratedKey, josekit::JoseError> {
+        let (public, private_der) = match self {
+            Self::Es256 => {
+                let pair = ES256.generate_key_pair()?;
+                (pair.to_jwk_public_key(), pair.to_der_private_key())
+            }
+            Self::Rs256 => {
+                let pair = RS256.generate_key_pair(2048)?;
+                (pair.to_jwk_public_key(), pair.to_der_private_key())
+            }
+            Self::EdDsa => {
+                let pair = EdDSA.generate_key_pair(EdCurve::Ed25519)?;
+                (pair.to_jwk_public_key(), pair.to_der_private_key())
+            }
+        };
+        let mut public_jwk: Map<String, Value> = public.as_ref().clone();
+        let kid = thumbprint(&public_jwk).ok_or_else(|| {
+            josekit::JoseError::InvalidKeyFormat(anyhow::anyhow!(
+                "generated key lacks thumbprint members"
+            ))
+        })?;
+        public_jwk.insert("kid".into(), Value::String(kid.clone()));
+        public_jwk.insert("alg".into(), Value::String(self.as_str().into()));
+        public_jwk.insert("use".into(), Value::String("sig".into()));
+        Ok(GeneratedKey {
+            kid,
+            public_jwk,
+            private_der,
+        })
+    }
+
+    pub fn signer_from_der(self, der: &[u8]) -> Result<Box<dyn JwsSigner>, josekit::JoseError> {
+        Ok(match self {
+            Self::Es256 => Box::new(ES256.signer_from_der(der)?),
+            Self::Rs256 => Box::new(RS256.signer_from_der(der)?),
+            Self::EdDsa => Box::new(EdDSA.signer_from_der(der)?),
+        })
+    }
+}
+
+impl fmt::Display for SigningAlg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SigningAlg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|alg| alg.as_str() == s)
+            .ok_or_else(|| format!("unknown signing algorithm {s} (ES256, RS256, EdDSA)"))
+    }
+}
+
+pub struct GeneratedKey {
+    pub kid: String,
+    pub public_jwk: Map<String, Value>,
+    pub private_der: Vec<u8>,
+}
+
+/// RFC 7638 JWK thumbprint: base64url(SHA-256) of the required members in lexicographic order.
+pub fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
+    let members: &[&str] = match jwk.get("kty")?.as_str()? {
+        "EC" => &["crv", "kty", "x", "y"],
+        "RSA" => &["e", "kty", "n"],
+        "OKP" => &["crv", "kty", "x"],
+        _ => return None,
+    };
+    let mut canonical = Map::new();
+    for member in members {
+        canonical.insert(
+            (*member).to_owned(),
+            Value::String(jwk.get(*member)?.as_str()?.to_owned()),
+        );
+    }
+    // serde_json's Map is ordered by key (no `preserve_order`), which is what RFC 7638 needs.
+    let json = serde_json::to_string(&canonical).ok()?;
+    Some(b64url(&sha256(json.as_bytes())))
+}
+
+/// Whether a JWK holds private or symmetric material (it must never be published).
+pub fn has_private_members(jwk: &Map<String, Value>) -> bool {
+    ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
+        .iter()
+        .any(|m| jwk.contains_key(*m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc7638_example_thumbprint() {
+        // RFC 7638 §3.1.
+        let jwk: Map<String, Value> = serde_json::from_str(
+            r#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            thumbprint(&jwk).unwrap(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+
+    #[test]
+    fn generated_keys_are_public_only_and_named_by_their_thumbprint() {
+        for alg in SigningAlg::ALL {
+            let key = alg.generate().unwrap();
+            assert!(!has_private_members(&key.public_jwk), "{alg}");
+            assert_eq!(key.public_jwk["kid"], Value::String(key.kid.clone()));
+            assert_eq!(key.public_jwk["alg"], Value::String(alg.as_str().into()));
+            assert_eq!(thumbprint(&key.public_jwk).unwrap(), key.kid);
+            alg.signer_from_der(&key.private_der).unwrap();
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! `idp`: a company identity provider, an OAuth 2.0 / OpenID Connect authorization server.
+//!
+//! `main.rs` is a thin CLI over this library; [`build_server`] assembles a node from
+//! [`config::Settings`], so tests spawn real servers on port 0.
+
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod oauth;
+pub mod ops;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+
+pub use startup::{AppState, Application, StartupError};
+
+/// Builds a node (stores connected, keys loaded, listener bound) ready to
+/// [`Application::run_until_stopped`].
+pub async fn build_server(
+    settings: config::Settings,
+    clock: clock::SharedClock,
+) -> Result<Application, StartupError> {
+    Application::build(settings, clock).await
+}

@@ -1,0 +1,76 @@
+//! RFC 8414 / OpenID Connect Discovery metadata. It lists only what this provider implements,
+//! and grows with it; the document is built once at start.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::{self, Bytes};
+use actix_web::HttpResponse;
+use serde_json::{json, Value};
+
+use crate::config::Settings;
+
+#[derive(Debug, Clone)]
+pub struct Metadata {
+    pub body: Bytes,
+    pub cache_control: HeaderValue,
+}
+
+impl Metadata {
+    pub fn new(settings: &Settings) -> Self {
+        let document = document(settings);
+        let cache_control = HeaderValue::from_str(&format!(
+            "public, max-age={}",
+            settings.keys.jwks_max_age.as_secs()
+        ))
+        .expect("digits make a header value");
+        Self {
+            body: Bytes::from(document.to_string()),
+            cache_control,
+        }
+    }
+}
+
+pub fn document(settings: &Settings) -> Value {
+    let issuer = &settings.issuer;
+    json!({
+        "issuer": issuer.as_str(),
+        "jwks_uri": issuer.endpoint("/jwks"),
+    })
+}
+
+/// `GET /.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
+pub async fn metadata(metadata: web::Data<Metadata>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ))
+        .insert_header((header::CACHE_CONTROL, metadata.cache_control.clone()))
+        .insert_header((
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        ))
+        .body(metadata.body.clone())
+}
+
+/// CORS preflight for the public GET documents (discovery, JWKS): any origin, no credentials,
+/// a fixed answer that reflects nothing from the request.
+pub async fn public_preflight() -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header((
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        ))
+        .insert_header((
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET"),
+        ))
+        .insert_header((
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("If-None-Match"),
+        ))
+        .insert_header((
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        ))
+        .finish()
+}

@@ -1,0 +1,4 @@
+//! Protocol endpoints.
+
+pub mod discovery;
+pub mod jwks;

@@ -1,0 +1,271 @@
+//! Assembles the application from [`Settings`]: stores, keys, routes, middleware, listener and
+//! background upkeep. Tests build it on port 0 with their own data and clock.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::crypto::{Keyring, KeyringError};
+use crate::error::Problem;
+use crate::oauth::{discovery, jwks};
+use crate::ops;
+use crate::store::hot::{MemoryStore, RedisStore};
+use crate::store::{Db, HotStore};
+use crate::telemetry::{self, Metrics, ResponsePolicy};
+
+/// Channel on which nodes announce that the key table changed.
+pub const KEYS_CHANNEL: &str = "keys";
+
+/// Why the provider did not start: one line naming the setting to look at.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot start: `database_url` (IDP_DATABASE_URL): {0}")]
+    Database(String),
+    #[error("cannot start: `redis_url` (IDP_REDIS_URL): {0}")]
+    HotStore(String),
+    #[error("cannot start: `keys_dir` (IDP_KEYS_DIR): {0}")]
+    Keys(#[from] KeyringError),
+    #[error("cannot start: `listen` (IDP_LISTEN): {0}")]
+    Listen(std::io::Error),
+}
+
+/// Everything a node shares between its workers.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub hot: Arc<dyn HotStore>,
+    pub keyring: Arc<Keyring>,
+    pub clock: SharedClock,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    /// Connects the stores and opens the keyring, in an order that writes nothing until the
+    /// database and the hot store have answered.
+    pub async fn connect(settings: Settings, clock: SharedClock) -> Result<Self, StartupError> {
+        let database = settings.database.clone();
+        let pool_size = settings.database_pool_size;
+        let db = tokio::task::spawn_blocking(move || Db::connect(&database, pool_size))
+            .await
+            .map_err(|e| StartupError::Database(e.to_string()))?
+            .map_err(StartupError::Database)?;
+        let applied = db
+            .migrate()
+            .await
+            .map_err(|e| StartupError::Database(e.to_string()))?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = ?applied, backend = db.backend_name(), "applied database migrations");
+        }
+        let hot: Arc<dyn HotStore> = match &settings.redis_url {
+            Some(url) => Arc::new(
+                RedisStore::connect(url.as_str(), &settings.redis_prefix)
+                    .await
+                    .map_err(|e| {
+                        StartupError::HotStore(format!(
+                            "{}: {e}",
+                            crate::config::redact_url(url.as_str())
+                        ))
+                    })?,
+            ),
+            None => Arc::new(MemoryStore::new()),
+        };
+        let keyring = {
+            let (db, dir, clock, settings) = (
+                db.clone(),
+                settings.keys_dir.clone(),
+                clock.clone(),
+                settings.clone(),
+            );
+            tokio::task::spawn_blocking(move || Keyring::open(db, &dir, clock, &settings))
+                .await
+                .map_err(|e| StartupError::Database(e.to_string()))??
+        };
+        Ok(Self {
+            settings: Arc::new(settings),
+            db,
+            hot,
+            keyring: Arc::new(keyring),
+            clock,
+            metrics: Metrics::new(),
+        })
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+    shutdown: watch::Sender<bool>,
+    upkeep: JoinHandle<()>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, clock: SharedClock) -> Result<Self, StartupError> {
+        let listen = settings.listen;
+        let workers = settings.workers;
+        let state = AppState::connect(settings, clock).await?;
+        let listener = TcpListener::bind(listen).map_err(StartupError::Listen)?;
+        let port = listener.local_addr().map_err(StartupError::Listen)?.port();
+        let server = serve(listener, state.clone(), workers).map_err(StartupError::Listen)?;
+        let (shutdown, stopped) = watch::channel(false);
+        let upkeep = tokio::spawn(key_upkeep(state.clone(), stopped));
+        Ok(Self {
+            port,
+            server,
+            state,
+            shutdown,
+            upkeep,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped (signal or [`ServerHandle::stop`]), then ends upkeep.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        let _ = self.shutdown.send(true);
+        let _ = self.upkeep.await;
+        result
+    }
+}
+
+fn serve(
+    listener: TcpListener,
+    state: AppState,
+    workers: Option<usize>,
+) -> std::io::Result<Server> {
+    let prefix = state.settings.issuer.path_prefix().to_owned();
+    let metadata = web::Data::new(discovery::Metadata::new(&state.settings));
+    let policy = web::Data::new(ResponsePolicy {
+        hsts: state.settings.issuer.is_https(),
+    });
+    let keyring = web::Data::from(state.keyring.clone());
+    let metrics = web::Data::new(state.metrics.clone());
+    let db = web::Data::new(state.db.clone());
+    let hot = web::Data::new(state.hot.clone());
+    let app_state = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(metadata.clone())
+            .app_data(policy.clone())
+            .app_data(keyring.clone())
+            .app_data(metrics.clone())
+            .app_data(db.clone())
+            .app_data(hot.clone())
+            .app_data(app_state.clone())
+            .wrap(from_fn(telemetry::observe))
+            .configure(|cfg| routes(cfg, &prefix))
+            .default_service(web::to(|| async { Problem::not_found() }))
+    })
+    .listen(listener)?;
+    if let Some(workers) = workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}
+
+fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
+    let not_allowed = || web::to(|| async { Problem::method_not_allowed() });
+    // RFC 8414 §3: for an issuer with a path, the well-known segment goes before that path.
+    if !prefix.is_empty() {
+        cfg.service(
+            web::resource(format!("/.well-known/oauth-authorization-server{prefix}"))
+                .route(web::get().to(discovery::metadata))
+                .route(
+                    web::method(actix_web::http::Method::OPTIONS).to(discovery::public_preflight),
+                )
+                .default_service(not_allowed()),
+        );
+    }
+    cfg.service(
+        web::scope(prefix)
+            .service(
+                web::resource([
+                    "/.well-known/openid-configuration",
+                    "/.well-known/oauth-authorization-server",
+                ])
+                .route(web::get().to(discovery::metadata))
+                .route(
+                    web::method(actix_web::http::Method::OPTIONS).to(discovery::public_preflight),
+                )
+                .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/jwks")
+                    .route(web::get().to(jwks::jwks))
+                    .route(
+                        web::method(actix_web::http::Method::OPTIONS)
+                            .to(discovery::public_preflight),
+                    )
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/healthz")
+                    .route(web::get().to(ops::healthz))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/readyz")
+                    .route(web::get().to(ops::readyz))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/metrics")
+                    .route(web::get().to(ops::metrics))
+                    .default_service(not_allowed()),
+            ),
+    );
+}
+
+/// Keeps this node's keys current: re-reads the key table on a short interval and whenever
+/// another node announces a change, rotates on schedule and drops expired keys.
+async fn key_upkeep(state: AppState, mut stopped: watch::Receiver<bool>) {
+    let mut changes = state.hot.subscribe(KEYS_CHANNEL);
+    let mut tick = tokio::time::interval(state.settings.keys.refresh_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = changes.recv() => {}
+            _ = stopped.changed() => return,
+        }
+        let keyring = state.keyring.clone();
+        let upkeep = tokio::task::spawn_blocking(move || {
+            let rotated = keyring.maintain()?;
+            keyring.refresh()?;
+            Ok::<bool, KeyringError>(rotated)
+        })
+        .await;
+        match upkeep {
+            Ok(Ok(true)) => {
+                if let Err(e) = state.hot.publish(KEYS_CHANNEL, b"changed").await {
+                    tracing::warn!(error = %e, "could not announce a key change; other nodes see it at their next refresh");
+                }
+            }
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "key upkeep failed; retrying"),
+            Err(e) => tracing::error!(error = %e, "key upkeep task failed"),
+        }
+        // After an announcement storm, do not spin.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

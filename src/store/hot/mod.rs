@@ -1,0 +1,62 @@
+//! The hot store: short-lived shared state (codes, PAR handles, DPoP `jti`s and nonces, revoked
+//! token ids, rate-limit counters, sessions) behind one small contract, kept in Redis in
+//! production and in process memory for the embedded single-node default.
+//!
+//! Keys are plain strings chosen by callers; a part in braces (`dpop-jti:{abc}`) is the Redis
+//! Cluster hash tag, so keys that must live together share it. Use [`key`] to build them.
+
+mod memory;
+mod redis;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::broadcast;
+
+pub use self::memory::MemoryStore;
+pub use self::redis::RedisStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HotStoreError {
+    #[error("hot store unavailable: {0}")]
+    Unavailable(String),
+    #[error("hot store answered unexpectedly: {0}")]
+    Protocol(String),
+}
+
+#[async_trait]
+pub trait HotStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Stores `value` under `key` for `ttl`, replacing what was there.
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), HotStoreError>;
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, HotStoreError>;
+    /// Reads and removes in one atomic step: of two concurrent takes, one gets the value.
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, HotStoreError>;
+    /// Stores only if nothing live is there; `true` when this call stored it.
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, HotStoreError>;
+    /// `true` when something was removed.
+    async fn delete(&self, key: &str) -> Result<bool, HotStoreError>;
+    /// Adds one and returns the new count; the first increment starts the `ttl` window.
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<i64, HotStoreError>;
+    /// Tells every node's subscribers of `channel` (including this node's).
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), HotStoreError>;
+    /// A feed of what is published on `channel` from now on. Messages may be lost while the
+    /// store is unreachable, so subscribers also re-read their source of truth periodically.
+    fn subscribe(&self, channel: &str) -> broadcast::Receiver<Vec<u8>>;
+    /// Readiness: the store answers.
+    async fn ping(&self) -> Result<(), HotStoreError>;
+    fn kind(&self) -> &'static str;
+}
+
+/// `kind:{id}`: the id is the hash tag, so one logical item maps to one Redis Cluster slot.
+pub fn key(kind: &str, id: &str) -> String {
+    format!("{kind}:{{{id}}}")
+}
+
+fn ttl_millis(ttl: Duration) -> u64 {
+    (ttl.as_millis() as u64).max(1)
+}

@@ -1,0 +1,225 @@
+//! Redis hot store: one multiplexed, self-reconnecting connection for commands and one
+//! pattern subscription that feeds local subscribers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use super::{ttl_millis, HotStore, HotStoreError};
+
+/// `INCR` and, on the first increment only, `PEXPIRE`, atomically (works before Redis 7's
+/// `PEXPIRE … NX`).
+const INCREMENT_WITH_TTL: &str = "local n = redis.call('INCR', KEYS[1]) \
+     if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n";
+
+type Channels = Arc<Mutex<HashMap<String, broadcast::Sender<Vec<u8>>>>>;
+
+pub struct RedisStore {
+    connection: ConnectionManager,
+    prefix: String,
+    channels: Channels,
+    subscriber: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for RedisStore {
+    fn drop(&mut self) {
+        self.subscriber.abort();
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> HotStoreError {
+    HotStoreError::Unavailable(e.to_string())
+}
+
+impl RedisStore {
+    /// Connects and checks the server answers; fails with the reason when it does not.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, HotStoreError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = tokio::time::timeout(
+            Duration::from_secs(5),
+            ConnectionManager::new_with_config(client.clone(), config),
+        )
+        .await
+        .map_err(|_| HotStoreError::Unavailable("timed out connecting".into()))?
+        .map_err(unavailable)?;
+        let channels: Channels = Arc::default();
+        let subscriber = tokio::spawn(feed_subscribers(
+            client,
+            format!("{prefix}chan:"),
+            channels.clone(),
+        ));
+        let store = Self {
+            connection,
+            prefix: prefix.to_owned(),
+            channels,
+            subscriber,
+        };
+        store.ping().await?;
+        Ok(store)
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
+}
+
+/// Keeps one pattern subscription open (reconnecting after failures) and hands each message to
+/// the local subscribers of its channel.
+async fn feed_subscribers(client: redis::Client, channel_prefix: String, channels: Channels) {
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => {
+                if pubsub
+                    .psubscribe(format!("{channel_prefix}*"))
+                    .await
+                    .is_ok()
+                {
+                    let mut messages = pubsub.on_message();
+                    while let Some(message) = messages.next().await {
+                        let Some(channel) =
+                            message.get_channel_name().strip_prefix(&channel_prefix)
+                        else {
+                            continue;
+                        };
+                        let sender = channels
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get(channel)
+                            .cloned();
+                        if let Some(sender) = sender {
+                            let _ = sender.send(message.get_payload_bytes().to_vec());
+                        }
+                    }
+                }
+                tracing::warn!("hot store subscription lost; reconnecting");
+            }
+            Err(e) => tracing::warn!(error = %e, "hot store subscription unavailable; retrying"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[async_trait]
+impl HotStore for RedisStore {
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), HotStoreError> {
+        redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("PX")
+            .arg(ttl_millis(ttl))
+            .query_async::<()>(&mut self.conn())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, HotStoreError> {
+        redis::cmd("GET")
+            .arg(self.key(key))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, HotStoreError> {
+        redis::cmd("GETDEL")
+            .arg(self.key(key))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, HotStoreError> {
+        let stored: Option<String> = redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_millis(ttl))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(stored.is_some())
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, HotStoreError> {
+        let removed: i64 = redis::cmd("DEL")
+            .arg(self.key(key))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(removed > 0)
+    }
+
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<i64, HotStoreError> {
+        redis::cmd("EVAL")
+            .arg(INCREMENT_WITH_TTL)
+            .arg(1)
+            .arg(self.key(key))
+            .arg(ttl_millis(ttl))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), HotStoreError> {
+        redis::cmd("PUBLISH")
+            .arg(format!("{}chan:{channel}", self.prefix))
+            .arg(message)
+            .query_async::<i64>(&mut self.conn())
+            .await
+            .map(drop)
+            .map_err(unavailable)
+    }
+
+    fn subscribe(&self, channel: &str) -> broadcast::Receiver<Vec<u8>> {
+        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        channels
+            .entry(channel.to_owned())
+            .or_insert_with(|| broadcast::channel(64).0)
+            .subscribe()
+    }
+
+    async fn ping(&self) -> Result<(), HotStoreError> {
+        let answer: String = redis::cmd("PING")
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        if answer == "PONG" {
+            Ok(())
+        } else {
+            Err(HotStoreError::Protocol(format!("PING answered {answer}")))
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+}

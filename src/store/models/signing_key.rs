@@ -1,0 +1,38 @@
+use diesel::prelude::*;
+
+use crate::store::schema::signing_keys;
+use crate::store::DbConnection;
+
+/// A signing key as stored: public JWK in the clear, private key sealed under the KEK.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_keys)]
+pub struct SigningKeyRow {
+    pub kid: String,
+    pub alg: String,
+    pub generation: i64,
+    pub public_jwk: String,
+    pub sealed_private_key: Vec<u8>,
+    pub kek_id: String,
+    pub created_at: i64,
+    pub signs_from: i64,
+}
+
+impl SigningKeyRow {
+    pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<Self>> {
+        signing_keys::table
+            .order((signing_keys::alg, signing_keys::generation))
+            .select(Self::as_select())
+            .load(conn)
+    }
+
+    pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        diesel::insert_into(signing_keys::table)
+            .values(self)
+            .execute(conn)
+            .map(drop)
+    }
+
+    pub fn delete(conn: &mut DbConnection, kids: &[String]) -> QueryResult<usize> {
+        diesel::delete(signing_keys::table.filter(signing_keys::kid.eq_any(kids))).execute(conn)
+    }
+}

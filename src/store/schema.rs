@@ -1,0 +1,87 @@
+// The tables of migrations/{postgres,sqlite}; both backends share these definitions.
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        generation -> BigInt,
+        public_jwk -> Text,
+        sealed_private_key -> Binary,
+        kek_id -> Text,
+        created_at -> BigInt,
+        signs_from -> BigInt,
+    }
+}
+
+diesel::table! {
+    resource_servers (identifier) {
+        identifier -> Text,
+        name -> Text,
+        scopes -> Text,
+        access_token_lifetime -> Nullable<BigInt>,
+        require_dpop -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    clients (client_id) {
+        client_id -> Text,
+        name -> Text,
+        client_type -> Text,
+        token_endpoint_auth_method -> Text,
+        grant_types -> Text,
+        scopes -> Text,
+        resources -> Text,
+        default_resource -> Nullable<Text>,
+        redirect_uris -> Text,
+        web_origins -> Text,
+        dpop_bound_access_tokens -> Bool,
+        access_token_lifetime -> Nullable<BigInt>,
+        jwks -> Nullable<Text>,
+        jwks_uri -> Nullable<Text>,
+        enabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (user_id) {
+        user_id -> Text,
+        username -> Text,
+        email -> Nullable<Text>,
+        email_verified -> Bool,
+        name -> Nullable<Text>,
+        given_name -> Nullable<Text>,
+        family_name -> Nullable<Text>,
+        password_hash -> Nullable<Text>,
+        enabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_events (event_id) {
+        event_id -> Text,
+        at -> BigInt,
+        request_id -> Nullable<Text>,
+        origin -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        client_id -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        action -> Text,
+        outcome -> Text,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    signing_keys,
+    resource_servers,
+    clients,
+    users,
+    audit_events
+);
