@@ -132,21 +132,19 @@ async fn migrate(settings: Settings) -> Result<(), String> {
 
 async fn keys(command: KeysCommand, settings: Settings) -> Result<(), String> {
     if let KeysCommand::InitKek = command {
-        return match Kek::load(&settings.keys_dir).map_err(|e| e.to_string())? {
-            Some(kek) => Ok(println!(
+        let dir = &settings.keys_dir;
+        match Kek::load(dir).map_err(|e| e.to_string())? {
+            Some(kek) => println!(
                 "{} already holds a key-encryption key (id {})",
-                settings.keys_dir.display(),
+                dir.display(),
                 kek.id()
-            )),
+            ),
             None => {
-                let kek = Kek::generate_into(&settings.keys_dir).map_err(|e| e.to_string())?;
-                Ok(println!(
-                    "created {} (id {})",
-                    Kek::path(&settings.keys_dir).display(),
-                    kek.id()
-                ))
+                let kek = Kek::generate_into(dir).map_err(|e| e.to_string())?;
+                println!("created {} (id {})", Kek::path(dir).display(), kek.id());
             }
-        };
+        }
+        return Ok(());
     }
     let state = AppState::connect(settings, Arc::new(SystemClock))
         .await

@@ -49,22 +49,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Connects the stores and opens the keyring, in an order that writes nothing until the
-    /// database and the hot store have answered.
+    /// Connects the stores and opens the keyring. The hot store is asked first and the KEK is
+    /// written last, so a start that fails on an unreachable backend writes nothing.
     pub async fn connect(settings: Settings, clock: SharedClock) -> Result<Self, StartupError> {
-        let database = settings.database.clone();
-        let pool_size = settings.database_pool_size;
-        let db = tokio::task::spawn_blocking(move || Db::connect(&database, pool_size))
-            .await
-            .map_err(|e| StartupError::Database(e.to_string()))?
-            .map_err(StartupError::Database)?;
-        let applied = db
-            .migrate()
-            .await
-            .map_err(|e| StartupError::Database(e.to_string()))?;
-        if !applied.is_empty() {
-            tracing::info!(migrations = ?applied, backend = db.backend_name(), "applied database migrations");
-        }
         let hot: Arc<dyn HotStore> = match &settings.redis_url {
             Some(url) => Arc::new(
                 RedisStore::connect(url.as_str(), &settings.redis_prefix)
@@ -78,6 +65,19 @@ impl AppState {
             ),
             None => Arc::new(MemoryStore::new()),
         };
+        let database = settings.database.clone();
+        let pool_size = settings.database_pool_size;
+        let db = tokio::task::spawn_blocking(move || Db::connect(&database, pool_size))
+            .await
+            .map_err(|e| StartupError::Database(e.to_string()))?
+            .map_err(StartupError::Database)?;
+        let applied = db
+            .migrate()
+            .await
+            .map_err(|e| StartupError::Database(e.to_string()))?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = ?applied, backend = db.backend_name(), "applied database migrations");
+        }
         let keyring = {
             let (db, dir, clock, settings) = (
                 db.clone(),
@@ -110,10 +110,23 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings, clock: SharedClock) -> Result<Self, StartupError> {
+        Self::build_on(settings, clock, None).await
+    }
+
+    /// As [`Application::build`], on a listener bound beforehand (tests bind port 0 first, so
+    /// the issuer can name the port).
+    pub async fn build_on(
+        settings: Settings,
+        clock: SharedClock,
+        listener: Option<TcpListener>,
+    ) -> Result<Self, StartupError> {
         let listen = settings.listen;
         let workers = settings.workers;
         let state = AppState::connect(settings, clock).await?;
-        let listener = TcpListener::bind(listen).map_err(StartupError::Listen)?;
+        let listener = match listener {
+            Some(listener) => listener,
+            None => TcpListener::bind(listen).map_err(StartupError::Listen)?,
+        };
         let port = listener.local_addr().map_err(StartupError::Listen)?.port();
         let server = serve(listener, state.clone(), workers).map_err(StartupError::Listen)?;
         let (shutdown, stopped) = watch::channel(false);

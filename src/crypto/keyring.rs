@@ -491,7 +491,7 @@ impl Keyring {
             }
             keys.push(Arc::new(self.unseal(row)?));
         }
-        keys.sort_by(|a, b| (a.alg, a.generation).cmp(&(b.alg, b.generation)));
+        keys.sort_by_key(|k| (k.alg, k.generation));
         self.keys.store(Arc::new(keys));
         Ok(())
     }

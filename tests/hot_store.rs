@@ -1,0 +1,199 @@
+//! The hot-store contract, run against the in-process store and against Redis.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{redis_url, Backend};
+use idp::store::hot::{key, MemoryStore, RedisStore};
+use idp::store::HotStore;
+
+async fn store(backend: Backend) -> Arc<dyn HotStore> {
+    match backend {
+        Backend::SqliteMemory => Arc::new(MemoryStore::new()),
+        Backend::PostgresRedis => {
+            let prefix = format!("idptest:{}:", uuid::Uuid::new_v4().simple());
+            Arc::new(
+                RedisStore::connect(&redis_url().unwrap(), &prefix)
+                    .await
+                    .expect("Redis answers"),
+            )
+        }
+    }
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+async fn put_then_get_returns_the_value_until_it_expires(backend: Backend) {
+    let store = store(backend).await;
+    store.put("a", b"one", MINUTE).await.unwrap();
+    assert_eq!(store.get("a").await.unwrap().as_deref(), Some(&b"one"[..]));
+    store
+        .put("a", b"two", Duration::from_millis(150))
+        .await
+        .unwrap();
+    assert_eq!(store.get("a").await.unwrap().as_deref(), Some(&b"two"[..]));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(store.get("a").await.unwrap(), None);
+    assert_eq!(store.get("never-set").await.unwrap(), None);
+}
+
+async fn take_returns_the_value_once(backend: Backend) {
+    let store = store(backend).await;
+    store.put("code", b"grant", MINUTE).await.unwrap();
+    assert_eq!(
+        store.take("code").await.unwrap().as_deref(),
+        Some(&b"grant"[..])
+    );
+    assert_eq!(store.take("code").await.unwrap(), None);
+    assert_eq!(store.get("code").await.unwrap(), None);
+}
+
+async fn of_concurrent_takes_exactly_one_wins(backend: Backend) {
+    let store = store(backend).await;
+    store.put("race", b"prize", MINUTE).await.unwrap();
+    let takers: Vec<_> = (0..16)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.take("race").await.unwrap() })
+        })
+        .collect();
+    let mut winners = 0;
+    for taker in takers {
+        winners += taker.await.unwrap().is_some() as usize;
+    }
+    assert_eq!(winners, 1);
+}
+
+async fn put_if_absent_stores_only_the_first_until_it_expires(backend: Backend) {
+    let store = store(backend).await;
+    let racers: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .put_if_absent("jti", format!("{i}").as_bytes(), Duration::from_millis(200))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut stored = 0;
+    for racer in racers {
+        stored += racer.await.unwrap() as usize;
+    }
+    assert_eq!(stored, 1);
+    assert!(!store.put_if_absent("jti", b"late", MINUTE).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert!(store
+        .put_if_absent("jti", b"after expiry", MINUTE)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.get("jti").await.unwrap().as_deref(),
+        Some(&b"after expiry"[..])
+    );
+}
+
+async fn delete_reports_whether_something_was_removed(backend: Backend) {
+    let store = store(backend).await;
+    store.put("k", b"v", MINUTE).await.unwrap();
+    assert!(store.delete("k").await.unwrap());
+    assert!(!store.delete("k").await.unwrap());
+    assert_eq!(store.get("k").await.unwrap(), None);
+}
+
+async fn increment_counts_within_a_window_that_the_first_increment_starts(backend: Backend) {
+    let store = store(backend).await;
+    let window = Duration::from_millis(300);
+    assert_eq!(store.increment("hits", window).await.unwrap(), 1);
+    assert_eq!(store.increment("hits", window).await.unwrap(), 2);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Later increments do not extend the window.
+    assert_eq!(store.increment("hits", window).await.unwrap(), 3);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(store.increment("hits", window).await.unwrap(), 1);
+}
+
+async fn concurrent_increments_are_all_counted(backend: Backend) {
+    let store = store(backend).await;
+    let adders: Vec<_> = (0..50)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.increment("n", MINUTE).await.unwrap() })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for adder in adders {
+        seen.push(adder.await.unwrap());
+    }
+    seen.sort();
+    assert_eq!(seen, (1..=50).collect::<Vec<i64>>());
+}
+
+async fn published_messages_reach_subscribers(backend: Backend) {
+    let store = store(backend).await;
+    let mut feed = store.subscribe("keys");
+    let mut other = store.subscribe("other");
+    // Redis subscribes asynchronously; publish until the subscription is live.
+    let received = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            store.publish("keys", b"changed").await.unwrap();
+            if let Ok(Ok(message)) =
+                tokio::time::timeout(Duration::from_millis(100), feed.recv()).await
+            {
+                return message;
+            }
+        }
+    })
+    .await
+    .expect("a message arrives");
+    assert_eq!(received, b"changed");
+    assert!(other.try_recv().is_err(), "other channels hear nothing");
+}
+
+async fn ping_answers(backend: Backend) {
+    store(backend).await.ping().await.unwrap();
+}
+
+#[test]
+fn keys_carry_their_id_as_the_cluster_hash_tag() {
+    assert_eq!(key("dpop-jti", "abc"), "dpop-jti:{abc}");
+}
+
+#[tokio::test]
+async fn redis_stores_with_different_prefixes_do_not_see_each_other() {
+    let Some(url) = redis_url() else {
+        eprintln!("skipped: IDP_TEST_REDIS_URL is not set");
+        return;
+    };
+    let a = RedisStore::connect(&url, &format!("idptest:{}:", uuid::Uuid::new_v4().simple()))
+        .await
+        .unwrap();
+    let b = RedisStore::connect(&url, &format!("idptest:{}:", uuid::Uuid::new_v4().simple()))
+        .await
+        .unwrap();
+    a.put("shared-name", b"a", MINUTE).await.unwrap();
+    assert_eq!(b.get("shared-name").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_an_error_not_a_hang() {
+    let started = std::time::Instant::now();
+    let result = RedisStore::connect("redis://127.0.0.1:9", "idptest:").await;
+    assert!(result.is_err());
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+backend_tests!(
+    put_then_get_returns_the_value_until_it_expires,
+    take_returns_the_value_once,
+    of_concurrent_takes_exactly_one_wins,
+    put_if_absent_stores_only_the_first_until_it_expires,
+    delete_reports_whether_something_was_removed,
+    increment_counts_within_a_window_that_the_first_increment_starts,
+    concurrent_increments_are_all_counted,
+    published_messages_reach_subscribers,
+    ping_answers,
+);
