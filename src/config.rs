@@ -28,7 +28,7 @@ pub struct Settings {
     pub database_pool_size: u32,
     /// `redis_url` / `IDP_REDIS_URL`: `redis://…` for the shared hot store. Absent: an in-process
     /// store, correct for a single node only.
-    pub redis_url: Option<Url>,
+    pub redis_url: Option<RedisUrl>,
     /// `redis_prefix` / `IDP_REDIS_PREFIX`: prefix of every Redis key and channel, so several
     /// deployments (or test runs) can share one Redis. Default `idp:`.
     pub redis_prefix: String,
@@ -201,6 +201,22 @@ impl DatabaseUrl {
 impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
+    }
+}
+
+/// The Redis URL; its `Debug` hides any password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(Url);
+
+impl RedisUrl {
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url(self.0.as_str()))
     }
 }
 
@@ -419,7 +435,7 @@ impl Settings {
                 if url.scheme() != "redis" {
                     return Err(ConfigError::new("redis_url", "must start with redis://"));
                 }
-                Some(url)
+                Some(RedisUrl(url))
             }
         };
         let redis_prefix = raw.redis_prefix.unwrap_or_else(|| "idp:".into());
@@ -644,11 +660,15 @@ mod tests {
         );
         let s = from_env(&[
             ("IDP_DATABASE_URL", "postgres://u:secret@db/idp"),
-            ("IDP_REDIS_URL", "redis://127.0.0.1:6379"),
+            ("IDP_REDIS_URL", "redis://:hunter2@127.0.0.1:6379"),
         ])
         .unwrap();
         assert!(!s.is_development());
-        assert!(!format!("{s:?}").contains("secret"));
+        let debug = format!("{s:?}");
+        assert!(
+            !debug.contains("secret") && !debug.contains("hunter2"),
+            "{debug}"
+        );
     }
 
     #[test]

@@ -1,14 +1,20 @@
 //! Logs, request ids, metrics and the headers every response carries.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+    TextEncoder,
 };
 use tracing::Instrument;
 
@@ -40,6 +46,7 @@ fn caller_request_id(value: &HeaderValue) -> Option<String> {
 /// Prometheus metrics of this node.
 #[derive(Debug, Clone)]
 pub struct Metrics {
+    id: usize,
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
@@ -51,8 +58,20 @@ impl Default for Metrics {
     }
 }
 
+/// Resolved metric handles per worker thread, keyed by (metrics instance, path, method, status),
+/// so the request path neither re-matches the route nor takes the registry's lock.
+type HandleKey = (usize, u64, u16, u16);
+
+thread_local! {
+    static HANDLES: RefCell<HashMap<HandleKey, (IntCounter, Histogram)>> = RefCell::new(HashMap::new());
+}
+
+/// Distinct paths cached per thread; unmatched paths (scans) beyond this take the slow path.
+const HANDLE_CACHE_LIMIT: usize = 512;
+
 impl Metrics {
     pub fn new() -> Self {
+        static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
         let registry = Registry::new();
         let requests = IntCounterVec::new(
             Opts::new(
@@ -80,6 +99,7 @@ impl Metrics {
             .register(Box::new(latency.clone()))
             .expect("metric registered once");
         Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             registry,
             requests,
             latency,
@@ -90,12 +110,42 @@ impl Metrics {
         &self.registry
     }
 
-    fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        let buffer = itoa_status(status);
-        let status = std::str::from_utf8(&buffer).unwrap_or("0");
-        let labels = [route, method, status];
-        self.requests.with_label_values(&labels).inc();
-        self.latency.with_label_values(&labels).observe(seconds);
+    /// Counts one request. `route` names the matched route pattern; it is asked for only the
+    /// first time a worker sees this path.
+    fn observe(
+        &self,
+        path: &str,
+        method: &Method,
+        status: u16,
+        seconds: f64,
+        route: impl FnOnce() -> String,
+    ) {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        path.hash(&mut hasher);
+        let key = (self.id, hasher.finish(), method_index(method), status);
+        let cached = HANDLES.with(|handles| handles.borrow().get(&key).cloned());
+        let (counter, histogram) = match cached {
+            Some(handles) => handles,
+            None => {
+                let route = route();
+                let buffer = itoa_status(status);
+                let status = std::str::from_utf8(&buffer).unwrap_or("0");
+                let labels = [route.as_str(), method.as_str(), status];
+                let handles = (
+                    self.requests.with_label_values(&labels),
+                    self.latency.with_label_values(&labels),
+                );
+                HANDLES.with(|cache| {
+                    let mut cache = cache.borrow_mut();
+                    if cache.len() < HANDLE_CACHE_LIMIT {
+                        cache.insert(key, handles.clone());
+                    }
+                });
+                handles
+            }
+        };
+        counter.inc();
+        histogram.observe(seconds);
     }
 
     /// The Prometheus text exposition of every metric.
@@ -103,6 +153,19 @@ impl Metrics {
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         out
+    }
+}
+
+fn method_index(method: &Method) -> u16 {
+    match *method {
+        Method::GET => 0,
+        Method::POST => 1,
+        Method::OPTIONS => 2,
+        Method::HEAD => 3,
+        Method::PUT => 4,
+        Method::DELETE => 5,
+        Method::PATCH => 6,
+        _ => 7,
     }
 }
 
@@ -148,27 +211,41 @@ pub async fn observe(
 
     let mut res = next.call(req).instrument(span.clone()).await?;
 
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".into());
     let status = res.status();
     let elapsed = started.elapsed();
     if let Some(metrics) = metrics {
+        let request = res.request();
         metrics.observe(
-            &route,
-            method.as_str(),
+            request.path(),
+            &method,
             status.as_u16(),
             elapsed.as_secs_f64(),
+            || {
+                request
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".into())
+            },
         );
     }
     let _entered = span.enter();
     let latency_us = elapsed.as_micros() as u64;
+    let path = res.request().path();
     if status.is_server_error() {
         let error = res.response().error().map(|e| e.to_string());
-        tracing::error!(http.route = %route, http.status = status.as_u16(), latency_us, error, "request failed");
+        tracing::error!(
+            http.path = path,
+            http.status = status.as_u16(),
+            latency_us,
+            error,
+            "request failed"
+        );
     } else {
-        tracing::info!(http.route = %route, http.status = status.as_u16(), latency_us, "request");
+        tracing::info!(
+            http.path = path,
+            http.status = status.as_u16(),
+            latency_us,
+            "request"
+        );
     }
 
     let headers = res.headers_mut();
@@ -215,11 +292,14 @@ mod tests {
     #[test]
     fn metrics_render_counts_and_histograms_by_route_and_status() {
         let metrics = Metrics::new();
-        metrics.observe("/jwks", "GET", 200, 0.001);
-        metrics.observe("/jwks", "GET", 304, 0.001);
+        metrics.observe("/jwks", &Method::GET, 200, 0.001, || "/jwks".into());
+        metrics.observe("/jwks", &Method::GET, 200, 0.001, || {
+            unreachable!("cached after the first")
+        });
+        metrics.observe("/jwks", &Method::GET, 304, 0.001, || "/jwks".into());
         let text = String::from_utf8(metrics.render()).unwrap();
         assert!(
-            text.contains(r#"idp_http_requests_total{method="GET",route="/jwks",status="200"} 1"#),
+            text.contains(r#"idp_http_requests_total{method="GET",route="/jwks",status="200"} 2"#),
             "{text}"
         );
         assert!(text.contains("idp_http_request_duration_seconds_bucket"));
