@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod domain;
 pub mod error;
 pub mod oauth;
 pub mod ops;

@@ -1,5 +1,6 @@
 //! Keys and the cryptography around them.
 
+pub mod dpop;
 pub mod kek;
 pub mod keyring;
 pub mod signing;

@@ -1,0 +1,1 @@
+//! DPoP proof verification (being written).

@@ -1,0 +1,1 @@
+//! Domain types that cannot hold an invalid value (being written).

@@ -1,0 +1,2 @@
+//! Client-side DPoP proofs for tests (being written).
+#![allow(dead_code)]
