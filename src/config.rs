@@ -43,6 +43,18 @@ pub struct Settings {
     pub keys: KeySettings,
     /// `[tokens]`: lifetimes of what the provider issues.
     pub tokens: TokenSettings,
+    /// `[dpop]`: DPoP proof checks (RFC 9449).
+    pub dpop: DpopSettings,
+}
+
+/// `[dpop]` section.
+#[derive(Debug, Clone)]
+pub struct DpopSettings {
+    /// `dpop.require_nonce` / `IDP_DPOP__REQUIRE_NONCE`: proofs must carry a server nonce
+    /// (`use_dpop_nonce` hands one out); closes the window for proofs made in advance. Default `true`.
+    pub require_nonce: bool,
+    /// `dpop.proof_max_age` / `IDP_DPOP__PROOF_MAX_AGE`: how old (by `iat`) a proof may be. Default `5m`.
+    pub proof_max_age: Duration,
 }
 
 /// `[keys]` section.
@@ -284,6 +296,15 @@ struct RawSettings {
     keys: RawKeys,
     #[serde(default)]
     tokens: RawTokens,
+    #[serde(default)]
+    dpop: RawDpop,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDpop {
+    require_nonce: Option<bool>,
+    proof_max_age: Option<RawDuration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -495,7 +516,16 @@ impl Settings {
             )?,
         };
 
+        let dpop = DpopSettings {
+            require_nonce: raw.dpop.require_nonce.unwrap_or(true),
+            proof_max_age: duration(raw.dpop.proof_max_age, "dpop.proof_max_age", 300)?,
+        };
+        if dpop.proof_max_age > Duration::from_secs(3_600) {
+            return Err(ConfigError::new("dpop.proof_max_age", "must be at most 1h"));
+        }
+
         Ok(Self {
+            dpop,
             issuer,
             listen,
             database,
@@ -542,6 +572,19 @@ fn apply_env(raw: &mut RawSettings, env: &[(String, String)]) -> Result<(), Conf
             "IDP_TOKENS__ID_TOKEN_LIFETIME" => {
                 raw.tokens.id_token_lifetime = Some(RawDuration::from_env(value))
             }
+            "IDP_DPOP__REQUIRE_NONCE" => {
+                raw.dpop.require_nonce = Some(match value.trim() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    other => {
+                        return Err(ConfigError::new(
+                            "dpop.require_nonce",
+                            format!("must be true or false, got {other}"),
+                        ))
+                    }
+                })
+            }
+            "IDP_DPOP__PROOF_MAX_AGE" => raw.dpop.proof_max_age = Some(RawDuration::from_env(value)),
             // Other IDP_* variables (IDP_CONFIG, IDP_TEST_*) are not settings.
             _ => {}
         }

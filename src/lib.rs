@@ -3,6 +3,7 @@
 //! `main.rs` is a thin CLI over this library; [`build_server`] assembles a node from
 //! [`config::Settings`], so tests spawn real servers on port 0.
 
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -10,6 +11,8 @@ pub mod domain;
 pub mod error;
 pub mod oauth;
 pub mod ops;
+pub mod policy;
+pub mod registry;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

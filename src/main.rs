@@ -34,6 +34,102 @@ enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Resource servers (token audiences).
+    #[command(subcommand)]
+    Resources(ResourcesCommand),
+    /// Clients.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+}
+
+#[derive(Subcommand)]
+enum ResourcesCommand {
+    /// Register a resource server.
+    Create {
+        /// Its identifier: an absolute URI, the `aud` of its tokens.
+        #[arg(long)]
+        identifier: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// A scope it accepts (repeat for more).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Access-token lifetime for it, in seconds.
+        #[arg(long)]
+        access_token_lifetime: Option<i64>,
+        /// Issue its tokens only with a DPoP proof.
+        #[arg(long)]
+        require_dpop: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientsCommand {
+    /// Register a client; prints its metadata (RFC 7591 names) and, this once, its secret.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// A public client (no secret; DPoP required).
+        #[arg(long)]
+        public: bool,
+        /// A grant type it may use (repeat for more).
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// A resource server it may get tokens for (repeat for more); the first is the default.
+        #[arg(long = "resource")]
+        resources: Vec<String>,
+        #[arg(long)]
+        default_resource: Option<String>,
+        /// A scope it may ask for (repeat for more).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// A browser origin it calls from, `scheme://host[:port]` (repeat for more).
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Its access tokens must be DPoP-bound (dpop_bound_access_tokens).
+        #[arg(long)]
+        require_dpop: bool,
+        /// client_secret_basic (default), client_secret_post or private_key_jwt.
+        #[arg(long)]
+        auth_method: Option<String>,
+        /// Its public keys as a JWK Set (for private_key_jwt).
+        #[arg(long)]
+        jwks: Option<String>,
+        #[arg(long)]
+        access_token_lifetime: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        client_id: String,
+    },
+    Delete {
+        client_id: String,
+    },
+    Disable {
+        client_id: String,
+    },
+    Enable {
+        client_id: String,
+    },
+    /// A new secret; the old one keeps working for --overlap seconds.
+    RotateSecret {
+        client_id: String,
+        #[arg(long, default_value_t = 86_400)]
+        overlap: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -79,6 +175,8 @@ fn main() -> ExitCode {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::Keys(command) => keys(command, settings).await,
+            Command::Resources(command) => resources(command, settings).await,
+            Command::Clients(command) => clients(command, settings).await,
         }
     });
     match outcome {
@@ -215,5 +313,128 @@ async fn keys(command: KeysCommand, settings: Settings) -> Result<(), String> {
         }
         KeysCommand::InitKek => unreachable!("handled above"),
     }
+    Ok(())
+}
+
+/// Runs a registry change off the async workers and announces it to running nodes.
+async fn registry_call<T: Send + 'static>(
+    state: &AppState,
+    call: impl FnOnce(&idp::registry::Registry) -> Result<T, idp::registry::RegistryError> + Send + 'static,
+) -> Result<T, String> {
+    let registry = state.registry.clone();
+    let result = tokio::task::spawn_blocking(move || call(&registry)).await.map_err(|e| e.to_string())?;
+    let _ = state.hot.publish(idp::registry::REGISTRY_CHANNEL, b"changed").await;
+    result.map_err(|e| e.to_string())
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), String> {
+    println!("{}", serde_json::to_string_pretty(value).map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+async fn resources(command: ResourcesCommand, settings: Settings) -> Result<(), String> {
+    let state = AppState::connect(settings, Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
+    match command {
+        ResourcesCommand::Create { identifier, name, scopes, access_token_lifetime, require_dpop, json } => {
+            let registration =
+                idp::registry::ResourceRegistration { identifier, name, scopes, access_token_lifetime, require_dpop };
+            let created = registry_call(&state, move |r| r.create_resource(registration)).await?;
+            if json {
+                print_json(&created)?;
+            } else {
+                println!("registered resource server {}", created.identifier);
+            }
+        }
+        ResourcesCommand::List { json } => {
+            let all: Vec<_> = state.registry.resources().iter().map(|r| (**r).clone()).collect();
+            if json {
+                print_json(&all)?;
+            } else {
+                for r in all {
+                    println!("{}  scopes: {}  dpop: {}", r.identifier, r.scopes, r.require_dpop);
+                }
+            }
+        }
+    }
+    state.shut_down().await;
+    Ok(())
+}
+
+async fn clients(command: ClientsCommand, settings: Settings) -> Result<(), String> {
+    let state = AppState::connect(settings, Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
+    match command {
+        ClientsCommand::Create {
+            name,
+            public,
+            grants,
+            resources,
+            default_resource,
+            scopes,
+            origins,
+            redirect_uris,
+            require_dpop,
+            auth_method,
+            jwks,
+            access_token_lifetime,
+            json,
+        } => {
+            let registration = idp::registry::ClientRegistration {
+                name,
+                public,
+                grant_types: grants,
+                resources,
+                default_resource,
+                scopes,
+                web_origins: origins,
+                redirect_uris,
+                require_dpop,
+                auth_method,
+                jwks,
+                access_token_lifetime,
+            };
+            let (client, secret) = registry_call(&state, move |r| r.create_client(registration)).await?;
+            let metadata = client.metadata(secret.as_ref());
+            if json {
+                print_json(&metadata)?;
+            } else {
+                println!("client_id:     {}", client.id);
+                if let Some(secret) = &secret {
+                    println!("client_secret: {}   (shown once; store it now)", secret.expose());
+                }
+            }
+        }
+        ClientsCommand::List { json } => {
+            let all = registry_call(&state, |r| r.list_clients()).await?;
+            if json {
+                print_json(&all.iter().map(|c| c.metadata(None)).collect::<Vec<_>>())?;
+            } else {
+                for c in all {
+                    println!("{}  {}  {}  enabled: {}", c.id, c.auth_method, c.name, c.enabled);
+                }
+            }
+        }
+        ClientsCommand::Show { client_id } => {
+            let client = registry_call(&state, move |r| r.load_client_blocking(&client_id)).await?;
+            print_json(&client.metadata(None))?;
+        }
+        ClientsCommand::Delete { client_id } => {
+            let shown = client_id.clone();
+            registry_call(&state, move |r| r.delete_client(&client_id)).await?;
+            println!("deleted client {shown}");
+        }
+        ClientsCommand::Disable { client_id } => {
+            let client = registry_call(&state, move |r| r.set_enabled(&client_id, false)).await?;
+            println!("disabled client {}", client.id);
+        }
+        ClientsCommand::Enable { client_id } => {
+            let client = registry_call(&state, move |r| r.set_enabled(&client_id, true)).await?;
+            println!("enabled client {}", client.id);
+        }
+        ClientsCommand::RotateSecret { client_id, overlap } => {
+            let secret = registry_call(&state, move |r| r.rotate_secret(&client_id, overlap)).await?;
+            print_json(&serde_json::json!({ "client_secret": secret.expose(), "previous_secret_valid_for": overlap }))?;
+        }
+    }
+    state.shut_down().await;
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! background upkeep. Tests build it on port 0 with their own data and clock.
 
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
@@ -13,9 +13,12 @@ use tokio::task::JoinHandle;
 
 use crate::clock::SharedClock;
 use crate::config::Settings;
+use crate::audit::AuditLog;
+use crate::crypto::nonce::NonceIssuer;
 use crate::crypto::{Keyring, KeyringError};
+use crate::registry::{Registry, REGISTRY_CHANNEL};
 use crate::error::Problem;
-use crate::oauth::{discovery, jwks};
+use crate::oauth::{discovery, introspect, jwks, revoke, token};
 use crate::ops;
 use crate::store::hot::{MemoryStore, RedisStore};
 use crate::store::{Db, HotStore};
@@ -44,8 +47,34 @@ pub struct AppState {
     pub db: Db,
     pub hot: Arc<dyn HotStore>,
     pub keyring: Arc<Keyring>,
+    pub registry: Arc<Registry>,
+    pub nonces: Arc<NonceIssuer>,
+    pub audit: AuditLog,
+    pub endpoints: Arc<Endpoints>,
     pub clock: SharedClock,
     pub metrics: Metrics,
+    shutdown: Arc<watch::Sender<bool>>,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+/// Absolute URLs of this provider's endpoints, from the configured issuer (never from request
+/// headers, RFC 9700 §4.13).
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub token: String,
+    pub introspection: String,
+    pub revocation: String,
+}
+
+impl Endpoints {
+    fn new(settings: &Settings) -> Self {
+        let issuer = &settings.issuer;
+        Self {
+            token: issuer.endpoint("/token"),
+            introspection: issuer.endpoint("/introspect"),
+            revocation: issuer.endpoint("/revoke"),
+        }
+    }
 }
 
 impl AppState {
@@ -89,14 +118,44 @@ impl AppState {
                 .await
                 .map_err(|e| StartupError::Database(e.to_string()))??
         };
+        let registry = {
+            let (db, clock, key) = (db.clone(), clock.clone(), keyring.derive_key("client secrets"));
+            tokio::task::spawn_blocking(move || Registry::open(db, clock, key))
+                .await
+                .map_err(|e| StartupError::Database(e.to_string()))?
+                .map_err(|e| StartupError::Database(e.to_string()))?
+        };
+        let nonces = NonceIssuer::new(keyring.derive_key("dpop nonces"));
+        let (shutdown, stopped) = watch::channel(false);
+        let (audit, audit_writer) = AuditLog::start(db.clone(), stopped);
         Ok(Self {
+            endpoints: Arc::new(Endpoints::new(&settings)),
             settings: Arc::new(settings),
             db,
             hot,
             keyring: Arc::new(keyring),
+            registry: Arc::new(registry),
+            nonces: Arc::new(nonces),
+            audit,
             clock,
             metrics: Metrics::new(),
+            shutdown: Arc::new(shutdown),
+            tasks: Arc::new(Mutex::new(vec![audit_writer])),
         })
+    }
+
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let handle = tokio::spawn(task);
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
+    }
+
+    /// Stops the background tasks (key and registry upkeep, audit writer) and waits for them.
+    pub async fn shut_down(&self) {
+        let _ = self.shutdown.send(true);
+        let tasks: Vec<_> = self.tasks.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+        for task in tasks {
+            let _ = task.await;
+        }
     }
 }
 
@@ -104,8 +163,6 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
-    shutdown: watch::Sender<bool>,
-    upkeep: JoinHandle<()>,
 }
 
 impl Application {
@@ -129,15 +186,9 @@ impl Application {
         };
         let port = listener.local_addr().map_err(StartupError::Listen)?.port();
         let server = serve(listener, state.clone(), workers).map_err(StartupError::Listen)?;
-        let (shutdown, stopped) = watch::channel(false);
-        let upkeep = tokio::spawn(key_upkeep(state.clone(), stopped));
-        Ok(Self {
-            port,
-            server,
-            state,
-            shutdown,
-            upkeep,
-        })
+        state.spawn(key_upkeep(state.clone(), state.shutdown.subscribe()));
+        state.spawn(registry_upkeep(state.clone(), state.shutdown.subscribe()));
+        Ok(Self { port, server, state })
     }
 
     pub fn port(&self) -> u16 {
@@ -155,8 +206,7 @@ impl Application {
     /// Serves until the server is stopped (signal or [`ServerHandle::stop`]), then ends upkeep.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        let _ = self.shutdown.send(true);
-        let _ = self.upkeep.await;
+        self.state.shut_down().await;
         result
     }
 }
@@ -185,6 +235,7 @@ fn serve(
             .app_data(db.clone())
             .app_data(hot.clone())
             .app_data(app_state.clone())
+            .app_data(web::PayloadConfig::new(crate::oauth::form::MAX_FORM_BYTES))
             .wrap(from_fn(telemetry::observe))
             .configure(|cfg| routes(cfg, &prefix))
             .default_service(web::to(|| async { Problem::not_found() }))
@@ -229,6 +280,24 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
                         web::method(actix_web::http::Method::OPTIONS)
                             .to(discovery::public_preflight),
                     )
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/token")
+                    .route(web::post().to(token::token))
+                    .route(web::method(actix_web::http::Method::OPTIONS).to(token::preflight))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/introspect")
+                    .route(web::post().to(introspect::introspect))
+                    .route(web::method(actix_web::http::Method::OPTIONS).to(token::preflight))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/revoke")
+                    .route(web::post().to(revoke::revoke))
+                    .route(web::method(actix_web::http::Method::OPTIONS).to(token::preflight))
                     .default_service(not_allowed()),
             )
             .service(
@@ -280,5 +349,27 @@ async fn key_upkeep(state: AppState, mut stopped: watch::Receiver<bool>) {
         }
         // After an announcement storm, do not spin.
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Keeps this node's view of clients and resource servers current: polls the registry
+/// version twice a second and reloads at once when another node announces a change.
+async fn registry_upkeep(state: AppState, mut stopped: watch::Receiver<bool>) {
+    let mut changes = state.hot.subscribe(REGISTRY_CHANNEL);
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = changes.recv() => {}
+            _ = stopped.changed() => return,
+        }
+        let registry = state.registry.clone();
+        match tokio::task::spawn_blocking(move || registry.reload_if_changed()).await {
+            Ok(Ok(true)) => tracing::debug!("registry reloaded"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "registry reload failed; retrying"),
+            Err(e) => tracing::error!(error = %e, "registry reload task failed"),
+        }
     }
 }

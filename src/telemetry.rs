@@ -50,6 +50,7 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    tokens: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -98,11 +99,18 @@ impl Metrics {
         registry
             .register(Box::new(latency.clone()))
             .expect("metric registered once");
+        let tokens = IntCounterVec::new(
+            Opts::new("idp_tokens_issued_total", "Access tokens issued, by grant and token type"),
+            &["grant", "token_type"],
+        )
+        .expect("valid metric");
+        registry.register(Box::new(tokens.clone())).expect("metric registered once");
         Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             registry,
             requests,
             latency,
+            tokens,
         }
     }
 
@@ -146,6 +154,11 @@ impl Metrics {
         };
         counter.inc();
         histogram.observe(seconds);
+    }
+
+    pub fn token_issued(&self, grant: &str, dpop_bound: bool) {
+        let token_type = if dpop_bound { "DPoP" } else { "Bearer" };
+        self.tokens.with_label_values(&[grant, token_type]).inc();
     }
 
     /// The Prometheus text exposition of every metric.

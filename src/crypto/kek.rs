@@ -29,6 +29,7 @@ pub enum KekError {
 pub struct Kek {
     key: LessSafeKey,
     id: String,
+    material: [u8; 32],
 }
 
 impl fmt::Debug for Kek {
@@ -97,15 +98,25 @@ impl Kek {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
+        let material = bytes.try_into().ok()?;
         Some(Self {
             key: LessSafeKey::new(key),
             id,
+            material,
         })
     }
 
     /// A fingerprint stored beside each sealed key; reveals nothing about the key.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// An HMAC key for one purpose (client-secret hashing, DPoP nonces), the same on every node
+    /// that holds this KEK and unrelated to the sealing key and to other purposes.
+    pub fn derive(&self, purpose: &str) -> ring::hmac::Key {
+        let extract = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.material);
+        let tag = ring::hmac::sign(&extract, format!("idp derived key v1: {purpose}").as_bytes());
+        ring::hmac::Key::new(ring::hmac::HMAC_SHA256, tag.as_ref())
     }
 
     /// `nonce || ciphertext || tag`; `context` (the kid) is bound as associated data, so a

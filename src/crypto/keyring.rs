@@ -19,7 +19,7 @@ use std::time::Duration;
 use actix_web::web::Bytes;
 use arc_swap::ArcSwap;
 use diesel::Connection;
-use josekit::jws::JwsSigner;
+use josekit::jws::{JwsSigner, JwsVerifier};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
@@ -116,6 +116,7 @@ pub struct LoadedKey {
     pub created_at: UnixTime,
     pub public_jwk: Map<String, Value>,
     pub signer: Box<dyn JwsSigner>,
+    pub verifier: Box<dyn JwsVerifier>,
 }
 
 impl std::fmt::Debug for LoadedKey {
@@ -262,6 +263,11 @@ impl Keyring {
         self.kek.id()
     }
 
+    /// A key derived from the KEK for one purpose, the same on every node.
+    pub fn derive_key(&self, purpose: &str) -> ring::hmac::Key {
+        self.kek.derive(purpose)
+    }
+
     /// The key that signs for `alg` now.
     pub fn signing_key(&self, alg: SigningAlg) -> Option<Arc<LoadedKey>> {
         let now = self.clock.now();
@@ -273,13 +279,21 @@ impl Keyring {
             .cloned()
     }
 
-    /// A published key by `kid` (for verifying this provider's own tokens).
-    pub fn published_key(&self, kid: &str) -> Option<Arc<LoadedKey>> {
-        let info = self.list().into_iter().find(|k| k.kid == kid)?;
-        if !info.state.is_published() {
-            return None;
+    /// The key with this `kid` if it is published now (next, active or retired), for verifying
+    /// this provider's own tokens. No allocation: it runs for every introspection.
+    pub fn verification_key(&self, kid: &str) -> Option<Arc<LoadedKey>> {
+        let keys = self.keys.load();
+        let key = keys.iter().find(|k| k.kid == kid)?;
+        let now = self.clock.now();
+        let successor = keys
+            .iter()
+            .filter(|k| k.alg == key.alg && k.generation > key.generation && k.signs_from <= now)
+            .map(|k| k.signs_from)
+            .min();
+        match successor {
+            Some(retired_at) if now >= retired_at + self.retain => None,
+            _ => Some(key.clone()),
         }
-        self.keys.load().iter().find(|k| k.kid == kid).cloned()
     }
 
     pub fn jwks(&self) -> Arc<JwksDocument> {
@@ -514,7 +528,9 @@ impl Keyring {
             Ok(Value::Object(map)) => map,
             _ => return Err(bad("public JWK is not a JSON object".into())),
         };
+        let verifier = alg.verifier_from_jwk(&public_jwk).map_err(|e| bad(e.to_string()))?;
         Ok(LoadedKey {
+            verifier,
             kid: row.kid.clone(),
             alg,
             generation: row.generation,

@@ -2,6 +2,7 @@
 
 pub mod dpop;
 pub mod kek;
+pub mod nonce;
 pub mod keyring;
 pub mod signing;
 
@@ -21,4 +22,13 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(digest.as_ref());
     out
+}
+
+/// Equality whose time depends only on the lengths, for comparing secrets and MACs.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(difference) == 0
 }

@@ -7,6 +7,8 @@ use actix_web::HttpResponse;
 use serde_json::{json, Value};
 
 use crate::config::Settings;
+use crate::crypto::dpop::SUPPORTED_ALGS;
+use crate::registry::client::ASSERTION_ALGS;
 
 #[derive(Debug, Clone)]
 pub struct Metadata {
@@ -31,9 +33,22 @@ impl Metadata {
 
 pub fn document(settings: &Settings) -> Value {
     let issuer = &settings.issuer;
+    let auth_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
     json!({
         "issuer": issuer.as_str(),
         "jwks_uri": issuer.endpoint("/jwks"),
+        "token_endpoint": issuer.endpoint("/token"),
+        // Always explicit: an absent list means authorization_code and implicit (RFC 8414 §2).
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "introspection_endpoint": issuer.endpoint("/introspect"),
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "revocation_endpoint": issuer.endpoint("/revoke"),
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "dpop_signing_alg_values_supported": SUPPORTED_ALGS,
     })
 }
 

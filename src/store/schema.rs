@@ -85,3 +85,23 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     audit_events
 );
+
+diesel::table! {
+    client_secrets (secret_id) {
+        secret_id -> Text,
+        client_id -> Text,
+        secret_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    registry_versions (name) {
+        name -> Text,
+        version -> BigInt,
+    }
+}
+
+diesel::joinable!(client_secrets -> clients (client_id));
+diesel::allow_tables_to_appear_in_same_query!(client_secrets, clients, registry_versions);

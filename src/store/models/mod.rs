@@ -1,7 +1,15 @@
-//! One file per table: `NewX` to insert, `X` as read, queries as associated functions.
+//! One file per table: rows as read and inserted, queries as associated functions.
 
 pub mod audit_event;
+pub mod client;
+pub mod client_secret;
+pub mod registry_version;
+pub mod resource_server;
 pub mod signing_key;
 
 pub use audit_event::{AuditEvent, NewAuditEvent};
+pub use client::ClientRow;
+pub use client_secret::ClientSecretRow;
+pub use registry_version::RegistryVersion;
+pub use resource_server::ResourceServerRow;
 pub use signing_key::SigningKeyRow;

@@ -1,0 +1,2 @@
+DROP TABLE registry_versions;
+DROP TABLE client_secrets;

@@ -1,0 +1,258 @@
+//! Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3,
+//! RFC 7523 `private_key_jwt`): exactly one method per request, the one the client registered.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::HttpRequest;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use serde::Deserialize;
+
+use super::form::FormParams;
+use crate::crypto::{b64url, sha256};
+use crate::domain::TokenEndpointAuthMethod;
+use crate::error::OAuthError;
+use crate::registry::client::ASSERTION_ALGS;
+use crate::registry::Client;
+use crate::startup::AppState;
+use crate::store::hot::key;
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Longest lifetime accepted for a client assertion, and the skew allowed on its times.
+const ASSERTION_MAX_LIFETIME: i64 = 600;
+const SKEW: i64 = 10;
+
+/// How the caller tried to authenticate.
+#[derive(Debug)]
+pub enum Presented {
+    Basic { client_id: String, secret: String },
+    Post { client_id: String, secret: String },
+    Assertion { client_id: Option<String>, assertion: String },
+    /// A public client names itself and proves nothing (it uses DPoP instead).
+    Public { client_id: String },
+}
+
+impl Presented {
+    pub fn method(&self) -> TokenEndpointAuthMethod {
+        match self {
+            Presented::Basic { .. } => TokenEndpointAuthMethod::ClientSecretBasic,
+            Presented::Post { .. } => TokenEndpointAuthMethod::ClientSecretPost,
+            Presented::Assertion { .. } => TokenEndpointAuthMethod::PrivateKeyJwt,
+            Presented::Public { .. } => TokenEndpointAuthMethod::None,
+        }
+    }
+
+    /// Reads the credentials of a request; more than one method is `invalid_request`.
+    pub fn from_request(req: &HttpRequest, params: &FormParams) -> Result<Self, OAuthError> {
+        let basic = basic_credentials(req)?;
+        let post_secret = params.get("client_secret");
+        let assertion = params.get("client_assertion");
+        let body_client_id = params.get("client_id");
+        let methods = basic.is_some() as u8 + post_secret.is_some() as u8 + assertion.is_some() as u8;
+        if methods > 1 {
+            return Err(OAuthError::invalid_request("more than one client authentication method"));
+        }
+        if let Some((client_id, secret)) = basic {
+            if body_client_id.is_some_and(|id| id != client_id) {
+                return Err(OAuthError::invalid_request("client_id does not match the credentials"));
+            }
+            return Ok(Presented::Basic { client_id, secret });
+        }
+        if let Some(secret) = post_secret {
+            let client_id = body_client_id.ok_or(OAuthError::invalid_client("client authentication failed"))?;
+            return Ok(Presented::Post { client_id: client_id.to_owned(), secret: secret.to_owned() });
+        }
+        if let Some(assertion) = assertion {
+            if params.get("client_assertion_type") != Some(JWT_BEARER) {
+                return Err(OAuthError::invalid_request("unsupported client_assertion_type"));
+            }
+            return Ok(Presented::Assertion {
+                client_id: body_client_id.map(str::to_owned),
+                assertion: assertion.to_owned(),
+            });
+        }
+        match body_client_id {
+            Some(client_id) => Ok(Presented::Public { client_id: client_id.to_owned() }),
+            None => Err(OAuthError::invalid_client("client authentication required")),
+        }
+    }
+}
+
+/// `Authorization: Basic` with form-urlencoded id and secret (RFC 6749 §2.3.1).
+fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAuthError> {
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let Some(value) = values.next() else { return Ok(None) };
+    if values.next().is_some() {
+        return Err(OAuthError::invalid_request("more than one Authorization header"));
+    }
+    let malformed = || OAuthError::invalid_client("malformed Basic credentials");
+    let text = value.to_str().map_err(|_| malformed())?;
+    let (scheme, encoded) = text.split_once(' ').ok_or_else(malformed)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(OAuthError::invalid_client("unsupported authentication scheme"));
+    }
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+    let unescape = |part: &str| -> Result<String, OAuthError> {
+        let plus_as_space = part.replace('+', " ");
+        percent_decode(&plus_as_space).ok_or_else(malformed)
+    };
+    let (id, secret) = (unescape(id)?, unescape(secret)?);
+    if id.is_empty() {
+        return Err(malformed());
+    }
+    Ok(Some((id, secret)))
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes: Vec<u8> = url::form_urlencoded::parse(format!("x={}", text.replace('&', "%26")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned().into_bytes())?;
+    String::from_utf8(bytes).ok()
+}
+
+/// The one generic answer to any failed authentication, so callers learn nothing about which
+/// part was wrong; the reason goes to the log.
+fn failed(reason: &'static str) -> OAuthError {
+    OAuthError::invalid_client("client authentication failed").caused_by(reason)
+}
+
+/// Authenticates the caller as one registered, enabled client using its registered method.
+/// `endpoint` is this endpoint's URL, accepted as an assertion audience beside the issuer and
+/// the token endpoint.
+pub async fn authenticate(state: &AppState, presented: Presented, endpoint: &str) -> Result<Arc<Client>, OAuthError> {
+    let client_id = match &presented {
+        Presented::Basic { client_id, .. } | Presented::Post { client_id, .. } | Presented::Public { client_id } => {
+            client_id.clone()
+        }
+        Presented::Assertion { client_id, assertion } => {
+            let subject = unverified_assertion_subject(assertion).ok_or_else(|| failed("unreadable assertion"))?;
+            if client_id.as_ref().is_some_and(|id| *id != subject) {
+                return Err(failed("client_id differs from the assertion subject"));
+            }
+            subject
+        }
+    };
+    let now = state.clock.now();
+    let client = state.registry.client(&client_id).await.map_err(OAuthError::unavailable)?;
+    let Some(client) = client.filter(|c| c.enabled) else {
+        // Same work as for a known client, so timing does not reveal which ids exist.
+        if let Presented::Basic { secret, .. } | Presented::Post { secret, .. } = &presented {
+            std::hint::black_box(state.registry.hash_secret(secret));
+        }
+        return Err(failed("unknown or disabled client"));
+    };
+    if presented.method() != client.auth_method {
+        return Err(failed("not the client's registered authentication method"));
+    }
+    match presented {
+        Presented::Basic { secret, .. } | Presented::Post { secret, .. } => {
+            if !client.secret_matches(&state.registry.hash_secret(&secret), now) {
+                return Err(failed("wrong secret"));
+            }
+        }
+        Presented::Assertion { assertion, .. } => verify_assertion(state, &client, &assertion, endpoint, now).await?,
+        Presented::Public { .. } => {}
+    }
+    Ok(client)
+}
+
+#[derive(Deserialize)]
+struct UnverifiedHeader {
+    alg: String,
+    kid: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AssertionClaims {
+    iss: Option<String>,
+    sub: Option<String>,
+    aud: Option<serde_json::Value>,
+    exp: Option<i64>,
+    iat: Option<i64>,
+    nbf: Option<i64>,
+    jti: Option<String>,
+}
+
+fn unverified_assertion_subject(assertion: &str) -> Option<String> {
+    let payload = assertion.split('.').nth(1)?;
+    let claims: AssertionClaims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    claims.sub
+}
+
+/// RFC 7523 §3 and RFC 7521 §5.2: signature by one of the client's registered keys, `iss` and
+/// `sub` the client, `aud` this server, a bounded `exp`, and a `jti` never seen before.
+async fn verify_assertion(
+    state: &AppState,
+    client: &Client,
+    assertion: &str,
+    endpoint: &str,
+    now: i64,
+) -> Result<(), OAuthError> {
+    let mut parts = assertion.split('.');
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(failed("assertion is not a compact JWS"));
+    };
+    let unverified_header: UnverifiedHeader = URL_SAFE_NO_PAD
+        .decode(header_b64)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| failed("assertion header unreadable"))?;
+    if !ASSERTION_ALGS.contains(&unverified_header.alg.as_str()) {
+        return Err(failed("assertion algorithm not accepted"));
+    }
+    let signature = URL_SAFE_NO_PAD.decode(signature_b64).map_err(|_| failed("assertion signature unreadable"))?;
+    let message = &assertion.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+    let verified = client
+        .keys
+        .iter()
+        .filter(|k| k.alg == unverified_header.alg)
+        .filter(|k| unverified_header.kid.is_none() || k.kid == unverified_header.kid)
+        .any(|k| k.verifier.verify(message, &signature).is_ok());
+    if !verified {
+        return Err(failed("assertion signature does not verify with a registered key"));
+    }
+    let claims: AssertionClaims = URL_SAFE_NO_PAD
+        .decode(payload_b64)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| failed("assertion claims unreadable"))?;
+    let id = client.id.as_str();
+    if claims.iss.as_deref() != Some(id) || claims.sub.as_deref() != Some(id) {
+        return Err(failed("assertion iss and sub must be the client"));
+    }
+    let issuer = state.settings.issuer.as_str();
+    let token_endpoint = state.settings.issuer.endpoint("/token");
+    let audience_ok = |aud: &str| aud == issuer || aud == token_endpoint || aud == endpoint;
+    let aud_ok = match &claims.aud {
+        Some(serde_json::Value::String(aud)) => audience_ok(aud),
+        Some(serde_json::Value::Array(list)) => list.iter().filter_map(|v| v.as_str()).any(audience_ok),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err(failed("assertion audience is not this server"));
+    }
+    let exp = claims.exp.ok_or_else(|| failed("assertion without exp"))?;
+    if exp <= now - SKEW {
+        return Err(failed("assertion expired"));
+    }
+    if exp > now + ASSERTION_MAX_LIFETIME {
+        return Err(failed("assertion lives too long"));
+    }
+    if claims.iat.is_some_and(|iat| iat > now + 60) || claims.nbf.is_some_and(|nbf| nbf > now + SKEW) {
+        return Err(failed("assertion not valid yet"));
+    }
+    let jti = claims.jti.filter(|j| !j.is_empty() && j.len() <= 256).ok_or_else(|| failed("assertion without jti"))?;
+    let replay_key = key("assertion-jti", &b64url(&sha256(format!("{id}\n{jti}").as_bytes())));
+    let ttl = Duration::from_secs((exp - now + SKEW).max(1) as u64);
+    let first_use = state.hot.put_if_absent(&replay_key, b"1", ttl).await.map_err(OAuthError::unavailable)?;
+    if !first_use {
+        return Err(failed("assertion jti already used"));
+    }
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! DPoP at this server's endpoints (RFC 9449 §4.3, §8): one proof header, every check of the
+//! proof, a server nonce valid on every node, and each `jti` accepted once across the cluster.
+
+use std::time::Duration;
+
+use actix_web::HttpRequest;
+
+use crate::crypto::dpop::{verify_proof, ProofCheck, VerifiedProof};
+use crate::crypto::{b64url, sha256};
+use crate::error::{ErrorCode, OAuthError};
+use crate::startup::AppState;
+use crate::store::hot::key;
+
+/// How far in the future a proof's `iat` may be (clock skew; FAPI 2.0 allows up to 10 s).
+pub const MAX_FUTURE: i64 = 10;
+
+/// Checks the `DPoP` header of a request to `htu` with `method`. `None` when there is no proof
+/// and none is `required`.
+pub async fn check_proof(
+    state: &AppState,
+    req: &HttpRequest,
+    method: &str,
+    htu: &str,
+    access_token: Option<&str>,
+    required: bool,
+) -> Result<Option<VerifiedProof>, OAuthError> {
+    let mut values = req.headers().get_all("dpop");
+    let Some(value) = values.next() else {
+        return match required {
+            true => Err(OAuthError::invalid_dpop_proof("a DPoP proof is required")),
+            false => Ok(None),
+        };
+    };
+    if values.next().is_some() {
+        return Err(OAuthError::invalid_dpop_proof("more than one DPoP header"));
+    }
+    let proof = value.to_str().map_err(|_| OAuthError::invalid_dpop_proof("the DPoP proof is not a JWS"))?;
+    let now = state.clock.now();
+    let max_age = state.settings.dpop.proof_max_age.as_secs() as i64;
+    let check = ProofCheck { method, expected_htu: htu, now, max_age, max_future: MAX_FUTURE, access_token };
+    let verified = verify_proof(proof, &check)
+        .map_err(|e| OAuthError::invalid_dpop_proof(e.description()).caused_by(e))?;
+
+    let nonce_ok = match &verified.nonce {
+        Some(nonce) => state.nonces.is_valid(nonce, now),
+        None => !state.settings.dpop.require_nonce,
+    };
+    if !nonce_ok {
+        return Err(OAuthError::new(ErrorCode::UseDpopNonce, "a fresh DPoP nonce is required")
+            .with_dpop_nonce(state.nonces.current(now)));
+    }
+
+    // RFC 9449 §11.1: remember each jti for as long as its proof could be accepted.
+    let replay_key = key("dpop-jti", &b64url(&sha256(format!("{htu}\n{}", verified.jti).as_bytes())));
+    let ttl = Duration::from_secs((max_age + MAX_FUTURE) as u64);
+    let first_use = state.hot.put_if_absent(&replay_key, b"1", ttl).await.map_err(OAuthError::unavailable)?;
+    if !first_use {
+        return Err(OAuthError::invalid_dpop_proof("the DPoP proof was already used"));
+    }
+    Ok(Some(verified))
+}

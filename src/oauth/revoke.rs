@@ -1,0 +1,55 @@
+//! `POST /revoke` (RFC 7009): a client revokes its own access tokens. The token id enters the
+//! revoked set in the hot store until the token would have expired, so every node refuses it
+//! at once. Unknown, expired and foreign-issuer tokens get 200 (§2.2).
+
+use std::time::Duration;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::access_token::{self, revoked_key, LEEWAY};
+use super::client_auth::{self, Presented};
+use super::form::FormParams;
+use super::token::refused;
+use crate::audit::AuditLog;
+use crate::error::{ErrorCode, OAuthError};
+use crate::policy::cors;
+use crate::startup::AppState;
+
+pub async fn revoke(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
+    let state = state.get_ref();
+    let origin = cors::request_origin(&req)?;
+    let params = FormParams::parse(&req, &body)?;
+    let presented = Presented::from_request(&req, &params)?;
+    let caller = client_auth::authenticate(state, presented, &state.endpoints.revocation)
+        .await
+        .inspect_err(|e| refused(state, &req, None, e))?;
+    let cors = cors::allowed_origin(&caller, origin.as_ref())
+        .inspect_err(|e| refused(state, &req, Some(caller.id.as_str()), e))?;
+    let Some(token) = params.get("token") else {
+        return Err(OAuthError::invalid_request("token is required").with_cors(cors.as_ref()));
+    };
+
+    let now = state.clock.now();
+    if let Ok(claims) = access_token::verify(&state.keyring, state.settings.issuer.as_str(), token, now) {
+        if claims.client_id != caller.id.as_str() {
+            return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the token was not issued to this client")
+                .with_cors(cors.as_ref()));
+        }
+        let ttl = Duration::from_secs((claims.exp - now + LEEWAY).max(1) as u64);
+        state.hot.put(&revoked_key(&claims.jti), b"1", ttl).await.map_err(|e| OAuthError::unavailable(e).with_cors(cors.as_ref()))?;
+        let mut event = AuditLog::about(&req, now, "token.revoke", "success");
+        event.client_id = Some(caller.id.as_str().to_owned());
+        event.detail = Some(serde_json::json!({ "jti": claims.jti, "aud": claims.aud }).to_string());
+        state.audit.record(event);
+    }
+
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
+    if let Some(origin) = &cors {
+        cors::add_actual_headers(&mut response, origin);
+    }
+    Ok(response.finish())
+}

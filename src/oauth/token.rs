@@ -1,0 +1,154 @@
+//! `POST /token` (RFC 6749 §3.2): named steps, then the grant.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use super::client_auth::{self, Presented};
+use super::dpop;
+use super::form::FormParams;
+use super::grants::client_credentials::{self, Binding, ClientCredentialsRequest};
+use crate::audit::AuditLog;
+use crate::crypto::b64url;
+use crate::domain::{GrantType, ResourceIndicator, ScopeSet};
+use crate::error::{ErrorCode, OAuthError};
+use crate::policy::cors;
+use crate::startup::AppState;
+
+/// A token request, parsed: each grant with exactly what it needs.
+#[derive(Debug)]
+pub enum TokenRequest {
+    ClientCredentials(ClientCredentialsRequest),
+}
+
+impl TokenRequest {
+    pub fn grant_type(&self) -> GrantType {
+        match self {
+            TokenRequest::ClientCredentials(_) => GrantType::ClientCredentials,
+        }
+    }
+}
+
+impl TryFrom<&FormParams> for TokenRequest {
+    type Error = OAuthError;
+
+    fn try_from(params: &FormParams) -> Result<Self, OAuthError> {
+        let grant_type = params.get("grant_type").ok_or(OAuthError::invalid_request("grant_type is required"))?;
+        let grant_type: GrantType = grant_type
+            .parse()
+            .map_err(|_| OAuthError::new(ErrorCode::UnsupportedGrantType, "the grant type is not supported"))?;
+        match grant_type {
+            GrantType::ClientCredentials => Ok(TokenRequest::ClientCredentials(ClientCredentialsRequest {
+                scope: scope(params)?,
+                resource: single_resource(params)?,
+            })),
+            GrantType::AuthorizationCode | GrantType::RefreshToken => {
+                Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "the grant type is not supported"))
+            }
+        }
+    }
+}
+
+fn scope(params: &FormParams) -> Result<Option<ScopeSet>, OAuthError> {
+    params
+        .get("scope")
+        .map(ScopeSet::parse)
+        .transpose()
+        .map_err(|_| OAuthError::new(ErrorCode::InvalidScope, "the scope is malformed"))
+}
+
+/// RFC 8707: this provider issues one audience per token, so at most one `resource`.
+fn single_resource(params: &FormParams) -> Result<Option<ResourceIndicator>, OAuthError> {
+    match params.resources() {
+        [] => Ok(None),
+        [one] => ResourceIndicator::parse(one)
+            .map(Some)
+            .map_err(|_| OAuthError::new(ErrorCode::InvalidTarget, "the resource is not a valid absolute URI")),
+        _ => Err(OAuthError::new(ErrorCode::InvalidTarget, "one resource per token request")),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// A fresh token id: 128 random bits.
+pub fn new_jti() -> String {
+    b64url(uuid::Uuid::new_v4().as_bytes())
+}
+
+pub async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
+    let state = state.get_ref();
+    let origin = cors::request_origin(&req)?;
+    let params = FormParams::parse(&req, &body)?;
+    let presented = Presented::from_request(&req, &params)?;
+    let client = client_auth::authenticate(state, presented, &state.endpoints.token)
+        .await
+        .inspect_err(|e| refused(state, &req, None, e))?;
+    let cors = cors::allowed_origin(&client, origin.as_ref())
+        .inspect_err(|e| refused(state, &req, Some(client.id.as_str()), e))?;
+
+    let issued = async {
+        let request = TokenRequest::try_from(&params)?;
+        if !client.allows_grant(request.grant_type()) {
+            return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the client may not use this grant type"));
+        }
+        let proof =
+            dpop::check_proof(state, &req, "POST", &state.endpoints.token, None, client.dpop_bound_access_tokens)
+                .await?;
+        let binding = Binding { jkt: proof.map(|p| p.jkt), origin: origin.clone() };
+        let bound = binding.jkt.is_some();
+        let response = match request {
+            TokenRequest::ClientCredentials(request) => client_credentials::issue(state, &client, request, binding)?,
+        };
+        state.metrics.token_issued("client_credentials", bound);
+        Ok((response, bound))
+    }
+    .await;
+
+    match issued {
+        Ok((response, bound)) => {
+            let mut http = HttpResponse::Ok();
+            http.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+                .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
+            if bound {
+                // Keeps DPoP clients on a current nonce without an extra round trip.
+                if let Ok(nonce) = HeaderValue::from_str(&state.nonces.current(state.clock.now())) {
+                    http.insert_header((cors::DPOP_NONCE, nonce));
+                }
+            }
+            if let Some(origin) = &cors {
+                cors::add_actual_headers(&mut http, origin);
+            }
+            Ok(http.json(response))
+        }
+        Err(e) => {
+            refused(state, &req, Some(client.id.as_str()), &e);
+            Err(e.with_cors(cors.as_ref()))
+        }
+    }
+}
+
+/// Audits the refusals an operator must be able to see (SECURITY.md §7).
+pub fn refused(state: &AppState, req: &HttpRequest, client_id: Option<&str>, error: &OAuthError) {
+    let action = match (error.code, error.status().as_u16()) {
+        (_, 403) => "origin.refused",
+        (ErrorCode::InvalidClient, _) => "client.authentication.failed",
+        (ErrorCode::InvalidDpopProof, _) => "dpop.refused",
+        _ => return,
+    };
+    let mut event = AuditLog::about(req, state.clock.now(), action, "refused");
+    event.client_id = client_id.map(str::to_owned);
+    event.detail = Some(serde_json::json!({ "endpoint": req.path(), "error": error.code.as_str(), "reason": error.to_string() }).to_string());
+    state.audit.record(event);
+}
+
+/// `OPTIONS` on the client-authenticated endpoints.
+pub async fn preflight(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    cors::preflight(&req, |origin| state.registry.origin_registered(origin.as_str()))
+}

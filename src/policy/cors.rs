@@ -1,0 +1,70 @@
+//! CORS for the endpoints a browser client calls with its own credentials (token,
+//! introspection, revocation): the origin must be one the authenticated client registered;
+//! the answer echoes that one origin, never `*`, with `Vary: Origin`. Preflights get a fixed
+//! answer that reflects nothing but an origin some client registered.
+
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+
+use crate::domain::Origin;
+use crate::error::OAuthError;
+
+pub const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
+
+/// The request's `Origin`, if it sent one. `null` and malformed origins are refused outright.
+pub fn request_origin(req: &HttpRequest) -> Result<Option<Origin>, OAuthError> {
+    let mut values = req.headers().get_all(header::ORIGIN);
+    let Some(value) = values.next() else { return Ok(None) };
+    if values.next().is_some() {
+        return Err(OAuthError::origin_not_allowed());
+    }
+    let text = value.to_str().map_err(|_| OAuthError::origin_not_allowed())?;
+    Origin::parse_header(text).map(Some).map_err(|_| OAuthError::origin_not_allowed())
+}
+
+/// Headers of an actual (non-preflight) cross-origin response from an allowed origin.
+pub fn add_actual_headers(response: &mut HttpResponseBuilder, origin: &HeaderValue) {
+    response
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone()))
+        .insert_header((header::VARY, HeaderValue::from_static("Origin")))
+        .insert_header((
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("DPoP-Nonce, WWW-Authenticate"),
+        ));
+}
+
+/// Answer to `OPTIONS` on a client-authenticated POST endpoint.
+pub fn preflight(req: &HttpRequest, origin_is_registered: impl Fn(&Origin) -> bool) -> HttpResponse {
+    let origin = match request_origin(req) {
+        Ok(Some(origin)) if origin_is_registered(&origin) => origin,
+        _ => return HttpResponse::Forbidden().finish(),
+    };
+    let Ok(origin) = HeaderValue::from_str(origin.as_str()) else {
+        return HttpResponse::Forbidden().finish();
+    };
+    HttpResponse::NoContent()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
+        .insert_header((header::VARY, HeaderValue::from_static("Origin")))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST")))
+        .insert_header((
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("Authorization, DPoP, Content-Type"),
+        ))
+        .insert_header((header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600")))
+        .finish()
+}
+
+/// For a request that carried `Origin`: the origin must be one the authenticated client
+/// registered (else 403 with no CORS headers). Returns the value to echo.
+pub fn allowed_origin(
+    client: &crate::registry::Client,
+    origin: Option<&Origin>,
+) -> Result<Option<HeaderValue>, OAuthError> {
+    match origin {
+        None => Ok(None),
+        Some(origin) if client.allows_origin(origin) => {
+            HeaderValue::from_str(origin.as_str()).map(Some).map_err(|_| OAuthError::origin_not_allowed())
+        }
+        Some(_) => Err(OAuthError::origin_not_allowed()),
+    }
+}

@@ -1,0 +1,3 @@
+//! Cross-origin rules: CORS per endpoint and origin checks (SECURITY.md §1, §2).
+
+pub mod cors;

@@ -1,0 +1,31 @@
+use diesel::prelude::*;
+
+use crate::store::schema::resource_servers;
+use crate::store::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = resource_servers)]
+pub struct ResourceServerRow {
+    pub identifier: String,
+    pub name: String,
+    /// JSON array of scope strings.
+    pub scopes: String,
+    pub access_token_lifetime: Option<i64>,
+    pub require_dpop: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ResourceServerRow {
+    pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<Self>> {
+        resource_servers::table.order(resource_servers::identifier).select(Self::as_select()).load(conn)
+    }
+
+    pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        diesel::insert_into(resource_servers::table).values(self).execute(conn).map(drop)
+    }
+
+    pub fn delete(conn: &mut DbConnection, identifier: &str) -> QueryResult<usize> {
+        diesel::delete(resource_servers::table.find(identifier)).execute(conn)
+    }
+}
