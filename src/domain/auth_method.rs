@@ -68,18 +68,9 @@ mod tests {
             TokenEndpointAuthMethod::parse("client_secret_basic"),
             Ok(TokenEndpointAuthMethod::ClientSecretBasic)
         );
-        assert_eq!(
-            TokenEndpointAuthMethod::parse("client_secret_post"),
-            Ok(TokenEndpointAuthMethod::ClientSecretPost)
-        );
-        assert_eq!(
-            TokenEndpointAuthMethod::parse("private_key_jwt"),
-            Ok(TokenEndpointAuthMethod::PrivateKeyJwt)
-        );
-        assert_eq!(
-            TokenEndpointAuthMethod::parse("none"),
-            Ok(TokenEndpointAuthMethod::None)
-        );
+        assert_eq!(TokenEndpointAuthMethod::parse("client_secret_post"), Ok(TokenEndpointAuthMethod::ClientSecretPost));
+        assert_eq!(TokenEndpointAuthMethod::parse("private_key_jwt"), Ok(TokenEndpointAuthMethod::PrivateKeyJwt));
+        assert_eq!(TokenEndpointAuthMethod::parse("none"), Ok(TokenEndpointAuthMethod::None));
     }
 
     #[test]
@@ -93,20 +84,13 @@ mod tests {
     #[test]
     fn an_unknown_or_unsupported_method_is_refused() {
         for text in ["client_secret_jwt", "tls_client_auth", "None", "", " none"] {
-            assert_eq!(
-                TokenEndpointAuthMethod::parse(text),
-                Err(UNSUPPORTED),
-                "{text:?}"
-            );
+            assert_eq!(TokenEndpointAuthMethod::parse(text), Err(UNSUPPORTED), "{text:?}");
         }
     }
 
     #[test]
     fn a_method_serialises_as_its_rfc_7591_name() {
-        assert_eq!(
-            serde_json::to_string(&TokenEndpointAuthMethod::PrivateKeyJwt).unwrap(),
-            r#""private_key_jwt""#
-        );
+        assert_eq!(serde_json::to_string(&TokenEndpointAuthMethod::PrivateKeyJwt).unwrap(), r#""private_key_jwt""#);
         assert_eq!(
             serde_json::from_str::<TokenEndpointAuthMethod>(r#""none""#).unwrap(),
             TokenEndpointAuthMethod::None

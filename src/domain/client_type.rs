@@ -36,10 +36,7 @@ mod tests {
 
     #[test]
     fn both_client_types_parse_from_their_names() {
-        assert_eq!(
-            ClientType::parse("confidential"),
-            Ok(ClientType::Confidential)
-        );
+        assert_eq!(ClientType::parse("confidential"), Ok(ClientType::Confidential));
         assert_eq!(ClientType::parse("public"), Ok(ClientType::Public));
         assert_eq!(ClientType::Public.to_string(), "public");
     }
@@ -53,14 +50,8 @@ mod tests {
 
     #[test]
     fn a_client_type_serialises_as_its_name() {
-        assert_eq!(
-            serde_json::to_string(&ClientType::Confidential).unwrap(),
-            r#""confidential""#
-        );
-        assert_eq!(
-            serde_json::from_str::<ClientType>(r#""public""#).unwrap(),
-            ClientType::Public
-        );
+        assert_eq!(serde_json::to_string(&ClientType::Confidential).unwrap(), r#""confidential""#);
+        assert_eq!(serde_json::from_str::<ClientType>(r#""public""#).unwrap(), ClientType::Public);
         assert!(serde_json::from_str::<ClientType>(r#""other""#).is_err());
     }
 }

@@ -15,11 +15,8 @@ const UNSUPPORTED: DomainError = DomainError::new("grant_type is not supported")
 
 impl GrantType {
     /// Every variant, e.g. for `grant_types_supported` in metadata (RFC 8414 §2).
-    pub const ALL: [GrantType; 3] = [
-        GrantType::AuthorizationCode,
-        GrantType::ClientCredentials,
-        GrantType::RefreshToken,
-    ];
+    pub const ALL: [GrantType; 3] =
+        [GrantType::AuthorizationCode, GrantType::ClientCredentials, GrantType::RefreshToken];
 
     /// Exact, case-sensitive match on the registered names (RFC 6749 §4, §6).
     pub fn parse(text: &str) -> Result<Self, DomainError> {
@@ -52,29 +49,15 @@ mod tests {
             assert_eq!(GrantType::parse(grant.as_str()), Ok(grant));
             assert_eq!(grant.to_string(), grant.as_str());
         }
-        assert_eq!(
-            GrantType::parse("authorization_code"),
-            Ok(GrantType::AuthorizationCode)
-        );
-        assert_eq!(
-            GrantType::parse("client_credentials"),
-            Ok(GrantType::ClientCredentials)
-        );
-        assert_eq!(
-            GrantType::parse("refresh_token"),
-            Ok(GrantType::RefreshToken)
-        );
+        assert_eq!(GrantType::parse("authorization_code"), Ok(GrantType::AuthorizationCode));
+        assert_eq!(GrantType::parse("client_credentials"), Ok(GrantType::ClientCredentials));
+        assert_eq!(GrantType::parse("refresh_token"), Ok(GrantType::RefreshToken));
     }
 
     #[test]
     fn an_unknown_grant_type_is_refused() {
-        for text in [
-            "password",
-            "implicit",
-            "urn:ietf:params:oauth:grant-type:device_code",
-            "",
-            "authorization_code ",
-        ] {
+        for text in ["password", "implicit", "urn:ietf:params:oauth:grant-type:device_code", "", "authorization_code "]
+        {
             assert_eq!(GrantType::parse(text), Err(UNSUPPORTED), "{text:?}");
         }
     }
@@ -87,14 +70,8 @@ mod tests {
 
     #[test]
     fn a_grant_type_serialises_as_its_rfc_name() {
-        assert_eq!(
-            serde_json::to_string(&GrantType::RefreshToken).unwrap(),
-            r#""refresh_token""#
-        );
-        assert_eq!(
-            serde_json::from_str::<GrantType>(r#""client_credentials""#).unwrap(),
-            GrantType::ClientCredentials
-        );
+        assert_eq!(serde_json::to_string(&GrantType::RefreshToken).unwrap(), r#""refresh_token""#);
+        assert_eq!(serde_json::from_str::<GrantType>(r#""client_credentials""#).unwrap(), GrantType::ClientCredentials);
         assert!(serde_json::from_str::<GrantType>(r#""password""#).is_err());
     }
 }

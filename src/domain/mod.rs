@@ -189,9 +189,7 @@ macro_rules! impl_string_traits {
         }
 
         impl<'de> ::serde::Deserialize<'de> for $ty {
-            fn deserialize<D: ::serde::Deserializer<'de>>(
-                deserializer: D,
-            ) -> Result<Self, D::Error> {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 struct ParseVisitor;
 
                 impl ::serde::de::Visitor<'_> for ParseVisitor {
@@ -223,9 +221,7 @@ mod tests {
         assert!(!is_error_description_safe("bad \\ value"));
         assert!(!is_error_description_safe("tab\there"));
         assert!(!is_error_description_safe(""));
-        assert!(is_error_description_safe(
-            "redirect_uri must not contain a fragment"
-        ));
+        assert!(is_error_description_safe("redirect_uri must not contain a fragment"));
     }
 
     #[test]
@@ -238,9 +234,7 @@ mod tests {
 
     #[test]
     fn characters_outside_rfc_3986_are_not_uri_characters() {
-        for text in [
-            "a b", "a\tb", "a\\b", "a\"b", "a<b", "a{b", "a|b", "a^b", "a`b", "é",
-        ] {
+        for text in ["a b", "a\tb", "a\\b", "a\"b", "a<b", "a{b", "a|b", "a^b", "a`b", "é"] {
             assert!(!has_only_uri_chars(text), "{text:?} was accepted");
         }
     }

@@ -13,11 +13,9 @@ pub struct Origin(String);
 const EMPTY: DomainError = DomainError::new("origin must not be empty");
 const TOO_LONG: DomainError = DomainError::new("origin is too long");
 const NULL: DomainError = DomainError::new("the opaque origin null is not allowed");
-const BAD_CHARS: DomainError =
-    DomainError::new("origin must not contain whitespace, control or non-ASCII characters");
+const BAD_CHARS: DomainError = DomainError::new("origin must not contain whitespace, control or non-ASCII characters");
 const WILDCARD: DomainError = DomainError::new("origin must not contain a wildcard");
-const SCHEME: DomainError =
-    DomainError::new("origin must start with https:// or, for a loopback host, http://");
+const SCHEME: DomainError = DomainError::new("origin must start with https:// or, for a loopback host, http://");
 const PATH: DomainError = DomainError::new("origin must not have a path, not even /");
 const QUERY: DomainError = DomainError::new("origin must not have a query");
 const FRAGMENT: DomainError = DomainError::new("origin must not have a fragment");
@@ -46,20 +44,13 @@ impl Origin {
         if text == "null" {
             return Err(NULL);
         }
-        if !text.is_ascii()
-            || text
-                .bytes()
-                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-        {
+        if !text.is_ascii() || text.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
             return Err(BAD_CHARS);
         }
         if text.contains('*') {
             return Err(WILDCARD);
         }
-        let authority = text
-            .strip_prefix("https://")
-            .or_else(|| text.strip_prefix("http://"))
-            .ok_or(SCHEME)?;
+        let authority = text.strip_prefix("https://").or_else(|| text.strip_prefix("http://")).ok_or(SCHEME)?;
         if authority.contains('/') {
             return Err(PATH);
         }
@@ -116,9 +107,7 @@ impl_string_traits!(Origin, "a web origin scheme://host[:port]");
 
 /// A `:` after the host (after the closing `]` of an IPv6 literal) introduces a port.
 fn has_explicit_port(authority: &str) -> bool {
-    let after_host = authority
-        .rfind(']')
-        .map_or(authority, |end| &authority[end..]);
+    let after_host = authority.rfind(']').map_or(authority, |end| &authority[end..]);
     after_host.contains(':')
 }
 
@@ -128,24 +117,16 @@ mod tests {
 
     #[test]
     fn an_https_origin_is_accepted_as_given() {
-        for text in [
-            "https://app.example",
-            "https://app.example:8443",
-            "https://192.0.2.7",
-            "https://xn--bcher-kva.example",
-        ] {
+        for text in
+            ["https://app.example", "https://app.example:8443", "https://192.0.2.7", "https://xn--bcher-kva.example"]
+        {
             assert_eq!(Origin::parse(text).unwrap().as_str(), text);
         }
     }
 
     #[test]
     fn an_http_origin_on_a_loopback_host_is_accepted() {
-        for text in [
-            "http://localhost:3000",
-            "http://127.0.0.1:8080",
-            "http://[::1]:5173",
-            "http://localhost",
-        ] {
+        for text in ["http://localhost:3000", "http://127.0.0.1:8080", "http://[::1]:5173", "http://localhost"] {
             assert!(Origin::parse(text).is_ok(), "{text:?}");
         }
     }
@@ -172,10 +153,7 @@ mod tests {
     #[test]
     fn an_origin_with_userinfo_is_refused() {
         assert_eq!(Origin::parse("https://user@app.example"), Err(USERINFO));
-        assert_eq!(
-            Origin::parse("https://app.example@evil.example"),
-            Err(USERINFO)
-        );
+        assert_eq!(Origin::parse("https://app.example@evil.example"), Err(USERINFO));
     }
 
     #[test]
@@ -214,25 +192,14 @@ mod tests {
 
     #[test]
     fn an_origin_the_browser_would_serialise_differently_is_refused() {
-        for text in [
-            "http://127.1",
-            "http://[0:0::1]",
-            "https://app%2eexample",
-            "https://app.example:08443",
-        ] {
+        for text in ["http://127.1", "http://[0:0::1]", "https://app%2eexample", "https://app.example:08443"] {
             assert!(Origin::parse(text).is_err(), "{text:?}");
         }
     }
 
     #[test]
     fn an_origin_of_another_scheme_is_refused() {
-        for text in [
-            "ftp://app.example",
-            "file://",
-            "app.example",
-            "//app.example",
-            "chrome-extension://abc",
-        ] {
+        for text in ["ftp://app.example", "file://", "app.example", "//app.example", "chrome-extension://abc"] {
             assert_eq!(Origin::parse(text), Err(SCHEME), "{text:?}");
         }
     }
@@ -240,14 +207,8 @@ mod tests {
     #[test]
     fn an_origin_header_with_whitespace_or_a_list_is_refused() {
         assert_eq!(Origin::parse_header(" https://app.example"), Err(BAD_CHARS));
-        assert_eq!(
-            Origin::parse_header("https://a.example https://b.example"),
-            Err(BAD_CHARS)
-        );
-        assert_eq!(
-            Origin::parse_header("https://app.example\r\n"),
-            Err(BAD_CHARS)
-        );
+        assert_eq!(Origin::parse_header("https://a.example https://b.example"), Err(BAD_CHARS));
+        assert_eq!(Origin::parse_header("https://app.example\r\n"), Err(BAD_CHARS));
     }
 
     #[test]
@@ -261,23 +222,14 @@ mod tests {
         let a = Origin::parse("https://app.example").unwrap();
         assert_eq!(a, Origin::parse_header("https://app.example").unwrap());
         assert_ne!(a, Origin::parse("https://app.example:8443").unwrap());
-        assert_ne!(
-            a,
-            Origin::parse("https://app.example.evil.example").unwrap()
-        );
+        assert_ne!(a, Origin::parse("https://app.example.evil.example").unwrap());
     }
 
     #[test]
     fn an_origin_serialises_as_its_string() {
         let origin = Origin::parse("https://app.example").unwrap();
-        assert_eq!(
-            serde_json::to_string(&origin).unwrap(),
-            r#""https://app.example""#
-        );
-        assert_eq!(
-            serde_json::from_str::<Origin>(r#""https://app.example""#).unwrap(),
-            origin
-        );
+        assert_eq!(serde_json::to_string(&origin).unwrap(), r#""https://app.example""#);
+        assert_eq!(serde_json::from_str::<Origin>(r#""https://app.example""#).unwrap(), origin);
         assert!(serde_json::from_str::<Origin>(r#""https://app.example/""#).is_err());
     }
 }

@@ -2,10 +2,7 @@
 
 use url::{Host, Url};
 
-use super::{
-    has_only_uri_chars, impl_string_traits, is_scheme_syntax, serialises_unchanged_up_to_path,
-    DomainError,
-};
+use super::{has_only_uri_chars, impl_string_traits, is_scheme_syntax, serialises_unchanged_up_to_path, DomainError};
 
 /// A redirect URI a client may register, kept exactly as given because a presented
 /// `redirect_uri` is compared to it byte for byte (RFC 9700 §2.1, RFC 3986 §6.2.1).
@@ -35,9 +32,8 @@ const TOO_LONG: DomainError = DomainError::new("redirect_uri must be at most 204
 const SCHEME_NOT_ALLOWED: DomainError = DomainError::new(
     "redirect_uri scheme must be https, http on a loopback host, or a reverse-domain private-use scheme",
 );
-const BAD_CHARS: DomainError = DomainError::new(
-    "redirect_uri must be a URI without whitespace, control or non-ASCII characters",
-);
+const BAD_CHARS: DomainError =
+    DomainError::new("redirect_uri must be a URI without whitespace, control or non-ASCII characters");
 const FRAGMENT: DomainError = DomainError::new("redirect_uri must not contain a fragment");
 const NOT_ABSOLUTE: DomainError = DomainError::new("redirect_uri must be an absolute URI");
 const UPPERCASE_SCHEME: DomainError = DomainError::new("redirect_uri scheme must be lowercase");
@@ -45,26 +41,16 @@ const INVALID: DomainError = DomainError::new("redirect_uri is not a valid URI")
 const USERINFO: DomainError = DomainError::new("redirect_uri must not contain userinfo");
 const HTTP_NOT_LOOPBACK: DomainError =
     DomainError::new("http redirect_uri is allowed only for 127.0.0.1, [::1] and localhost");
-const NOT_CANONICAL: DomainError = DomainError::new(
-    "redirect_uri must be in normal form: lowercase host, no default port, no dot segments",
-);
-const PRIVATE_USE_PATH: DomainError = DomainError::new(
-    "private-use redirect_uri must have a path after the scheme, as in com.example.app:/cb",
-);
+const NOT_CANONICAL: DomainError =
+    DomainError::new("redirect_uri must be in normal form: lowercase host, no default port, no dot segments");
+const PRIVATE_USE_PATH: DomainError =
+    DomainError::new("private-use redirect_uri must have a path after the scheme, as in com.example.app:/cb");
 
 /// Schemes that run code or read local data when navigated to. They are refused anyway for
 /// not being https, http or reverse-domain, but this list is matched after removing
 /// everything a browser ignores or strips (WEB-6; Keycloak CVE-2026-9086), so that a
 /// variant such as ` JaVa\tScRiPt:` is named for what it is however the checks below change.
-const SCRIPT_SCHEMES: [&str; 7] = [
-    "javascript",
-    "vbscript",
-    "data",
-    "file",
-    "blob",
-    "about",
-    "filesystem",
-];
+const SCRIPT_SCHEMES: [&str; 7] = ["javascript", "vbscript", "data", "file", "blob", "about", "filesystem"];
 
 impl RedirectUri {
     pub const MAX_LEN: usize = 2048;
@@ -105,10 +91,7 @@ impl RedirectUri {
             RedirectUriKind::Https | RedirectUriKind::Loopback => check_http(text, rest, kind)?,
             RedirectUriKind::PrivateUse => check_private_use(text, rest)?,
         }
-        Ok(Self {
-            uri: text.to_owned(),
-            kind,
-        })
+        Ok(Self { uri: text.to_owned(), kind })
     }
 
     pub fn as_str(&self) -> &str {
@@ -150,25 +133,18 @@ impl RedirectUri {
         if self.kind != RedirectUriKind::Loopback {
             return None;
         }
-        ["http://127.0.0.1", "http://[::1]"]
-            .into_iter()
-            .find_map(|prefix| {
-                let after = self.uri.strip_prefix(prefix)?;
-                matches!(after.bytes().next(), None | Some(b':' | b'/' | b'?'))
-                    .then_some(prefix.len())
-            })
+        ["http://127.0.0.1", "http://[::1]"].into_iter().find_map(|prefix| {
+            let after = self.uri.strip_prefix(prefix)?;
+            matches!(after.bytes().next(), None | Some(b':' | b'/' | b'?')).then_some(prefix.len())
+        })
     }
 }
 
 impl_string_traits!(RedirectUri, "a redirect URI");
 
 fn has_script_scheme(text: &str) -> bool {
-    let visible: String = text
-        .chars()
-        .filter(char::is_ascii_graphic)
-        .take_while(|&c| c != ':')
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
+    let visible: String =
+        text.chars().filter(char::is_ascii_graphic).take_while(|&c| c != ':').map(|c| c.to_ascii_lowercase()).collect();
     text.contains(':') && SCRIPT_SCHEMES.contains(&visible.as_str())
 }
 
@@ -179,9 +155,7 @@ fn is_reverse_domain(scheme: &str) -> bool {
     scheme.split('.').count() >= 2
         && scheme.split('.').all(|label| {
             !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
@@ -236,9 +210,7 @@ fn skip_port(tail: &str) -> Option<&str> {
     };
     let digits = after_colon.bytes().take_while(u8::is_ascii_digit).count();
     let port = &after_colon[..digits];
-    let canonical = (1..=5).contains(&digits)
-        && !port.starts_with('0')
-        && port.parse::<u16>().is_ok_and(|p| p != 0);
+    let canonical = (1..=5).contains(&digits) && !port.starts_with('0') && port.parse::<u16>().is_ok_and(|p| p != 0);
     canonical.then_some(&after_colon[digits..])
 }
 
@@ -266,35 +238,23 @@ mod tests {
 
     #[test]
     fn http_loopback_redirect_uris_are_accepted() {
-        for text in [
-            "http://127.0.0.1:8400/cb",
-            "http://[::1]/cb",
-            "http://localhost:3000/cb",
-            "http://127.0.0.1",
-        ] {
+        for text in ["http://127.0.0.1:8400/cb", "http://[::1]/cb", "http://localhost:3000/cb", "http://127.0.0.1"] {
             assert_eq!(uri(text).kind(), RedirectUriKind::Loopback, "{text:?}");
         }
     }
 
     #[test]
     fn http_on_a_non_loopback_host_is_refused() {
-        for text in [
-            "http://app.example/cb",
-            "http://127.0.0.2/cb",
-            "http://localhost.evil.example/cb",
-            "http://10.0.0.1/cb",
-        ] {
+        for text in
+            ["http://app.example/cb", "http://127.0.0.2/cb", "http://localhost.evil.example/cb", "http://10.0.0.1/cb"]
+        {
             assert_eq!(RedirectUri::parse(text), Err(HTTP_NOT_LOOPBACK), "{text:?}");
         }
     }
 
     #[test]
     fn a_reverse_domain_private_use_scheme_is_accepted() {
-        for text in [
-            "com.example.app:/callback",
-            "com.example.app:/oauth2redirect/provider",
-            "io.app-1.x://cb",
-        ] {
+        for text in ["com.example.app:/callback", "com.example.app:/oauth2redirect/provider", "io.app-1.x://cb"] {
             assert_eq!(uri(text).kind(), RedirectUriKind::PrivateUse, "{text:?}");
         }
     }
@@ -302,24 +262,14 @@ mod tests {
     #[test]
     fn a_private_use_scheme_without_a_dot_is_refused() {
         for text in ["myapp:/callback", "intent:/x", "ms-settings:/x"] {
-            assert_eq!(
-                RedirectUri::parse(text),
-                Err(SCHEME_NOT_ALLOWED),
-                "{text:?}"
-            );
+            assert_eq!(RedirectUri::parse(text), Err(SCHEME_NOT_ALLOWED), "{text:?}");
         }
     }
 
     #[test]
     fn a_private_use_scheme_without_a_path_is_refused() {
-        assert_eq!(
-            RedirectUri::parse("com.example.app:callback"),
-            Err(PRIVATE_USE_PATH)
-        );
-        assert_eq!(
-            RedirectUri::parse("com.example.app:"),
-            Err(PRIVATE_USE_PATH)
-        );
+        assert_eq!(RedirectUri::parse("com.example.app:callback"), Err(PRIVATE_USE_PATH));
+        assert_eq!(RedirectUri::parse("com.example.app:"), Err(PRIVATE_USE_PATH));
     }
 
     #[test]
@@ -339,47 +289,26 @@ mod tests {
             "FILE:///etc/passwd",
             "blob:https://app.example/uuid",
         ] {
-            assert_eq!(
-                RedirectUri::parse(text),
-                Err(SCHEME_NOT_ALLOWED),
-                "{text:?}"
-            );
+            assert_eq!(RedirectUri::parse(text), Err(SCHEME_NOT_ALLOWED), "{text:?}");
         }
     }
 
     #[test]
     fn other_schemes_are_refused() {
-        for text in [
-            "ftp://app.example/cb",
-            "ws://localhost/cb",
-            "mailto:a@app.example",
-        ] {
-            assert_eq!(
-                RedirectUri::parse(text),
-                Err(SCHEME_NOT_ALLOWED),
-                "{text:?}"
-            );
+        for text in ["ftp://app.example/cb", "ws://localhost/cb", "mailto:a@app.example"] {
+            assert_eq!(RedirectUri::parse(text), Err(SCHEME_NOT_ALLOWED), "{text:?}");
         }
     }
 
     #[test]
     fn an_uppercase_scheme_is_refused() {
-        assert_eq!(
-            RedirectUri::parse("HTTPS://app.example/cb"),
-            Err(UPPERCASE_SCHEME)
-        );
-        assert_eq!(
-            RedirectUri::parse("Com.Example.App:/cb"),
-            Err(UPPERCASE_SCHEME)
-        );
+        assert_eq!(RedirectUri::parse("HTTPS://app.example/cb"), Err(UPPERCASE_SCHEME));
+        assert_eq!(RedirectUri::parse("Com.Example.App:/cb"), Err(UPPERCASE_SCHEME));
     }
 
     #[test]
     fn a_redirect_uri_with_a_fragment_is_refused() {
-        assert_eq!(
-            RedirectUri::parse("https://app.example/cb#x"),
-            Err(FRAGMENT)
-        );
+        assert_eq!(RedirectUri::parse("https://app.example/cb#x"), Err(FRAGMENT));
         assert_eq!(RedirectUri::parse("https://app.example/cb#"), Err(FRAGMENT));
     }
 
@@ -392,26 +321,14 @@ mod tests {
 
     #[test]
     fn an_https_redirect_uri_without_slashes_is_refused() {
-        assert_eq!(
-            RedirectUri::parse("https:app.example/cb"),
-            Err(NOT_ABSOLUTE)
-        );
+        assert_eq!(RedirectUri::parse("https:app.example/cb"), Err(NOT_ABSOLUTE));
     }
 
     #[test]
     fn a_redirect_uri_with_userinfo_is_refused() {
-        assert_eq!(
-            RedirectUri::parse("https://user@app.example/cb"),
-            Err(USERINFO)
-        );
-        assert_eq!(
-            RedirectUri::parse("https://app.example:pw@evil.example/cb"),
-            Err(USERINFO)
-        );
-        assert_eq!(
-            RedirectUri::parse("com.example.app://u@cb/x"),
-            Err(USERINFO)
-        );
+        assert_eq!(RedirectUri::parse("https://user@app.example/cb"), Err(USERINFO));
+        assert_eq!(RedirectUri::parse("https://app.example:pw@evil.example/cb"), Err(USERINFO));
+        assert_eq!(RedirectUri::parse("com.example.app://u@cb/x"), Err(USERINFO));
     }
 
     #[test]
@@ -554,14 +471,8 @@ mod tests {
     #[test]
     fn a_redirect_uri_serialises_as_its_string() {
         let redirect = uri("https://app.example/cb");
-        assert_eq!(
-            serde_json::to_string(&redirect).unwrap(),
-            r#""https://app.example/cb""#
-        );
-        assert_eq!(
-            serde_json::from_str::<RedirectUri>(r#""https://app.example/cb""#).unwrap(),
-            redirect
-        );
+        assert_eq!(serde_json::to_string(&redirect).unwrap(), r#""https://app.example/cb""#);
+        assert_eq!(serde_json::from_str::<RedirectUri>(r#""https://app.example/cb""#).unwrap(), redirect);
         assert!(serde_json::from_str::<RedirectUri>(r#""javascript:alert(1)""#).is_err());
     }
 }

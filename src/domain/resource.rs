@@ -2,10 +2,7 @@
 
 use url::Url;
 
-use super::{
-    has_only_uri_chars, impl_string_traits, is_loopback_host, serialises_unchanged_up_to_path,
-    DomainError,
-};
+use super::{has_only_uri_chars, impl_string_traits, is_loopback_host, serialises_unchanged_up_to_path, DomainError};
 
 /// A resource server's identifier: an `https` URI, an `http` URI on a loopback host, or a
 /// `urn:`, with no query, fragment or userinfo.
@@ -17,18 +14,15 @@ pub struct ResourceIndicator(String);
 
 const EMPTY: DomainError = DomainError::new("resource must not be empty");
 const TOO_LONG: DomainError = DomainError::new("resource must be at most 512 characters");
-const BAD_CHARS: DomainError =
-    DomainError::new("resource must be a URI without whitespace or control characters");
+const BAD_CHARS: DomainError = DomainError::new("resource must be a URI without whitespace or control characters");
 const FRAGMENT: DomainError = DomainError::new("resource must not contain a fragment");
 const QUERY: DomainError = DomainError::new("resource must not contain a query");
-const SCHEME: DomainError = DomainError::new(
-    "resource must be an absolute https URI, an http URI on a loopback host, or a urn",
-);
+const SCHEME: DomainError =
+    DomainError::new("resource must be an absolute https URI, an http URI on a loopback host, or a urn");
 const INVALID_URI: DomainError = DomainError::new("resource is not a valid absolute URI");
 const USERINFO: DomainError = DomainError::new("resource must not contain userinfo");
-const NOT_CANONICAL: DomainError = DomainError::new(
-    "resource must be in normal form: lowercase host, no default port, no dot segments",
-);
+const NOT_CANONICAL: DomainError =
+    DomainError::new("resource must be in normal form: lowercase host, no default port, no dot segments");
 const INVALID_URN: DomainError = DomainError::new("resource urn must have the form urn:NID:NSS");
 
 impl ResourceIndicator {
@@ -113,11 +107,7 @@ mod tests {
 
     #[test]
     fn an_https_uri_is_kept_exactly_as_given() {
-        for text in [
-            "https://api.example",
-            "https://api.example/",
-            "https://api.example:8443/v1/",
-        ] {
+        for text in ["https://api.example", "https://api.example/", "https://api.example:8443/v1/"] {
             assert_eq!(ResourceIndicator::parse(text).unwrap().as_str(), text);
         }
     }
@@ -130,24 +120,14 @@ mod tests {
 
     #[test]
     fn a_urn_without_namespace_specific_string_is_refused() {
-        for text in [
-            "urn:example",
-            "urn:example:",
-            "urn:x:thing",
-            "urn:-ex:thing",
-            "urn::thing",
-        ] {
+        for text in ["urn:example", "urn:example:", "urn:x:thing", "urn:-ex:thing", "urn::thing"] {
             assert_eq!(ResourceIndicator::parse(text), Err(INVALID_URN), "{text:?}");
         }
     }
 
     #[test]
     fn http_on_a_loopback_host_is_accepted() {
-        for text in [
-            "http://localhost:8080/api",
-            "http://127.0.0.1:9000",
-            "http://[::1]/",
-        ] {
+        for text in ["http://localhost:8080/api", "http://127.0.0.1:9000", "http://[::1]/"] {
             assert!(ResourceIndicator::parse(text).is_ok(), "{text:?}");
         }
     }
@@ -159,42 +139,24 @@ mod tests {
 
     #[test]
     fn a_resource_with_a_fragment_is_refused() {
-        assert_eq!(
-            ResourceIndicator::parse("https://api.example/#x"),
-            Err(FRAGMENT)
-        );
+        assert_eq!(ResourceIndicator::parse("https://api.example/#x"), Err(FRAGMENT));
     }
 
     #[test]
     fn a_resource_with_a_bare_trailing_hash_is_refused() {
-        assert_eq!(
-            ResourceIndicator::parse("https://api.example/#"),
-            Err(FRAGMENT)
-        );
+        assert_eq!(ResourceIndicator::parse("https://api.example/#"), Err(FRAGMENT));
     }
 
     #[test]
     fn a_resource_with_a_query_is_refused() {
-        assert_eq!(
-            ResourceIndicator::parse("https://api.example/?a=b"),
-            Err(QUERY)
-        );
-        assert_eq!(
-            ResourceIndicator::parse("https://api.example/?"),
-            Err(QUERY)
-        );
+        assert_eq!(ResourceIndicator::parse("https://api.example/?a=b"), Err(QUERY));
+        assert_eq!(ResourceIndicator::parse("https://api.example/?"), Err(QUERY));
     }
 
     #[test]
     fn a_resource_with_userinfo_is_refused() {
-        assert_eq!(
-            ResourceIndicator::parse("https://user@api.example/"),
-            Err(USERINFO)
-        );
-        assert_eq!(
-            ResourceIndicator::parse("https://u:p@api.example/"),
-            Err(USERINFO)
-        );
+        assert_eq!(ResourceIndicator::parse("https://user@api.example/"), Err(USERINFO));
+        assert_eq!(ResourceIndicator::parse("https://u:p@api.example/"), Err(USERINFO));
     }
 
     #[test]
@@ -204,25 +166,16 @@ mod tests {
 
     #[test]
     fn a_relative_or_other_scheme_resource_is_refused() {
-        for text in [
-            "/api",
-            "api.example",
-            "ftp://api.example/",
-            "javascript:alert(1)",
-            "HTTPS://api.example/",
-        ] {
+        for text in ["/api", "api.example", "ftp://api.example/", "javascript:alert(1)", "HTTPS://api.example/"] {
             assert_eq!(ResourceIndicator::parse(text), Err(SCHEME), "{text:?}");
         }
     }
 
     #[test]
     fn a_resource_with_whitespace_or_control_characters_is_refused() {
-        for text in [
-            " https://api.example/",
-            "https://api.example/\n",
-            "https://api\t.example/",
-            "https://api.example/a b",
-        ] {
+        for text in
+            [" https://api.example/", "https://api.example/\n", "https://api\t.example/", "https://api.example/a b"]
+        {
             assert_eq!(ResourceIndicator::parse(text), Err(BAD_CHARS), "{text:?}");
         }
     }
@@ -266,14 +219,8 @@ mod tests {
     #[test]
     fn a_resource_serialises_as_its_original_string() {
         let resource = ResourceIndicator::parse("https://api.example").unwrap();
-        assert_eq!(
-            serde_json::to_string(&resource).unwrap(),
-            r#""https://api.example""#
-        );
-        assert_eq!(
-            serde_json::from_str::<ResourceIndicator>(r#""https://api.example""#).unwrap(),
-            resource
-        );
+        assert_eq!(serde_json::to_string(&resource).unwrap(), r#""https://api.example""#);
+        assert_eq!(serde_json::from_str::<ResourceIndicator>(r#""https://api.example""#).unwrap(), resource);
         assert!(serde_json::from_str::<ResourceIndicator>(r#""https://api.example/#""#).is_err());
     }
 }

@@ -12,11 +12,9 @@ use super::{impl_string_traits, DomainError};
 pub struct Scope(String);
 
 const EMPTY_TOKEN: DomainError = DomainError::new("scope must not contain empty tokens");
-const TOKEN_TOO_LONG: DomainError =
-    DomainError::new("each scope token must be at most 128 characters");
-const BAD_TOKEN_CHARS: DomainError = DomainError::new(
-    "scope tokens must be printable ASCII without quote or backslash, separated by single spaces",
-);
+const TOKEN_TOO_LONG: DomainError = DomainError::new("each scope token must be at most 128 characters");
+const BAD_TOKEN_CHARS: DomainError =
+    DomainError::new("scope tokens must be printable ASCII without quote or backslash, separated by single spaces");
 const TOO_MANY: DomainError = DomainError::new("scope must contain at most 64 tokens");
 
 impl Scope {
@@ -31,10 +29,7 @@ impl Scope {
         }
         // Excluding `"` (%x22) and `\` (%x5C) also keeps a scope safe to quote inside a
         // `WWW-Authenticate: ... scope="..."` challenge (RFC 6750 §3).
-        if !text
-            .bytes()
-            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
-        {
+        if !text.bytes().all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)) {
             return Err(BAD_TOKEN_CHARS);
         }
         Ok(Self(text.to_owned()))
@@ -224,18 +219,13 @@ mod tests {
     fn a_scope_list_is_split_on_single_spaces() {
         let scopes = set("openid profile email");
         assert_eq!(scopes.len(), 3);
-        assert!(
-            scopes.contains("openid") && scopes.contains("profile") && scopes.contains("email")
-        );
+        assert!(scopes.contains("openid") && scopes.contains("profile") && scopes.contains("email"));
         assert!(!scopes.contains("offline_access"));
     }
 
     #[test]
     fn a_scope_list_displays_sorted_and_space_separated() {
-        assert_eq!(
-            set("profile openid email").to_string(),
-            "email openid profile"
-        );
+        assert_eq!(set("profile openid email").to_string(), "email openid profile");
     }
 
     #[test]
@@ -263,12 +253,7 @@ mod tests {
 
     #[test]
     fn sixty_four_scopes_are_accepted_and_sixty_five_are_refused() {
-        let tokens = |n: usize| {
-            (0..n)
-                .map(|i| format!("s{i}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
+        let tokens = |n: usize| (0..n).map(|i| format!("s{i}")).collect::<Vec<_>>().join(" ");
         assert_eq!(set(&tokens(64)).len(), 64);
         assert_eq!(ScopeSet::parse(&tokens(65)), Err(TOO_MANY));
     }
@@ -301,10 +286,7 @@ mod tests {
 
     #[test]
     fn a_set_collected_from_scopes_iterates_in_sorted_order() {
-        let scopes: ScopeSet = ["b", "a", "c"]
-            .into_iter()
-            .map(|s| Scope::parse(s).unwrap())
-            .collect();
+        let scopes: ScopeSet = ["b", "a", "c"].into_iter().map(|s| Scope::parse(s).unwrap()).collect();
         let names: Vec<&str> = scopes.iter().map(Scope::as_str).collect();
         assert_eq!(names, ["a", "b", "c"]);
     }
@@ -320,10 +302,7 @@ mod tests {
     #[test]
     fn an_empty_set_serialises_as_an_empty_string_and_reads_back() {
         let json = serde_json::to_string(&ScopeSet::empty()).unwrap();
-        assert_eq!(
-            serde_json::from_str::<ScopeSet>(&json).unwrap(),
-            ScopeSet::empty()
-        );
+        assert_eq!(serde_json::from_str::<ScopeSet>(&json).unwrap(), ScopeSet::empty());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod dpop;
+pub mod oauth;
 pub mod proxy;
 
 use std::net::TcpListener;

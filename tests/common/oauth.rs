@@ -1,0 +1,134 @@
+//! Fixtures and typed requests for the OAuth endpoints.
+
+use base64::Engine;
+use idp::registry::{ClientRegistration, ResourceRegistration};
+use serde_json::Value;
+
+use super::TestApp;
+
+pub const API: &str = "https://api.test";
+pub const OTHER_API: &str = "https://other-api.test";
+pub const BROWSER_ORIGIN: &str = "https://app.test";
+
+/// A registered client as a test holds it.
+#[derive(Debug, Clone)]
+pub struct TestClient {
+    pub id: String,
+    pub secret: Option<String>,
+}
+
+impl TestApp {
+    pub async fn register_resource(&self, identifier: &str, scopes: &[&str], require_dpop: bool) {
+        let registry = self.state.registry.clone();
+        let registration = ResourceRegistration {
+            identifier: identifier.to_owned(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            require_dpop,
+            ..Default::default()
+        };
+        tokio::task::spawn_blocking(move || registry.create_resource(registration)).await.unwrap().unwrap();
+    }
+
+    pub async fn register_client(&self, registration: ClientRegistration) -> TestClient {
+        let registry = self.state.registry.clone();
+        let (client, secret) =
+            tokio::task::spawn_blocking(move || registry.create_client(registration)).await.unwrap().unwrap();
+        TestClient { id: client.id.as_str().to_owned(), secret: secret.map(|s| s.expose().to_owned()) }
+    }
+
+    /// `https://api.test` (read, write) and `https://other-api.test` (read).
+    pub async fn register_apis(&self) {
+        self.register_resource(API, &["read", "write"], false).await;
+        self.register_resource(OTHER_API, &["read"], false).await;
+    }
+
+    /// A confidential client_credentials client for both APIs, default `https://api.test`,
+    /// allowed to call from `https://app.test`.
+    pub async fn service_client(&self) -> TestClient {
+        self.register_client(service_registration()).await
+    }
+
+    pub async fn post_form(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let mut request = self
+            .http
+            .post(self.url(path))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some((id, secret)) = basic {
+            request = request.header("Authorization", basic_header(id, secret));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// client_credentials with client_secret_basic.
+    pub async fn token_for(&self, client: &TestClient, form: &[(&str, &str)], headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut all = vec![("grant_type", "client_credentials")];
+        all.extend_from_slice(form);
+        self.post_form("/token", &all, Some((&client.id, client.secret.as_deref().unwrap())), headers).await
+    }
+
+    /// An access token for `client` (default resource), asserting success.
+    pub async fn access_token(&self, client: &TestClient) -> String {
+        let response = self.token_for(client, &[], &[]).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn introspect(&self, caller: &TestClient, token: &str) -> Value {
+        let response = self
+            .post_form("/introspect", &[("token", token)], Some((&caller.id, caller.secret.as_deref().unwrap())), &[])
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    pub fn token_endpoint(&self) -> String {
+        self.url("/token")
+    }
+}
+
+pub fn service_registration() -> ClientRegistration {
+    ClientRegistration {
+        name: "service".into(),
+        grant_types: vec!["client_credentials".into()],
+        resources: vec![API.into(), OTHER_API.into()],
+        scopes: vec!["read".into(), "write".into()],
+        web_origins: vec![BROWSER_ORIGIN.into()],
+        ..Default::default()
+    }
+}
+
+/// RFC 6749 §2.3.1: id and secret form-urlencoded, then Basic.
+pub fn basic_header(id: &str, secret: &str) -> String {
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let raw = format!("{}:{}", encode(id), encode(secret));
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+}
+
+/// The claims of a JWT, read without verification (the tests check what the server signed).
+pub fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+pub fn header_of(token: &str) -> Value {
+    let header = token.split('.').next().unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
+}
+
+pub async fn error_of(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("error body is JSON");
+    (status, body["error"].as_str().unwrap_or_default().to_owned())
+}
