@@ -105,9 +105,7 @@ impl Issuer {
         match url.scheme() {
             "https" => {}
             "http" if is_loopback(&url) => {}
-            "http" => {
-                return Err("must use https (http is allowed for a loopback host only)".into())
-            }
+            "http" => return Err("must use https (http is allowed for a loopback host only)".into()),
             other => return Err(format!("must be an http(s) URL, not {other}:")),
         }
         if url.host_str().is_none_or(str::is_empty) {
@@ -267,15 +265,8 @@ pub fn env_name(setting: &str) -> String {
 impl ConfigError {
     fn new(setting: &str, problem: impl Into<String>) -> Self {
         // One line, always: multi-line parser messages are folded.
-        let problem = problem
-            .into()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        Self {
-            setting: setting.to_owned(),
-            problem,
-        }
+        let problem = problem.into().split_whitespace().collect::<Vec<_>>().join(" ");
+        Self { setting: setting.to_owned(), problem }
     }
 }
 
@@ -342,30 +333,15 @@ impl RawDuration {
     fn positive(&self, setting: &str) -> Result<Duration, ConfigError> {
         let duration = match self {
             Self::Seconds(n) if *n > 0 => Duration::from_secs(*n as u64),
-            Self::Seconds(n) => {
-                return Err(ConfigError::new(
-                    setting,
-                    format!("must be a positive duration, got {n}"),
-                ))
-            }
+            Self::Seconds(n) => return Err(ConfigError::new(setting, format!("must be a positive duration, got {n}"))),
             Self::Text(text) if text.trim_start().starts_with('-') => {
-                return Err(ConfigError::new(
-                    setting,
-                    format!("must be a positive duration, got {text}"),
-                ))
+                return Err(ConfigError::new(setting, format!("must be a positive duration, got {text}")))
             }
-            Self::Text(text) => humantime::parse_duration(text.trim()).map_err(|e| {
-                ConfigError::new(
-                    setting,
-                    format!("is not a duration like `10m` or `600` ({e})"),
-                )
-            })?,
+            Self::Text(text) => humantime::parse_duration(text.trim())
+                .map_err(|e| ConfigError::new(setting, format!("is not a duration like `10m` or `600` ({e})")))?,
         };
         if duration.is_zero() {
-            return Err(ConfigError::new(
-                setting,
-                "must be a positive duration, got 0",
-            ));
+            return Err(ConfigError::new(setting, "must be a positive duration, got 0"));
         }
         Ok(duration)
     }
@@ -380,35 +356,19 @@ pub struct Sources<'a> {
 impl Settings {
     /// Reads the file named by `--config` (or `IDP_CONFIG`) and the process environment.
     pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
-        let env: Vec<(String, String)> = std::env::vars()
-            .filter(|(k, _)| k.starts_with("IDP_"))
-            .collect();
-        let env_file = env
-            .iter()
-            .find(|(k, _)| k == "IDP_CONFIG")
-            .map(|(_, v)| PathBuf::from(v));
+        let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("IDP_")).collect();
+        let env_file = env.iter().find(|(k, _)| k == "IDP_CONFIG").map(|(_, v)| PathBuf::from(v));
         let file = config_file.map(Path::to_path_buf).or(env_file);
-        Self::from_sources(Sources {
-            file: file.as_deref(),
-            env,
-        })
+        Self::from_sources(Sources { file: file.as_deref(), env })
     }
 
     pub fn from_sources(sources: Sources<'_>) -> Result<Self, ConfigError> {
         let mut raw = match sources.file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    ConfigError::new(
-                        "config file",
-                        format!("cannot read {}: {e}", path.display()),
-                    )
-                })?;
-                toml::from_str::<RawSettings>(&text).map_err(|e| {
-                    ConfigError::new(
-                        "config file",
-                        format!("{}: {}", path.display(), e.message()),
-                    )
-                })?
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::new("config file", format!("cannot read {}: {e}", path.display())))?;
+                toml::from_str::<RawSettings>(&text)
+                    .map_err(|e| ConfigError::new("config file", format!("{}: {}", path.display(), e.message())))?
             }
             None => RawSettings::default(),
         };
@@ -425,34 +385,21 @@ impl Settings {
         let issuer = Issuer::parse(raw.issuer.as_deref().unwrap_or("http://127.0.0.1:8080"))
             .map_err(|e| ConfigError::new("issuer", e))?;
         let listen_text = raw.listen.as_deref().unwrap_or("127.0.0.1:8080");
-        let listen = listen_text.parse::<SocketAddr>().map_err(|_| {
-            ConfigError::new(
-                "listen",
-                format!("must be host:port with an IP host, got {listen_text}"),
-            )
-        })?;
-        let database = DatabaseUrl::parse(
-            raw.database_url
-                .as_deref()
-                .unwrap_or("sqlite://./data/idp.db"),
-        )
-        .map_err(|e| ConfigError::new("database_url", e))?;
+        let listen = listen_text
+            .parse::<SocketAddr>()
+            .map_err(|_| ConfigError::new("listen", format!("must be host:port with an IP host, got {listen_text}")))?;
+        let database = DatabaseUrl::parse(raw.database_url.as_deref().unwrap_or("sqlite://./data/idp.db"))
+            .map_err(|e| ConfigError::new("database_url", e))?;
         let database_pool_size = match raw.database_pool_size {
             None => 10,
             Some(n @ 1..=1000) => n as u32,
-            Some(n) => {
-                return Err(ConfigError::new(
-                    "database_pool_size",
-                    format!("must be 1 to 1000, got {n}"),
-                ))
-            }
+            Some(n) => return Err(ConfigError::new("database_pool_size", format!("must be 1 to 1000, got {n}"))),
         };
         let redis_url = match raw.redis_url.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(text) => {
-                let url = Url::parse(text).map_err(|e| {
-                    ConfigError::new("redis_url", format!("is not a valid URL ({e})"))
-                })?;
+                let url =
+                    Url::parse(text).map_err(|e| ConfigError::new("redis_url", format!("is not a valid URL ({e})")))?;
                 if url.scheme() != "redis" {
                     return Err(ConfigError::new("redis_url", "must start with redis://"));
                 }
@@ -461,10 +408,7 @@ impl Settings {
         };
         let redis_prefix = raw.redis_prefix.unwrap_or_else(|| "idp:".into());
         if redis_prefix.contains(['{', '}']) || redis_prefix.chars().any(char::is_whitespace) {
-            return Err(ConfigError::new(
-                "redis_prefix",
-                "must not contain braces or spaces",
-            ));
+            return Err(ConfigError::new("redis_prefix", "must not contain braces or spaces"));
         }
         let keys_dir = PathBuf::from(raw.keys_dir.unwrap_or_else(|| "keys".into()));
         let log = raw.log.unwrap_or_else(|| "info".into());
@@ -473,12 +417,7 @@ impl Settings {
         let workers = match raw.workers {
             None => None,
             Some(n @ 1..=256) => Some(n as usize),
-            Some(n) => {
-                return Err(ConfigError::new(
-                    "workers",
-                    format!("must be 1 to 256, got {n}"),
-                ))
-            }
+            Some(n) => return Err(ConfigError::new("workers", format!("must be 1 to 256, got {n}"))),
         };
 
         let duration = |raw: Option<RawDuration>, setting: &str, default: u64| match raw {
@@ -498,22 +437,11 @@ impl Settings {
             ));
         }
         if keys.rotate_every <= keys.publish_window {
-            return Err(ConfigError::new(
-                "keys.rotate_every",
-                "must be longer than keys.publish_window",
-            ));
+            return Err(ConfigError::new("keys.rotate_every", "must be longer than keys.publish_window"));
         }
         let tokens = TokenSettings {
-            access_token_lifetime: duration(
-                raw.tokens.access_token_lifetime,
-                "tokens.access_token_lifetime",
-                600,
-            )?,
-            id_token_lifetime: duration(
-                raw.tokens.id_token_lifetime,
-                "tokens.id_token_lifetime",
-                3_600,
-            )?,
+            access_token_lifetime: duration(raw.tokens.access_token_lifetime, "tokens.access_token_lifetime", 600)?,
+            id_token_lifetime: duration(raw.tokens.id_token_lifetime, "tokens.id_token_lifetime", 3_600)?,
         };
 
         let dpop = DpopSettings {
@@ -544,9 +472,10 @@ impl Settings {
 fn apply_env(raw: &mut RawSettings, env: &[(String, String)]) -> Result<(), ConfigError> {
     for (name, value) in env {
         let int = |setting: &str| {
-            value.trim().parse::<i64>().map_err(|_| {
-                ConfigError::new(setting, format!("must be a whole number, got {value}"))
-            })
+            value
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| ConfigError::new(setting, format!("must be a whole number, got {value}")))
         };
         match name.as_str() {
             "IDP_ISSUER" => raw.issuer = Some(value.clone()),
@@ -559,19 +488,13 @@ fn apply_env(raw: &mut RawSettings, env: &[(String, String)]) -> Result<(), Conf
             "IDP_LOG" => raw.log = Some(value.clone()),
             "IDP_WORKERS" => raw.workers = Some(int("workers")?),
             "IDP_KEYS__ROTATE_EVERY" => raw.keys.rotate_every = Some(RawDuration::from_env(value)),
-            "IDP_KEYS__PUBLISH_WINDOW" => {
-                raw.keys.publish_window = Some(RawDuration::from_env(value))
-            }
+            "IDP_KEYS__PUBLISH_WINDOW" => raw.keys.publish_window = Some(RawDuration::from_env(value)),
             "IDP_KEYS__JWKS_MAX_AGE" => raw.keys.jwks_max_age = Some(RawDuration::from_env(value)),
-            "IDP_KEYS__REFRESH_INTERVAL" => {
-                raw.keys.refresh_interval = Some(RawDuration::from_env(value))
-            }
+            "IDP_KEYS__REFRESH_INTERVAL" => raw.keys.refresh_interval = Some(RawDuration::from_env(value)),
             "IDP_TOKENS__ACCESS_TOKEN_LIFETIME" => {
                 raw.tokens.access_token_lifetime = Some(RawDuration::from_env(value))
             }
-            "IDP_TOKENS__ID_TOKEN_LIFETIME" => {
-                raw.tokens.id_token_lifetime = Some(RawDuration::from_env(value))
-            }
+            "IDP_TOKENS__ID_TOKEN_LIFETIME" => raw.tokens.id_token_lifetime = Some(RawDuration::from_env(value)),
             "IDP_DPOP__REQUIRE_NONCE" => {
                 raw.dpop.require_nonce = Some(match value.trim() {
                     "true" | "1" => true,
@@ -597,10 +520,7 @@ mod tests {
     use super::*;
 
     fn from_env(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let env = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_sources(Sources { file: None, env })
     }
 
@@ -609,10 +529,7 @@ mod tests {
         let s = from_env(&[]).unwrap();
         assert_eq!(s.issuer.as_str(), "http://127.0.0.1:8080");
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(
-            s.database,
-            DatabaseUrl::Sqlite(PathBuf::from("./data/idp.db"))
-        );
+        assert_eq!(s.database, DatabaseUrl::Sqlite(PathBuf::from("./data/idp.db")));
         assert!(s.redis_url.is_none());
         assert!(s.is_development());
     }
@@ -621,21 +538,12 @@ mod tests {
     fn issuer_with_another_scheme_is_refused_naming_the_setting() {
         let err = from_env(&[("IDP_ISSUER", "ftp://x")]).unwrap_err();
         assert_eq!(err.setting, "issuer");
-        assert!(
-            err.to_string()
-                .starts_with("invalid setting `issuer` (IDP_ISSUER):"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("invalid setting `issuer` (IDP_ISSUER):"), "{err}");
     }
 
     #[test]
     fn issuer_with_query_or_fragment_or_http_on_a_public_host_is_refused() {
-        for bad in [
-            "https://idp.example/?a=b",
-            "https://idp.example/#x",
-            "http://idp.example",
-            "idp.example",
-        ] {
+        for bad in ["https://idp.example/?a=b", "https://idp.example/#x", "http://idp.example", "idp.example"] {
             let err = from_env(&[("IDP_ISSUER", bad)]).unwrap_err();
             assert_eq!(err.setting, "issuer", "{bad}");
         }
@@ -646,10 +554,7 @@ mod tests {
         let s = from_env(&[("IDP_ISSUER", "https://login.example.com/tenant")]).unwrap();
         assert_eq!(s.issuer.as_str(), "https://login.example.com/tenant");
         assert_eq!(s.issuer.path_prefix(), "/tenant");
-        assert_eq!(
-            s.issuer.endpoint("/jwks"),
-            "https://login.example.com/tenant/jwks"
-        );
+        assert_eq!(s.issuer.endpoint("/jwks"), "https://login.example.com/tenant/jwks");
         let s = from_env(&[("IDP_ISSUER", "https://login.example.com/")]).unwrap();
         assert_eq!(s.issuer.as_str(), "https://login.example.com");
         assert_eq!(s.issuer.path_prefix(), "");
@@ -660,47 +565,27 @@ mod tests {
         for bad in ["-5", "0", "-5m"] {
             let err = from_env(&[("IDP_TOKENS__ACCESS_TOKEN_LIFETIME", bad)]).unwrap_err();
             assert_eq!(err.setting, "tokens.access_token_lifetime", "{bad}");
-            assert!(err
-                .to_string()
-                .contains("IDP_TOKENS__ACCESS_TOKEN_LIFETIME"));
+            assert!(err.to_string().contains("IDP_TOKENS__ACCESS_TOKEN_LIFETIME"));
         }
     }
 
     #[test]
     fn durations_take_seconds_or_humantime() {
-        let s = from_env(&[
-            ("IDP_KEYS__ROTATE_EVERY", "7d"),
-            ("IDP_TOKENS__ID_TOKEN_LIFETIME", "900"),
-        ])
-        .unwrap();
+        let s = from_env(&[("IDP_KEYS__ROTATE_EVERY", "7d"), ("IDP_TOKENS__ID_TOKEN_LIFETIME", "900")]).unwrap();
         assert_eq!(s.keys.rotate_every, Duration::from_secs(7 * 86_400));
         assert_eq!(s.tokens.id_token_lifetime, Duration::from_secs(900));
     }
 
     #[test]
     fn publish_window_shorter_than_the_jwks_cache_is_refused() {
-        let err = from_env(&[
-            ("IDP_KEYS__PUBLISH_WINDOW", "60"),
-            ("IDP_KEYS__JWKS_MAX_AGE", "300"),
-        ])
-        .unwrap_err();
+        let err = from_env(&[("IDP_KEYS__PUBLISH_WINDOW", "60"), ("IDP_KEYS__JWKS_MAX_AGE", "300")]).unwrap_err();
         assert_eq!(err.setting, "keys.publish_window");
     }
 
     #[test]
     fn database_and_redis_urls_are_checked() {
-        assert_eq!(
-            from_env(&[("IDP_DATABASE_URL", "mysql://x")])
-                .unwrap_err()
-                .setting,
-            "database_url"
-        );
-        assert_eq!(
-            from_env(&[("IDP_REDIS_URL", "http://x")])
-                .unwrap_err()
-                .setting,
-            "redis_url"
-        );
+        assert_eq!(from_env(&[("IDP_DATABASE_URL", "mysql://x")]).unwrap_err().setting, "database_url");
+        assert_eq!(from_env(&[("IDP_REDIS_URL", "http://x")]).unwrap_err().setting, "redis_url");
         let s = from_env(&[
             ("IDP_DATABASE_URL", "postgres://u:secret@db/idp"),
             ("IDP_REDIS_URL", "redis://:hunter2@127.0.0.1:6379"),
@@ -708,36 +593,21 @@ mod tests {
         .unwrap();
         assert!(!s.is_development());
         let debug = format!("{s:?}");
-        assert!(
-            !debug.contains("secret") && !debug.contains("hunter2"),
-            "{debug}"
-        );
+        assert!(!debug.contains("secret") && !debug.contains("hunter2"), "{debug}");
     }
 
     #[test]
     fn file_values_are_overridden_by_the_environment_and_unknown_keys_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("idp.toml");
-        std::fs::write(
-            &path,
-            "issuer = \"https://a.example\"\n[tokens]\naccess_token_lifetime = \"5m\"\n",
-        )
-        .unwrap();
+        std::fs::write(&path, "issuer = \"https://a.example\"\n[tokens]\naccess_token_lifetime = \"5m\"\n").unwrap();
         let env = vec![("IDP_ISSUER".to_string(), "https://b.example".to_string())];
-        let s = Settings::from_sources(Sources {
-            file: Some(&path),
-            env,
-        })
-        .unwrap();
+        let s = Settings::from_sources(Sources { file: Some(&path), env }).unwrap();
         assert_eq!(s.issuer.as_str(), "https://b.example");
         assert_eq!(s.tokens.access_token_lifetime, Duration::from_secs(300));
 
         std::fs::write(&path, "isuer = \"https://a.example\"\n").unwrap();
-        let err = Settings::from_sources(Sources {
-            file: Some(&path),
-            env: vec![],
-        })
-        .unwrap_err();
+        let err = Settings::from_sources(Sources { file: Some(&path), env: vec![] }).unwrap_err();
         assert_eq!(err.setting, "config file");
         assert!(!err.to_string().contains('\n'));
     }
@@ -747,11 +617,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("idp.toml");
         std::fs::write(&path, "[tokens]\naccess_token_lifetime = -5\n").unwrap();
-        let err = Settings::from_sources(Sources {
-            file: Some(&path),
-            env: vec![],
-        })
-        .unwrap_err();
+        let err = Settings::from_sources(Sources { file: Some(&path), env: vec![] }).unwrap_err();
         assert_eq!(err.setting, "tokens.access_token_lifetime");
     }
 }

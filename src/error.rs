@@ -19,12 +19,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(status: StatusCode, title: &'static str) -> Self {
-        Self {
-            status,
-            title,
-            detail: None,
-            cause: None,
-        }
+        Self { status, title, detail: None, cause: None }
     }
 
     pub fn not_found() -> Self {
@@ -36,17 +31,11 @@ impl Problem {
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        Self {
-            cause: Some(cause.to_string()),
-            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
-        }
+        Self { cause: Some(cause.to_string()), ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error") }
     }
 
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
-        Self {
-            cause: Some(cause.to_string()),
-            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
-        }
+        Self { cause: Some(cause.to_string()), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable") }
     }
 }
 
@@ -73,10 +62,7 @@ impl ResponseError for Problem {
             detail: self.detail.as_deref(),
         };
         HttpResponse::build(self.status)
-            .insert_header((
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/problem+json"),
-            ))
+            .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")))
             .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
             .body(serde_json::to_string(&body).unwrap_or_default())
     }
@@ -227,7 +213,11 @@ impl ResponseError for OAuthError {
 
     fn error_response(&self) -> HttpResponse {
         if self.status.is_server_error() {
-            tracing::error!(error.code = self.code.as_str(), error.cause = self.cause.as_deref(), "oauth request failed");
+            tracing::error!(
+                error.code = self.code.as_str(),
+                error.cause = self.cause.as_deref(),
+                "oauth request failed"
+            );
         } else {
             tracing::info!(
                 error.code = self.code.as_str(),

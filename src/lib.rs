@@ -21,9 +21,6 @@ pub use startup::{AppState, Application, StartupError};
 
 /// Builds a node (stores connected, keys loaded, listener bound) ready to
 /// [`Application::run_until_stopped`].
-pub async fn build_server(
-    settings: config::Settings,
-    clock: clock::SharedClock,
-) -> Result<Application, StartupError> {
+pub async fn build_server(settings: config::Settings, clock: clock::SharedClock) -> Result<Application, StartupError> {
     Application::build(settings, clock).await
 }

@@ -12,11 +12,7 @@ use idp::crypto::{Kek, SigningAlg};
 use idp::startup::{AppState, KEYS_CHANNEL};
 
 #[derive(Parser)]
-#[command(
-    name = "idp",
-    version,
-    about = "A company identity provider (OAuth 2.0 / OpenID Connect)"
-)]
+#[command(name = "idp", version, about = "A company identity provider (OAuth 2.0 / OpenID Connect)")]
 struct Cli {
     /// TOML configuration file (also `IDP_CONFIG`); `IDP_*` variables override it.
     #[arg(long, global = true, value_name = "FILE")]
@@ -70,6 +66,7 @@ enum ResourcesCommand {
 }
 
 #[derive(Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once per process")]
 enum ClientsCommand {
     /// Register a client; prints its metadata (RFC 7591 names) and, this once, its secret.
     Create {
@@ -160,10 +157,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("idp: cannot start the async runtime: {e}");
@@ -197,19 +191,11 @@ async fn serve(settings: Settings) -> Result<(), String> {
             "DEVELOPMENT SETUP: embedded SQLite and/or in-process hot store; single node only, not for production"
         );
     }
-    let app = idp::build_server(settings.clone(), Arc::new(SystemClock))
-        .await
-        .map_err(|e| e.to_string())?;
+    let app = idp::build_server(settings.clone(), Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
     let listening = format!("{}:{}", settings.listen.ip(), app.port());
     tracing::info!(issuer = %settings.issuer, listen = %listening, "idp is serving");
-    eprintln!(
-        "idp: serving {} on http://{listening} (issuer {})",
-        app.state().db.backend_name(),
-        settings.issuer
-    );
-    app.run_until_stopped()
-        .await
-        .map_err(|e| format!("server stopped: {e}"))
+    eprintln!("idp: serving {} on http://{listening} (issuer {})", app.state().db.backend_name(), settings.issuer);
+    app.run_until_stopped().await.map_err(|e| format!("server stopped: {e}"))
 }
 
 async fn migrate(settings: Settings) -> Result<(), String> {
@@ -232,11 +218,7 @@ async fn keys(command: KeysCommand, settings: Settings) -> Result<(), String> {
     if let KeysCommand::InitKek = command {
         let dir = &settings.keys_dir;
         match Kek::load(dir).map_err(|e| e.to_string())? {
-            Some(kek) => println!(
-                "{} already holds a key-encryption key (id {})",
-                dir.display(),
-                kek.id()
-            ),
+            Some(kek) => println!("{} already holds a key-encryption key (id {})", dir.display(), kek.id()),
             None => {
                 let kek = Kek::generate_into(dir).map_err(|e| e.to_string())?;
                 println!("created {} (id {})", Kek::path(dir).display(), kek.id());
@@ -244,22 +226,14 @@ async fn keys(command: KeysCommand, settings: Settings) -> Result<(), String> {
         }
         return Ok(());
     }
-    let state = AppState::connect(settings, Arc::new(SystemClock))
-        .await
-        .map_err(|e| e.to_string())?;
+    let state = AppState::connect(settings, Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
     match command {
         KeysCommand::List { json } => {
             let keys = state.keyring.list();
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&keys).map_err(|e| e.to_string())?
-                );
+                println!("{}", serde_json::to_string_pretty(&keys).map_err(|e| e.to_string())?);
             } else {
-                println!(
-                    "{:<44} {:<6} {:>4} {:<8} {:>12}",
-                    "KID", "ALG", "GEN", "STATE", "SIGNS_FROM"
-                );
+                println!("{:<44} {:<6} {:>4} {:<8} {:>12}", "KID", "ALG", "GEN", "STATE", "SIGNS_FROM");
                 for key in keys {
                     println!(
                         "{:<44} {:<6} {:>4} {:<8} {:>12}",
@@ -286,25 +260,14 @@ async fn keys(command: KeysCommand, settings: Settings) -> Result<(), String> {
             // Nodes also re-read the key table on their own; this makes it immediate.
             let _ = state.hot.publish(KEYS_CHANNEL, b"changed").await;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&outcomes).map_err(|e| e.to_string())?
-                );
+                println!("{}", serde_json::to_string_pretty(&outcomes).map_err(|e| e.to_string())?);
             } else {
                 for outcome in outcomes {
                     match outcome {
-                        RotationOutcome::Created {
-                            kid,
-                            alg,
-                            signs_from,
-                        } => {
+                        RotationOutcome::Created { kid, alg, signs_from } => {
                             println!("{alg}: published {kid}; it signs from {signs_from}")
                         }
-                        RotationOutcome::AlreadyPending {
-                            kid,
-                            alg,
-                            signs_from,
-                        } => {
+                        RotationOutcome::AlreadyPending { kid, alg, signs_from } => {
                             println!("{alg}: {kid} is already waiting to sign from {signs_from}; nothing to do")
                         }
                     }

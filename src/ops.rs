@@ -20,14 +20,8 @@ pub async fn healthz() -> HttpResponse {
 /// `GET /readyz`: the database and the hot store both answer now. Probes fresh connections, so
 /// it turns 200 again by itself once a stopped backend is back.
 pub async fn readyz(db: web::Data<Db>, hot: web::Data<Arc<dyn HotStore>>) -> HttpResponse {
-    let (database, hot_store) = tokio::join!(
-        db.ping(CHECK_TIMEOUT),
-        tokio::time::timeout(CHECK_TIMEOUT, hot.ping())
-    );
-    let database_ok = database
-        .as_ref()
-        .map_err(|e| tracing::warn!(error = %e, "readiness: database down"))
-        .is_ok();
+    let (database, hot_store) = tokio::join!(db.ping(CHECK_TIMEOUT), tokio::time::timeout(CHECK_TIMEOUT, hot.ping()));
+    let database_ok = database.as_ref().map_err(|e| tracing::warn!(error = %e, "readiness: database down")).is_ok();
     let hot_ok = match hot_store {
         Ok(Ok(())) => true,
         Ok(Err(e)) => {
@@ -54,9 +48,6 @@ pub async fn readyz(db: web::Data<Db>, hot: web::Data<Arc<dyn HotStore>>) -> Htt
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        ))
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8")))
         .body(metrics.render())
 }

@@ -11,15 +11,15 @@ use actix_web::{web, App, HttpServer};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::audit::AuditLog;
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::audit::AuditLog;
 use crate::crypto::nonce::NonceIssuer;
 use crate::crypto::{Keyring, KeyringError};
-use crate::registry::{Registry, REGISTRY_CHANNEL};
 use crate::error::Problem;
 use crate::oauth::{discovery, introspect, jwks, revoke, token};
 use crate::ops;
+use crate::registry::{Registry, REGISTRY_CHANNEL};
 use crate::store::hot::{MemoryStore, RedisStore};
 use crate::store::{Db, HotStore};
 use crate::telemetry::{self, Metrics, ResponsePolicy};
@@ -85,12 +85,7 @@ impl AppState {
             Some(url) => Arc::new(
                 RedisStore::connect(url.as_str(), &settings.redis_prefix)
                     .await
-                    .map_err(|e| {
-                        StartupError::HotStore(format!(
-                            "{}: {e}",
-                            crate::config::redact_url(url.as_str())
-                        ))
-                    })?,
+                    .map_err(|e| StartupError::HotStore(format!("{}: {e}", crate::config::redact_url(url.as_str()))))?,
             ),
             None => Arc::new(MemoryStore::new()),
         };
@@ -100,20 +95,12 @@ impl AppState {
             .await
             .map_err(|e| StartupError::Database(e.to_string()))?
             .map_err(StartupError::Database)?;
-        let applied = db
-            .migrate()
-            .await
-            .map_err(|e| StartupError::Database(e.to_string()))?;
+        let applied = db.migrate().await.map_err(|e| StartupError::Database(e.to_string()))?;
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, backend = db.backend_name(), "applied database migrations");
         }
         let keyring = {
-            let (db, dir, clock, settings) = (
-                db.clone(),
-                settings.keys_dir.clone(),
-                clock.clone(),
-                settings.clone(),
-            );
+            let (db, dir, clock, settings) = (db.clone(), settings.keys_dir.clone(), clock.clone(), settings.clone());
             tokio::task::spawn_blocking(move || Keyring::open(db, &dir, clock, &settings))
                 .await
                 .map_err(|e| StartupError::Database(e.to_string()))??
@@ -211,16 +198,10 @@ impl Application {
     }
 }
 
-fn serve(
-    listener: TcpListener,
-    state: AppState,
-    workers: Option<usize>,
-) -> std::io::Result<Server> {
+fn serve(listener: TcpListener, state: AppState, workers: Option<usize>) -> std::io::Result<Server> {
     let prefix = state.settings.issuer.path_prefix().to_owned();
     let metadata = web::Data::new(discovery::Metadata::new(&state.settings));
-    let policy = web::Data::new(ResponsePolicy {
-        hsts: state.settings.issuer.is_https(),
-    });
+    let policy = web::Data::new(ResponsePolicy { hsts: state.settings.issuer.is_https() });
     let keyring = web::Data::from(state.keyring.clone());
     let metrics = web::Data::new(state.metrics.clone());
     let db = web::Data::new(state.db.clone());
@@ -254,32 +235,22 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
         cfg.service(
             web::resource(format!("/.well-known/oauth-authorization-server{prefix}"))
                 .route(web::get().to(discovery::metadata))
-                .route(
-                    web::method(actix_web::http::Method::OPTIONS).to(discovery::public_preflight),
-                )
+                .route(web::method(actix_web::http::Method::OPTIONS).to(discovery::public_preflight))
                 .default_service(not_allowed()),
         );
     }
     cfg.service(
         web::scope(prefix)
             .service(
-                web::resource([
-                    "/.well-known/openid-configuration",
-                    "/.well-known/oauth-authorization-server",
-                ])
-                .route(web::get().to(discovery::metadata))
-                .route(
-                    web::method(actix_web::http::Method::OPTIONS).to(discovery::public_preflight),
-                )
-                .default_service(not_allowed()),
+                web::resource(["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"])
+                    .route(web::get().to(discovery::metadata))
+                    .route(web::method(actix_web::http::Method::OPTIONS).to(discovery::public_preflight))
+                    .default_service(not_allowed()),
             )
             .service(
                 web::resource("/jwks")
                     .route(web::get().to(jwks::jwks))
-                    .route(
-                        web::method(actix_web::http::Method::OPTIONS)
-                            .to(discovery::public_preflight),
-                    )
+                    .route(web::method(actix_web::http::Method::OPTIONS).to(discovery::public_preflight))
                     .default_service(not_allowed()),
             )
             .service(
@@ -300,21 +271,9 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
                     .route(web::method(actix_web::http::Method::OPTIONS).to(token::preflight))
                     .default_service(not_allowed()),
             )
-            .service(
-                web::resource("/healthz")
-                    .route(web::get().to(ops::healthz))
-                    .default_service(not_allowed()),
-            )
-            .service(
-                web::resource("/readyz")
-                    .route(web::get().to(ops::readyz))
-                    .default_service(not_allowed()),
-            )
-            .service(
-                web::resource("/metrics")
-                    .route(web::get().to(ops::metrics))
-                    .default_service(not_allowed()),
-            ),
+            .service(web::resource("/healthz").route(web::get().to(ops::healthz)).default_service(not_allowed()))
+            .service(web::resource("/readyz").route(web::get().to(ops::readyz)).default_service(not_allowed()))
+            .service(web::resource("/metrics").route(web::get().to(ops::metrics)).default_service(not_allowed())),
     );
 }
 

@@ -13,8 +13,7 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
 };
 use tracing::Instrument;
 
@@ -75,43 +74,25 @@ impl Metrics {
         static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new(
-                "idp_http_requests_total",
-                "HTTP requests served, by route and status",
-            ),
+            Opts::new("idp_http_requests_total", "HTTP requests served, by route and status"),
             &["route", "method", "status"],
         )
         .expect("valid metric");
         let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "idp_http_request_duration_seconds",
-                "HTTP request latency, by route and status",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ]),
+            HistogramOpts::new("idp_http_request_duration_seconds", "HTTP request latency, by route and status")
+                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
             &["route", "method", "status"],
         )
         .expect("valid metric");
-        registry
-            .register(Box::new(requests.clone()))
-            .expect("metric registered once");
-        registry
-            .register(Box::new(latency.clone()))
-            .expect("metric registered once");
+        registry.register(Box::new(requests.clone())).expect("metric registered once");
+        registry.register(Box::new(latency.clone())).expect("metric registered once");
         let tokens = IntCounterVec::new(
             Opts::new("idp_tokens_issued_total", "Access tokens issued, by grant and token type"),
             &["grant", "token_type"],
         )
         .expect("valid metric");
         registry.register(Box::new(tokens.clone())).expect("metric registered once");
-        Self {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            registry,
-            requests,
-            latency,
-            tokens,
-        }
+        Self { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), registry, requests, latency, tokens }
     }
 
     pub fn registry(&self) -> &Registry {
@@ -120,14 +101,7 @@ impl Metrics {
 
     /// Counts one request. `route` names the matched route pattern; it is asked for only the
     /// first time a worker sees this path.
-    fn observe(
-        &self,
-        path: &str,
-        method: &Method,
-        status: u16,
-        seconds: f64,
-        route: impl FnOnce() -> String,
-    ) {
+    fn observe(&self, path: &str, method: &Method, status: u16, seconds: f64, route: impl FnOnce() -> String) {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         path.hash(&mut hasher);
         let key = (self.id, hasher.finish(), method_index(method), status);
@@ -139,10 +113,7 @@ impl Metrics {
                 let buffer = itoa_status(status);
                 let status = std::str::from_utf8(&buffer).unwrap_or("0");
                 let labels = [route.as_str(), method.as_str(), status];
-                let handles = (
-                    self.requests.with_label_values(&labels),
-                    self.latency.with_label_values(&labels),
-                );
+                let handles = (self.requests.with_label_values(&labels), self.latency.with_label_values(&labels));
                 HANDLES.with(|cache| {
                     let mut cache = cache.borrow_mut();
                     if cache.len() < HANDLE_CACHE_LIMIT {
@@ -184,11 +155,7 @@ fn method_index(method: &Method) -> u16 {
 
 fn itoa_status(status: u16) -> [u8; 3] {
     let s = status.min(999);
-    [
-        b'0' + (s / 100) as u8,
-        b'0' + (s / 10 % 10) as u8,
-        b'0' + (s % 10) as u8,
-    ]
+    [b'0' + (s / 100) as u8, b'0' + (s / 10 % 10) as u8, b'0' + (s % 10) as u8]
 }
 
 /// What the response headers depend on, fixed at start.
@@ -202,8 +169,7 @@ static NO_REFERRER: HeaderValue = HeaderValue::from_static("no-referrer");
 static NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 static DENY: HeaderValue = HeaderValue::from_static("DENY");
 static HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
-static API_CSP: HeaderValue =
-    HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'");
+static API_CSP: HeaderValue = HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'");
 
 /// The outermost middleware: request id, span, access log, metrics and security headers.
 pub async fn observe(
@@ -228,37 +194,18 @@ pub async fn observe(
     let elapsed = started.elapsed();
     if let Some(metrics) = metrics {
         let request = res.request();
-        metrics.observe(
-            request.path(),
-            &method,
-            status.as_u16(),
-            elapsed.as_secs_f64(),
-            || {
-                request
-                    .match_pattern()
-                    .unwrap_or_else(|| "unmatched".into())
-            },
-        );
+        metrics.observe(request.path(), &method, status.as_u16(), elapsed.as_secs_f64(), || {
+            request.match_pattern().unwrap_or_else(|| "unmatched".into())
+        });
     }
     let _entered = span.enter();
     let latency_us = elapsed.as_micros() as u64;
     let path = res.request().path();
     if status.is_server_error() {
         let error = res.response().error().map(|e| e.to_string());
-        tracing::error!(
-            http.path = path,
-            http.status = status.as_u16(),
-            latency_us,
-            error,
-            "request failed"
-        );
+        tracing::error!(http.path = path, http.status = status.as_u16(), latency_us, error, "request failed");
     } else {
-        tracing::info!(
-            http.path = path,
-            http.status = status.as_u16(),
-            latency_us,
-            "request"
-        );
+        tracing::info!(http.path = path, http.status = status.as_u16(), latency_us, "request");
     }
 
     let headers = res.headers_mut();
@@ -286,35 +233,21 @@ mod tests {
 
     #[test]
     fn caller_request_ids_are_echoed_only_when_plain() {
-        assert_eq!(
-            caller_request_id(&HeaderValue::from_static("abc-123")).as_deref(),
-            Some("abc-123")
-        );
+        assert_eq!(caller_request_id(&HeaderValue::from_static("abc-123")).as_deref(), Some("abc-123"));
         assert_eq!(caller_request_id(&HeaderValue::from_static("a b")), None);
-        assert_eq!(
-            caller_request_id(&HeaderValue::from_static("<script>")),
-            None
-        );
+        assert_eq!(caller_request_id(&HeaderValue::from_static("<script>")), None);
         let long = "a".repeat(65);
-        assert_eq!(
-            caller_request_id(&HeaderValue::from_str(&long).unwrap()),
-            None
-        );
+        assert_eq!(caller_request_id(&HeaderValue::from_str(&long).unwrap()), None);
     }
 
     #[test]
     fn metrics_render_counts_and_histograms_by_route_and_status() {
         let metrics = Metrics::new();
         metrics.observe("/jwks", &Method::GET, 200, 0.001, || "/jwks".into());
-        metrics.observe("/jwks", &Method::GET, 200, 0.001, || {
-            unreachable!("cached after the first")
-        });
+        metrics.observe("/jwks", &Method::GET, 200, 0.001, || unreachable!("cached after the first"));
         metrics.observe("/jwks", &Method::GET, 304, 0.001, || "/jwks".into());
         let text = String::from_utf8(metrics.render()).unwrap();
-        assert!(
-            text.contains(r#"idp_http_requests_total{method="GET",route="/jwks",status="200"} 2"#),
-            "{text}"
-        );
+        assert!(text.contains(r#"idp_http_requests_total{method="GET",route="/jwks",status="200"} 2"#), "{text}");
         assert!(text.contains("idp_http_request_duration_seconds_bucket"));
     }
 }

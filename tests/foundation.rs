@@ -17,24 +17,14 @@ async fn discovery_names_the_issuer_and_jwks_uri(backend: Backend) {
     let data = TestData::new(backend);
     let app = spawn_app(&data).await;
 
-    for path in [
-        "/.well-known/openid-configuration",
-        "/.well-known/oauth-authorization-server",
-    ] {
+    for path in ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"] {
         let response = app.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
         assert_eq!(response.headers()["content-type"], "application/json");
         assert_eq!(response.headers()["access-control-allow-origin"], "*");
-        assert!(response
-            .headers()
-            .get("access-control-allow-credentials")
-            .is_none());
+        assert!(response.headers().get("access-control-allow-credentials").is_none());
         let metadata: Value = response.json().await.unwrap();
-        assert_eq!(
-            metadata["issuer"],
-            app.address.as_str(),
-            "META-7: issuer identical to the URL it came from"
-        );
+        assert_eq!(metadata["issuer"], app.address.as_str(), "META-7: issuer identical to the URL it came from");
         assert_eq!(metadata["jwks_uri"], app.url("/jwks"));
     }
     app.stop().await;
@@ -43,12 +33,7 @@ async fn discovery_names_the_issuer_and_jwks_uri(backend: Backend) {
 async fn every_advertised_endpoint_exists(backend: Backend) {
     let data = TestData::new(backend);
     let app = spawn_app(&data).await;
-    let metadata: Value = app
-        .get("/.well-known/openid-configuration")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let metadata: Value = app.get("/.well-known/openid-configuration").await.json().await.unwrap();
     for (name, value) in metadata.as_object().unwrap() {
         if name.ends_with("_endpoint") || name.ends_with("_uri") {
             let url = value.as_str().unwrap();
@@ -57,10 +42,7 @@ async fn every_advertised_endpoint_exists(backend: Backend) {
             assert_ne!(status, 404, "{name} = {url} is advertised but not served");
         }
         if let Some(list) = value.as_array() {
-            assert!(
-                !list.is_empty(),
-                "META-6: empty array {name} must be omitted"
-            );
+            assert!(!list.is_empty(), "META-6: empty array {name} must be omitted");
         }
     }
     app.stop().await;
@@ -78,18 +60,12 @@ async fn jwks_publishes_es256_and_rs256_public_keys_only(backend: Backend) {
     let jwks: Value = response.json().await.unwrap();
     let keys = jwks["keys"].as_array().unwrap();
     for alg in ["ES256", "RS256", "EdDSA"] {
-        assert!(
-            keys.iter().any(|k| k["alg"] == alg),
-            "a {alg} key is published"
-        );
+        assert!(keys.iter().any(|k| k["alg"] == alg), "a {alg} key is published");
     }
     let mut kids: Vec<&str> = keys.iter().map(|k| k["kid"].as_str().unwrap()).collect();
     for key in keys {
         for member in PRIVATE_MEMBERS {
-            assert!(
-                key.get(member).is_none(),
-                "META-11: {member} must not be published: {key}"
-            );
+            assert!(key.get(member).is_none(), "META-11: {member} must not be published: {key}");
         }
         assert_eq!(key["use"], "sig");
     }
@@ -105,33 +81,16 @@ async fn jwks_answers_304_to_a_matching_if_none_match(backend: Backend) {
     let first = app.get("/jwks").await;
     let etag = first.headers()["etag"].to_str().unwrap().to_owned();
 
-    let again = app
-        .http
-        .get(app.url("/jwks"))
-        .header("If-None-Match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let again = app.http.get(app.url("/jwks")).header("If-None-Match", &etag).send().await.unwrap();
     assert_eq!(again.status(), 304);
     assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
     assert_eq!(again.headers()["cache-control"], "public, max-age=300");
     assert!(again.bytes().await.unwrap().is_empty());
 
-    let weak = app
-        .http
-        .get(app.url("/jwks"))
-        .header("If-None-Match", format!("\"other\", W/{etag}"))
-        .send()
-        .await
-        .unwrap();
+    let weak =
+        app.http.get(app.url("/jwks")).header("If-None-Match", format!("\"other\", W/{etag}")).send().await.unwrap();
     assert_eq!(weak.status(), 304);
-    let stale = app
-        .http
-        .get(app.url("/jwks"))
-        .header("If-None-Match", "\"stale\"")
-        .send()
-        .await
-        .unwrap();
+    let stale = app.http.get(app.url("/jwks")).header("If-None-Match", "\"stale\"").send().await.unwrap();
     assert_eq!(stale.status(), 200);
     app.stop().await;
 }
@@ -154,10 +113,7 @@ async fn cors_preflight_for_public_documents_reflects_nothing(backend: Backend) 
         assert_eq!(headers["access-control-allow-origin"], "*");
         assert_eq!(headers["access-control-allow-methods"], "GET");
         assert_eq!(headers["access-control-max-age"], "600");
-        assert!(!headers["access-control-allow-headers"]
-            .to_str()
-            .unwrap()
-            .contains("X-Evil"));
+        assert!(!headers["access-control-allow-headers"].to_str().unwrap().contains("X-Evil"));
         assert!(headers.get("access-control-allow-credentials").is_none());
     }
     app.stop().await;
@@ -166,38 +122,21 @@ async fn cors_preflight_for_public_documents_reflects_nothing(backend: Backend) 
 async fn every_response_carries_the_security_headers(backend: Backend) {
     let data = TestData::new(backend);
     let app = spawn_app(&data).await;
-    for path in [
-        "/jwks",
-        "/.well-known/openid-configuration",
-        "/healthz",
-        "/readyz",
-        "/metrics",
-        "/no-such-page",
-    ] {
+    for path in ["/jwks", "/.well-known/openid-configuration", "/healthz", "/readyz", "/metrics", "/no-such-page"] {
         let response = app.get(path).await;
         let headers = response.headers();
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
         assert!(headers.contains_key("cache-control"), "{path}");
-        assert!(
-            headers.get("strict-transport-security").is_none(),
-            "no HSTS for an http issuer ({path})"
-        );
+        assert!(headers.get("strict-transport-security").is_none(), "no HSTS for an http issuer ({path})");
     }
     for path in ["/healthz", "/readyz", "/metrics", "/no-such-page"] {
-        assert_eq!(
-            app.get(path).await.headers()["cache-control"],
-            "no-store",
-            "{path}"
-        );
+        assert_eq!(app.get(path).await.headers()["cache-control"], "no-store", "{path}");
     }
     let missing = app.get("/no-such-page").await;
     assert_eq!(missing.status(), 404);
-    assert_eq!(
-        missing.headers()["content-type"],
-        "application/problem+json"
-    );
+    assert_eq!(missing.headers()["content-type"], "application/problem+json");
     let problem: Value = missing.json().await.unwrap();
     assert_eq!(problem["status"], 404);
     let wrong_method = app.http.post(app.url("/jwks")).send().await.unwrap();
@@ -207,39 +146,19 @@ async fn every_response_carries_the_security_headers(backend: Backend) {
 
 async fn an_https_issuer_adds_strict_transport_security(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app_with(
-        &data,
-        ManualClock::starting_now(),
-        &[("IDP_ISSUER", "https://idp.test")],
-    )
-    .await
-    .unwrap();
+    let app = spawn_app_with(&data, ManualClock::starting_now(), &[("IDP_ISSUER", "https://idp.test")]).await.unwrap();
     let response = app.get("/jwks").await;
-    assert_eq!(
-        response.headers()["strict-transport-security"],
-        "max-age=31536000; includeSubDomains"
-    );
+    assert_eq!(response.headers()["strict-transport-security"], "max-age=31536000; includeSubDomains");
     app.stop().await;
 }
 
 async fn request_ids_are_echoed_when_plain_and_made_otherwise(backend: Backend) {
     let data = TestData::new(backend);
     let app = spawn_app(&data).await;
-    let given = app
-        .http
-        .get(app.url("/healthz"))
-        .header("X-Request-Id", "trace-42")
-        .send()
-        .await
-        .unwrap();
+    let given = app.http.get(app.url("/healthz")).header("X-Request-Id", "trace-42").send().await.unwrap();
     assert_eq!(given.headers()["x-request-id"], "trace-42");
-    let hostile = app
-        .http
-        .get(app.url("/healthz"))
-        .header("X-Request-Id", "<script>alert(1)</script>")
-        .send()
-        .await
-        .unwrap();
+    let hostile =
+        app.http.get(app.url("/healthz")).header("X-Request-Id", "<script>alert(1)</script>").send().await.unwrap();
     let made = hostile.headers()["x-request-id"].to_str().unwrap();
     assert_eq!(made.len(), 32);
     assert!(made.chars().all(|c| c.is_ascii_hexdigit()));
@@ -256,20 +175,12 @@ async fn metrics_count_requests_by_route_and_status(backend: Backend) {
     app.get("/no-such-page").await;
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/plain; version=0.0.4"));
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
     let text = response.text().await.unwrap();
-    assert!(
-        text.contains(r#"idp_http_requests_total{method="GET",route="/jwks",status="200"} 2"#),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#"idp_http_requests_total{method="GET",route="unmatched",status="404"} 1"#),
-        "{text}"
-    );
-    assert!(text.contains(r#"idp_http_request_duration_seconds_bucket{method="GET",route="/jwks",status="200",le="0.005"}"#));
+    assert!(text.contains(r#"idp_http_requests_total{method="GET",route="/jwks",status="200"} 2"#), "{text}");
+    assert!(text.contains(r#"idp_http_requests_total{method="GET",route="unmatched",status="404"} 1"#), "{text}");
+    assert!(text
+        .contains(r#"idp_http_request_duration_seconds_bucket{method="GET",route="/jwks",status="200",le="0.005"}"#));
     app.stop().await;
 }
 
@@ -307,21 +218,12 @@ async fn a_deleted_kek_stops_start_and_creates_nothing(backend: Backend) {
     app.stop().await;
     std::fs::remove_file(data.keys_dir().join("kek")).unwrap();
 
-    let error = spawn_app_with(&data, ManualClock::starting_now(), &[])
-        .await
-        .err()
-        .expect("start must fail");
+    let error = spawn_app_with(&data, ManualClock::starting_now(), &[]).await.err().expect("start must fail");
     let message = error.to_string();
-    assert!(
-        message.contains("keys_dir") && message.contains("IDP_KEYS_DIR"),
-        "{message}"
-    );
+    assert!(message.contains("keys_dir") && message.contains("IDP_KEYS_DIR"), "{message}");
     assert!(message.contains("missing"), "{message}");
     assert!(!message.contains('\n'));
-    assert!(
-        !data.keys_dir().join("kek").exists(),
-        "no new KEK was written"
-    );
+    assert!(!data.keys_dir().join("kek").exists(), "no new KEK was written");
     let rows = db.run(SigningKeyRow::all).await.unwrap();
     let mut kids_after: Vec<String> = rows.into_iter().map(|r| r.kid).collect();
     let mut kids_before = kids_before;
@@ -336,30 +238,16 @@ async fn a_different_kek_stops_start(backend: Backend) {
     app.stop().await;
     std::fs::remove_file(data.keys_dir().join("kek")).unwrap();
     idp::crypto::Kek::generate_into(&data.keys_dir()).unwrap();
-    let error = spawn_app_with(&data, ManualClock::starting_now(), &[])
-        .await
-        .err()
-        .expect("start must fail");
-    assert!(
-        error.to_string().contains("is not the one that sealed"),
-        "{error}"
-    );
+    let error = spawn_app_with(&data, ManualClock::starting_now(), &[]).await.err().expect("start must fail");
+    assert!(error.to_string().contains("is not the one that sealed"), "{error}");
 }
 
-async fn keys_rotate_from_the_cli_reaches_the_running_server_and_signs_only_after_the_window(
-    backend: Backend,
-) {
+async fn keys_rotate_from_the_cli_reaches_the_running_server_and_signs_only_after_the_window(backend: Backend) {
     let data = TestData::new(backend);
     let app = spawn_app(&data).await;
     let before = app.jwks_kids().await;
     assert_eq!(before.len(), 3);
-    let active_before = app
-        .state
-        .keyring
-        .signing_key(SigningAlg::Es256)
-        .unwrap()
-        .kid
-        .clone();
+    let active_before = app.state.keyring.signing_key(SigningAlg::Es256).unwrap().kid.clone();
 
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_idp"))
         .args(["keys", "rotate", "--json"])
@@ -368,11 +256,7 @@ async fn keys_rotate_from_the_cli_reaches_the_running_server_and_signs_only_afte
         .current_dir(data.dir.path())
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let outcomes: Value = serde_json::from_slice(&output.stdout).unwrap();
     let created: Vec<&str> = outcomes
         .as_array()
@@ -393,61 +277,23 @@ async fn keys_rotate_from_the_cli_reaches_the_running_server_and_signs_only_afte
     eprintln!("next keys visible after {:?}", started.elapsed());
 
     // Published, but not signing until the publish window (1 h by default) has passed.
-    let es256_next = app
-        .state
-        .keyring
-        .list()
-        .into_iter()
-        .find(|k| k.alg == "ES256" && k.state == KeyState::Next)
-        .unwrap();
-    assert_eq!(
-        app.state
-            .keyring
-            .signing_key(SigningAlg::Es256)
-            .unwrap()
-            .kid,
-        active_before
-    );
+    let es256_next =
+        app.state.keyring.list().into_iter().find(|k| k.alg == "ES256" && k.state == KeyState::Next).unwrap();
+    assert_eq!(app.state.keyring.signing_key(SigningAlg::Es256).unwrap().kid, active_before);
     app.clock.advance(Duration::from_secs(3599));
-    assert_eq!(
-        app.state
-            .keyring
-            .signing_key(SigningAlg::Es256)
-            .unwrap()
-            .kid,
-        active_before
-    );
+    assert_eq!(app.state.keyring.signing_key(SigningAlg::Es256).unwrap().kid, active_before);
     app.clock.advance(Duration::from_secs(1));
-    assert_eq!(
-        app.state
-            .keyring
-            .signing_key(SigningAlg::Es256)
-            .unwrap()
-            .kid,
-        es256_next.kid
-    );
+    assert_eq!(app.state.keyring.signing_key(SigningAlg::Es256).unwrap().kid, es256_next.kid);
 
     // The old key stays published while tokens it signed may live, then leaves.
     let kids = app.jwks_kids().await;
     assert!(kids.contains(&active_before), "retired key still published");
     app.clock.advance(Duration::from_secs(3600 + 300 + 60));
-    let gone = eventually(Duration::from_secs(5), || async {
-        !app.jwks_kids().await.contains(&active_before)
-    })
-    .await;
+    let gone = eventually(Duration::from_secs(5), || async { !app.jwks_kids().await.contains(&active_before) }).await;
     assert!(gone, "an expired key leaves the JWKS");
 
-    let audit = app
-        .state
-        .db
-        .run(|c| AuditEvent::recent(c, "keys.create", 20))
-        .await
-        .unwrap();
-    assert!(audit.iter().any(|e| e
-        .detail
-        .as_deref()
-        .unwrap_or("")
-        .contains("\"trigger\":\"operator\"")));
+    let audit = app.state.db.run(|c| AuditEvent::recent(c, "keys.create", 20)).await.unwrap();
+    assert!(audit.iter().any(|e| e.detail.as_deref().unwrap_or("").contains("\"trigger\":\"operator\"")));
     app.stop().await;
 }
 
@@ -462,18 +308,9 @@ async fn a_second_rotation_while_a_key_is_pending_changes_nothing(backend: Backe
     .await
     .unwrap()
     .unwrap();
-    let second = tokio::task::spawn_blocking(move || keyring.rotate(&[SigningAlg::Es256]))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(matches!(
-        first[0],
-        idp::crypto::keyring::RotationOutcome::Created { .. }
-    ));
-    assert!(matches!(
-        second[0],
-        idp::crypto::keyring::RotationOutcome::AlreadyPending { .. }
-    ));
+    let second = tokio::task::spawn_blocking(move || keyring.rotate(&[SigningAlg::Es256])).await.unwrap().unwrap();
+    assert!(matches!(first[0], idp::crypto::keyring::RotationOutcome::Created { .. }));
+    assert!(matches!(second[0], idp::crypto::keyring::RotationOutcome::AlreadyPending { .. }));
     assert_eq!(app.state.db.run(SigningKeyRow::all).await.unwrap().len(), 4);
     app.stop().await;
 }
@@ -483,50 +320,21 @@ async fn keys_rotate_on_schedule_ahead_of_their_publish_window(backend: Backend)
     let app = spawn_app_with(
         &data,
         ManualClock::starting_now(),
-        &[
-            ("IDP_KEYS__ROTATE_EVERY", "1d"),
-            ("IDP_KEYS__PUBLISH_WINDOW", "1h"),
-        ],
+        &[("IDP_KEYS__ROTATE_EVERY", "1d"), ("IDP_KEYS__PUBLISH_WINDOW", "1h")],
     )
     .await
     .unwrap();
-    let active = app
-        .state
-        .keyring
-        .signing_key(SigningAlg::Rs256)
-        .unwrap()
-        .kid
-        .clone();
+    let active = app.state.keyring.signing_key(SigningAlg::Rs256).unwrap().kid.clone();
     app.clock.advance(Duration::from_secs(86_400 - 3_600 - 10));
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(app.jwks_kids().await.len(), 3, "not yet due");
 
     app.clock.advance(Duration::from_secs(10));
-    let rotated = eventually(Duration::from_secs(5), || async {
-        app.jwks_kids().await.len() == 6
-    })
-    .await;
-    assert!(
-        rotated,
-        "a successor is published one window before the rotation"
-    );
-    assert_eq!(
-        app.state
-            .keyring
-            .signing_key(SigningAlg::Rs256)
-            .unwrap()
-            .kid,
-        active
-    );
+    let rotated = eventually(Duration::from_secs(5), || async { app.jwks_kids().await.len() == 6 }).await;
+    assert!(rotated, "a successor is published one window before the rotation");
+    assert_eq!(app.state.keyring.signing_key(SigningAlg::Rs256).unwrap().kid, active);
     app.clock.advance(Duration::from_secs(3_600));
-    assert_ne!(
-        app.state
-            .keyring
-            .signing_key(SigningAlg::Rs256)
-            .unwrap()
-            .kid,
-        active
-    );
+    assert_ne!(app.state.keyring.signing_key(SigningAlg::Rs256).unwrap().kid, active);
     app.stop().await;
 }
 
@@ -541,17 +349,9 @@ async fn two_nodes_share_keys_and_see_each_others_rotation(backend: Backend) {
     assert_eq!(a, b);
 
     let keyring = first.state.keyring.clone();
-    let outcomes = tokio::task::spawn_blocking(move || keyring.rotate(&[SigningAlg::EdDsa]))
-        .await
-        .unwrap()
-        .unwrap();
-    let idp::crypto::keyring::RotationOutcome::Created { kid, .. } = &outcomes[0] else {
-        panic!("{outcomes:?}")
-    };
-    let seen = eventually(Duration::from_secs(5), || async {
-        second.jwks_kids().await.contains(kid)
-    })
-    .await;
+    let outcomes = tokio::task::spawn_blocking(move || keyring.rotate(&[SigningAlg::EdDsa])).await.unwrap().unwrap();
+    let idp::crypto::keyring::RotationOutcome::Created { kid, .. } = &outcomes[0] else { panic!("{outcomes:?}") };
+    let seen = eventually(Duration::from_secs(5), || async { second.jwks_kids().await.contains(kid) }).await;
     assert!(seen);
     first.stop().await;
     second.stop().await;

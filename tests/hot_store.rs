@@ -14,11 +14,7 @@ async fn store(backend: Backend) -> Arc<dyn HotStore> {
         Backend::SqliteMemory => Arc::new(MemoryStore::new()),
         Backend::PostgresRedis => {
             let prefix = format!("idptest:{}:", uuid::Uuid::new_v4().simple());
-            Arc::new(
-                RedisStore::connect(&redis_url().unwrap(), &prefix)
-                    .await
-                    .expect("Redis answers"),
-            )
+            Arc::new(RedisStore::connect(&redis_url().unwrap(), &prefix).await.expect("Redis answers"))
         }
     }
 }
@@ -29,10 +25,7 @@ async fn put_then_get_returns_the_value_until_it_expires(backend: Backend) {
     let store = store(backend).await;
     store.put("a", b"one", MINUTE).await.unwrap();
     assert_eq!(store.get("a").await.unwrap().as_deref(), Some(&b"one"[..]));
-    store
-        .put("a", b"two", Duration::from_millis(150))
-        .await
-        .unwrap();
+    store.put("a", b"two", Duration::from_millis(150)).await.unwrap();
     assert_eq!(store.get("a").await.unwrap().as_deref(), Some(&b"two"[..]));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(store.get("a").await.unwrap(), None);
@@ -42,10 +35,7 @@ async fn put_then_get_returns_the_value_until_it_expires(backend: Backend) {
 async fn take_returns_the_value_once(backend: Backend) {
     let store = store(backend).await;
     store.put("code", b"grant", MINUTE).await.unwrap();
-    assert_eq!(
-        store.take("code").await.unwrap().as_deref(),
-        Some(&b"grant"[..])
-    );
+    assert_eq!(store.take("code").await.unwrap().as_deref(), Some(&b"grant"[..]));
     assert_eq!(store.take("code").await.unwrap(), None);
     assert_eq!(store.get("code").await.unwrap(), None);
 }
@@ -72,10 +62,7 @@ async fn put_if_absent_stores_only_the_first_until_it_expires(backend: Backend) 
         .map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
-                store
-                    .put_if_absent("jti", format!("{i}").as_bytes(), Duration::from_millis(200))
-                    .await
-                    .unwrap()
+                store.put_if_absent("jti", format!("{i}").as_bytes(), Duration::from_millis(200)).await.unwrap()
             })
         })
         .collect();
@@ -86,14 +73,8 @@ async fn put_if_absent_stores_only_the_first_until_it_expires(backend: Backend) 
     assert_eq!(stored, 1);
     assert!(!store.put_if_absent("jti", b"late", MINUTE).await.unwrap());
     tokio::time::sleep(Duration::from_millis(350)).await;
-    assert!(store
-        .put_if_absent("jti", b"after expiry", MINUTE)
-        .await
-        .unwrap());
-    assert_eq!(
-        store.get("jti").await.unwrap().as_deref(),
-        Some(&b"after expiry"[..])
-    );
+    assert!(store.put_if_absent("jti", b"after expiry", MINUTE).await.unwrap());
+    assert_eq!(store.get("jti").await.unwrap().as_deref(), Some(&b"after expiry"[..]));
 }
 
 async fn delete_reports_whether_something_was_removed(backend: Backend) {
@@ -140,9 +121,7 @@ async fn published_messages_reach_subscribers(backend: Backend) {
     let received = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             store.publish("keys", b"changed").await.unwrap();
-            if let Ok(Ok(message)) =
-                tokio::time::timeout(Duration::from_millis(100), feed.recv()).await
-            {
+            if let Ok(Ok(message)) = tokio::time::timeout(Duration::from_millis(100), feed.recv()).await {
                 return message;
             }
         }
@@ -168,12 +147,8 @@ async fn redis_stores_with_different_prefixes_do_not_see_each_other() {
         eprintln!("skipped: IDP_TEST_REDIS_URL is not set");
         return;
     };
-    let a = RedisStore::connect(&url, &format!("idptest:{}:", uuid::Uuid::new_v4().simple()))
-        .await
-        .unwrap();
-    let b = RedisStore::connect(&url, &format!("idptest:{}:", uuid::Uuid::new_v4().simple()))
-        .await
-        .unwrap();
+    let a = RedisStore::connect(&url, &format!("idptest:{}:", uuid::Uuid::new_v4().simple())).await.unwrap();
+    let b = RedisStore::connect(&url, &format!("idptest:{}:", uuid::Uuid::new_v4().simple())).await.unwrap();
     a.put("shared-name", b"a", MINUTE).await.unwrap();
     assert_eq!(b.get("shared-name").await.unwrap(), None);
 }

@@ -17,9 +17,7 @@ fn run_idp(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("IDP_")) {
         command.env_remove(name);
     }
-    command
-        .envs(env.iter().copied())
-        .env("IDP_LISTEN", "127.0.0.1:0");
+    command.envs(env.iter().copied()).env("IDP_LISTEN", "127.0.0.1:0");
     command.output().expect("idp runs")
 }
 
@@ -28,14 +26,8 @@ fn assert_refused_naming(output: &Output, setting: &str, dir: &Path) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line: {stderr}");
-    assert!(
-        lines[0].contains(&format!("`{setting}`")),
-        "names {setting}: {stderr}"
-    );
-    let written: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    assert!(lines[0].contains(&format!("`{setting}`")), "names {setting}: {stderr}");
+    let written: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(written.is_empty(), "nothing is written, found {written:?}");
 }
 
@@ -50,11 +42,7 @@ fn an_issuer_that_is_not_http_stops_start() {
 #[test]
 fn a_negative_lifetime_stops_start() {
     let dir = tempfile::tempdir().unwrap();
-    let output = run_idp(
-        dir.path(),
-        &[],
-        &[("IDP_TOKENS__ACCESS_TOKEN_LIFETIME", "-5")],
-    );
+    let output = run_idp(dir.path(), &[], &[("IDP_TOKENS__ACCESS_TOKEN_LIFETIME", "-5")]);
     assert_refused_naming(&output, "tokens.access_token_lifetime", dir.path());
 }
 
@@ -72,30 +60,17 @@ fn a_negative_lifetime_in_the_config_file_stops_start() {
 fn an_unreachable_database_stops_start() {
     let dir = tempfile::tempdir().unwrap();
     // Port 9 (discard) on loopback: nothing listens there.
-    let output = run_idp(
-        dir.path(),
-        &["serve"],
-        &[("IDP_DATABASE_URL", "postgres://idp:secret@127.0.0.1:9/idp")],
-    );
+    let output = run_idp(dir.path(), &["serve"], &[("IDP_DATABASE_URL", "postgres://idp:secret@127.0.0.1:9/idp")]);
     assert_refused_naming(&output, "database_url", dir.path());
-    assert!(
-        !String::from_utf8_lossy(&output.stderr).contains("secret"),
-        "the password is not printed"
-    );
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("secret"), "the password is not printed");
 }
 
 #[test]
 fn an_unreachable_redis_stops_start() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("idp.db").display());
-    let output = run_idp(
-        dir.path(),
-        &["serve"],
-        &[
-            ("IDP_DATABASE_URL", &database),
-            ("IDP_REDIS_URL", "redis://127.0.0.1:9"),
-        ],
-    );
+    let output =
+        run_idp(dir.path(), &["serve"], &[("IDP_DATABASE_URL", &database), ("IDP_REDIS_URL", "redis://127.0.0.1:9")]);
     assert_refused_naming(&output, "redis_url", dir.path());
 }
 
@@ -104,17 +79,10 @@ fn migrate_applies_once_then_reports_up_to_date() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("idp.db").display());
     let first = run_idp(dir.path(), &["migrate"], &[("IDP_DATABASE_URL", &database)]);
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     assert!(String::from_utf8_lossy(&first.stdout).starts_with("applied "));
     let second = run_idp(dir.path(), &["migrate"], &[("IDP_DATABASE_URL", &database)]);
-    assert_eq!(
-        String::from_utf8_lossy(&second.stdout).trim(),
-        "database is up to date"
-    );
+    assert_eq!(String::from_utf8_lossy(&second.stdout).trim(), "database is up to date");
 }
 
 #[test]
@@ -123,11 +91,7 @@ fn keys_list_shows_one_active_key_per_algorithm() {
     let env: Vec<(String, String)> = data.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let output = run_idp(data.dir.path(), &["keys", "list", "--json"], &env);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let keys: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let keys = keys.as_array().unwrap();
     assert_eq!(keys.len(), 3);
@@ -138,10 +102,7 @@ fn socket_of(url: &str) -> std::net::SocketAddr {
     let url = url::Url::parse(url).unwrap();
     let host = url.host_str().unwrap();
     let port = url.port_or_known_default().unwrap();
-    std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
-        .unwrap()
-        .next()
-        .unwrap()
+    std::net::ToSocketAddrs::to_socket_addrs(&(host, port)).unwrap().next().unwrap()
 }
 
 fn through(url: &str, proxy: &TcpProxy) -> String {
@@ -167,17 +128,12 @@ async fn readyz_follows_postgres_and_redis_going_down_and_coming_back() {
     let mut data = TestData::new(Backend::PostgresRedis);
     data.database_url = through(&data.database_url, &pg_proxy);
     data.redis_url = Some(through(&redis, &redis_proxy));
-    let app = spawn_app_with(&data, ManualClock::starting_now(), &[])
-        .await
-        .unwrap();
+    let app = spawn_app_with(&data, ManualClock::starting_now(), &[]).await.unwrap();
     assert_eq!(ready_status(&app).await, 200);
 
     redis_proxy.cut();
     assert!(
-        eventually(Duration::from_secs(10), || async {
-            ready_status(&app).await == 503
-        })
-        .await,
+        eventually(Duration::from_secs(10), || async { ready_status(&app).await == 503 }).await,
         "503 without Redis"
     );
     let body: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
@@ -185,35 +141,22 @@ async fn readyz_follows_postgres_and_redis_going_down_and_coming_back() {
     assert_eq!(body["checks"]["database"], "up");
     redis_proxy.restore().await;
     assert!(
-        eventually(Duration::from_secs(15), || async {
-            ready_status(&app).await == 200
-        })
-        .await,
+        eventually(Duration::from_secs(15), || async { ready_status(&app).await == 200 }).await,
         "200 once Redis is back"
     );
 
     pg_proxy.cut();
     assert!(
-        eventually(Duration::from_secs(10), || async {
-            ready_status(&app).await == 503
-        })
-        .await,
+        eventually(Duration::from_secs(10), || async { ready_status(&app).await == 503 }).await,
         "503 without PostgreSQL"
     );
     let body: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
     assert_eq!(body["checks"]["database"], "down");
     pg_proxy.restore().await;
     assert!(
-        eventually(Duration::from_secs(15), || async {
-            ready_status(&app).await == 200
-        })
-        .await,
+        eventually(Duration::from_secs(15), || async { ready_status(&app).await == 200 }).await,
         "200 once PostgreSQL is back"
     );
-    assert_eq!(
-        app.get("/jwks").await.status(),
-        200,
-        "keys were served from memory throughout"
-    );
+    assert_eq!(app.get("/jwks").await.status(), 200, "keys were served from memory throughout");
     app.stop().await;
 }

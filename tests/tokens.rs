@@ -215,8 +215,12 @@ async fn client_secret_post_is_accepted_only_for_a_client_registered_for_it(back
     let data = TestData::new(backend);
     let app = spawn_app(&data).await;
     app.register_apis().await;
-    let post_client =
-        app.register_client(ClientRegistration { auth_method: Some("client_secret_post".into()), ..service_registration() }).await;
+    let post_client = app
+        .register_client(ClientRegistration {
+            auth_method: Some("client_secret_post".into()),
+            ..service_registration()
+        })
+        .await;
     let secret = post_client.secret.clone().unwrap();
     let form = [("grant_type", "client_credentials"), ("client_id", &post_client.id), ("client_secret", &secret)];
     assert_eq!(app.post_form("/token", &form, None, &[]).await.status(), 200);
@@ -226,7 +230,8 @@ async fn client_secret_post_is_accepted_only_for_a_client_registered_for_it(back
 
     let basic_client = app.service_client().await;
     let basic_secret = basic_client.secret.clone().unwrap();
-    let form = [("grant_type", "client_credentials"), ("client_id", &basic_client.id), ("client_secret", &basic_secret)];
+    let form =
+        [("grant_type", "client_credentials"), ("client_id", &basic_client.id), ("client_secret", &basic_secret)];
     assert_eq!(error_of(app.post_form("/token", &form, None, &[]).await).await, (401, "invalid_client".into()));
     app.stop().await;
 }
@@ -299,16 +304,18 @@ async fn a_client_disabled_on_one_node_is_refused_by_another_within_a_second(bac
     let second = spawn_app(&data).await;
     first.register_apis().await;
     let client = first.service_client().await;
-    assert!(eventually(Duration::from_secs(2), || async { second.token_for(&client, &[], &[]).await.status() == 200 }).await);
+    assert!(
+        eventually(Duration::from_secs(2), || async { second.token_for(&client, &[], &[]).await.status() == 200 })
+            .await
+    );
 
     let registry = first.state.registry.clone();
     let id = client.id.clone();
     tokio::task::spawn_blocking(move || registry.set_enabled(&id, false)).await.unwrap().unwrap();
     let started = std::time::Instant::now();
-    let refused = eventually(Duration::from_millis(1500), || async {
-        second.token_for(&client, &[], &[]).await.status() == 401
-    })
-    .await;
+    let refused =
+        eventually(Duration::from_millis(1500), || async { second.token_for(&client, &[], &[]).await.status() == 401 })
+            .await;
     assert!(refused, "the other node refuses the disabled client");
     eprintln!("disabled client refused by the other node after {:?}", started.elapsed());
     first.stop().await;
@@ -377,9 +384,7 @@ async fn private_key_jwt_accepts_a_fresh_assertion_once(backend: Backend) {
         let payload = josekit::jwt::JwtPayload::from_map(claims.as_object().unwrap().clone()).unwrap();
         josekit::jwt::encode_with_signer(&payload, &header, &signer).unwrap()
     };
-    let good = |jti: &str, aud: Value| {
-        json!({ "iss": client.id, "sub": client.id, "aud": aud, "exp": now + 60, "iat": now, "jti": jti })
-    };
+    let good = |jti: &str, aud: Value| json!({ "iss": client.id, "sub": client.id, "aud": aud, "exp": now + 60, "iat": now, "jti": jti });
     let post = |assertion: String| {
         let app = &app;
         async move {
@@ -395,7 +400,11 @@ async fn private_key_jwt_accepts_a_fresh_assertion_once(backend: Backend) {
     let first = assertion(good("a-1", json!(app.address)), "client-key-1");
     assert_eq!(post(first.clone()).await.status(), 200, "aud = issuer");
     assert_eq!(error_of(post(first).await).await, (401, "invalid_client".into()), "jti replay");
-    assert_eq!(post(assertion(good("a-2", json!(app.token_endpoint())), "client-key-1")).await.status(), 200, "aud = token endpoint");
+    assert_eq!(
+        post(assertion(good("a-2", json!(app.token_endpoint())), "client-key-1")).await.status(),
+        200,
+        "aud = token endpoint"
+    );
 
     let mut too_long = good("a-3", json!(app.address));
     too_long["exp"] = json!(now + 3600);
@@ -417,7 +426,8 @@ async fn private_key_jwt_accepts_a_fresh_assertion_once(backend: Backend) {
     }
     let stranger = josekit::jws::ES256.generate_key_pair().unwrap();
     let stranger_signer = josekit::jws::ES256.signer_from_der(stranger.to_der_private_key()).unwrap();
-    let payload = josekit::jwt::JwtPayload::from_map(good("a-8", json!(app.address)).as_object().unwrap().clone()).unwrap();
+    let payload =
+        josekit::jwt::JwtPayload::from_map(good("a-8", json!(app.address)).as_object().unwrap().clone()).unwrap();
     let forged = josekit::jwt::encode_with_signer(&payload, &josekit::jws::JwsHeader::new(), &stranger_signer).unwrap();
     assert_eq!(error_of(post(forged).await).await, (401, "invalid_client".into()), "signed by another key");
     let unsigned = josekit::jwt::encode_unsecured(&payload, &josekit::jws::JwsHeader::new()).unwrap();

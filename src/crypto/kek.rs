@@ -49,43 +49,27 @@ impl Kek {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(KekError::Unreadable {
-                    path,
-                    reason: e.to_string(),
-                })
-            }
+            Err(e) => return Err(KekError::Unreadable { path, reason: e.to_string() }),
         };
-        let bytes = URL_SAFE_NO_PAD
-            .decode(text.trim())
-            .map_err(|_| KekError::Malformed { path: path.clone() })?;
-        Self::from_bytes(&bytes)
-            .map(Some)
-            .ok_or(KekError::Malformed { path })
+        let bytes = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| KekError::Malformed { path: path.clone() })?;
+        Self::from_bytes(&bytes).map(Some).ok_or(KekError::Malformed { path })
     }
 
     /// Creates a new KEK file (mode 0600), refusing to overwrite an existing one.
     pub fn generate_into(dir: &Path) -> Result<Self, KekError> {
         let path = Self::path(dir);
-        let unwritable = |e: std::io::Error| KekError::Unwritable {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
+        let unwritable = |e: std::io::Error| KekError::Unwritable { path: path.clone(), reason: e.to_string() };
         std::fs::create_dir_all(dir).map_err(unwritable)?;
         let mut bytes = [0u8; 32];
         SystemRandom::new()
             .fill(&mut bytes)
-            .map_err(|_| KekError::Unwritable {
-                path: path.clone(),
-                reason: "no system randomness".into(),
-            })?;
+            .map_err(|_| KekError::Unwritable { path: path.clone(), reason: "no system randomness".into() })?;
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(&path).map_err(unwritable)?;
-        file.write_all(format!("{}\n", URL_SAFE_NO_PAD.encode(bytes)).as_bytes())
-            .map_err(unwritable)?;
+        file.write_all(format!("{}\n", URL_SAFE_NO_PAD.encode(bytes)).as_bytes()).map_err(unwritable)?;
         file.sync_all().map_err(unwritable)?;
         Ok(Self::from_bytes(&bytes).expect("32 bytes make an AES-256 key"))
     }
@@ -94,16 +78,9 @@ impl Kek {
         let key = UnboundKey::new(&AES_256_GCM, bytes).ok()?;
         let mut id_input = b"idp-kek-id:".to_vec();
         id_input.extend_from_slice(bytes);
-        let id = sha256(&id_input)[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let id = sha256(&id_input)[..8].iter().map(|b| format!("{b:02x}")).collect();
         let material = bytes.try_into().ok()?;
-        Some(Self {
-            key: LessSafeKey::new(key),
-            id,
-            material,
-        })
+        Some(Self { key: LessSafeKey::new(key), id, material })
     }
 
     /// A fingerprint stored beside each sealed key; reveals nothing about the key.
@@ -123,16 +100,10 @@ impl Kek {
     /// sealed key cannot be moved to another row.
     pub fn seal(&self, context: &[u8], plaintext: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
-        SystemRandom::new()
-            .fill(&mut nonce)
-            .expect("system randomness");
+        SystemRandom::new().fill(&mut nonce).expect("system randomness");
         let mut buffer = plaintext.to_vec();
         self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(context),
-                &mut buffer,
-            )
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(context), &mut buffer)
             .expect("AES-GCM sealing of a small buffer");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&buffer);
@@ -146,10 +117,8 @@ impl Kek {
         let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| KekError::WrongKey)?;
         let mut buffer = ciphertext.to_vec();
-        let plaintext = self
-            .key
-            .open_in_place(nonce, Aad::from(context), &mut buffer)
-            .map_err(|_| KekError::WrongKey)?;
+        let plaintext =
+            self.key.open_in_place(nonce, Aad::from(context), &mut buffer).map_err(|_| KekError::WrongKey)?;
         Ok(plaintext.to_vec())
     }
 }
@@ -164,16 +133,10 @@ mod tests {
         let kek = Kek::generate_into(dir.path()).unwrap();
         let sealed = kek.seal(b"kid-1", b"private");
         assert_eq!(kek.open(b"kid-1", &sealed).unwrap(), b"private");
-        assert!(matches!(
-            kek.open(b"kid-2", &sealed),
-            Err(KekError::WrongKey)
-        ));
+        assert!(matches!(kek.open(b"kid-2", &sealed), Err(KekError::WrongKey)));
         let other_dir = tempfile::tempdir().unwrap();
         let other = Kek::generate_into(other_dir.path()).unwrap();
-        assert!(matches!(
-            other.open(b"kid-1", &sealed),
-            Err(KekError::WrongKey)
-        ));
+        assert!(matches!(other.open(b"kid-1", &sealed), Err(KekError::WrongKey)));
         assert_ne!(kek.id(), other.id());
     }
 
@@ -184,17 +147,11 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(Kek::path(dir.path()))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(Kek::path(dir.path())).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         assert_eq!(Kek::load(dir.path()).unwrap().unwrap().id(), kek.id());
-        assert!(matches!(
-            Kek::generate_into(dir.path()),
-            Err(KekError::Unwritable { .. })
-        ));
+        assert!(matches!(Kek::generate_into(dir.path()), Err(KekError::Unwritable { .. })));
         assert!(format!("{kek:?}").contains("***"));
     }
 
@@ -203,9 +160,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(Kek::load(dir.path()).unwrap().is_none());
         std::fs::write(Kek::path(dir.path()), "not base64!").unwrap();
-        assert!(matches!(
-            Kek::load(dir.path()),
-            Err(KekError::Malformed { .. })
-        ));
+        assert!(matches!(Kek::load(dir.path()), Err(KekError::Malformed { .. })));
     }
 }

@@ -39,14 +39,8 @@ pub enum KeyringError {
          restore that file (every node needs the same one); refusing to create new keys"
     )]
     KekMissing { path: PathBuf, count: usize },
-    #[error(
-        "the key-encryption key {path} (id {found}) is not the one that sealed the signing keys (id {expected})"
-    )]
-    KekMismatch {
-        path: PathBuf,
-        found: String,
-        expected: String,
-    },
+    #[error("the key-encryption key {path} (id {found}) is not the one that sealed the signing keys (id {expected})")]
+    KekMismatch { path: PathBuf, found: String, expected: String },
     #[error(transparent)]
     Kek(#[from] KekError),
     #[error(transparent)]
@@ -121,10 +115,7 @@ pub struct LoadedKey {
 
 impl std::fmt::Debug for LoadedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedKey")
-            .field("kid", &self.kid)
-            .field("alg", &self.alg)
-            .finish_non_exhaustive()
+        f.debug_struct("LoadedKey").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
     }
 }
 
@@ -168,16 +159,8 @@ impl RotationTrigger {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum RotationOutcome {
-    Created {
-        kid: String,
-        alg: String,
-        signs_from: UnixTime,
-    },
-    AlreadyPending {
-        kid: String,
-        alg: String,
-        signs_from: UnixTime,
-    },
+    Created { kid: String, alg: String, signs_from: UnixTime },
+    AlreadyPending { kid: String, alg: String, signs_from: UnixTime },
 }
 
 pub struct Keyring {
@@ -193,9 +176,7 @@ pub struct Keyring {
 
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keyring")
-            .field("keys", &self.keys.load().len())
-            .finish_non_exhaustive()
+        f.debug_struct("Keyring").field("keys", &self.keys.load().len()).finish_non_exhaustive()
     }
 }
 
@@ -203,12 +184,7 @@ impl Keyring {
     /// Loads the keys from the database and unseals them. On an empty database (first start)
     /// it creates the KEK if absent and one active key per algorithm; with keys present it
     /// never creates a KEK: a missing or different one is an error. Blocking.
-    pub fn open(
-        db: Db,
-        keys_dir: &Path,
-        clock: SharedClock,
-        settings: &Settings,
-    ) -> Result<Self, KeyringError> {
+    pub fn open(db: Db, keys_dir: &Path, clock: SharedClock, settings: &Settings) -> Result<Self, KeyringError> {
         let rows = db.run_blocking(SigningKeyRow::all)?;
         let kek_path = Kek::path(keys_dir);
         let kek = match (Kek::load(keys_dir)?, rows.is_empty()) {
@@ -218,12 +194,7 @@ impl Keyring {
                 tracing::warn!(path = %kek_path.display(), "generated a new key-encryption key; back it up and give every node the same file");
                 kek
             }
-            (None, false) => {
-                return Err(KeyringError::KekMissing {
-                    path: kek_path,
-                    count: rows.len(),
-                })
-            }
+            (None, false) => return Err(KeyringError::KekMissing { path: kek_path, count: rows.len() }),
         };
         if let Some(row) = rows.iter().find(|row| row.kek_id != kek.id()) {
             return Err(KeyringError::KekMismatch {
@@ -232,9 +203,7 @@ impl Keyring {
                 expected: row.kek_id.clone(),
             });
         }
-        let retain = settings.tokens.longest_lifetime()
-            + settings.keys.jwks_max_age
-            + Duration::from_secs(60);
+        let retain = settings.tokens.longest_lifetime() + settings.keys.jwks_max_age + Duration::from_secs(60);
         let keyring = Self {
             db,
             kek,
@@ -243,10 +212,7 @@ impl Keyring {
             publish_window: settings.keys.publish_window.as_secs() as i64,
             retain: retain.as_secs() as i64,
             keys: ArcSwap::from_pointee(Vec::new()),
-            jwks: ArcSwap::from_pointee(JwksDocument {
-                body: Bytes::new(),
-                etag: String::new(),
-            }),
+            jwks: ArcSwap::from_pointee(JwksDocument { body: Bytes::new(), etag: String::new() }),
         };
         keyring.install(rows)?;
         let now = keyring.clock.now();
@@ -271,12 +237,7 @@ impl Keyring {
     /// The key that signs for `alg` now.
     pub fn signing_key(&self, alg: SigningAlg) -> Option<Arc<LoadedKey>> {
         let now = self.clock.now();
-        self.keys
-            .load()
-            .iter()
-            .filter(|k| k.alg == alg && k.signs_from <= now)
-            .max_by_key(|k| k.generation)
-            .cloned()
+        self.keys.load().iter().filter(|k| k.alg == alg && k.signs_from <= now).max_by_key(|k| k.generation).cloned()
     }
 
     /// The key with this `kid` if it is published now (next, active or retired), for verifying
@@ -306,13 +267,8 @@ impl Keyring {
         let mut infos = Vec::with_capacity(keys.len());
         for alg in SigningAlg::ALL {
             let of_alg: Vec<&Arc<LoadedKey>> = keys.iter().filter(|k| k.alg == alg).collect();
-            let times: Vec<KeyTimes> = of_alg
-                .iter()
-                .map(|k| KeyTimes {
-                    generation: k.generation,
-                    signs_from: k.signs_from,
-                })
-                .collect();
+            let times: Vec<KeyTimes> =
+                of_alg.iter().map(|k| KeyTimes { generation: k.generation, signs_from: k.signs_from }).collect();
             for (key, state) in of_alg.iter().zip(lifecycle(&times, now, self.retain)) {
                 infos.push(KeyInfo {
                     kid: key.kid.clone(),
@@ -333,11 +289,7 @@ impl Keyring {
         let rows = self.db.run_blocking(SigningKeyRow::all)?;
         let changed = {
             let current = self.keys.load();
-            rows.len() != current.len()
-                || rows
-                    .iter()
-                    .zip(current.iter())
-                    .any(|(row, key)| row.kid != key.kid)
+            rows.len() != current.len() || rows.iter().zip(current.iter()).any(|(row, key)| row.kid != key.kid)
         };
         if changed {
             self.install(rows)?;
@@ -354,28 +306,17 @@ impl Keyring {
         for alg in SigningAlg::ALL {
             let keys = self.keys.load();
             let of_alg: Vec<&Arc<LoadedKey>> = keys.iter().filter(|k| k.alg == alg).collect();
-            let times: Vec<KeyTimes> = of_alg
-                .iter()
-                .map(|k| KeyTimes {
-                    generation: k.generation,
-                    signs_from: k.signs_from,
-                })
-                .collect();
+            let times: Vec<KeyTimes> =
+                of_alg.iter().map(|k| KeyTimes { generation: k.generation, signs_from: k.signs_from }).collect();
             let states = lifecycle(&times, now, self.retain);
             let has_next = states.contains(&KeyState::Next);
-            let active = of_alg
-                .iter()
-                .zip(&states)
-                .find(|(_, s)| **s == KeyState::Active)
-                .map(|(k, _)| *k);
+            let active = of_alg.iter().zip(&states).find(|(_, s)| **s == KeyState::Active).map(|(k, _)| *k);
             if let (Some(active), false) = (active, has_next) {
                 let due = active.signs_from + self.rotate_every;
                 if now >= due - self.publish_window {
                     let generation = of_alg.last().map_or(1, |k| k.generation + 1);
                     let signs_from = due.max(now + self.publish_window);
-                    changed |= self
-                        .create_key(alg, generation, signs_from, RotationTrigger::Schedule)?
-                        .is_some();
+                    changed |= self.create_key(alg, generation, signs_from, RotationTrigger::Schedule)?.is_some();
                 }
             }
             let expired: Vec<String> = of_alg
@@ -385,9 +326,7 @@ impl Keyring {
                 .map(|(k, _)| k.kid.clone())
                 .collect();
             if !expired.is_empty() {
-                let removed = self
-                    .db
-                    .run_blocking(|conn| SigningKeyRow::delete(conn, &expired))?;
+                let removed = self.db.run_blocking(|conn| SigningKeyRow::delete(conn, &expired))?;
                 tracing::info!(alg = %alg, kids = ?expired, "removed expired signing keys");
                 changed |= removed > 0;
             }
@@ -405,12 +344,7 @@ impl Keyring {
         let now = self.clock.now();
         let mut outcomes = Vec::new();
         for &alg in algs {
-            let pending = self
-                .keys
-                .load()
-                .iter()
-                .find(|k| k.alg == alg && k.signs_from > now)
-                .cloned();
+            let pending = self.keys.load().iter().find(|k| k.alg == alg && k.signs_from > now).cloned();
             if let Some(pending) = pending {
                 outcomes.push(RotationOutcome::AlreadyPending {
                     kid: pending.kid.clone(),
@@ -419,24 +353,11 @@ impl Keyring {
                 });
                 continue;
             }
-            let generation = self
-                .keys
-                .load()
-                .iter()
-                .filter(|k| k.alg == alg)
-                .map(|k| k.generation)
-                .max()
-                .unwrap_or(0)
-                + 1;
+            let generation =
+                self.keys.load().iter().filter(|k| k.alg == alg).map(|k| k.generation).max().unwrap_or(0) + 1;
             let signs_from = now + self.publish_window;
-            if let Some(kid) =
-                self.create_key(alg, generation, signs_from, RotationTrigger::Operator)?
-            {
-                outcomes.push(RotationOutcome::Created {
-                    kid,
-                    alg: alg.as_str().into(),
-                    signs_from,
-                });
+            if let Some(kid) = self.create_key(alg, generation, signs_from, RotationTrigger::Operator)? {
+                outcomes.push(RotationOutcome::Created { kid, alg: alg.as_str().into(), signs_from });
             }
         }
         self.refresh()?;
@@ -452,19 +373,15 @@ impl Keyring {
         signs_from: UnixTime,
         trigger: RotationTrigger,
     ) -> Result<Option<String>, KeyringError> {
-        let generated = alg.generate().map_err(|e| KeyringError::BadKey {
-            kid: "(new)".into(),
-            reason: e.to_string(),
-        })?;
+        let generated =
+            alg.generate().map_err(|e| KeyringError::BadKey { kid: "(new)".into(), reason: e.to_string() })?;
         let now = self.clock.now();
         let row = SigningKeyRow {
             kid: generated.kid.clone(),
             alg: alg.as_str().to_owned(),
             generation,
             public_jwk: Value::Object(generated.public_jwk).to_string(),
-            sealed_private_key: self
-                .kek
-                .seal(generated.kid.as_bytes(), &generated.private_der),
+            sealed_private_key: self.kek.seal(generated.kid.as_bytes(), &generated.private_der),
             kek_id: self.kek.id().to_owned(),
             created_at: now,
             signs_from,
@@ -491,12 +408,8 @@ impl Keyring {
 
     /// Unseals rows not yet in memory (reusing the ones that are) and swaps the key set in.
     fn install(&self, rows: Vec<SigningKeyRow>) -> Result<(), KeyringError> {
-        let current: HashMap<String, Arc<LoadedKey>> = self
-            .keys
-            .load()
-            .iter()
-            .map(|k| (k.kid.clone(), k.clone()))
-            .collect();
+        let current: HashMap<String, Arc<LoadedKey>> =
+            self.keys.load().iter().map(|k| (k.kid.clone(), k.clone())).collect();
         let mut keys = Vec::with_capacity(rows.len());
         for row in rows {
             if let Some(key) = current.get(&row.kid) {
@@ -511,15 +424,9 @@ impl Keyring {
     }
 
     fn unseal(&self, row: SigningKeyRow) -> Result<LoadedKey, KeyringError> {
-        let bad = |reason: String| KeyringError::BadKey {
-            kid: row.kid.clone(),
-            reason,
-        };
+        let bad = |reason: String| KeyringError::BadKey { kid: row.kid.clone(), reason };
         if row.kek_id != self.kek.id() {
-            return Err(bad(format!(
-                "sealed under another key-encryption key (id {})",
-                row.kek_id
-            )));
+            return Err(bad(format!("sealed under another key-encryption key (id {})", row.kek_id)));
         }
         let alg: SigningAlg = row.alg.parse().map_err(bad)?;
         let der = self.kek.open(row.kid.as_bytes(), &row.sealed_private_key)?;
@@ -555,10 +462,7 @@ impl Keyring {
             return;
         }
         let etag = format!("\"{}\"", &b64url(&sha256(body.as_bytes()))[..27]);
-        self.jwks.store(Arc::new(JwksDocument {
-            body: Bytes::from(body),
-            etag,
-        }));
+        self.jwks.store(Arc::new(JwksDocument { body: Bytes::from(body), etag }));
     }
 }
 
@@ -567,34 +471,15 @@ mod tests {
     use super::*;
 
     fn times(list: &[(i64, i64)]) -> Vec<KeyTimes> {
-        list.iter()
-            .map(|&(generation, signs_from)| KeyTimes {
-                generation,
-                signs_from,
-            })
-            .collect()
+        list.iter().map(|&(generation, signs_from)| KeyTimes { generation, signs_from }).collect()
     }
 
     #[test]
     fn a_key_waits_as_next_until_its_time_then_retires_its_predecessor() {
         let keys = times(&[(1, 0), (2, 100)]);
-        assert_eq!(
-            lifecycle(&keys, 50, 30),
-            vec![KeyState::Active, KeyState::Next]
-        );
-        assert_eq!(
-            lifecycle(&keys, 100, 30),
-            vec![
-                KeyState::Retired {
-                    published_until: 130
-                },
-                KeyState::Active
-            ]
-        );
-        assert_eq!(
-            lifecycle(&keys, 130, 30),
-            vec![KeyState::Expired, KeyState::Active]
-        );
+        assert_eq!(lifecycle(&keys, 50, 30), vec![KeyState::Active, KeyState::Next]);
+        assert_eq!(lifecycle(&keys, 100, 30), vec![KeyState::Retired { published_until: 130 }, KeyState::Active]);
+        assert_eq!(lifecycle(&keys, 130, 30), vec![KeyState::Expired, KeyState::Active]);
     }
 
     #[test]
@@ -603,11 +488,6 @@ mod tests {
         let states = lifecycle(&keys, 25, 100);
         assert_eq!(states.iter().filter(|s| **s == KeyState::Active).count(), 1);
         assert_eq!(states[2], KeyState::Active);
-        assert_eq!(
-            states[0],
-            KeyState::Retired {
-                published_until: 110
-            }
-        );
+        assert_eq!(states[0], KeyState::Retired { published_until: 110 });
     }
 }

@@ -2,8 +2,8 @@
 
 pub mod dpop;
 pub mod kek;
-pub mod nonce;
 pub mod keyring;
+pub mod nonce;
 pub mod signing;
 
 pub use kek::{Kek, KekError};

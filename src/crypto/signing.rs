@@ -49,18 +49,12 @@ impl SigningAlg {
         };
         let mut public_jwk: Map<String, Value> = public.as_ref().clone();
         let kid = thumbprint(&public_jwk).ok_or_else(|| {
-            josekit::JoseError::InvalidKeyFormat(anyhow::anyhow!(
-                "generated key lacks thumbprint members"
-            ))
+            josekit::JoseError::InvalidKeyFormat(anyhow::anyhow!("generated key lacks thumbprint members"))
         })?;
         public_jwk.insert("kid".into(), Value::String(kid.clone()));
         public_jwk.insert("alg".into(), Value::String(self.as_str().into()));
         public_jwk.insert("use".into(), Value::String("sig".into()));
-        Ok(GeneratedKey {
-            kid,
-            public_jwk,
-            private_der,
-        })
+        Ok(GeneratedKey { kid, public_jwk, private_der })
     }
 
     pub fn signer_from_der(self, der: &[u8]) -> Result<Box<dyn JwsSigner>, josekit::JoseError> {
@@ -116,10 +110,7 @@ pub fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
     };
     let mut canonical = Map::new();
     for member in members {
-        canonical.insert(
-            (*member).to_owned(),
-            Value::String(jwk.get(*member)?.as_str()?.to_owned()),
-        );
+        canonical.insert((*member).to_owned(), Value::String(jwk.get(*member)?.as_str()?.to_owned()));
     }
     // serde_json's Map is ordered by key (no `preserve_order`), which is what RFC 7638 needs.
     let json = serde_json::to_string(&canonical).ok()?;
@@ -128,9 +119,7 @@ pub fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
 
 /// Whether a JWK holds private or symmetric material (it must never be published).
 pub fn has_private_members(jwk: &Map<String, Value>) -> bool {
-    ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
-        .iter()
-        .any(|m| jwk.contains_key(*m))
+    ["d", "p", "q", "dp", "dq", "qi", "oth", "k"].iter().any(|m| jwk.contains_key(*m))
 }
 
 #[cfg(test)]
@@ -144,10 +133,7 @@ mod tests {
             r#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#,
         )
         .unwrap();
-        assert_eq!(
-            thumbprint(&jwk).unwrap(),
-            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-        );
+        assert_eq!(thumbprint(&jwk).unwrap(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
     }
 
     #[test]

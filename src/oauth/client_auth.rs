@@ -27,11 +27,22 @@ const SKEW: i64 = 10;
 /// How the caller tried to authenticate.
 #[derive(Debug)]
 pub enum Presented {
-    Basic { client_id: String, secret: String },
-    Post { client_id: String, secret: String },
-    Assertion { client_id: Option<String>, assertion: String },
+    Basic {
+        client_id: String,
+        secret: String,
+    },
+    Post {
+        client_id: String,
+        secret: String,
+    },
+    Assertion {
+        client_id: Option<String>,
+        assertion: String,
+    },
     /// A public client names itself and proves nothing (it uses DPoP instead).
-    Public { client_id: String },
+    Public {
+        client_id: String,
+    },
 }
 
 impl Presented {

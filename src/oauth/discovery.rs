@@ -19,15 +19,9 @@ pub struct Metadata {
 impl Metadata {
     pub fn new(settings: &Settings) -> Self {
         let document = document(settings);
-        let cache_control = HeaderValue::from_str(&format!(
-            "public, max-age={}",
-            settings.keys.jwks_max_age.as_secs()
-        ))
-        .expect("digits make a header value");
-        Self {
-            body: Bytes::from(document.to_string()),
-            cache_control,
-        }
+        let cache_control = HeaderValue::from_str(&format!("public, max-age={}", settings.keys.jwks_max_age.as_secs()))
+            .expect("digits make a header value");
+        Self { body: Bytes::from(document.to_string()), cache_control }
     }
 }
 
@@ -55,15 +49,9 @@ pub fn document(settings: &Settings) -> Value {
 /// `GET /.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
 pub async fn metadata(metadata: web::Data<Metadata>) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        ))
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")))
         .insert_header((header::CACHE_CONTROL, metadata.cache_control.clone()))
-        .insert_header((
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        ))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")))
         .body(metadata.body.clone())
 }
 
@@ -71,21 +59,9 @@ pub async fn metadata(metadata: web::Data<Metadata>) -> HttpResponse {
 /// a fixed answer that reflects nothing from the request.
 pub async fn public_preflight() -> HttpResponse {
     HttpResponse::NoContent()
-        .insert_header((
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        ))
-        .insert_header((
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET"),
-        ))
-        .insert_header((
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("If-None-Match"),
-        ))
-        .insert_header((
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("600"),
-        ))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET")))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("If-None-Match")))
+        .insert_header((header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600")))
         .finish()
 }

@@ -38,8 +38,8 @@ pub async fn check_proof(
     let now = state.clock.now();
     let max_age = state.settings.dpop.proof_max_age.as_secs() as i64;
     let check = ProofCheck { method, expected_htu: htu, now, max_age, max_future: MAX_FUTURE, access_token };
-    let verified = verify_proof(proof, &check)
-        .map_err(|e| OAuthError::invalid_dpop_proof(e.description()).caused_by(e))?;
+    let verified =
+        verify_proof(proof, &check).map_err(|e| OAuthError::invalid_dpop_proof(e.description()).caused_by(e))?;
 
     let nonce_ok = match &verified.nonce {
         Some(nonce) => state.nonces.is_valid(nonce, now),

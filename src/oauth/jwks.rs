@@ -6,11 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use crate::crypto::Keyring;
 use crate::oauth::discovery::Metadata;
 
-pub async fn jwks(
-    req: HttpRequest,
-    keyring: web::Data<Keyring>,
-    metadata: web::Data<Metadata>,
-) -> HttpResponse {
+pub async fn jwks(req: HttpRequest, keyring: web::Data<Keyring>, metadata: web::Data<Metadata>) -> HttpResponse {
     let document = keyring.jwks();
     let etag = HeaderValue::from_str(&document.etag).expect("base64url makes a header value");
     let cache_control = metadata.cache_control.clone();
@@ -23,10 +19,7 @@ pub async fn jwks(
             .finish();
     }
     HttpResponse::Ok()
-        .insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        ))
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")))
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, cache_control))
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, cors))
@@ -35,13 +28,7 @@ pub async fn jwks(
 
 /// RFC 9110 §13.1.2: weak comparison, a list of tags, or `*`.
 fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
-    req.headers()
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .any(|value| {
-            value
-                .split(',')
-                .map(str::trim)
-                .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
-        })
+    req.headers().get_all(header::IF_NONE_MATCH).filter_map(|v| v.to_str().ok()).any(|value| {
+        value.split(',').map(str::trim).any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+    })
 }

@@ -16,7 +16,11 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::policy::cors;
 use crate::startup::AppState;
 
-pub async fn revoke(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
+pub async fn revoke(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
     let state = state.get_ref();
     let origin = cors::request_origin(&req)?;
     let params = FormParams::parse(&req, &body)?;
@@ -37,7 +41,11 @@ pub async fn revoke(req: HttpRequest, body: web::Bytes, state: web::Data<AppStat
                 .with_cors(cors.as_ref()));
         }
         let ttl = Duration::from_secs((claims.exp - now + LEEWAY).max(1) as u64);
-        state.hot.put(&revoked_key(&claims.jti), b"1", ttl).await.map_err(|e| OAuthError::unavailable(e).with_cors(cors.as_ref()))?;
+        state
+            .hot
+            .put(&revoked_key(&claims.jti), b"1", ttl)
+            .await
+            .map_err(|e| OAuthError::unavailable(e).with_cors(cors.as_ref()))?;
         let mut event = AuditLog::about(&req, now, "token.revoke", "success");
         event.client_id = Some(caller.id.as_str().to_owned());
         event.detail = Some(serde_json::json!({ "jti": claims.jti, "aud": claims.aud }).to_string());

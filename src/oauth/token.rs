@@ -144,7 +144,10 @@ pub fn refused(state: &AppState, req: &HttpRequest, client_id: Option<&str>, err
     };
     let mut event = AuditLog::about(req, state.clock.now(), action, "refused");
     event.client_id = client_id.map(str::to_owned);
-    event.detail = Some(serde_json::json!({ "endpoint": req.path(), "error": error.code.as_str(), "reason": error.to_string() }).to_string());
+    event.detail = Some(
+        serde_json::json!({ "endpoint": req.path(), "error": error.code.as_str(), "reason": error.to_string() })
+            .to_string(),
+    );
     state.audit.record(event);
 }
 

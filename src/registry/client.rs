@@ -8,12 +8,11 @@ use josekit::jwk::Jwk;
 use josekit::jws::JwsVerifier;
 use serde_json::{json, Map, Value};
 
-use super::resource::{parse_scope_list, validate_name, ResourceServer};
+use super::resource::{json_list, parse_scope_list, validate_name, ResourceServer};
 use super::RegistryError;
 use crate::crypto::{b64url, constant_time_eq};
 use crate::domain::{
-    ClientId, ClientType, GrantType, Origin, RedirectUri, ResourceIndicator, Scope, ScopeSet,
-    TokenEndpointAuthMethod,
+    ClientId, ClientType, GrantType, Origin, RedirectUri, ResourceIndicator, Scope, ScopeSet, TokenEndpointAuthMethod,
 };
 use crate::store::models::{ClientRow, ClientSecretRow};
 
@@ -111,7 +110,8 @@ impl Client {
             .as_deref()
             .map(|r| ResourceIndicator::parse(r).map_err(|e| corrupt(e.to_string())))
             .transpose()?;
-        let jwks = row.jwks.as_deref().map(serde_json::from_str::<Value>).transpose().map_err(|e| corrupt(e.to_string()))?;
+        let jwks =
+            row.jwks.as_deref().map(serde_json::from_str::<Value>).transpose().map_err(|e| corrupt(e.to_string()))?;
         let keys = match &jwks {
             Some(jwks) => client_keys(jwks).map_err(corrupt)?,
             None => Vec::new(),
@@ -369,9 +369,11 @@ impl ClientRegistration {
                 "--access-token-lifetime must be 1 to 86400 seconds, got {lifetime}"
             )));
         }
-        let list = |items: Vec<&str>| serde_json::to_string(&items).expect("strings serialize");
+        let list = |items: Vec<&str>| json_list(items.into_iter());
+        let client_id =
+            ClientId::generate().map_err(|_| RegistryError::Invalid("no system randomness for a client id".into()))?;
         Ok(ClientRow {
-            client_id: ClientId::generate().expect("system randomness").as_str().to_owned(),
+            client_id: client_id.as_str().to_owned(),
             name,
             client_type: client_type.as_str().to_owned(),
             token_endpoint_auth_method: auth_method.as_str().to_owned(),

@@ -241,20 +241,24 @@ impl Registry {
     }
 
     pub fn set_enabled(&self, client_id: &str, enabled: bool) -> Result<Client, RegistryError> {
-        let mut row = self.db.run_blocking(|conn| ClientRow::find(conn, client_id))?.ok_or(RegistryError::NotFound("client"))?;
+        let mut row =
+            self.db.run_blocking(|conn| ClientRow::find(conn, client_id))?.ok_or(RegistryError::NotFound("client"))?;
         let now = self.now();
         row.enabled = enabled;
         row.updated_at = now;
         let action = if enabled { "client.enable" } else { "client.disable" };
-        let audit = NewAuditEvent { client_id: Some(client_id.to_owned()), ..NewAuditEvent::new(now, action, "success") };
+        let audit =
+            NewAuditEvent { client_id: Some(client_id.to_owned()), ..NewAuditEvent::new(now, action, "success") };
         self.change(audit, |conn| Ok(row.update(conn)?))?;
         self.load_client_blocking(client_id)
     }
 
     pub fn delete_client(&self, client_id: &str) -> Result<(), RegistryError> {
         let now = self.now();
-        let audit =
-            NewAuditEvent { client_id: Some(client_id.to_owned()), ..NewAuditEvent::new(now, "client.delete", "success") };
+        let audit = NewAuditEvent {
+            client_id: Some(client_id.to_owned()),
+            ..NewAuditEvent::new(now, "client.delete", "success")
+        };
         self.change(audit, |conn| {
             ClientSecretRow::delete_of_client(conn, client_id)?;
             match ClientRow::delete(conn, client_id)? {

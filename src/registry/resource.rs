@@ -26,7 +26,8 @@ fn serialize_scopes<S: serde::Serializer>(scopes: &ScopeSet, serializer: S) -> R
 
 impl ResourceServer {
     pub fn from_row(row: ResourceServerRow) -> Result<Self, RegistryError> {
-        let corrupt = |reason: String| RegistryError::Corrupt { what: format!("resource server {}", row.identifier), reason };
+        let corrupt =
+            |reason: String| RegistryError::Corrupt { what: format!("resource server {}", row.identifier), reason };
         let identifier = ResourceIndicator::parse(&row.identifier).map_err(|e| corrupt(e.to_string()))?;
         let scopes = parse_scope_list(&row.scopes).map_err(corrupt)?;
         Ok(Self {
@@ -67,8 +68,7 @@ impl ResourceRegistration {
         Ok(ResourceServerRow {
             identifier: identifier.as_str().to_owned(),
             name,
-            scopes: serde_json::to_string(&scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>())
-                .expect("strings serialize"),
+            scopes: json_list(scopes.iter().map(|s| s.as_str())),
             access_token_lifetime: self.access_token_lifetime,
             require_dpop: self.require_dpop,
             created_at: now,
@@ -89,4 +89,9 @@ pub(super) fn parse_scope_list(json: &str) -> Result<ScopeSet, String> {
     let listed: Vec<String> = serde_json::from_str(json).map_err(|e| e.to_string())?;
     let scopes = listed.iter().map(|s| Scope::parse(s).map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
     Ok(scopes.into_iter().collect())
+}
+
+/// A JSON array of strings, as lists are stored.
+pub(super) fn json_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    serde_json::Value::Array(items.map(|i| serde_json::Value::String(i.to_owned())).collect()).to_string()
 }

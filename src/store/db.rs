@@ -48,9 +48,7 @@ impl DbManager {
 
     pub fn establish(&self) -> ConnectionResult<DbConnection> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => {
-                diesel::PgConnection::establish(url).map(DbConnection::Postgres)
-            }
+            DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url).map(DbConnection::Postgres),
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
                 // Per connection: SQLite forgets these when a connection closes.
@@ -74,8 +72,7 @@ impl ManageConnection for DbManager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
@@ -107,13 +104,9 @@ impl Db {
             }
         }
         let manager = DbManager::new(url.clone());
-        let first = manager.establish().map_err(|e| {
-            format!(
-                "cannot connect to {}: {}",
-                url.redacted(),
-                one_line(&e.to_string())
-            )
-        })?;
+        let first = manager
+            .establish()
+            .map_err(|e| format!("cannot connect to {}: {}", url.redacted(), one_line(&e.to_string())))?;
         let pool = Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(1))
@@ -121,10 +114,7 @@ impl Db {
             .test_on_check_out(false)
             .build_unchecked(manager);
         drop(first);
-        Ok(Self {
-            pool,
-            url: url.clone(),
-        })
+        Ok(Self { pool, url: url.clone() })
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -159,10 +149,7 @@ impl Db {
     }
 
     /// The same as [`Db::run`] for callers that are already blocking (the CLI).
-    pub fn run_blocking<T>(
-        &self,
-        f: impl FnOnce(&mut DbConnection) -> QueryResult<T>,
-    ) -> Result<T, StoreError> {
+    pub fn run_blocking<T>(&self, f: impl FnOnce(&mut DbConnection) -> QueryResult<T>) -> Result<T, StoreError> {
         let mut conn = self.pool.get()?;
         Ok(f(&mut conn)?)
     }
@@ -183,15 +170,14 @@ fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {
     let applied = match conn {
         DbConnection::Postgres(pg) => {
             pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"))?;
-            let result = pg
-                .run_pending_migrations(POSTGRES_MIGRATIONS)
-                .map(|v| v.iter().map(|m| m.to_string()).collect());
+            let result =
+                pg.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.iter().map(|m| m.to_string()).collect());
             pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"))?;
             result
         }
-        DbConnection::Sqlite(sqlite) => sqlite
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(|v| v.iter().map(|m| m.to_string()).collect()),
+        DbConnection::Sqlite(sqlite) => {
+            sqlite.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.iter().map(|m| m.to_string()).collect())
+        }
     };
     applied.map_err(|e| StoreError::Migration(e.to_string()))
 }
@@ -203,8 +189,5 @@ pub fn one_line(text: &str) -> String {
 
 /// Whether an insert failed because the row already exists (another node won a race).
 pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
-    matches!(
-        error,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
+    matches!(error, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
 }

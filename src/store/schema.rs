@@ -78,13 +78,7 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(
-    signing_keys,
-    resource_servers,
-    clients,
-    users,
-    audit_events
-);
+diesel::allow_tables_to_appear_in_same_query!(signing_keys, resource_servers, clients, users, audit_events);
 
 diesel::table! {
     client_secrets (secret_id) {

@@ -30,15 +30,11 @@ pub enum Backend {
 }
 
 pub fn postgres_url() -> Option<String> {
-    std::env::var("IDP_TEST_DATABASE_URL")
-        .ok()
-        .filter(|v| !v.is_empty())
+    std::env::var("IDP_TEST_DATABASE_URL").ok().filter(|v| !v.is_empty())
 }
 
 pub fn redis_url() -> Option<String> {
-    std::env::var("IDP_TEST_REDIS_URL")
-        .ok()
-        .filter(|v| !v.is_empty())
+    std::env::var("IDP_TEST_REDIS_URL").ok().filter(|v| !v.is_empty())
 }
 
 impl Backend {
@@ -97,23 +93,13 @@ impl TestData {
         match backend {
             Backend::SqliteMemory => {
                 let database_url = format!("sqlite://{}", dir.path().join("idp.db").display());
-                Self {
-                    backend,
-                    dir,
-                    database_url,
-                    redis_url: None,
-                    redis_prefix,
-                    postgres_schema: None,
-                }
+                Self { backend, dir, database_url, redis_url: None, redis_prefix, postgres_schema: None }
             }
             Backend::PostgresRedis => {
                 let base = postgres_url().expect("IDP_TEST_DATABASE_URL");
                 let schema = format!("test_{id}");
-                let mut admin = diesel::PgConnection::establish(&base)
-                    .expect("connect to IDP_TEST_DATABASE_URL");
-                admin
-                    .batch_execute(&format!("CREATE SCHEMA {schema}"))
-                    .expect("create test schema");
+                let mut admin = diesel::PgConnection::establish(&base).expect("connect to IDP_TEST_DATABASE_URL");
+                admin.batch_execute(&format!("CREATE SCHEMA {schema}")).expect("create test schema");
                 let database_url = with_search_path(&base, &schema);
                 Self {
                     backend,
@@ -135,17 +121,11 @@ impl TestData {
     pub fn env(&self) -> Vec<(String, String)> {
         let mut env = vec![
             ("IDP_DATABASE_URL".to_string(), self.database_url.clone()),
-            (
-                "IDP_KEYS_DIR".to_string(),
-                self.keys_dir().display().to_string(),
-            ),
+            ("IDP_KEYS_DIR".to_string(), self.keys_dir().display().to_string()),
             ("IDP_REDIS_PREFIX".to_string(), self.redis_prefix.clone()),
             ("IDP_DATABASE_POOL_SIZE".to_string(), "4".to_string()),
             ("IDP_WORKERS".to_string(), "1".to_string()),
-            (
-                "IDP_KEYS__REFRESH_INTERVAL".to_string(),
-                "200ms".to_string(),
-            ),
+            ("IDP_KEYS__REFRESH_INTERVAL".to_string(), "200ms".to_string()),
         ];
         if let Some(redis) = &self.redis_url {
             env.push(("IDP_REDIS_URL".to_string(), redis.clone()));
@@ -195,21 +175,12 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request sent")
+        self.http.get(self.url(path)).send().await.expect("request sent")
     }
 
     pub async fn jwks_kids(&self) -> Vec<String> {
         let body: serde_json::Value = self.get("/jwks").await.json().await.expect("JWKS is JSON");
-        body["keys"]
-            .as_array()
-            .expect("keys array")
-            .iter()
-            .map(|k| k["kid"].as_str().unwrap().to_owned())
-            .collect()
+        body["keys"].as_array().expect("keys array").iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
     }
 
     /// Stops the server and its background tasks, as a shutdown would.
@@ -221,9 +192,7 @@ impl TestApp {
 
 /// Spawns a node on `data` with a fresh clock.
 pub async fn spawn_app(data: &TestData) -> TestApp {
-    spawn_app_with(data, ManualClock::starting_now(), &[])
-        .await
-        .expect("app starts")
+    spawn_app_with(data, ManualClock::starting_now(), &[]).await.expect("app starts")
 }
 
 pub async fn spawn_app_with(
@@ -241,10 +210,7 @@ pub async fn spawn_app_with(
     Ok(TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         clock,
         state,
         handle,

@@ -56,11 +56,8 @@ impl TestApp {
         headers: &[(&str, &str)],
     ) -> reqwest::Response {
         let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-        let mut request = self
-            .http
-            .post(self.url(path))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body);
+        let mut request =
+            self.http.post(self.url(path)).header("Content-Type", "application/x-www-form-urlencoded").body(body);
         if let Some((id, secret)) = basic {
             request = request.header("Authorization", basic_header(id, secret));
         }
@@ -71,7 +68,12 @@ impl TestApp {
     }
 
     /// client_credentials with client_secret_basic.
-    pub async fn token_for(&self, client: &TestClient, form: &[(&str, &str)], headers: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn token_for(
+        &self,
+        client: &TestClient,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut all = vec![("grant_type", "client_credentials")];
         all.extend_from_slice(form);
         self.post_form("/token", &all, Some((&client.id, client.secret.as_deref().unwrap())), headers).await

@@ -17,11 +17,7 @@ impl TcpProxy {
     pub async fn start(target: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let port = listener.local_addr().unwrap().port();
-        let proxy = Self {
-            port,
-            target,
-            tasks: Arc::default(),
-        };
+        let proxy = Self { port, target, tasks: Arc::default() };
         proxy.serve(listener);
         proxy
     }

@@ -45,21 +45,12 @@ impl MemoryStore {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(sweep(Arc::downgrade(&items)));
         }
-        Self {
-            items,
-            channels: Arc::default(),
-        }
+        Self { items, channels: Arc::default() }
     }
 
     fn sender(&self, channel: &str) -> broadcast::Sender<Vec<u8>> {
-        let mut channels = self
-            .channels
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        channels
-            .entry(channel.to_owned())
-            .or_insert_with(|| broadcast::channel(64).0)
-            .clone()
+        let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        channels.entry(channel.to_owned()).or_insert_with(|| broadcast::channel(64).0).clone()
     }
 }
 
@@ -76,44 +67,24 @@ async fn sweep(items: Weak<Items>) {
 #[async_trait]
 impl HotStore for MemoryStore {
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), HotStoreError> {
-        let item = Item {
-            value: value.to_vec(),
-            expires_at: Instant::now() + ttl,
-        };
+        let item = Item { value: value.to_vec(), expires_at: Instant::now() + ttl };
         self.items.insert(key.to_owned(), item);
         Ok(())
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, HotStoreError> {
         let now = Instant::now();
-        Ok(self
-            .items
-            .get(key)
-            .filter(|item| item.is_live(now))
-            .map(|item| item.value.clone()))
+        Ok(self.items.get(key).filter(|item| item.is_live(now)).map(|item| item.value.clone()))
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, HotStoreError> {
         let now = Instant::now();
-        Ok(self
-            .items
-            .remove(key)
-            .map(|(_, item)| item)
-            .filter(|item| item.is_live(now))
-            .map(|item| item.value))
+        Ok(self.items.remove(key).map(|(_, item)| item).filter(|item| item.is_live(now)).map(|item| item.value))
     }
 
-    async fn put_if_absent(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-    ) -> Result<bool, HotStoreError> {
+    async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, HotStoreError> {
         let now = Instant::now();
-        let item = Item {
-            value: value.to_vec(),
-            expires_at: now + ttl,
-        };
+        let item = Item { value: value.to_vec(), expires_at: now + ttl };
         match self.items.entry(key.to_owned()) {
             Entry::Occupied(existing) if existing.get().is_live(now) => Ok(false),
             Entry::Occupied(mut expired) => {
@@ -129,27 +100,19 @@ impl HotStore for MemoryStore {
 
     async fn delete(&self, key: &str) -> Result<bool, HotStoreError> {
         let now = Instant::now();
-        Ok(self
-            .items
-            .remove(key)
-            .is_some_and(|(_, item)| item.is_live(now)))
+        Ok(self.items.remove(key).is_some_and(|(_, item)| item.is_live(now)))
     }
 
     async fn increment(&self, key: &str, ttl: Duration) -> Result<i64, HotStoreError> {
         let now = Instant::now();
-        let fresh = || Item {
-            value: b"1".to_vec(),
-            expires_at: now + ttl,
-        };
+        let fresh = || Item { value: b"1".to_vec(), expires_at: now + ttl };
         match self.items.entry(key.to_owned()) {
             Entry::Occupied(mut existing) if existing.get().is_live(now) => {
                 let item = existing.get_mut();
                 let count = std::str::from_utf8(&item.value)
                     .ok()
                     .and_then(|text| text.parse::<i64>().ok())
-                    .ok_or_else(|| {
-                        HotStoreError::Protocol(format!("{key} does not hold a counter"))
-                    })?
+                    .ok_or_else(|| HotStoreError::Protocol(format!("{key} does not hold a counter")))?
                     + 1;
                 item.value = count.to_string().into_bytes();
                 Ok(count)

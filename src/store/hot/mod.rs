@@ -32,12 +32,7 @@ pub trait HotStore: Send + Sync + std::fmt::Debug + 'static {
     /// Reads and removes in one atomic step: of two concurrent takes, one gets the value.
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, HotStoreError>;
     /// Stores only if nothing live is there; `true` when this call stored it.
-    async fn put_if_absent(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-    ) -> Result<bool, HotStoreError>;
+    async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, HotStoreError>;
     /// `true` when something was removed.
     async fn delete(&self, key: &str) -> Result<bool, HotStoreError>;
     /// Adds one and returns the new count; the first increment starts the `ttl` window.

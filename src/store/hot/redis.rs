@@ -29,9 +29,7 @@ pub struct RedisStore {
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisStore")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
+        f.debug_struct("RedisStore").field("prefix", &self.prefix).finish_non_exhaustive()
     }
 }
 
@@ -54,25 +52,14 @@ impl RedisStore {
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let connection = tokio::time::timeout(
-            Duration::from_secs(5),
-            ConnectionManager::new_with_config(client.clone(), config),
-        )
-        .await
-        .map_err(|_| HotStoreError::Unavailable("timed out connecting".into()))?
-        .map_err(unavailable)?;
+        let connection =
+            tokio::time::timeout(Duration::from_secs(5), ConnectionManager::new_with_config(client.clone(), config))
+                .await
+                .map_err(|_| HotStoreError::Unavailable("timed out connecting".into()))?
+                .map_err(unavailable)?;
         let channels: Channels = Arc::default();
-        let subscriber = tokio::spawn(feed_subscribers(
-            client,
-            format!("{prefix}chan:"),
-            channels.clone(),
-        ));
-        let store = Self {
-            connection,
-            prefix: prefix.to_owned(),
-            channels,
-            subscriber,
-        };
+        let subscriber = tokio::spawn(feed_subscribers(client, format!("{prefix}chan:"), channels.clone()));
+        let store = Self { connection, prefix: prefix.to_owned(), channels, subscriber };
         store.ping().await?;
         Ok(store)
     }
@@ -92,23 +79,13 @@ async fn feed_subscribers(client: redis::Client, channel_prefix: String, channel
     loop {
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => {
-                if pubsub
-                    .psubscribe(format!("{channel_prefix}*"))
-                    .await
-                    .is_ok()
-                {
+                if pubsub.psubscribe(format!("{channel_prefix}*")).await.is_ok() {
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
-                        let Some(channel) =
-                            message.get_channel_name().strip_prefix(&channel_prefix)
-                        else {
+                        let Some(channel) = message.get_channel_name().strip_prefix(&channel_prefix) else {
                             continue;
                         };
-                        let sender = channels
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .get(channel)
-                            .cloned();
+                        let sender = channels.lock().unwrap_or_else(|p| p.into_inner()).get(channel).cloned();
                         if let Some(sender) = sender {
                             let _ = sender.send(message.get_payload_bytes().to_vec());
                         }
@@ -136,27 +113,14 @@ impl HotStore for RedisStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, HotStoreError> {
-        redis::cmd("GET")
-            .arg(self.key(key))
-            .query_async(&mut self.conn())
-            .await
-            .map_err(unavailable)
+        redis::cmd("GET").arg(self.key(key)).query_async(&mut self.conn()).await.map_err(unavailable)
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, HotStoreError> {
-        redis::cmd("GETDEL")
-            .arg(self.key(key))
-            .query_async(&mut self.conn())
-            .await
-            .map_err(unavailable)
+        redis::cmd("GETDEL").arg(self.key(key)).query_async(&mut self.conn()).await.map_err(unavailable)
     }
 
-    async fn put_if_absent(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-    ) -> Result<bool, HotStoreError> {
+    async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, HotStoreError> {
         let stored: Option<String> = redis::cmd("SET")
             .arg(self.key(key))
             .arg(value)
@@ -170,11 +134,8 @@ impl HotStore for RedisStore {
     }
 
     async fn delete(&self, key: &str) -> Result<bool, HotStoreError> {
-        let removed: i64 = redis::cmd("DEL")
-            .arg(self.key(key))
-            .query_async(&mut self.conn())
-            .await
-            .map_err(unavailable)?;
+        let removed: i64 =
+            redis::cmd("DEL").arg(self.key(key)).query_async(&mut self.conn()).await.map_err(unavailable)?;
         Ok(removed > 0)
     }
 
@@ -201,17 +162,11 @@ impl HotStore for RedisStore {
 
     fn subscribe(&self, channel: &str) -> broadcast::Receiver<Vec<u8>> {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        channels
-            .entry(channel.to_owned())
-            .or_insert_with(|| broadcast::channel(64).0)
-            .subscribe()
+        channels.entry(channel.to_owned()).or_insert_with(|| broadcast::channel(64).0).subscribe()
     }
 
     async fn ping(&self) -> Result<(), HotStoreError> {
-        let answer: String = redis::cmd("PING")
-            .query_async(&mut self.conn())
-            .await
-            .map_err(unavailable)?;
+        let answer: String = redis::cmd("PING").query_async(&mut self.conn()).await.map_err(unavailable)?;
         if answer == "PONG" {
             Ok(())
         } else {

@@ -36,10 +36,7 @@ impl NewAuditEvent {
     }
 
     pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<()> {
-        diesel::insert_into(audit_events::table)
-            .values(self)
-            .execute(conn)
-            .map(drop)
+        diesel::insert_into(audit_events::table).values(self).execute(conn).map(drop)
     }
 }
 

@@ -19,17 +19,11 @@ pub struct SigningKeyRow {
 
 impl SigningKeyRow {
     pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<Self>> {
-        signing_keys::table
-            .order((signing_keys::alg, signing_keys::generation))
-            .select(Self::as_select())
-            .load(conn)
+        signing_keys::table.order((signing_keys::alg, signing_keys::generation)).select(Self::as_select()).load(conn)
     }
 
     pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<()> {
-        diesel::insert_into(signing_keys::table)
-            .values(self)
-            .execute(conn)
-            .map(drop)
+        diesel::insert_into(signing_keys::table).values(self).execute(conn).map(drop)
     }
 
     pub fn delete(conn: &mut DbConnection, kids: &[String]) -> QueryResult<usize> {
