@@ -56,6 +56,8 @@ pub struct Registry {
     resources: ArcSwap<HashMap<String, Arc<ResourceServer>>>,
     origins: ArcSwap<HashSet<String>>,
     version: AtomicI64,
+    /// One reload at a time, so a slow reload never installs older data over a newer one.
+    reloading: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -78,6 +80,7 @@ impl Registry {
             resources: ArcSwap::from_pointee(HashMap::new()),
             origins: ArcSwap::from_pointee(HashSet::new()),
             version: AtomicI64::new(i64::MIN),
+            reloading: std::sync::Mutex::new(()),
         };
         registry.reload_if_changed()?;
         Ok(registry)
@@ -130,6 +133,7 @@ impl Registry {
 
     /// Drops what this node cached if the registry changed anywhere. Blocking.
     pub fn reload_if_changed(&self) -> Result<bool, RegistryError> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         let version = self.db.run_blocking(RegistryVersion::current)?;
         if version == self.version.load(Ordering::Acquire) {
             return Ok(false);
