@@ -238,6 +238,9 @@ impl ResponseError for OAuthError {
             // RFC 6749 §5.2 / RFC 9110 §11.6.1: a 401 names the scheme to authenticate with.
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"idp\"")));
         }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
         if let Some(nonce) = self.dpop_nonce.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
             response.insert_header((crate::policy::cors::DPOP_NONCE, nonce));
         }

@@ -132,7 +132,8 @@ pub fn verify(keyring: &Keyring, issuer: &str, token: &str, now: i64) -> Result<
     if claims.iss != issuer {
         return Err(TokenRejection::WrongIssuer);
     }
-    if claims.exp <= now - LEEWAY {
+    // The provider's own clock is the reference for its tokens: no leeway on expiry here.
+    if claims.exp <= now {
         return Err(TokenRejection::Expired);
     }
     if claims.iat > now + LEEWAY {
