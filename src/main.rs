@@ -195,6 +195,10 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let listening = format!("{}:{}", settings.listen.ip(), app.port());
     tracing::info!(issuer = %settings.issuer, listen = %listening, "idp is serving");
     eprintln!("idp: serving {} on http://{listening} (issuer {})", app.state().db.backend_name(), settings.issuer);
+    let embedded = matches!(settings.database, idp::config::DatabaseUrl::Sqlite(_)) && settings.redis_url.is_none();
+    if embedded {
+        register_demo(app.state(), &settings).await?;
+    }
     app.run_until_stopped().await.map_err(|e| format!("server stopped: {e}"))
 }
 
@@ -399,5 +403,39 @@ async fn clients(command: ClientsCommand, settings: Settings) -> Result<(), Stri
         }
     }
     state.shut_down().await;
+    Ok(())
+}
+
+/// On the embedded development setup's first start, a demo API and client to try it with.
+async fn register_demo(state: &AppState, settings: &Settings) -> Result<(), String> {
+    const DEMO_API: &str = "https://demo-api.localhost";
+    let empty = state.registry.resources().is_empty() && registry_call(state, |r| r.list_clients()).await?.is_empty();
+    if !empty {
+        return Ok(());
+    }
+    let resource = idp::registry::ResourceRegistration {
+        identifier: DEMO_API.into(),
+        name: Some("Demo API".into()),
+        scopes: vec!["read".into(), "write".into()],
+        ..Default::default()
+    };
+    registry_call(state, move |r| r.create_resource(resource)).await?;
+    let client = idp::registry::ClientRegistration {
+        name: "Demo service".into(),
+        grant_types: vec!["client_credentials".into()],
+        resources: vec![DEMO_API.into()],
+        scopes: vec!["read".into(), "write".into()],
+        ..Default::default()
+    };
+    let (client, secret) = registry_call(state, move |r| r.create_client(client)).await?;
+    let secret = secret.map(|s| s.expose().to_owned()).unwrap_or_default();
+    eprintln!("idp: development demo: resource {DEMO_API} (scopes read write) and a client_credentials client:");
+    eprintln!("idp:   client_id     {}", client.id);
+    eprintln!("idp:   client_secret {secret}   (shown once)");
+    eprintln!(
+        "idp:   curl -u '{}:{secret}' -d grant_type=client_credentials {}",
+        client.id,
+        settings.issuer.endpoint("/token")
+    );
     Ok(())
 }
