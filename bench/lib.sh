@@ -14,9 +14,30 @@ BENCH_THREADS="${BENCH_THREADS:-2}"
 
 require() { command -v "$1" >/dev/null || { echo "bench: $1 is missing (apt-get install $2)" >&2; exit 1; }; }
 
+# build_release [cargo targets…]: builds the release binary (and e.g. `--bin idp --example X`),
+# then runs a private copy of it, so another `cargo build` in the tree cannot swap it mid-run.
+# BENCH_NO_BUILD=1 skips cargo and uses what target/release already holds.
 build_release() {
-    (cd "$BENCH_ROOT" && cargo build --release --quiet)
-    IDP_BIN="$BENCH_ROOT/target/release/idp"
+    if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
+        (cd "$BENCH_ROOT" && cargo build --release --quiet "$@")
+    fi
+    BENCH_BIN_DIR="$(mktemp -d)"
+    cp "$BENCH_ROOT/target/release/idp" "$BENCH_BIN_DIR/idp"
+    IDP_BIN="$BENCH_BIN_DIR/idp"
+    local example
+    for example in "$BENCH_ROOT"/target/release/examples/*; do
+        [[ -f "$example" && -x "$example" && "$(basename "$example")" != *-* ]] && cp "$example" "$BENCH_BIN_DIR/"
+    done
+    return 0
+}
+
+# One header line: cores, commit (and whether the tree had uncommitted changes), binary age.
+bench_header() {
+    local commit dirty=""
+    commit="$(git -C "$BENCH_ROOT" rev-parse --short HEAD)"
+    [[ -n "$(git -C "$BENCH_ROOT" status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock)" ]] &&
+        dirty=" + uncommitted changes"
+    echo "# $(nproc) cores; idp $commit$dirty (binary built $(date -r "$BENCH_ROOT/target/release/idp" '+%F %T'))"
 }
 
 # start_node: fresh database and Redis prefix, node on $BENCH_PORT; sets IDP_PID, BENCH_WORK.
@@ -26,15 +47,18 @@ start_node() {
     BENCH_WORK="$(mktemp -d)"
     psql -q "$BENCH_PG_ADMIN" -c "DROP DATABASE IF EXISTS $BENCH_PG_DB" -c "CREATE DATABASE $BENCH_PG_DB" >/dev/null
     local base="${BENCH_PG_ADMIN%/*}"
-    (cd "$BENCH_WORK" && \
-        IDP_ISSUER="http://127.0.0.1:$BENCH_PORT" IDP_LISTEN="127.0.0.1:$BENCH_PORT" \
-        IDP_DATABASE_URL="$base/$BENCH_PG_DB" IDP_REDIS_URL="$BENCH_REDIS" \
-        IDP_REDIS_PREFIX="idpbench:$$:" IDP_KEYS_DIR="$BENCH_WORK/keys" IDP_LOG="${BENCH_LOG:-warn}" \
-        exec "$IDP_BIN" serve >"$BENCH_WORK/idp.log" 2>&1) &
+    # The node's settings; idp_cli uses the same, so the CLI sees the node's database and KEK
+    # and its registry changes reach the node through the same Redis prefix.
+    BENCH_NODE_ENV=(
+        IDP_ISSUER="http://127.0.0.1:$BENCH_PORT" IDP_LISTEN="127.0.0.1:$BENCH_PORT"
+        IDP_DATABASE_URL="$base/$BENCH_PG_DB" IDP_REDIS_URL="$BENCH_REDIS"
+        IDP_REDIS_PREFIX="idpbench:$$:" IDP_KEYS_DIR="$BENCH_WORK/keys" IDP_LOG="${BENCH_LOG:-warn}"
+    )
+    (cd "$BENCH_WORK" && exec env "${BENCH_NODE_ENV[@]}" "$IDP_BIN" serve >"$BENCH_WORK/idp.log" 2>&1) &
     IDP_PID=$!
     trap stop_node EXIT
     for _ in $(seq 1 100); do
-        if curl -fs "http://127.0.0.1:$BENCH_PORT/readyz" >/dev/null; then return 0; fi
+        if curl -fs --noproxy '*' "http://127.0.0.1:$BENCH_PORT/readyz" >/dev/null; then return 0; fi
         sleep 0.1
     done
     echo "bench: idp did not become ready; log:" >&2
@@ -49,23 +73,106 @@ stop_node() {
         IDP_PID=""
     fi
     [[ -n "${BENCH_WORK:-}" ]] && rm -rf "$BENCH_WORK"
+    [[ -n "${BENCH_BIN_DIR:-}" ]] && rm -rf "$BENCH_BIN_DIR"
+    return 0
+}
+
+# idp_cli ARGS…: the idp command line against the running bench node's database and Redis.
+idp_cli() {
+    (cd "$BENCH_WORK" && env "${BENCH_NODE_ENV[@]}" IDP_LOG=warn "$IDP_BIN" "$@")
+}
+
+# register_resource URI SCOPE…: a resource server accepting these scopes.
+register_resource() {
+    local uri=$1; shift
+    local scopes=() scope
+    for scope in "$@"; do scopes+=(--scope "$scope"); done
+    idp_cli resources create --identifier "$uri" "${scopes[@]}" --json >/dev/null
+}
+
+# register_client NAME RESOURCE SCOPE [extra `clients create` args…]: a confidential
+# client_credentials client (client_secret_basic) for RESOURCE; sets CLIENT_ID, CLIENT_SECRET.
+register_client() {
+    local name=$1 resource=$2 scope=$3; shift 3
+    local created
+    created="$(idp_cli clients create --name "$name" --grant client_credentials --resource "$resource" \
+        --scope "$scope" "$@" --json)"
+    CLIENT_ID="$(jq -er .client_id <<<"$created")"
+    CLIENT_SECRET="$(jq -er .client_secret <<<"$created")"
+}
+
+# basic_auth ID SECRET: the `Authorization` value for client_secret_basic (RFC 6749 §2.3.1).
+basic_auth() {
+    local id secret
+    id="$(jq -rn --arg v "$1" '$v | @uri')"
+    secret="$(jq -rn --arg v "$2" '$v | @uri')"
+    printf 'Basic %s' "$(printf '%s:%s' "$id" "$secret" | base64 -w0)"
+}
+
+# expect_200 WHAT CURL-ARGS…: one request; fails the bench unless it answers 200. Prints the body.
+expect_200() {
+    local what=$1; shift
+    local body status
+    body="$(curl -s --noproxy '*' --max-time 5 -w '\n%{http_code}' "$@")"
+    status="${body##*$'\n'}"
+    body="${body%$'\n'*}"
+    if [[ "$status" != 200 ]]; then
+        echo "bench: $what answered $status: $body" >&2
+        exit 1
+    fi
+    printf '%s' "$body"
+}
+
+# wait_200 WHAT CURL-ARGS…: as expect_200, retrying for up to 5 s (registry changes reach the
+# node through Redis).
+wait_200() {
+    local what=$1; shift
+    for _ in $(seq 1 50); do
+        if [[ "$(curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}' "$@")" == 200 ]]; then return 0; fi
+        sleep 0.1
+    done
+    expect_200 "$what" "$@" >/dev/null
+}
+
+# Seconds in a wrk duration such as 15s, 2m or 1h.
+duration_seconds() {
+    local d=$1
+    case "$d" in
+        *h) echo $(( ${d%h} * 3600 )) ;;
+        *m) echo $(( ${d%m} * 60 )) ;;
+        *s) echo "${d%s}" ;;
+        *) echo "$d" ;;
+    esac
 }
 
 peak_rss_mb() {
     awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$IDP_PID/status"
 }
 
-# run_wrk NAME URL [wrk args…]: prints one summary line.
+# run_wrk NAME URL [wrk args…] [-- script args…]: prints one summary line, then any line the
+# wrk script printed starting with `bench:`. `non-2xx` is wrk's count of responses that were
+# not 2xx/3xx; `sock-err` its connect/read/write/timeout errors. Peak RSS is the node's VmHWM
+# so far (it only grows, so a scenario's line covers it and everything before it).
 run_wrk() {
     local name=$1 url=$2; shift 2
+    local options=() script_args=()
+    while (($#)); do
+        if [[ "$1" == -- ]]; then shift; script_args=("$@"); break; fi
+        options+=("$1"); shift
+    done
     local out
-    out="$(wrk -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" -d"$BENCH_DURATION" --latency "$@" "$url")"
-    echo "$out" >"$BENCH_WORK/wrk-$name.txt"
-    local rps p50 p99 errors
+    out="$(timeout --kill-after=10 "$(( $(duration_seconds "$BENCH_DURATION") + 120 ))" \
+        wrk -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" -d"$BENCH_DURATION" --latency "${options[@]}" "$url" \
+        ${script_args[@]+-- "${script_args[@]}"})"
+    echo "$out" >"$BENCH_WORK/wrk-${name//[^A-Za-z0-9_.-]/_}.txt"
+    local rps p50 p99 non2xx sockerr
     rps="$(awk '/^Requests\/sec/ { print $2 }' <<<"$out")"
     p50="$(awk '$1 == "50%" { print $2 }' <<<"$out")"
     p99="$(awk '$1 == "99%" { print $2 }' <<<"$out")"
-    errors="$(awk '/Non-2xx or 3xx/ { print $NF }' <<<"$out")"
-    printf '%-28s %10s req/s   p50 %-8s p99 %-8s non-2xx %-6s peak RSS %s MB   (wrk -t%s -c%s -d%s)\n' \
-        "$name" "$rps" "$p50" "$p99" "${errors:-0}" "$(peak_rss_mb)" "$BENCH_THREADS" "$BENCH_CONNECTIONS" "$BENCH_DURATION"
+    non2xx="$(awk '/Non-2xx or 3xx/ { print $NF }' <<<"$out")"
+    sockerr="$(awk '/Socket errors/ { n = 0; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i; print n }' <<<"$out")"
+    printf '%-28s %10s req/s   p50 %-8s p99 %-8s non-2xx %-6s sock-err %-4s peak RSS %s MB   (wrk -t%s -c%s -d%s)\n' \
+        "$name" "$rps" "$p50" "$p99" "${non2xx:-0}" "${sockerr:-0}" "$(peak_rss_mb)" \
+        "$BENCH_THREADS" "$BENCH_CONNECTIONS" "$BENCH_DURATION"
+    grep '^bench:' <<<"$out" || true
 }

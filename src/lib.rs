@@ -16,6 +16,7 @@ pub mod registry;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod users;
 
 pub use startup::{AppState, Application, StartupError};
 

@@ -36,6 +36,46 @@ enum Command {
     /// Clients.
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// End users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Create a user; with --password-stdin the first line of standard input is the password.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        email_verified: bool,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        given_name: Option<String>,
+        #[arg(long)]
+        family_name: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a user's password from the first line of standard input.
+    SetPassword {
+        username: String,
+    },
+    Disable {
+        username: String,
+    },
+    Enable {
+        username: String,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -171,6 +211,7 @@ fn main() -> ExitCode {
             Command::Keys(command) => keys(command, settings).await,
             Command::Resources(command) => resources(command, settings).await,
             Command::Clients(command) => clients(command, settings).await,
+            Command::Users(command) => users(command, settings).await,
         }
     });
     match outcome {
@@ -437,5 +478,74 @@ async fn register_demo(state: &AppState, settings: &Settings) -> Result<(), Stri
         client.id,
         settings.issuer.endpoint("/token")
     );
+    Ok(())
+}
+
+fn password_from_stdin() -> Result<idp::users::Password, String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    idp::users::Password::parse(password).map_err(|e| e.to_string())
+}
+
+async fn users(command: UsersCommand, settings: Settings) -> Result<(), String> {
+    let state = AppState::connect(settings, Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
+    let directory = state.users.clone();
+    let blocking =
+        |call: Box<dyn FnOnce(&idp::users::Users) -> Result<idp::users::User, idp::users::UserError> + Send>| {
+            let directory = directory.clone();
+            async move {
+                tokio::task::spawn_blocking(move || call(&directory))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())
+            }
+        };
+    match command {
+        UsersCommand::Create {
+            username,
+            email,
+            email_verified,
+            name,
+            given_name,
+            family_name,
+            password_stdin,
+            json,
+        } => {
+            let password = if password_stdin { Some(password_from_stdin()?) } else { None };
+            let new = idp::users::NewUser { username, email, email_verified, name, given_name, family_name, password };
+            let user = blocking(Box::new(move |d| d.create(new))).await?;
+            if json {
+                print_json(&user)?;
+            } else {
+                println!("created user {} ({})", user.username, user.user_id);
+            }
+        }
+        UsersCommand::SetPassword { username } => {
+            let password = password_from_stdin()?;
+            let user = blocking(Box::new(move |d| d.set_password(&username, password))).await?;
+            println!("password set for {}", user.username);
+        }
+        UsersCommand::Disable { username } => {
+            let user = blocking(Box::new(move |d| d.set_enabled(&username, false))).await?;
+            println!("disabled {}", user.username);
+        }
+        UsersCommand::Enable { username } => {
+            let user = blocking(Box::new(move |d| d.set_enabled(&username, true))).await?;
+            println!("enabled {}", user.username);
+        }
+        UsersCommand::List { json } => {
+            let all = tokio::task::spawn_blocking(move || directory.list()).await.map_err(|e| e.to_string())?;
+            let all = all.map_err(|e| e.to_string())?;
+            if json {
+                print_json(&all)?;
+            } else {
+                for u in all {
+                    println!("{}  {}  {}  enabled: {}", u.user_id, u.username, u.email.unwrap_or_default(), u.enabled);
+                }
+            }
+        }
+    }
+    state.shut_down().await;
     Ok(())
 }

@@ -23,6 +23,7 @@ use crate::registry::{Registry, REGISTRY_CHANNEL};
 use crate::store::hot::{MemoryStore, RedisStore};
 use crate::store::{Db, HotStore};
 use crate::telemetry::{self, Metrics, ResponsePolicy};
+use crate::users::Users;
 
 /// Channel on which nodes announce that the key table changed.
 pub const KEYS_CHANNEL: &str = "keys";
@@ -48,6 +49,7 @@ pub struct AppState {
     pub hot: Arc<dyn HotStore>,
     pub keyring: Arc<Keyring>,
     pub registry: Arc<Registry>,
+    pub users: Users,
     pub nonces: Arc<NonceIssuer>,
     pub audit: AuditLog,
     pub endpoints: Arc<Endpoints>,
@@ -116,6 +118,7 @@ impl AppState {
         let (shutdown, stopped) = watch::channel(false);
         let (audit, audit_writer) = AuditLog::start(db.clone(), stopped);
         Ok(Self {
+            users: Users::new(db.clone(), clock.clone()),
             endpoints: Arc::new(Endpoints::new(&settings)),
             settings: Arc::new(settings),
             db,

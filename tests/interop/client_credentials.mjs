@@ -146,10 +146,14 @@ function describe(err) {
   if (err instanceof oauth.ResponseBodyError) {
     lines.push(`oauth error: ${err.status} ${err.error} ${err.error_description ?? ''}`)
   }
+  const response = err?.response instanceof Response ? err.response : err?.cause
+  if (response instanceof Response) {
+    lines.push(`response: ${response.status} ${JSON.stringify(Object.fromEntries(response.headers))}`)
+  }
   const cause = err?.cause
-  if (cause instanceof Response) {
-    lines.push(`response: ${cause.status} ${JSON.stringify(Object.fromEntries(cause.headers))}`)
-  } else if (cause !== undefined && !(cause instanceof Error)) {
+  if (cause instanceof Error) {
+    lines.push(`cause: ${cause.message}${cause.code ? ` (${cause.code})` : ''}`)
+  } else if (cause !== undefined && !(cause instanceof Response)) {
     try {
       lines.push(`cause: ${JSON.stringify(cause)}`)
     } catch {

@@ -6,6 +6,7 @@ pub mod client_secret;
 pub mod registry_version;
 pub mod resource_server;
 pub mod signing_key;
+pub mod user;
 
 pub use audit_event::{AuditEvent, NewAuditEvent};
 pub use client::ClientRow;
@@ -13,3 +14,4 @@ pub use client_secret::ClientSecretRow;
 pub use registry_version::RegistryVersion;
 pub use resource_server::ResourceServerRow;
 pub use signing_key::SigningKeyRow;
+pub use user::UserRow;
