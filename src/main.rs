@@ -481,6 +481,8 @@ async fn register_demo(state: &AppState, settings: &Settings) -> Result<(), Stri
     Ok(())
 }
 
+type UserCall = Box<dyn FnOnce(&idp::users::Users) -> Result<idp::users::User, idp::users::UserError> + Send>;
+
 fn password_from_stdin() -> Result<idp::users::Password, String> {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
@@ -491,16 +493,15 @@ fn password_from_stdin() -> Result<idp::users::Password, String> {
 async fn users(command: UsersCommand, settings: Settings) -> Result<(), String> {
     let state = AppState::connect(settings, Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
     let directory = state.users.clone();
-    let blocking =
-        |call: Box<dyn FnOnce(&idp::users::Users) -> Result<idp::users::User, idp::users::UserError> + Send>| {
-            let directory = directory.clone();
-            async move {
-                tokio::task::spawn_blocking(move || call(&directory))
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())
-            }
-        };
+    let blocking = |call: UserCall| {
+        let directory = directory.clone();
+        async move {
+            tokio::task::spawn_blocking(move || call(&directory))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())
+        }
+    };
     match command {
         UsersCommand::Create {
             username,
