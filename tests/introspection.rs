@@ -134,6 +134,16 @@ async fn int_2_introspection_requires_client_authentication(backend: Backend) {
     let missing = app.post_form("/introspect", &[], Some((&client.id, client.secret.as_deref().unwrap())), &[]).await;
     assert_eq!(error_of(missing).await, (400, "invalid_request".into()), "INT-1: token is required");
     assert_eq!(app.get("/introspect").await.status(), 405, "INT-6");
+    let public = app
+        .register_client(ClientRegistration {
+            public: true,
+            grant_types: vec!["authorization_code".into()],
+            redirect_uris: vec!["https://app.test/callback".into()],
+            ..service_registration()
+        })
+        .await;
+    let as_public = app.post_form("/introspect", &[("token", &token), ("client_id", &public.id)], None, &[]).await;
+    assert_eq!(error_of(as_public).await, (401, "invalid_client".into()), "a public client cannot introspect");
     app.stop().await;
 }
 

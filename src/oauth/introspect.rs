@@ -10,6 +10,7 @@ use super::access_token::{self, revoked_key, AccessTokenClaims};
 use super::client_auth::{self, Presented};
 use super::form::FormParams;
 use super::token::refused;
+use crate::domain::ClientType;
 use crate::error::OAuthError;
 use crate::policy::cors;
 use crate::registry::Client;
@@ -27,6 +28,12 @@ pub async fn introspect(
     let caller = client_auth::authenticate(state, presented, &state.endpoints.introspection)
         .await
         .inspect_err(|e| refused(state, &req, None, e))?;
+    // INT-2: a public client proves nothing, so it could scan tokens; only confidential callers.
+    if caller.client_type == ClientType::Public {
+        let refusal = OAuthError::invalid_client("client authentication failed").caused_by("public client");
+        refused(state, &req, Some(caller.id.as_str()), &refusal);
+        return Err(refusal);
+    }
     let cors = cors::allowed_origin(&caller, origin.as_ref())
         .inspect_err(|e| refused(state, &req, Some(caller.id.as_str()), e))?;
     let Some(token) = params.get("token") else {
