@@ -66,6 +66,11 @@ thread_local! {
     static HANDLES: RefCell<HashMap<HandleKey, (IntCounter, Histogram)>> = RefCell::new(HashMap::new());
 }
 
+thread_local! {
+    /// Keyed by the grant name's address: callers pass `&'static str` literals.
+    static TOKEN_COUNTERS: RefCell<HashMap<(usize, usize, bool), IntCounter>> = RefCell::new(HashMap::new());
+}
+
 /// Distinct paths cached per thread; unmatched paths (scans) beyond this take the slow path.
 const HANDLE_CACHE_LIMIT: usize = 512;
 
@@ -127,9 +132,16 @@ impl Metrics {
         histogram.observe(seconds);
     }
 
-    pub fn token_issued(&self, grant: &str, dpop_bound: bool) {
+    pub fn token_issued(&self, grant: &'static str, dpop_bound: bool) {
         let token_type = if dpop_bound { "DPoP" } else { "Bearer" };
-        self.tokens.with_label_values(&[grant, token_type]).inc();
+        let key = (self.id, grant.as_ptr() as usize, dpop_bound);
+        let cached = TOKEN_COUNTERS.with(|counters| counters.borrow().get(&key).cloned());
+        let counter = cached.unwrap_or_else(|| {
+            let counter = self.tokens.with_label_values(&[grant, token_type]);
+            TOKEN_COUNTERS.with(|counters| counters.borrow_mut().insert(key, counter.clone()));
+            counter
+        });
+        counter.inc();
     }
 
     /// The Prometheus text exposition of every metric.

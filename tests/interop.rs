@@ -46,7 +46,7 @@ fn prerequisites(package: &str) -> bool {
     match missing_prerequisite(package) {
         None => true,
         Some(why) if required() => {
-            panic!("IDP_TEST_INTEROP=1 but {why}; install with `npm ci --prefix tests/interop --no-audit --no-fund`")
+            panic!("IDP_TEST_INTEROP=1 but {why}: node 20+ and `npm ci --prefix tests/interop` are needed")
         }
         Some(why) => {
             eprintln!("skipped: run npm ci --prefix tests/interop\n  ({why})");

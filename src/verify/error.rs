@@ -242,11 +242,7 @@ mod tests {
     use super::*;
 
     fn header_values(response: &HttpResponse) -> Vec<String> {
-        response
-            .headers()
-            .get_all(header::WWW_AUTHENTICATE)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect()
+        response.headers().get_all(header::WWW_AUTHENTICATE).map(|v| v.to_str().unwrap().to_owned()).collect()
     }
 
     #[test]

@@ -78,7 +78,9 @@ pub fn parse(token: &str) -> Result<UnverifiedToken<'_>, TokenError> {
 /// case-insensitively (RFC 7515 §4.1.9).
 fn check_typ(unverified_header: &Map<String, Value>) -> Result<(), TokenError> {
     match unverified_header.get("typ") {
-        Some(Value::String(typ)) if typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt") => {
+        Some(Value::String(typ))
+            if typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt") =>
+        {
             Ok(())
         }
         _ => Err(TokenError::WrongType),
@@ -326,7 +328,8 @@ mod tests {
     fn the_signature_is_checked_with_each_candidate_key() {
         let right = ES256.generate_key_pair().unwrap();
         let wrong = ES256.generate_key_pair().unwrap();
-        let input = format!("{}.{}", b64url(header().to_string().as_bytes()), b64url(json!(claims()).to_string().as_bytes()));
+        let input =
+            format!("{}.{}", b64url(header().to_string().as_bytes()), b64url(json!(claims()).to_string().as_bytes()));
         let signer = ES256.signer_from_der(right.to_der_private_key()).unwrap();
         let token = format!("{input}.{}", b64url(&josekit::jws::JwsSigner::sign(&signer, input.as_bytes()).unwrap()));
         let right = ES256.verifier_from_jwk(&right.to_jwk_public_key()).unwrap();
@@ -380,7 +383,8 @@ mod tests {
             let err = check_claims(with(name, Value::Null), &expected(), NOW).unwrap_err();
             assert_eq!(err, TokenError::MalformedClaims, "without {name}");
         }
-        for (name, value) in [("exp", json!("1")), ("exp", json!(1.5)), ("aud", json!([1])), ("scope", json!(["read"]))] {
+        for (name, value) in [("exp", json!("1")), ("exp", json!(1.5)), ("aud", json!([1])), ("scope", json!(["read"]))]
+        {
             let err = check_claims(with(name, value.clone()), &expected(), NOW).unwrap_err();
             assert_eq!(err, TokenError::MalformedClaims, "{name}={value}");
         }
@@ -391,7 +395,9 @@ mod tests {
 
     #[test]
     fn a_binding_other_than_jkt_is_refused() {
-        for cnf in [json!({}), json!({ "x5t#S256": "abc" }), json!({ "jkt": "abc", "x5t#S256": "abc" }), json!({ "jkt": 1 })] {
+        for cnf in
+            [json!({}), json!({ "x5t#S256": "abc" }), json!({ "jkt": "abc", "x5t#S256": "abc" }), json!({ "jkt": 1 })]
+        {
             let err = check_claims(with("cnf", cnf.clone()), &expected(), NOW).unwrap_err();
             assert_eq!(err, TokenError::UnsupportedConfirmation, "{cnf}");
         }
