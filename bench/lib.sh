@@ -160,10 +160,20 @@ run_wrk() {
         if [[ "$1" == -- ]]; then shift; script_args=("$@"); break; fi
         options+=("$1"); shift
     done
+    # BENCH_PERF=DIR: also `perf record -g` the node for the first 10 s of the run, into
+    # DIR/NAME.perf.data (read with `perf report -i FILE --no-children --sort sym`).
+    local perf_pid=""
+    if [[ -n "${BENCH_PERF:-}" && "$name" != warmup ]]; then
+        mkdir -p "$BENCH_PERF"
+        perf record -q -g -p "$IDP_PID" -o "$BENCH_PERF/${name//[^A-Za-z0-9_.-]/_}.perf.data" -- sleep 10 \
+            >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     local out
     out="$(timeout --kill-after=10 "$(( $(duration_seconds "$BENCH_DURATION") + 120 ))" \
         wrk -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" -d"$BENCH_DURATION" --latency "${options[@]}" "$url" \
         ${script_args[@]+-- "${script_args[@]}"})"
+    [[ -n "$perf_pid" ]] && { wait "$perf_pid" || true; }
     echo "$out" >"$BENCH_WORK/wrk-${name//[^A-Za-z0-9_.-]/_}.txt"
     local rps p50 p99 non2xx sockerr
     rps="$(awk '/^Requests\/sec/ { print $2 }' <<<"$out")"
@@ -171,7 +181,7 @@ run_wrk() {
     p99="$(awk '$1 == "99%" { print $2 }' <<<"$out")"
     non2xx="$(awk '/Non-2xx or 3xx/ { print $NF }' <<<"$out")"
     sockerr="$(awk '/Socket errors/ { n = 0; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i; print n }' <<<"$out")"
-    printf '%-28s %10s req/s   p50 %-8s p99 %-8s non-2xx %-6s sock-err %-4s peak RSS %s MB   (wrk -t%s -c%s -d%s)\n' \
+    printf "%-${BENCH_NAME_WIDTH:-28}s %10s req/s   p50 %-8s p99 %-8s non-2xx %-6s sock-err %-4s peak RSS %s MB   (wrk -t%s -c%s -d%s)\n" \
         "$name" "$rps" "$p50" "$p99" "${non2xx:-0}" "${sockerr:-0}" "$(peak_rss_mb)" \
         "$BENCH_THREADS" "$BENCH_CONNECTIONS" "$BENCH_DURATION"
     grep '^bench:' <<<"$out" || true

@@ -4,6 +4,7 @@
 # the summary lines print wrk's non-2xx count.
 source "$(dirname "$0")/lib.sh"
 BENCH_DIR="$BENCH_ROOT/bench"
+BENCH_NAME_WIDTH=52
 require jq jq
 build_release --bin idp --example dpop_proofs
 DPOP_PROOFS_BIN="$BENCH_BIN_DIR/dpop_proofs"

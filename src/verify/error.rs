@@ -285,6 +285,6 @@ mod tests {
         let response = VerifyError::Unavailable("redis down".into()).response(Challenge { bearer: true });
         assert_eq!(response.status(), 503);
         assert!(header_values(&response).is_empty());
-        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
     }
 }

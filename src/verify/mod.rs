@@ -367,7 +367,8 @@ mod tests {
 
     #[test]
     fn a_configuration_that_cannot_work_is_refused_at_start() {
-        let cases: [(&str, fn(&mut VerifierConfig)); 6] = [
+        type Change = fn(&mut VerifierConfig);
+        let cases: [(&str, Change); 6] = [
             ("issuer", |c| c.issuer = "idp.example".into()),
             ("jwks_uri", |c| c.jwks_uri = "ftp://idp.example/jwks".into()),
             ("public_url", |c| c.public_url = "https://api.example/?x=1".into()),
