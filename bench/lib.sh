@@ -169,10 +169,12 @@ run_wrk() {
             >/dev/null 2>&1 &
         perf_pid=$!
     fi
-    local out
+    local out cpu0 cpu1
+    cpu0="$(cpu_snapshot)"
     out="$(timeout --kill-after=10 "$(( $(duration_seconds "$BENCH_DURATION") + 120 ))" \
-        wrk -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" -d"$BENCH_DURATION" --latency "${options[@]}" "$url" \
-        ${script_args[@]+-- "${script_args[@]}"})"
+        "${BENCH_TIME[@]}" wrk -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" -d"$BENCH_DURATION" --latency "${options[@]}" "$url" \
+        ${script_args[@]+-- "${script_args[@]}"} 2>&1)"
+    cpu1="$(cpu_snapshot)"
     [[ -n "$perf_pid" ]] && { wait "$perf_pid" || true; }
     echo "$out" >"$BENCH_WORK/wrk-${name//[^A-Za-z0-9_.-]/_}.txt"
     local rps p50 p99 non2xx sockerr
@@ -185,4 +187,30 @@ run_wrk() {
         "$name" "$rps" "$p50" "$p99" "${non2xx:-0}" "${sockerr:-0}" "$(peak_rss_mb)" \
         "$BENCH_THREADS" "$BENCH_CONNECTIONS" "$BENCH_DURATION"
     grep '^bench:' <<<"$out" || true
+    cpu_line "$cpu0" "$cpu1" "$(awk '/requests in/ { print $1 }' <<<"$out")" "$out"
+}
+
+# CPU accounting, so a line can be read: is the node saturated, and did something else on the
+# host (a compiler, another bench) take cores during the run?
+BENCH_TIME=()
+[[ -x /usr/bin/time ]] && BENCH_TIME=(/usr/bin/time -f "bench-wrk-cpu %U %S")
+cpu_snapshot() {
+    local f
+    read -r -a f <"/proc/$IDP_PID/stat"
+    echo "$(( f[13] + f[14] )) $(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)"
+}
+cpu_line() {
+    local before=($1) after=($2) requests=$3 out=$4
+    local hz wrk_cpu
+    hz="$(getconf CLK_TCK)"
+    wrk_cpu="$(awk '/^bench-wrk-cpu/ { print $2 + $3 }' <<<"$out")"
+    awk -v hz="$hz" -v n="${requests:-0}" -v wrk="${wrk_cpu:-}" -v ncpu="$(nproc)" \
+        -v idp=$(( after[0] - before[0] )) -v busy=$(( after[1] - before[1] )) -v total=$(( after[2] - before[2] )) '
+        BEGIN {
+            wall = total / hz / ncpu
+            idp_s = idp / hz
+            line = sprintf("bench:   cpu over %.1f s: idp %.2f cores (%.0f us/request)", wall, idp_s / wall, n ? idp_s * 1e6 / n : 0)
+            if (wrk != "") line = line sprintf(", wrk %.2f, everything else %.2f", wrk / wall, (busy / hz - idp_s - wrk) / wall)
+            printf "%s, of %d cores\n", line, ncpu
+        }'
 }

@@ -1,6 +1,6 @@
 -- POST /token, client_credentials with client_secret_basic and a fresh DPoP proof per request.
 -- Script args: PROOFS-FILE THREADS. The file holds one proof per line (examples/dpop_proofs.rs);
--- each wrk thread takes its own contiguous part of it, so no proof is sent twice. Once a
+-- each wrk thread reads its own contiguous part of it, so no proof is sent twice. Once a
 -- thread has used up its part it sends `DPoP: exhausted`, which the server refuses: such
 -- requests show in wrk's non-2xx count, and done() prints how many there were.
 -- `Authorization: Basic …` comes from wrk's -H.
@@ -12,27 +12,39 @@ function setup(thread)
    thread:set("id", #threads)
 end
 
-function init(args)
-   local path, nthreads = args[1], tonumber(args[2])
-   assert(path and nthreads, "usage: -- PROOFS-FILE THREADS")
+-- Reads this thread's part of the file. Called on the thread's first request, so a thread
+-- never sends while a later thread is still being set up outside wrk's timed window (wrk
+-- starts each thread as soon as it is set up, and starts its clock after the last one).
+local function load(path, nthreads)
    local file = assert(io.open(path, "rb"))
-   local all = file:read("*a")
-   file:close()
-   -- Thread k (1-based) takes the lines that start in [(k-1)/n, k/n) of the file.
-   local function line_start(fraction)
-      if fraction <= 0 then return 1 end
-      if fraction >= 1 then return #all + 1 end
-      local at = math.floor(#all * fraction)
-      if at > 0 and all:sub(at, at) == "\n" then return at + 1 end
-      local nl = all:find("\n", at + 1, true)
-      return nl and nl + 1 or #all + 1
+   local size = file:seek("end")
+   -- Thread k (1-based) of n takes the lines that start in [size*(k-1)/n, size*k/n): it reads
+   -- only that part of the file.
+   local function line_start(k)
+      local at = math.floor(size * k / nthreads)
+      if at <= 0 then return 0 end
+      if at >= size then return size end
+      file:seek("set", at - 1)
+      local rest = file:read("*l")
+      return rest and math.min(at + #rest, size) or size
    end
-   local from, to = line_start((id - 1) / nthreads), line_start(id / nthreads)
-   proofs = all:sub(from, to - 1)
-   all = nil
-   collectgarbage()
-   supply = select(2, proofs:gsub("\n", "\n"))
-   position, used, exhausted = 1, 0, 0
+   local from, to = line_start(id - 1), line_start(id)
+   file:seek("set", from)
+   proofs = to > from and file:read(to - from) or ""
+   file:close()
+   supply = 0
+   local at = 1
+   while true do
+      local nl = proofs:find("\n", at, true)
+      if not nl then break end
+      supply, at = supply + 1, nl + 1
+   end
+end
+
+function init(args)
+   proofs_path, nthreads = args[1], tonumber(args[2])
+   assert(proofs_path and nthreads, "usage: -- PROOFS-FILE THREADS")
+   proofs, supply, position, used, exhausted = nil, 0, 1, 0, 0
 
    wrk.method = "POST"
    wrk.body = "grant_type=client_credentials"
@@ -40,11 +52,12 @@ function init(args)
    local placeholder = "<proof>"
    wrk.headers["DPoP"] = placeholder
    local template = wrk.format()
-   local at = template:find(placeholder, 1, true)
-   prefix, suffix = template:sub(1, at - 1), template:sub(at + #placeholder)
+   local slot = template:find(placeholder, 1, true)
+   prefix, suffix = template:sub(1, slot - 1), template:sub(slot + #placeholder)
 end
 
 function request()
+   if not proofs then load(proofs_path, nthreads) end
    local nl = proofs:find("\n", position, true)
    if nl then
       local proof = proofs:sub(position, nl - 1)
@@ -64,6 +77,6 @@ function done(summary, latency, requests)
       short = short + thread:get("exhausted")
    end
    io.write(string.format(
-      "bench:   DPoP proofs: %d supplied, %d sent (each once), %d requests beyond the supply (refused, in non-2xx)\n",
+      "bench:   DPoP proofs: %d supplied, %d taken (each once), %d requests beyond the supply (refused, in non-2xx)\n",
       supplied, sent, short))
 end

@@ -279,8 +279,11 @@ async fn keys_rotate_from_the_cli_reaches_the_running_server_and_signs_only_afte
     // Published, but not signing until the publish window (1 h by default) has passed.
     let es256_next =
         app.state.keyring.list().into_iter().find(|k| k.alg == "ES256" && k.state == KeyState::Next).unwrap();
+    assert_eq!(es256_next.signs_from - es256_next.created_at, 3600, "published one window before it signs");
     assert_eq!(app.state.keyring.signing_key(SigningAlg::Es256).unwrap().kid, active_before);
-    app.clock.advance(Duration::from_secs(3599));
+    // The CLI stamped the key with the system clock; move the server's clock up to that moment.
+    let until_signing = es256_next.signs_from - idp::clock::Clock::now(&app.clock);
+    app.clock.advance(Duration::from_secs((until_signing - 1) as u64));
     assert_eq!(app.state.keyring.signing_key(SigningAlg::Es256).unwrap().kid, active_before);
     app.clock.advance(Duration::from_secs(1));
     assert_eq!(app.state.keyring.signing_key(SigningAlg::Es256).unwrap().kid, es256_next.kid);
