@@ -22,22 +22,27 @@ build_release() {
         (cd "$BENCH_ROOT" && cargo build --release --quiet "$@")
     fi
     BENCH_BIN_DIR="$(mktemp -d)"
-    cp "$BENCH_ROOT/target/release/idp" "$BENCH_BIN_DIR/idp"
+    cp -p "$BENCH_ROOT/target/release/idp" "$BENCH_BIN_DIR/idp"
     IDP_BIN="$BENCH_BIN_DIR/idp"
     local example
     for example in "$BENCH_ROOT"/target/release/examples/*; do
-        [[ -f "$example" && -x "$example" && "$(basename "$example")" != *-* ]] && cp "$example" "$BENCH_BIN_DIR/"
+        [[ -f "$example" && -x "$example" && "$(basename "$example")" != *-* ]] && cp -p "$example" "$BENCH_BIN_DIR/"
     done
     return 0
 }
 
 # One header line: cores, commit (and whether the tree had uncommitted changes), binary age.
 bench_header() {
-    local commit dirty=""
+    local commit dirty="" built
     commit="$(git -C "$BENCH_ROOT" rev-parse --short HEAD)"
     [[ -n "$(git -C "$BENCH_ROOT" status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock)" ]] &&
         dirty=" + uncommitted changes"
-    echo "# $(nproc) cores; idp $commit$dirty (binary built $(date -r "$BENCH_ROOT/target/release/idp" '+%F %T'))"
+    built="$(date -r "$IDP_BIN" '+%F %T')"
+    if [[ "${BENCH_NO_BUILD:-0}" == 1 ]]; then
+        echo "# $(nproc) cores; idp binary built $built, not rebuilt (tree now at $commit$dirty)"
+    else
+        echo "# $(nproc) cores; idp $commit$dirty (binary built $built)"
+    fi
 }
 
 # start_node: fresh database and Redis prefix, node on $BENCH_PORT; sets IDP_PID, BENCH_WORK.
@@ -197,7 +202,7 @@ BENCH_TIME=()
 cpu_snapshot() {
     local f
     read -r -a f <"/proc/$IDP_PID/stat"
-    echo "$(( f[13] + f[14] )) $(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)"
+    echo "$(( f[13] + f[14] )) $(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $9 }' /proc/stat)"
 }
 cpu_line() {
     local before=($1) after=($2) requests=$3 out=$4
@@ -205,12 +210,14 @@ cpu_line() {
     hz="$(getconf CLK_TCK)"
     wrk_cpu="$(awk '/^bench-wrk-cpu/ { print $2 + $3 }' <<<"$out")"
     awk -v hz="$hz" -v n="${requests:-0}" -v wrk="${wrk_cpu:-}" -v ncpu="$(nproc)" \
-        -v idp=$(( after[0] - before[0] )) -v busy=$(( after[1] - before[1] )) -v total=$(( after[2] - before[2] )) '
+        -v idp=$(( after[0] - before[0] )) -v busy=$(( after[1] - before[1] )) -v total=$(( after[2] - before[2] )) \
+        -v steal=$(( after[3] - before[3] )) '
         BEGIN {
             wall = total / hz / ncpu
             idp_s = idp / hz
             line = sprintf("bench:   cpu over %.1f s: idp %.2f cores (%.0f us/request)", wall, idp_s / wall, n ? idp_s * 1e6 / n : 0)
             if (wrk != "") line = line sprintf(", wrk %.2f, everything else %.2f", wrk / wall, (busy / hz - idp_s - wrk) / wall)
-            printf "%s, of %d cores\n", line, ncpu
+            # steal: time the hypervisor gave these cores to other guests
+            printf "%s, steal %.2f, of %d cores\n", line, steal / hz / wall, ncpu
         }'
 }

@@ -2,6 +2,11 @@
 # POST /token (client_credentials, with and without DPoP) and POST /introspect under load: one
 # release node on PostgreSQL + Redis, wrk on the same host. Every response must be a real 200;
 # the summary lines print wrk's non-2xx count.
+#
+# wrk -t1 -c32 by default: the node is CPU-bound here, so more connections only add queueing
+# (same req/s, higher p99), and a second wrk thread takes CPU from the node on a small host.
+# BENCH_THREADS / BENCH_CONNECTIONS override it.
+: "${BENCH_THREADS:=1}" "${BENCH_CONNECTIONS:=32}"
 source "$(dirname "$0")/lib.sh"
 BENCH_DIR="$BENCH_ROOT/bench"
 BENCH_NAME_WIDTH=52

@@ -307,12 +307,43 @@ fn verify_signature(
     unverified_jwk: &Map<String, Value>,
     parts: &CompactParts<'_>,
 ) -> Result<Map<String, Value>, DpopError> {
-    let jwk = Jwk::from_map(unverified_jwk.clone()).map_err(DpopError::KeyRejected)?;
-    let verifier = alg.verifier(&jwk).map_err(DpopError::KeyRejected)?;
     let signature = URL_SAFE_NO_PAD.decode(parts.signature).map_err(|_| DpopError::NotCompactJws)?;
-    verifier.verify(parts.signing_input.as_bytes(), &signature).map_err(DpopError::InvalidSignature)?;
+    if alg == ProofAlg::Es256 {
+        // The common case, verified with ring: no OpenSSL key object or provider lookup per proof.
+        verify_es256(unverified_jwk, parts.signing_input.as_bytes(), &signature)?;
+    } else {
+        let jwk = Jwk::from_map(unverified_jwk.clone()).map_err(DpopError::KeyRejected)?;
+        let verifier = alg.verifier(&jwk).map_err(DpopError::KeyRejected)?;
+        verifier.verify(parts.signing_input.as_bytes(), &signature).map_err(DpopError::InvalidSignature)?;
+    }
     let payload = URL_SAFE_NO_PAD.decode(parts.payload).map_err(|_| DpopError::MalformedClaims)?;
     serde_json::from_slice(&payload).map_err(|_| DpopError::MalformedClaims)
+}
+
+/// ES256 with ring. The same key rules josekit applies on the other path: `use` (if any) is
+/// `sig`, `key_ops` (if any) allows `verify`, `alg` (if any) is ES256; the point must be on
+/// P-256 (ring refuses it otherwise).
+fn verify_es256(unverified_jwk: &Map<String, Value>, message: &[u8], signature: &[u8]) -> Result<(), DpopError> {
+    let rejected = |why: &'static str| DpopError::KeyRejected(JoseError::InvalidKeyFormat(anyhow::anyhow!(why)));
+    if unverified_jwk.get("use").is_some_and(|u| u != "sig") {
+        return Err(rejected("jwk use is not sig"));
+    }
+    if let Some(ops) = unverified_jwk.get("key_ops") {
+        let allows_verify = ops.as_array().is_some_and(|ops| ops.iter().any(|op| op == "verify"));
+        if !allows_verify {
+            return Err(rejected("jwk key_ops does not allow verify"));
+        }
+    }
+    if unverified_jwk.get("alg").is_some_and(|a| a != "ES256") {
+        return Err(rejected("jwk alg is not ES256"));
+    }
+    let mut point = Vec::with_capacity(65);
+    point.push(0x04);
+    point.extend_from_slice(&member_bytes(unverified_jwk, "x")?);
+    point.extend_from_slice(&member_bytes(unverified_jwk, "y")?);
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point)
+        .verify(message, signature)
+        .map_err(|_| DpopError::InvalidSignature(JoseError::InvalidSignature(anyhow::anyhow!("ES256 signature"))))
 }
 
 /// RFC 9449 §4.2 and §11.1 (DPOP-3, DPOP-15): `jti` is a non-empty string; it is capped so a
@@ -1061,8 +1092,10 @@ mod tests {
             ("x", json!(b64url(&[7u8; 31])), |e| matches!(e, DpopError::MalformedJwk(_))),
             ("y", json!(null), |e| matches!(e, DpopError::MalformedJwk(_))),
             ("x", json!(format!("{x}=")), |e| matches!(e, DpopError::MalformedJwk(_))),
-            // Right length, but not a point on P-256: OpenSSL refuses it.
-            ("y", json!(b64url(&[7u8; 32])), |e| matches!(e, DpopError::KeyRejected(_))),
+            // Right length, but not a point on P-256: refused (ring reports it with the signature).
+            ("y", json!(b64url(&[7u8; 32])), |e| {
+                matches!(e, DpopError::KeyRejected(_) | DpopError::InvalidSignature(_))
+            }),
             // josekit honours `use`: a key for encryption does not verify signatures.
             ("use", json!("enc"), |e| matches!(e, DpopError::KeyRejected(_))),
         ];

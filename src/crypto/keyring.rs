@@ -111,6 +111,60 @@ pub struct LoadedKey {
     pub public_jwk: Map<String, Value>,
     pub signer: Box<dyn JwsSigner>,
     pub verifier: Box<dyn JwsVerifier>,
+    /// ES256 through ring: the access-token hot path signs and verifies without OpenSSL's
+    /// per-call provider lookups and locks.
+    pub es256: Option<Es256Key>,
+}
+
+pub struct Es256Key {
+    pair: ring::signature::EcdsaKeyPair,
+    public: ring::signature::UnparsedPublicKey<Vec<u8>>,
+    rng: ring::rand::SystemRandom,
+}
+
+impl Es256Key {
+    /// From the DER that OpenSSL wrote; ring takes the scalar and point, not OpenSSL's encoding.
+    fn from_der(der: &[u8], public_jwk: &Map<String, Value>) -> Result<Self, String> {
+        use josekit::jwk::KeyPair;
+        let pair = josekit::jwk::alg::ec::EcKeyPair::from_der(der, Some(josekit::jwk::alg::ec::EcCurve::P256))
+            .map_err(|e| e.to_string())?;
+        let private_jwk = pair.to_jwk_private_key();
+        let decode = |text: Option<&str>, name: &str| -> Result<Vec<u8>, String> {
+            let text = text.ok_or_else(|| format!("no {name}"))?;
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, text).map_err(|e| e.to_string())
+        };
+        let member = |name: &str| -> Result<Vec<u8>, String> {
+            match name {
+                "d" => decode(private_jwk.parameter("d").and_then(Value::as_str), name),
+                _ => decode(public_jwk.get(name).and_then(Value::as_str), name),
+            }
+        };
+        let mut point = vec![0x04];
+        point.extend(member("x")?);
+        point.extend(member("y")?);
+        let rng = ring::rand::SystemRandom::new();
+        let pair = ring::signature::EcdsaKeyPair::from_private_key_and_public_key(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &member("d")?,
+            &point,
+            &rng,
+        )
+        .map_err(|e| e.to_string())?;
+        let public = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ECDSA_P256_SHA256_FIXED,
+            ring::signature::KeyPair::public_key(&pair).as_ref().to_vec(),
+        );
+        Ok(Self { pair, public, rng })
+    }
+
+    /// JWS ES256 signature (r || s, 64 bytes).
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        self.pair.sign(&self.rng, message).map(|s| s.as_ref().to_vec()).map_err(|e| e.to_string())
+    }
+
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.public.verify(message, signature).is_ok()
+    }
 }
 
 impl std::fmt::Debug for LoadedKey {
@@ -436,7 +490,12 @@ impl Keyring {
             _ => return Err(bad("public JWK is not a JSON object".into())),
         };
         let verifier = alg.verifier_from_jwk(&public_jwk).map_err(|e| bad(e.to_string()))?;
+        let es256 = match alg {
+            SigningAlg::Es256 => Some(Es256Key::from_der(&der, &public_jwk).map_err(bad)?),
+            _ => None,
+        };
         Ok(LoadedKey {
+            es256,
             verifier,
             kid: row.kid.clone(),
             alg,

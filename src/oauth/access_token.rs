@@ -66,7 +66,10 @@ pub fn sign(keyring: &Keyring, claims: &AccessTokenClaims) -> Result<String, Sig
     token.push_str(&URL_SAFE_NO_PAD.encode(header));
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(payload));
-    let signature = key.signer.sign(token.as_bytes()).map_err(|e| SignError::Sign(e.to_string()))?;
+    let signature = match &key.es256 {
+        Some(fast) => fast.sign(token.as_bytes()).map_err(SignError::Sign)?,
+        None => key.signer.sign(token.as_bytes()).map_err(|e| SignError::Sign(e.to_string()))?,
+    };
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(signature));
     Ok(token)
@@ -123,7 +126,13 @@ pub fn verify(keyring: &Keyring, issuer: &str, token: &str, now: i64) -> Result<
     }
     let signature = URL_SAFE_NO_PAD.decode(signature_b64).map_err(|_| TokenRejection::Malformed)?;
     let message = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
-    key.verifier.verify(message, &signature).map_err(|_| TokenRejection::BadSignature)?;
+    let verified = match &key.es256 {
+        Some(fast) => fast.verify(message, &signature),
+        None => key.verifier.verify(message, &signature).is_ok(),
+    };
+    if !verified {
+        return Err(TokenRejection::BadSignature);
+    }
     let claims: AccessTokenClaims = URL_SAFE_NO_PAD
         .decode(payload_b64)
         .ok()
