@@ -16,16 +16,19 @@ require() { command -v "$1" >/dev/null || { echo "bench: $1 is missing (apt-get 
 
 # build_release [cargo targets…]: builds the release binary (and e.g. `--bin idp --example X`),
 # then runs a private copy of it, so another `cargo build` in the tree cannot swap it mid-run.
-# BENCH_NO_BUILD=1 skips cargo and uses what target/release already holds.
+# BENCH_NO_BUILD=1 skips cargo and uses what target/release already holds; BENCH_RELEASE_DIR=DIR
+# (implies BENCH_NO_BUILD) takes `idp` and the examples from DIR instead, e.g. a saved build to
+# compare with.
 build_release() {
-    if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
+    local from="${BENCH_RELEASE_DIR:-$BENCH_ROOT/target/release}"
+    if [[ "${BENCH_NO_BUILD:-0}" != 1 && -z "${BENCH_RELEASE_DIR:-}" ]]; then
         (cd "$BENCH_ROOT" && cargo build --release --quiet "$@")
     fi
     BENCH_BIN_DIR="$(mktemp -d)"
-    cp -p "$BENCH_ROOT/target/release/idp" "$BENCH_BIN_DIR/idp"
+    cp -p "$from/idp" "$BENCH_BIN_DIR/idp"
     IDP_BIN="$BENCH_BIN_DIR/idp"
     local example
-    for example in "$BENCH_ROOT"/target/release/examples/*; do
+    for example in "$from"/examples/* "$from"/dpop_proofs; do
         [[ -f "$example" && -x "$example" && "$(basename "$example")" != *-* ]] && cp -p "$example" "$BENCH_BIN_DIR/"
     done
     return 0
@@ -38,7 +41,9 @@ bench_header() {
     [[ -n "$(git -C "$BENCH_ROOT" status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock)" ]] &&
         dirty=" + uncommitted changes"
     built="$(date -r "$IDP_BIN" '+%F %T')"
-    if [[ "${BENCH_NO_BUILD:-0}" == 1 ]]; then
+    if [[ -n "${BENCH_RELEASE_DIR:-}" ]]; then
+        echo "# $(nproc) cores; idp from $BENCH_RELEASE_DIR, built $built (tree now at $commit$dirty)"
+    elif [[ "${BENCH_NO_BUILD:-0}" == 1 ]]; then
         echo "# $(nproc) cores; idp binary built $built, not rebuilt (tree now at $commit$dirty)"
     else
         echo "# $(nproc) cores; idp $commit$dirty (binary built $built)"

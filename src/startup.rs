@@ -17,6 +17,7 @@ use crate::config::Settings;
 use crate::crypto::nonce::NonceIssuer;
 use crate::crypto::{Keyring, KeyringError};
 use crate::error::Problem;
+use crate::oauth::access_token::VerifiedTokens;
 use crate::oauth::{discovery, introspect, jwks, revoke, token};
 use crate::ops;
 use crate::registry::{Registry, REGISTRY_CHANNEL};
@@ -51,6 +52,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub users: Users,
     pub nonces: Arc<NonceIssuer>,
+    /// Signatures of access tokens already checked (introspection hot path).
+    pub verified_tokens: Arc<VerifiedTokens>,
     pub audit: AuditLog,
     pub endpoints: Arc<Endpoints>,
     pub clock: SharedClock,
@@ -126,6 +129,7 @@ impl AppState {
             keyring: Arc::new(keyring),
             registry: Arc::new(registry),
             nonces: Arc::new(nonces),
+            verified_tokens: Arc::new(VerifiedTokens::new(50_000)),
             audit,
             clock,
             metrics: Metrics::new(),

@@ -103,6 +103,8 @@ async fn int_3_expired_malformed_and_foreign_tokens_are_only_inactive(backend: B
         assert_eq!(body, serde_json::json!({ "active": false }), "{why}: INT-3 says nothing else");
     }
 
+    // Introspected once (its signature is now remembered), it still expires on time.
+    assert_eq!(app.introspect(&client, &token).await["active"], true);
     clock.advance(Duration::from_secs(601));
     assert_eq!(app.introspect(&client, &token).await, serde_json::json!({ "active": false }), "expired");
     app.stop().await;

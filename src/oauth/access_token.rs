@@ -3,6 +3,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{Keyring, SigningAlg};
@@ -104,6 +106,28 @@ struct UnverifiedHeader {
 /// Verifies a token this provider issued: signature by a published key, `typ`, `iss`, and
 /// time. Audience and revocation are the caller's to check.
 pub fn verify(keyring: &Keyring, issuer: &str, token: &str, now: i64) -> Result<AccessTokenClaims, TokenRejection> {
+    let (_, claims) = verify_signature(keyring, issuer, token)?;
+    check_time(&claims, now)?;
+    Ok(claims)
+}
+
+fn check_time(claims: &AccessTokenClaims, now: i64) -> Result<(), TokenRejection> {
+    // The provider's own clock is the reference for its tokens: no leeway on expiry here.
+    if claims.exp <= now {
+        return Err(TokenRejection::Expired);
+    }
+    if claims.iat > now + LEEWAY {
+        return Err(TokenRejection::NotYetValid);
+    }
+    Ok(())
+}
+
+/// Signature, `typ` and `iss`; returns the signing key id with the claims.
+fn verify_signature(
+    keyring: &Keyring,
+    issuer: &str,
+    token: &str,
+) -> Result<(String, AccessTokenClaims), TokenRejection> {
     let mut parts = token.split('.');
     let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -141,14 +165,58 @@ pub fn verify(keyring: &Keyring, issuer: &str, token: &str, now: i64) -> Result<
     if claims.iss != issuer {
         return Err(TokenRejection::WrongIssuer);
     }
-    // The provider's own clock is the reference for its tokens: no leeway on expiry here.
-    if claims.exp <= now {
-        return Err(TokenRejection::Expired);
+    Ok((kid, claims))
+}
+
+/// Tokens whose signature this node already checked, by SHA-256 of the whole token: the same
+/// bytes verify the same way, so a repeated introspection skips the ECDSA verification (the
+/// expensive part). Time, key publication and revocation are still checked on every call.
+pub struct VerifiedTokens {
+    entries: dashmap::DashMap<[u8; 32], Arc<(String, AccessTokenClaims)>>,
+    capacity: usize,
+}
+
+impl std::fmt::Debug for VerifiedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedTokens").field("entries", &self.entries.len()).finish()
     }
-    if claims.iat > now + LEEWAY {
-        return Err(TokenRejection::NotYetValid);
+}
+
+impl VerifiedTokens {
+    pub fn new(capacity: usize) -> Self {
+        Self { entries: dashmap::DashMap::new(), capacity }
     }
-    Ok(claims)
+
+    pub fn verify(
+        &self,
+        keyring: &Keyring,
+        issuer: &str,
+        token: &str,
+        now: i64,
+    ) -> Result<AccessTokenClaims, TokenRejection> {
+        let digest = crate::crypto::sha256(token.as_bytes());
+        let cached = self.entries.get(&digest).map(|entry| entry.clone());
+        let entry = match cached {
+            Some(entry) => {
+                // A key may have left the JWKS since; then its tokens are no longer valid.
+                keyring.verification_key(&entry.0).ok_or(TokenRejection::UnknownKey)?;
+                entry
+            }
+            None => {
+                let entry = Arc::new(verify_signature(keyring, issuer, token)?);
+                if self.entries.len() >= self.capacity {
+                    self.entries.retain(|_, e| e.1.exp > now);
+                    if self.entries.len() >= self.capacity {
+                        self.entries.clear();
+                    }
+                }
+                self.entries.insert(digest, entry.clone());
+                entry
+            }
+        };
+        check_time(&entry.1, now)?;
+        Ok(entry.1.clone())
+    }
 }
 
 /// Hot-store key of a revoked token id; it lives until the token would have expired.

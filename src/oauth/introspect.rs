@@ -6,7 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::access_token::{self, revoked_key, AccessTokenClaims};
+use super::access_token::{revoked_key, AccessTokenClaims};
 use super::client_auth::{self, Presented};
 use super::form::FormParams;
 use super::token::refused;
@@ -80,7 +80,7 @@ async fn active_claims(
     token: &str,
 ) -> Result<Option<AccessTokenClaims>, OAuthError> {
     let now = state.clock.now();
-    let Ok(claims) = access_token::verify(&state.keyring, state.settings.issuer.as_str(), token, now) else {
+    let Ok(claims) = state.verified_tokens.verify(&state.keyring, state.settings.issuer.as_str(), token, now) else {
         return Ok(None);
     };
     let may_see = claims.client_id == caller.id.as_str() || caller.resources.iter().any(|r| r.as_str() == claims.aud);
