@@ -267,3 +267,31 @@ async fn verify_assertion(
     }
     Ok(())
 }
+
+/// A request to a client-authenticated endpoint after its shared first steps.
+pub struct AuthenticatedRequest {
+    pub client: Arc<Client>,
+    pub params: FormParams,
+    pub origin: Option<crate::domain::Origin>,
+    /// The `Access-Control-Allow-Origin` value to send, when a registered browser origin asked.
+    pub cors: Option<actix_web::http::header::HeaderValue>,
+}
+
+/// The first steps of the token, introspection and revocation endpoints, in order: the
+/// request's origin, its form, the client's credentials and their check, and whether the
+/// client registered that origin. Refusals an operator must see are audited.
+pub async fn authenticated_request(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+    endpoint: &str,
+) -> Result<AuthenticatedRequest, OAuthError> {
+    let origin = crate::policy::cors::request_origin(req)?;
+    let params = FormParams::parse(req, body)?;
+    let presented = Presented::from_request(req, &params)?;
+    let client =
+        authenticate(state, presented, endpoint).await.inspect_err(|e| super::token::refused(state, req, None, e))?;
+    let cors = crate::policy::cors::allowed_origin(&client, origin.as_ref())
+        .inspect_err(|e| super::token::refused(state, req, Some(client.id.as_str()), e))?;
+    Ok(AuthenticatedRequest { client, params, origin, cors })
+}

@@ -7,8 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::access_token::{revoked_key, AccessTokenClaims};
-use super::client_auth::{self, Presented};
-use super::form::FormParams;
+use super::client_auth::{self, AuthenticatedRequest};
 use super::token::refused;
 use crate::domain::ClientType;
 use crate::error::OAuthError;
@@ -22,20 +21,14 @@ pub async fn introspect(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let state = state.get_ref();
-    let origin = cors::request_origin(&req)?;
-    let params = FormParams::parse(&req, &body)?;
-    let presented = Presented::from_request(&req, &params)?;
-    let caller = client_auth::authenticate(state, presented, &state.endpoints.introspection)
-        .await
-        .inspect_err(|e| refused(state, &req, None, e))?;
+    let AuthenticatedRequest { client: caller, params, cors, .. } =
+        client_auth::authenticated_request(state, &req, &body, &state.endpoints.introspection).await?;
     // INT-2: a public client proves nothing, so it could scan tokens; only confidential callers.
     if caller.client_type == ClientType::Public {
         let refusal = OAuthError::invalid_client("client authentication failed").caused_by("public client");
         refused(state, &req, Some(caller.id.as_str()), &refusal);
         return Err(refusal);
     }
-    let cors = cors::allowed_origin(&caller, origin.as_ref())
-        .inspect_err(|e| refused(state, &req, Some(caller.id.as_str()), e))?;
     let Some(token) = params.get("token") else {
         return Err(OAuthError::invalid_request("token is required").with_cors(cors.as_ref()));
     };

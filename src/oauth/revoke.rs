@@ -8,9 +8,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::access_token::{self, revoked_key, LEEWAY};
-use super::client_auth::{self, Presented};
-use super::form::FormParams;
-use super::token::refused;
+use super::client_auth::{self, AuthenticatedRequest};
 use crate::audit::AuditLog;
 use crate::error::{ErrorCode, OAuthError};
 use crate::policy::cors;
@@ -22,14 +20,8 @@ pub async fn revoke(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let state = state.get_ref();
-    let origin = cors::request_origin(&req)?;
-    let params = FormParams::parse(&req, &body)?;
-    let presented = Presented::from_request(&req, &params)?;
-    let caller = client_auth::authenticate(state, presented, &state.endpoints.revocation)
-        .await
-        .inspect_err(|e| refused(state, &req, None, e))?;
-    let cors = cors::allowed_origin(&caller, origin.as_ref())
-        .inspect_err(|e| refused(state, &req, Some(caller.id.as_str()), e))?;
+    let AuthenticatedRequest { client: caller, params, cors, .. } =
+        client_auth::authenticated_request(state, &req, &body, &state.endpoints.revocation).await?;
     let Some(token) = params.get("token") else {
         return Err(OAuthError::invalid_request("token is required").with_cors(cors.as_ref()));
     };

@@ -4,7 +4,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::client_auth::{self, Presented};
+use super::client_auth::{self, AuthenticatedRequest};
 use super::dpop;
 use super::form::FormParams;
 use super::grants::client_credentials::{self, Binding, ClientCredentialsRequest};
@@ -84,14 +84,8 @@ pub fn new_jti() -> String {
 
 pub async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
     let state = state.get_ref();
-    let origin = cors::request_origin(&req)?;
-    let params = FormParams::parse(&req, &body)?;
-    let presented = Presented::from_request(&req, &params)?;
-    let client = client_auth::authenticate(state, presented, &state.endpoints.token)
-        .await
-        .inspect_err(|e| refused(state, &req, None, e))?;
-    let cors = cors::allowed_origin(&client, origin.as_ref())
-        .inspect_err(|e| refused(state, &req, Some(client.id.as_str()), e))?;
+    let AuthenticatedRequest { client, params, origin, cors } =
+        client_auth::authenticated_request(state, &req, &body, &state.endpoints.token).await?;
 
     let issued = async {
         let request = TokenRequest::try_from(&params)?;
