@@ -159,6 +159,26 @@ peak_rss_mb() {
     awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$IDP_PID/status"
 }
 
+# wait_quiet: with BENCH_WAIT_QUIET=SECONDS, waits (at most that long) until the host has been
+# idle for 10 s, so a run does not share the cores with someone's compiler. The node and Redis
+# idle at well under the 15% threshold. Off by default.
+wait_quiet() {
+    local limit="${BENCH_WAIT_QUIET:-0}"
+    (( limit > 0 )) || return 0
+    local deadline=$(( SECONDS + limit )) quiet=0 a b
+    while (( SECONDS < deadline )); do
+        a=($(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat))
+        sleep 5
+        b=($(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat))
+        if (( 100 * (b[0] - a[0]) < 15 * (b[1] - a[1]) )); then
+            (( ++quiet >= 2 )) && return 0
+        else
+            quiet=0
+        fi
+    done
+    echo "# bench: host still busy after ${limit}s; measuring anyway (see the cpu line)"
+}
+
 # run_wrk NAME URL [wrk args…] [-- script args…]: prints one summary line, then any line the
 # wrk script printed starting with `bench:`. `non-2xx` is wrk's count of responses that were
 # not 2xx/3xx; `sock-err` its connect/read/write/timeout errors. Peak RSS is the node's VmHWM
@@ -179,6 +199,7 @@ run_wrk() {
             >/dev/null 2>&1 &
         perf_pid=$!
     fi
+    [[ "$name" == warmup || -n "${BENCH_QUIET_CHECKED:-}" ]] || wait_quiet
     local out cpu0 cpu1
     cpu0="$(cpu_snapshot)"
     out="$(timeout --kill-after=10 "$(( $(duration_seconds "$BENCH_DURATION") + 120 ))" \

@@ -39,11 +39,12 @@ run_wrk "client_credentials (client_secret_basic)" "$token_url" \
 # Enough proofs for the whole run at 20k req/s (each jti is accepted once).
 proofs="$BENCH_WORK/proofs.txt"
 proof_count="${BENCH_DPOP_PROOFS:-$(( 20000 * $(duration_seconds "$BENCH_DURATION") ))}"
+wait_quiet # before making the proofs: they must be used within dpop.proof_max_age (5 min)
 timeout 300 "$DPOP_PROOFS_BIN" --htu "$token_url" --client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" \
     --count "$proof_count" --out "$proofs" 2>"$BENCH_WORK/dpop_proofs.log" ||
     { cat "$BENCH_WORK/dpop_proofs.log" >&2; exit 1; }
 sed 's/^/# /' "$BENCH_WORK/dpop_proofs.log"
-run_wrk "client_credentials + DPoP (fresh proof per request)" "$token_url" \
+BENCH_QUIET_CHECKED=1 run_wrk "client_credentials + DPoP (fresh proof per request)" "$token_url" \
     -s "$BENCH_DIR/token-dpop.lua" -H "Authorization: $basic" -- "$proofs" "$BENCH_THREADS"
 rm -f "$proofs"
 
