@@ -2,6 +2,8 @@
 //! Requests hand events to a bounded queue; one task writes them in batches. When the queue is
 //! full (a flood), events are dropped with a warning and counted, never blocking a request.
 
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{HttpMessage, HttpRequest};
@@ -15,9 +17,14 @@ use crate::telemetry::RequestId;
 const QUEUE: usize = 10_000;
 const BATCH: usize = 500;
 
+/// Refusals audited per second per node; beyond it a flood of bad requests would turn into a
+/// flood of database writes, so the excess is only logged.
+const REFUSALS_PER_SECOND: u32 = 100;
+
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     queue: mpsc::Sender<NewAuditEvent>,
+    refusal_window: Arc<(AtomicI64, AtomicU32)>,
 }
 
 impl AuditLog {
@@ -56,12 +63,25 @@ impl AuditLog {
                 }
             }
         });
-        (Self { queue }, writer)
+        (Self { queue, refusal_window: Arc::new((AtomicI64::new(0), AtomicU32::new(0))) }, writer)
     }
 
     pub fn record(&self, event: NewAuditEvent) {
         if let Err(e) = self.queue.try_send(event) {
             tracing::warn!(action = %e.into_inner().action, "audit queue full; event dropped");
+        }
+    }
+
+    /// Records a refused request, within the per-second budget for refusals.
+    pub fn record_refusal(&self, event: NewAuditEvent) {
+        let (window, used) = &*self.refusal_window;
+        if window.swap(event.at, Ordering::Relaxed) != event.at {
+            used.store(0, Ordering::Relaxed);
+        }
+        if used.fetch_add(1, Ordering::Relaxed) < REFUSALS_PER_SECOND {
+            self.record(event);
+        } else {
+            tracing::warn!(action = %event.action, "refusal not audited: over the per-second budget");
         }
     }
 

@@ -142,7 +142,7 @@ pub fn refused(state: &AppState, req: &HttpRequest, client_id: Option<&str>, err
         serde_json::json!({ "endpoint": req.path(), "error": error.code.as_str(), "reason": error.to_string() })
             .to_string(),
     );
-    state.audit.record(event);
+    state.audit.record_refusal(event);
 }
 
 /// `OPTIONS` on the client-authenticated endpoints.
