@@ -15,6 +15,7 @@ use josekit::JoseError;
 use serde_json::{Map, Value};
 use url::Url;
 
+use super::jws::{CompactJws, Es256PublicKey};
 use super::signing::{has_private_members, thumbprint};
 use super::{b64url, constant_time_eq, sha256};
 
@@ -229,19 +230,13 @@ fn split_compact(proof: &str) -> Result<CompactParts<'_>, DpopError> {
     if proof.len() > MAX_PROOF_LEN {
         return Err(DpopError::TooLong);
     }
-    let base64url_or_dot = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
-    if !proof.bytes().all(base64url_or_dot) {
-        return Err(DpopError::NotCompactJws);
-    }
-    let mut parts = proof.split('.');
-    let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(DpopError::NotCompactJws);
-    };
-    if header.is_empty() || payload.is_empty() || signature.is_empty() {
-        return Err(DpopError::NotCompactJws);
-    }
-    Ok(CompactParts { header, payload, signature, signing_input: &proof[..header.len() + 1 + payload.len()] })
+    let jws = CompactJws::split(proof, MAX_PROOF_LEN).ok_or(DpopError::NotCompactJws)?;
+    Ok(CompactParts {
+        header: jws.header,
+        payload: jws.payload,
+        signature: jws.signature,
+        signing_input: jws.signing_input,
+    })
 }
 
 /// DPOP-2: the protected header is base64url (no padding, RFC 7515 §2) of a JSON object.
@@ -337,13 +332,11 @@ fn verify_es256(unverified_jwk: &Map<String, Value>, message: &[u8], signature: 
     if unverified_jwk.get("alg").is_some_and(|a| a != "ES256") {
         return Err(rejected("jwk alg is not ES256"));
     }
-    let mut point = Vec::with_capacity(65);
-    point.push(0x04);
-    point.extend_from_slice(&member_bytes(unverified_jwk, "x")?);
-    point.extend_from_slice(&member_bytes(unverified_jwk, "y")?);
-    ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point)
-        .verify(message, signature)
-        .map_err(|_| DpopError::InvalidSignature(JoseError::InvalidSignature(anyhow::anyhow!("ES256 signature"))))
+    let key = Es256PublicKey::from_jwk(unverified_jwk).ok_or(DpopError::MalformedJwk("not a P-256 point"))?;
+    if !key.verify(message, signature) {
+        return Err(DpopError::InvalidSignature(JoseError::InvalidSignature(anyhow::anyhow!("ES256 signature"))));
+    }
+    Ok(())
 }
 
 /// RFC 9449 §4.2 and §11.1 (DPOP-3, DPOP-15): `jti` is a non-empty string; it is capped so a

@@ -19,10 +19,11 @@ use std::time::Duration;
 use actix_web::web::Bytes;
 use arc_swap::ArcSwap;
 use diesel::Connection;
-use josekit::jws::{JwsSigner, JwsVerifier};
+use josekit::jws::JwsSigner;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use super::jws::{p256_point, Es256PublicKey};
 use super::kek::{Kek, KekError};
 use super::signing::SigningAlg;
 use super::{b64url, sha256};
@@ -110,7 +111,6 @@ pub struct LoadedKey {
     pub created_at: UnixTime,
     pub public_jwk: Map<String, Value>,
     pub signer: Box<dyn JwsSigner>,
-    pub verifier: Box<dyn JwsVerifier>,
     /// ES256 through ring: the access-token hot path signs and verifies without OpenSSL's
     /// per-call provider lookups and locks.
     pub es256: Option<Es256Key>,
@@ -118,43 +118,33 @@ pub struct LoadedKey {
 
 pub struct Es256Key {
     pair: ring::signature::EcdsaKeyPair,
-    public: ring::signature::UnparsedPublicKey<Vec<u8>>,
+    public: Es256PublicKey,
     rng: ring::rand::SystemRandom,
 }
 
 impl Es256Key {
-    /// From the DER that OpenSSL wrote; ring takes the scalar and point, not OpenSSL's encoding.
+    /// From the DER that OpenSSL wrote and the stored public JWK: ring takes the scalar and the
+    /// point, not OpenSSL's encoding.
     fn from_der(der: &[u8], public_jwk: &Map<String, Value>) -> Result<Self, String> {
         use josekit::jwk::KeyPair;
-        let pair = josekit::jwk::alg::ec::EcKeyPair::from_der(der, Some(josekit::jwk::alg::ec::EcCurve::P256))
-            .map_err(|e| e.to_string())?;
-        let private_jwk = pair.to_jwk_private_key();
-        let decode = |text: Option<&str>, name: &str| -> Result<Vec<u8>, String> {
-            let text = text.ok_or_else(|| format!("no {name}"))?;
-            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, text).map_err(|e| e.to_string())
-        };
-        let member = |name: &str| -> Result<Vec<u8>, String> {
-            match name {
-                "d" => decode(private_jwk.parameter("d").and_then(Value::as_str), name),
-                _ => decode(public_jwk.get(name).and_then(Value::as_str), name),
-            }
-        };
-        let mut point = vec![0x04];
-        point.extend(member("x")?);
-        point.extend(member("y")?);
+        let private_jwk = josekit::jwk::alg::ec::EcKeyPair::from_der(der, Some(josekit::jwk::alg::ec::EcCurve::P256))
+            .map_err(|e| e.to_string())?
+            .to_jwk_private_key();
+        let scalar = private_jwk
+            .parameter("d")
+            .and_then(Value::as_str)
+            .and_then(|d| base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, d).ok())
+            .ok_or("the private key has no readable d")?;
+        let point = p256_point(public_jwk).ok_or("the public JWK is not a P-256 point")?;
         let rng = ring::rand::SystemRandom::new();
         let pair = ring::signature::EcdsaKeyPair::from_private_key_and_public_key(
             &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-            &member("d")?,
+            &scalar,
             &point,
             &rng,
         )
         .map_err(|e| e.to_string())?;
-        let public = ring::signature::UnparsedPublicKey::new(
-            &ring::signature::ECDSA_P256_SHA256_FIXED,
-            ring::signature::KeyPair::public_key(&pair).as_ref().to_vec(),
-        );
-        Ok(Self { pair, public, rng })
+        Ok(Self { pair, public: Es256PublicKey::from_point(point), rng })
     }
 
     /// JWS ES256 signature (r || s, 64 bytes).
@@ -162,8 +152,8 @@ impl Es256Key {
         self.pair.sign(&self.rng, message).map(|s| s.as_ref().to_vec()).map_err(|e| e.to_string())
     }
 
-    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        self.public.verify(message, signature).is_ok()
+    pub fn public(&self) -> &Es256PublicKey {
+        &self.public
     }
 }
 
@@ -489,14 +479,12 @@ impl Keyring {
             Ok(Value::Object(map)) => map,
             _ => return Err(bad("public JWK is not a JSON object".into())),
         };
-        let verifier = alg.verifier_from_jwk(&public_jwk).map_err(|e| bad(e.to_string()))?;
         let es256 = match alg {
             SigningAlg::Es256 => Some(Es256Key::from_der(&der, &public_jwk).map_err(bad)?),
             _ => None,
         };
         Ok(LoadedKey {
             es256,
-            verifier,
             kid: row.kid.clone(),
             alg,
             generation: row.generation,

@@ -1,6 +1,7 @@
 //! Keys and the cryptography around them.
 
 pub mod dpop;
+pub mod jws;
 pub mod kek;
 pub mod keyring;
 pub mod nonce;

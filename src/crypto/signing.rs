@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use josekit::jwk::alg::ed::EdCurve;
 use josekit::jwk::KeyPair;
-use josekit::jws::{EdDSA, JwsSigner, JwsVerifier, ES256, RS256};
+use josekit::jws::{EdDSA, JwsSigner, ES256, RS256};
 use serde_json::{Map, Value};
 
 use super::{b64url, sha256};
@@ -62,17 +62,6 @@ impl SigningAlg {
             Self::Es256 => Box::new(ES256.signer_from_der(der)?),
             Self::Rs256 => Box::new(RS256.signer_from_der(der)?),
             Self::EdDsa => Box::new(EdDSA.signer_from_der(der)?),
-        })
-    }
-}
-
-impl SigningAlg {
-    pub fn verifier_from_jwk(self, jwk: &Map<String, Value>) -> Result<Box<dyn JwsVerifier>, josekit::JoseError> {
-        let jwk = josekit::jwk::Jwk::from_map(jwk.clone())?;
-        Ok(match self {
-            Self::Es256 => Box::new(ES256.verifier_from_jwk(&jwk)?),
-            Self::Rs256 => Box::new(RS256.verifier_from_jwk(&jwk)?),
-            Self::EdDsa => Box::new(EdDSA.verifier_from_jwk(&jwk)?),
         })
     }
 }

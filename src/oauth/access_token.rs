@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{Keyring, SigningAlg};
+use crate::verify::TokenError;
 
 /// Seconds of clock skew tolerated when checking `exp`, `nbf` and `iat`.
 pub const LEEWAY: i64 = 5;
@@ -68,104 +69,44 @@ pub fn sign(keyring: &Keyring, claims: &AccessTokenClaims) -> Result<String, Sig
     token.push_str(&URL_SAFE_NO_PAD.encode(header));
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(payload));
-    let signature = match &key.es256 {
-        Some(fast) => fast.sign(token.as_bytes()).map_err(SignError::Sign)?,
-        None => key.signer.sign(token.as_bytes()).map_err(|e| SignError::Sign(e.to_string()))?,
-    };
+    let signature = key.es256.as_ref().ok_or(SignError::NoKey)?.sign(token.as_bytes()).map_err(SignError::Sign)?;
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(signature));
     Ok(token)
 }
 
-/// Why a presented token is not valid; resource servers map every one to `invalid_token`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum TokenRejection {
-    #[error("not a JWT")]
-    Malformed,
-    #[error("not an access token (typ)")]
-    WrongType,
-    #[error("unknown signing key")]
-    UnknownKey,
-    #[error("bad signature")]
-    BadSignature,
-    #[error("another issuer")]
-    WrongIssuer,
-    #[error("expired")]
-    Expired,
-    #[error("issued in the future")]
-    NotYetValid,
-}
-
-#[derive(Deserialize)]
-struct UnverifiedHeader {
-    alg: String,
-    typ: Option<String>,
-    kid: Option<String>,
-}
-
 /// Verifies a token this provider issued: signature by a published key, `typ`, `iss`, and
 /// time. Audience and revocation are the caller's to check.
-pub fn verify(keyring: &Keyring, issuer: &str, token: &str, now: i64) -> Result<AccessTokenClaims, TokenRejection> {
+pub fn verify(keyring: &Keyring, issuer: &str, token: &str, now: i64) -> Result<AccessTokenClaims, TokenError> {
     let (_, claims) = verify_signature(keyring, issuer, token)?;
     check_time(&claims, now)?;
     Ok(claims)
 }
 
-fn check_time(claims: &AccessTokenClaims, now: i64) -> Result<(), TokenRejection> {
+fn check_time(claims: &AccessTokenClaims, now: i64) -> Result<(), TokenError> {
     // The provider's own clock is the reference for its tokens: no leeway on expiry here.
     if claims.exp <= now {
-        return Err(TokenRejection::Expired);
+        return Err(TokenError::Expired);
     }
     if claims.iat > now + LEEWAY {
-        return Err(TokenRejection::NotYetValid);
+        return Err(TokenError::IssuedInFuture);
     }
     Ok(())
 }
 
-/// Signature, `typ` and `iss`; returns the signing key id with the claims.
-fn verify_signature(
-    keyring: &Keyring,
-    issuer: &str,
-    token: &str,
-) -> Result<(String, AccessTokenClaims), TokenRejection> {
-    let mut parts = token.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(TokenRejection::Malformed);
-    };
-    let unverified_header: UnverifiedHeader = URL_SAFE_NO_PAD
-        .decode(header_b64)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or(TokenRejection::Malformed)?;
-    // RFC 9068 §4: only at+jwt, so an ID token or another JWT is never taken for an access token.
-    if !matches!(unverified_header.typ.as_deref(), Some("at+jwt" | "application/at+jwt")) {
-        return Err(TokenRejection::WrongType);
-    }
-    let kid = unverified_header.kid.ok_or(TokenRejection::UnknownKey)?;
-    let key = keyring.verification_key(&kid).ok_or(TokenRejection::UnknownKey)?;
-    if unverified_header.alg != key.alg.as_str() || key.alg != SigningAlg::Es256 {
-        return Err(TokenRejection::BadSignature);
-    }
-    let signature = URL_SAFE_NO_PAD.decode(signature_b64).map_err(|_| TokenRejection::Malformed)?;
-    let message = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
-    let verified = match &key.es256 {
-        Some(fast) => fast.verify(message, &signature),
-        None => key.verifier.verify(message, &signature).is_ok(),
-    };
-    if !verified {
-        return Err(TokenRejection::BadSignature);
-    }
-    let claims: AccessTokenClaims = URL_SAFE_NO_PAD
-        .decode(payload_b64)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or(TokenRejection::Malformed)?;
+/// Shape, header (the same rules a resource server applies, `verify::jwt::parse`), signature
+/// by a published key of this node's keyring, and `iss`; returns the key id with the claims.
+fn verify_signature(keyring: &Keyring, issuer: &str, token: &str) -> Result<(String, AccessTokenClaims), TokenError> {
+    let unverified = crate::verify::jwt::parse(token)?;
+    let key = keyring.verification_key(&unverified.kid).ok_or(TokenError::UnknownKey)?;
+    let public = key.es256.as_ref().map(|k| k.public()).ok_or(TokenError::UnknownKey)?;
+    let claims = unverified.verify_signature([public])?;
+    let claims: AccessTokenClaims =
+        serde_json::from_value(serde_json::Value::Object(claims)).map_err(|_| TokenError::MalformedClaims)?;
     if claims.iss != issuer {
-        return Err(TokenRejection::WrongIssuer);
+        return Err(TokenError::WrongIssuer);
     }
-    Ok((kid, claims))
+    Ok((unverified.kid, claims))
 }
 
 /// Tokens whose signature this node already checked, by SHA-256 of the whole token: the same
@@ -193,13 +134,13 @@ impl VerifiedTokens {
         issuer: &str,
         token: &str,
         now: i64,
-    ) -> Result<AccessTokenClaims, TokenRejection> {
+    ) -> Result<AccessTokenClaims, TokenError> {
         let digest = crate::crypto::sha256(token.as_bytes());
         let cached = self.entries.get(&digest).map(|entry| entry.clone());
         let entry = match cached {
             Some(entry) => {
                 // A key may have left the JWKS since; then its tokens are no longer valid.
-                keyring.verification_key(&entry.0).ok_or(TokenRejection::UnknownKey)?;
+                keyring.verification_key(&entry.0).ok_or(TokenError::UnknownKey)?;
                 entry
             }
             None => {

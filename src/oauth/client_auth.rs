@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::HttpRequest;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
 
 use super::form::FormParams;
+use crate::crypto::jws::CompactJws;
 use crate::crypto::{b64url, sha256};
 use crate::domain::TokenEndpointAuthMethod;
 use crate::error::OAuthError;
@@ -23,6 +24,8 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 /// Longest lifetime accepted for a client assertion, and the skew allowed on its times.
 const ASSERTION_MAX_LIFETIME: i64 = 600;
 const SKEW: i64 = 10;
+/// Client assertions are small; a longer value is refused unread.
+const MAX_ASSERTION_LEN: usize = 8 * 1024;
 
 /// How the caller tried to authenticate.
 #[derive(Debug)]
@@ -189,9 +192,7 @@ struct AssertionClaims {
 }
 
 fn unverified_assertion_subject(assertion: &str) -> Option<String> {
-    let payload = assertion.split('.').nth(1)?;
-    let claims: AssertionClaims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    claims.sub
+    CompactJws::split(assertion, MAX_ASSERTION_LEN)?.payload_json::<AssertionClaims>()?.sub
 }
 
 /// RFC 7523 §3 and RFC 7521 §5.2: signature by one of the client's registered keys, `iss` and
@@ -203,42 +204,29 @@ async fn verify_assertion(
     endpoint: &str,
     now: i64,
 ) -> Result<(), OAuthError> {
-    let mut parts = assertion.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(failed("assertion is not a compact JWS"));
-    };
-    let unverified_header: UnverifiedHeader = URL_SAFE_NO_PAD
-        .decode(header_b64)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| failed("assertion header unreadable"))?;
+    let jws =
+        CompactJws::split(assertion, MAX_ASSERTION_LEN).ok_or_else(|| failed("assertion is not a compact JWS"))?;
+    let unverified_header: UnverifiedHeader = jws.header_json().ok_or_else(|| failed("assertion header unreadable"))?;
     if !ASSERTION_ALGS.contains(&unverified_header.alg.as_str()) {
         return Err(failed("assertion algorithm not accepted"));
     }
-    let signature = URL_SAFE_NO_PAD.decode(signature_b64).map_err(|_| failed("assertion signature unreadable"))?;
-    let message = &assertion.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+    let signature = jws.signature_bytes().ok_or_else(|| failed("assertion signature unreadable"))?;
     let verified = client
         .keys
         .iter()
         .filter(|k| k.alg == unverified_header.alg)
         .filter(|k| unverified_header.kid.is_none() || k.kid == unverified_header.kid)
-        .any(|k| k.verifier.verify(message, &signature).is_ok());
+        .any(|k| k.verifier.verify(jws.signing_input.as_bytes(), &signature).is_ok());
     if !verified {
         return Err(failed("assertion signature does not verify with a registered key"));
     }
-    let claims: AssertionClaims = URL_SAFE_NO_PAD
-        .decode(payload_b64)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| failed("assertion claims unreadable"))?;
+    let claims: AssertionClaims = jws.payload_json().ok_or_else(|| failed("assertion claims unreadable"))?;
     let id = client.id.as_str();
     if claims.iss.as_deref() != Some(id) || claims.sub.as_deref() != Some(id) {
         return Err(failed("assertion iss and sub must be the client"));
     }
     let issuer = state.settings.issuer.as_str();
-    let token_endpoint = state.settings.issuer.endpoint("/token");
+    let token_endpoint = state.endpoints.token.as_str();
     let audience_ok = |aud: &str| aud == issuer || aud == token_endpoint || aud == endpoint;
     let aud_ok = match &claims.aud {
         Some(serde_json::Value::String(aud)) => audience_ok(aud),

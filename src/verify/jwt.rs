@@ -2,13 +2,11 @@
 //! (read as `unverified_*`), the signature with a key the caller looked up by `kid`, then the
 //! claims. Keys come from the provider's JWKS only, never from the token.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use josekit::jws::JwsVerifier;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::error::TokenError;
+use crate::crypto::jws::{CompactJws, Es256PublicKey};
 use crate::oauth::access_token::{AccessTokenClaims, Confirmation};
 
 /// Tokens of this provider are well under 1 KiB; a longer value is refused unread.
@@ -25,8 +23,7 @@ pub const TOKEN_ALG: &str = "ES256";
 pub struct UnverifiedToken<'a> {
     /// The `kid` to look the key up by.
     pub kid: String,
-    signing_input: &'a str,
-    payload: &'a str,
+    jws: CompactJws<'a>,
     signature: Vec<u8>,
 }
 
@@ -42,26 +39,8 @@ pub struct Expected<'a> {
 /// Shape and header: one compact JWS (three base64url parts), `typ` `at+jwt`, `alg` ES256,
 /// a `kid`, no `crit` and no key or key reference of its own.
 pub fn parse(token: &str) -> Result<UnverifiedToken<'_>, TokenError> {
-    if token.len() > MAX_TOKEN_LEN {
-        return Err(TokenError::Malformed);
-    }
-    let base64url_or_dot = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
-    if !token.bytes().all(base64url_or_dot) {
-        return Err(TokenError::Malformed);
-    }
-    let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(TokenError::Malformed);
-    };
-    if header.is_empty() || payload.is_empty() || signature.is_empty() {
-        return Err(TokenError::Malformed);
-    }
-    let unverified_header: Map<String, Value> = URL_SAFE_NO_PAD
-        .decode(header)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or(TokenError::Malformed)?;
+    let jws = CompactJws::split(token, MAX_TOKEN_LEN).ok_or(TokenError::Malformed)?;
+    let unverified_header: Map<String, Value> = jws.header_json().ok_or(TokenError::Malformed)?;
     check_typ(&unverified_header)?;
     reject_embedded_keys(&unverified_header)?;
     check_alg(&unverified_header)?;
@@ -69,8 +48,8 @@ pub fn parse(token: &str) -> Result<UnverifiedToken<'_>, TokenError> {
         Some(Value::String(kid)) if !kid.is_empty() => kid.clone(),
         _ => return Err(TokenError::UnknownKey),
     };
-    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
-    Ok(UnverifiedToken { kid, signing_input: &token[..header.len() + 1 + payload.len()], payload, signature })
+    let signature = jws.signature_bytes().ok_or(TokenError::Malformed)?;
+    Ok(UnverifiedToken { kid, jws, signature })
 }
 
 /// RFC 9068 §4 (JWT-5): `typ` is `at+jwt` or `application/at+jwt`, so an ID token or any other
@@ -111,27 +90,16 @@ impl UnverifiedToken<'_> {
     /// FAPI-28) and returns the verified claims object.
     pub fn verify_signature<'k>(
         &self,
-        candidates: impl IntoIterator<Item = &'k dyn JwsVerifier>,
+        candidates: impl IntoIterator<Item = &'k Es256PublicKey>,
     ) -> Result<Map<String, Value>, TokenError> {
-        let mut any = false;
-        let mut verified = false;
-        for verifier in candidates {
-            any = true;
-            if verifier.verify(self.signing_input.as_bytes(), &self.signature).is_ok() {
-                verified = true;
-                break;
-            }
+        let mut candidates = candidates.into_iter().peekable();
+        if candidates.peek().is_none() {
+            return Err(TokenError::UnknownKey);
         }
-        match (any, verified) {
-            (false, _) => return Err(TokenError::UnknownKey),
-            (true, false) => return Err(TokenError::BadSignature),
-            (true, true) => {}
+        if !candidates.any(|key| key.verify(self.jws.signing_input.as_bytes(), &self.signature)) {
+            return Err(TokenError::BadSignature);
         }
-        URL_SAFE_NO_PAD
-            .decode(self.payload)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or(TokenError::MalformedClaims)
+        self.jws.payload_json().ok_or(TokenError::MalformedClaims)
     }
 }
 
@@ -332,14 +300,13 @@ mod tests {
             format!("{}.{}", b64url(header().to_string().as_bytes()), b64url(json!(claims()).to_string().as_bytes()));
         let signer = ES256.signer_from_der(right.to_der_private_key()).unwrap();
         let token = format!("{input}.{}", b64url(&josekit::jws::JwsSigner::sign(&signer, input.as_bytes()).unwrap()));
-        let right = ES256.verifier_from_jwk(&right.to_jwk_public_key()).unwrap();
-        let wrong = ES256.verifier_from_jwk(&wrong.to_jwk_public_key()).unwrap();
+        let right = Es256PublicKey::from_jwk(right.to_jwk_public_key().as_ref()).unwrap();
+        let wrong = Es256PublicKey::from_jwk(wrong.to_jwk_public_key().as_ref()).unwrap();
         let unverified = parse(&token).unwrap();
         assert_eq!(unverified.kid, "k1");
-        let none: [&dyn JwsVerifier; 0] = [];
-        assert_eq!(unverified.verify_signature(none).unwrap_err(), TokenError::UnknownKey);
-        assert_eq!(unverified.verify_signature([&wrong as &dyn JwsVerifier]).unwrap_err(), TokenError::BadSignature);
-        let verified = unverified.verify_signature([&wrong as &dyn JwsVerifier, &right]).unwrap();
+        assert_eq!(unverified.verify_signature([]).unwrap_err(), TokenError::UnknownKey);
+        assert_eq!(unverified.verify_signature([&wrong]).unwrap_err(), TokenError::BadSignature);
+        let verified = unverified.verify_signature([&wrong, &right]).unwrap();
         assert_eq!(verified, claims(), "a decoy with the same kid does not hide the real key (FAPI-28)");
     }
 

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use josekit::jws::{JwsVerifier, ES256};
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 
+use crate::crypto::jws::Es256PublicKey;
 use crate::crypto::signing::has_private_members;
 
 /// A JWKS larger than this is refused: this provider publishes a handful of keys.
@@ -23,7 +23,7 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// One usable key: ES256, for signatures.
 pub struct VerificationKey {
     pub kid: String,
-    verifier: Box<dyn JwsVerifier>,
+    key: Es256PublicKey,
 }
 
 impl std::fmt::Debug for VerificationKey {
@@ -44,8 +44,8 @@ pub struct KeySet {
 impl KeySet {
     /// The keys with this `kid`: usually one; several when the JWKS repeats a `kid` for keys of
     /// the same type (decoys of another type were already dropped, FAPI-28).
-    pub fn candidates<'a>(&'a self, kid: &'a str) -> impl Iterator<Item = &'a dyn JwsVerifier> + 'a {
-        self.keys.iter().filter(move |k| k.kid == kid).map(|k| k.verifier.as_ref())
+    pub fn candidates<'a>(&'a self, kid: &'a str) -> impl Iterator<Item = &'a Es256PublicKey> + 'a {
+        self.keys.iter().filter(move |k| k.kid == kid).map(|k| &k.key)
     }
 
     fn knows(&self, kid: &str) -> bool {
@@ -225,9 +225,7 @@ fn usable_key(jwk: &Map<String, Value>) -> Option<VerificationKey> {
     if !fits {
         return None;
     }
-    let parsed = josekit::jwk::Jwk::from_map(jwk.clone()).ok()?;
-    let verifier = ES256.verifier_from_jwk(&parsed).ok()?;
-    Some(VerificationKey { kid: kid.to_owned(), verifier: Box::new(verifier) })
+    Some(VerificationKey { kid: kid.to_owned(), key: Es256PublicKey::from_jwk(jwk)? })
 }
 
 /// RFC 7517 §4.3: when `key_ops` is present it must allow `verify`.
@@ -241,7 +239,7 @@ fn key_ops_allow_verify(jwk: &Map<String, Value>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use josekit::jws::RS256;
+    use josekit::jws::{ES256, RS256};
     use serde_json::json;
 
     use super::*;

@@ -19,7 +19,7 @@
 //! that fails (JWKS, revocation list, replay cache) fails closed with 503.
 
 mod error;
-mod jwt;
+pub mod jwt;
 mod keys;
 mod middleware;
 mod request;
