@@ -229,11 +229,8 @@ impl ResponseError for OAuthError {
         let description: String =
             self.description.bytes().map(|b| if is_error_text_byte(b) { b as char } else { ' ' }).collect();
         let body = serde_json::json!({ "error": self.code.as_str(), "error_description": description });
-        let mut response = HttpResponse::build(self.status);
-        response
-            .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")))
-            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-            .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
+        let mut response = crate::oauth::no_store_response(self.status, self.cors_origin.as_ref());
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")));
         if self.status == StatusCode::UNAUTHORIZED {
             // RFC 6749 §5.2 / RFC 9110 §11.6.1: a 401 names the scheme to authenticate with.
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"idp\"")));
@@ -243,9 +240,6 @@ impl ResponseError for OAuthError {
         }
         if let Some(nonce) = self.dpop_nonce.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
             response.insert_header((crate::policy::cors::DPOP_NONCE, nonce));
-        }
-        if let Some(origin) = &self.cors_origin {
-            crate::policy::cors::add_actual_headers(&mut response, origin);
         }
         response.body(body.to_string())
     }

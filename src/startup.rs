@@ -286,16 +286,9 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
 
 /// Keeps this node's keys current: re-reads the key table on a short interval and whenever
 /// another node announces a change, rotates on schedule and drops expired keys.
-async fn key_upkeep(state: AppState, mut stopped: watch::Receiver<bool>) {
-    let mut changes = state.hot.subscribe(KEYS_CHANNEL);
-    let mut tick = tokio::time::interval(state.settings.keys.refresh_interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = changes.recv() => {}
-            _ = stopped.changed() => return,
-        }
+async fn key_upkeep(state: AppState, stopped: watch::Receiver<bool>) {
+    let every = state.settings.keys.refresh_interval;
+    on_tick_or_announcement(&state.hot, KEYS_CHANNEL, every, stopped, || async {
         let keyring = state.keyring.clone();
         let upkeep = tokio::task::spawn_blocking(move || {
             let rotated = keyring.maintain()?;
@@ -313,23 +306,15 @@ async fn key_upkeep(state: AppState, mut stopped: watch::Receiver<bool>) {
             Ok(Err(e)) => tracing::error!(error = %e, "key upkeep failed; retrying"),
             Err(e) => tracing::error!(error = %e, "key upkeep task failed"),
         }
-        // After an announcement storm, do not spin.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 /// Keeps this node's view of clients and resource servers current: polls the registry
 /// version twice a second and reloads at once when another node announces a change.
-async fn registry_upkeep(state: AppState, mut stopped: watch::Receiver<bool>) {
-    let mut changes = state.hot.subscribe(REGISTRY_CHANNEL);
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = changes.recv() => {}
-            _ = stopped.changed() => return,
-        }
+async fn registry_upkeep(state: AppState, stopped: watch::Receiver<bool>) {
+    let every = Duration::from_millis(500);
+    on_tick_or_announcement(&state.hot, REGISTRY_CHANNEL, every, stopped, || async {
         let registry = state.registry.clone();
         match tokio::task::spawn_blocking(move || registry.reload_if_changed()).await {
             Ok(Ok(true)) => tracing::debug!("registry reloaded"),
@@ -337,5 +322,34 @@ async fn registry_upkeep(state: AppState, mut stopped: watch::Receiver<bool>) {
             Ok(Err(e)) => tracing::warn!(error = %e, "registry reload failed; retrying"),
             Err(e) => tracing::error!(error = %e, "registry reload task failed"),
         }
+    })
+    .await
+}
+
+/// Runs `step` every `every` and whenever a node announces a change on `channel` (the
+/// announcement makes it immediate; the interval covers lost messages and nodes without
+/// Redis), until `stopped` fires.
+async fn on_tick_or_announcement<F, Fut>(
+    hot: &Arc<dyn HotStore>,
+    channel: &str,
+    every: Duration,
+    mut stopped: watch::Receiver<bool>,
+    mut step: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut announcements = hot.subscribe(channel);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = announcements.recv() => {}
+            _ = stopped.changed() => return,
+        }
+        step().await;
+        // After an announcement storm, do not spin.
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -55,17 +55,16 @@ pub enum UserError {
     #[error("no such user")]
     NotFound,
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error("password hashing failed: {0}")]
     Hash(String),
 }
 
-impl From<diesel::result::Error> for UserError {
-    fn from(e: diesel::result::Error) -> Self {
-        if crate::store::db::is_unique_violation(&e) {
-            UserError::Conflict
-        } else {
-            UserError::Store(StoreError::Query(e))
+impl From<StoreError> for UserError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Query(q) if crate::store::db::is_unique_violation(&q) => UserError::Conflict,
+            other => UserError::Store(other),
         }
     }
 }
@@ -201,17 +200,7 @@ impl Users {
         };
         let audit =
             NewAuditEvent { user_id: Some(row.user_id.clone()), ..NewAuditEvent::new(now, "user.create", "success") };
-        self.db
-            .run_blocking(|conn| {
-                diesel::Connection::transaction(conn, |conn| {
-                    row.insert(conn)?;
-                    audit.insert(conn)
-                })
-            })
-            .map_err(|e| match e {
-                StoreError::Query(q) => UserError::from(q),
-                other => UserError::Store(other),
-            })?;
+        self.db.write_audited(&audit, |conn| row.insert(conn))?;
         Ok(row.into())
     }
 
@@ -225,12 +214,7 @@ impl Users {
             user_id: Some(row.user_id.clone()),
             ..NewAuditEvent::new(row.updated_at, action, "success")
         };
-        self.db.run_blocking(|conn| {
-            diesel::Connection::transaction(conn, |conn| {
-                row.update(conn)?;
-                audit.insert(conn)
-            })
-        })?;
+        self.db.write_audited(&audit, |conn| row.update(conn))?;
         Ok(row.into())
     }
 

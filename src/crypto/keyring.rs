@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use actix_web::web::Bytes;
 use arc_swap::ArcSwap;
-use diesel::Connection;
 use josekit::jws::JwsSigner;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -343,7 +342,8 @@ impl Keyring {
     }
 
     /// Scheduled upkeep: starts the successor of an active key that is due to rotate, and
-    /// deletes expired keys. Returns whether the key table changed. Blocking.
+    /// deletes expired keys. Returns whether the key table changed; [`Keyring::refresh`] then
+    /// loads what changed. Blocking.
     pub fn maintain(&self) -> Result<bool, KeyringError> {
         let now = self.clock.now();
         let mut changed = false;
@@ -374,9 +374,6 @@ impl Keyring {
                 tracing::info!(alg = %alg, kids = ?expired, "removed expired signing keys");
                 changed |= removed > 0;
             }
-        }
-        if changed {
-            self.refresh()?;
         }
         Ok(changed)
     }
@@ -434,12 +431,7 @@ impl Keyring {
             "kid": row.kid, "alg": row.alg, "generation": generation,
             "signs_from": signs_from, "trigger": trigger.as_str(),
         }));
-        let stored = self.db.run_blocking(|conn| {
-            conn.transaction(|conn| {
-                row.insert(conn)?;
-                audit.insert(conn)
-            })
-        });
+        let stored = self.db.write_audited(&audit, |conn| row.insert(conn));
         match stored {
             Ok(()) => {
                 tracing::info!(kid = %row.kid, alg = %alg, generation, signs_from, trigger = trigger.as_str(), "created signing key");

@@ -2,16 +2,16 @@
 //! its claims if the caller may see them. Expired, revoked, foreign, malformed and other
 //! audiences' tokens are all simply `active: false`.
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
+use serde::Serialize;
 
 use super::access_token::{revoked_key, AccessTokenClaims};
 use super::client_auth::{self, AuthenticatedRequest};
+use super::no_store_response;
 use super::token::refused;
 use crate::domain::ClientType;
 use crate::error::OAuthError;
-use crate::policy::cors;
 use crate::registry::Client;
 use crate::startup::AppState;
 
@@ -34,35 +34,24 @@ pub async fn introspect(
     };
 
     let claims = active_claims(state, &caller, token).await.map_err(|e| e.with_cors(cors.as_ref()))?;
-    let body = match claims {
-        Some(claims) => json!({
-            "active": true,
-            "iss": claims.iss,
-            "sub": claims.sub,
-            "aud": claims.aud,
-            "client_id": claims.client_id,
-            "scope": claims.scope,
-            "iat": claims.iat,
-            "exp": claims.exp,
-            "jti": claims.jti,
-            "token_type": claims.token_type(),
-            "cnf": claims.cnf,
-            "origin": claims.origin,
-        }),
-        None => json!({ "active": false }),
-    };
-    let mut body = body;
-    if let Some(map) = body.as_object_mut() {
-        map.retain(|_, v| !v.is_null());
-    }
-    let mut response = HttpResponse::Ok();
-    response
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
-    if let Some(origin) = &cors {
-        cors::add_actual_headers(&mut response, origin);
-    }
-    Ok(response.json(body))
+    let mut response = no_store_response(StatusCode::OK, cors.as_ref());
+    Ok(match claims {
+        Some(claims) => {
+            response.json(Introspection { active: true, token_type: Some(claims.token_type()), claims: Some(&claims) })
+        }
+        None => response.json(Introspection { active: false, token_type: None, claims: None }),
+    })
+}
+
+/// RFC 7662 §2.2: `active`, and for an active token its claims (absent ones omitted) and
+/// `token_type` (`DPoP` for a bound token, RFC 9449 §6.2).
+#[derive(Serialize)]
+struct Introspection<'a> {
+    active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<&'static str>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    claims: Option<&'a AccessTokenClaims>,
 }
 
 /// RFC 7662 §4: signature, time, revocation, and whether this caller may see the token (its

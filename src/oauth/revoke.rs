@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::access_token::{self, revoked_key, LEEWAY};
 use super::client_auth::{self, AuthenticatedRequest};
+use super::no_store_response;
 use crate::audit::AuditLog;
 use crate::error::{ErrorCode, OAuthError};
-use crate::policy::cors;
 use crate::startup::AppState;
 
 pub async fn revoke(
@@ -44,12 +44,5 @@ pub async fn revoke(
         state.audit.record(event);
     }
 
-    let mut response = HttpResponse::Ok();
-    response
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
-    if let Some(origin) = &cors {
-        cors::add_actual_headers(&mut response, origin);
-    }
-    Ok(response.finish())
+    Ok(no_store_response(StatusCode::OK, cors.as_ref()).finish())
 }

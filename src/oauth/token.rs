@@ -1,6 +1,7 @@
 //! `POST /token` (RFC 6749 §3.2): named steps, then the grant.
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::HeaderValue;
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
@@ -8,6 +9,7 @@ use super::client_auth::{self, AuthenticatedRequest};
 use super::dpop;
 use super::form::FormParams;
 use super::grants::client_credentials::{self, Binding, ClientCredentialsRequest};
+use super::no_store_response;
 use crate::audit::AuditLog;
 use crate::crypto::b64url;
 use crate::domain::{GrantType, ResourceIndicator, ScopeSet};
@@ -107,17 +109,12 @@ pub async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
 
     match issued {
         Ok((response, bound)) => {
-            let mut http = HttpResponse::Ok();
-            http.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-                .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
+            let mut http = no_store_response(StatusCode::OK, cors.as_ref());
             if bound {
                 // Keeps DPoP clients on a current nonce without an extra round trip.
                 if let Ok(nonce) = HeaderValue::from_str(&state.nonces.current(state.clock.now())) {
                     http.insert_header((cors::DPOP_NONCE, nonce));
                 }
-            }
-            if let Some(origin) = &cors {
-                cors::add_actual_headers(&mut http, origin);
             }
             Ok(http.json(response))
         }

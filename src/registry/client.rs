@@ -8,7 +8,7 @@ use josekit::jwk::Jwk;
 use josekit::jws::JwsVerifier;
 use serde_json::{json, Map, Value};
 
-use super::resource::{json_list, parse_scope_list, validate_name, ResourceServer};
+use super::resource::{json_list, parse_scope_list, validate_lifetime, validate_name, ResourceServer};
 use super::RegistryError;
 use crate::crypto::{b64url, constant_time_eq};
 use crate::domain::{
@@ -364,11 +364,7 @@ impl ClientRegistration {
             }
             (None, _) => None,
         };
-        if let Some(lifetime) = self.access_token_lifetime.filter(|l| !(1..=86_400).contains(l)) {
-            return Err(RegistryError::Invalid(format!(
-                "--access-token-lifetime must be 1 to 86400 seconds, got {lifetime}"
-            )));
-        }
+        validate_lifetime(self.access_token_lifetime)?;
         let list = |items: Vec<&str>| json_list(items.into_iter());
         let client_id =
             ClientId::generate().map_err(|_| RegistryError::Invalid("no system randomness for a client id".into()))?;
