@@ -173,6 +173,10 @@ impl OAuthError {
         Self { status: StatusCode::FORBIDDEN, ..Self::invalid_request("origin not allowed") }
     }
 
+    pub fn payload_too_large() -> Self {
+        Self { status: StatusCode::PAYLOAD_TOO_LARGE, ..Self::invalid_request("the request body is too large") }
+    }
+
     pub fn server_error(cause: impl std::fmt::Display) -> Self {
         Self::new(ErrorCode::ServerError, "the server could not complete the request").caused_by(cause)
     }

@@ -223,7 +223,6 @@ fn serve(listener: TcpListener, state: AppState, workers: Option<usize>) -> std:
             .app_data(db.clone())
             .app_data(hot.clone())
             .app_data(app_state.clone())
-            .app_data(web::PayloadConfig::new(crate::oauth::form::MAX_FORM_BYTES))
             .wrap(from_fn(telemetry::observe))
             .configure(|cfg| routes(cfg, &prefix))
             .default_service(web::to(|| async { Problem::not_found() }))

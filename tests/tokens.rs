@@ -512,7 +512,42 @@ async fn preflight_answers_registered_origins_with_a_fixed_policy(backend: Backe
     app.stop().await;
 }
 
+async fn lacking_origin_a_referer_from_an_unregistered_origin_is_refused(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let client = app.service_client().await;
+    for referer in ["https://evil.test/page", "not a url", "http://app.test/"] {
+        let response = app.token_for(&client, &[], &[("Referer", referer)]).await;
+        assert_eq!(response.status(), 403, "{referer}");
+        assert!(response.headers().get("access-control-allow-origin").is_none());
+    }
+    let registered = app.token_for(&client, &[], &[("Referer", "https://app.test/callback?x=1")]).await;
+    assert_eq!(registered.status(), 200);
+    assert!(registered.headers().get("access-control-allow-origin").is_none(), "not a CORS request");
+    let body: Value = registered.json().await.unwrap();
+    assert!(claims_of(body["access_token"].as_str().unwrap()).get("origin").is_none(), "only Origin binds");
+    assert_eq!(tokens_issued(&app).await, 1);
+    app.stop().await;
+}
+
+async fn an_oversized_body_is_refused_with_an_oauth_error(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let client = app.service_client().await;
+    let padding = "x".repeat(20 * 1024);
+    let response = app.token_for(&client, &[("padding", &padding)], &[]).await;
+    assert_eq!(response.status(), 413);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(error_of(response).await, (413, "invalid_request".into()));
+    assert_eq!(tokens_issued(&app).await, 0);
+    app.stop().await;
+}
+
 backend_tests!(
+    lacking_origin_a_referer_from_an_unregistered_origin_is_refused,
+    an_oversized_body_is_refused_with_an_oauth_error,
     jwt_3_client_credentials_token_is_an_rfc9068_jwt_for_the_default_resource,
     jwt_2_the_token_signature_verifies_with_the_published_key,
     res_5_a_requested_resource_becomes_the_audience_and_cuts_the_scopes,

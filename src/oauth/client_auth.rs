@@ -280,6 +280,7 @@ pub async fn authenticated_request(
     let client =
         authenticate(state, presented, endpoint).await.inspect_err(|e| super::token::refused(state, req, None, e))?;
     let cors = crate::policy::cors::allowed_origin(&client, origin.as_ref())
+        .and_then(|cors| crate::policy::cors::check_referer(&client, req).map(|()| cors))
         .inspect_err(|e| super::token::refused(state, req, Some(client.id.as_str()), e))?;
     Ok(AuthenticatedRequest { client, params, origin, cors })
 }

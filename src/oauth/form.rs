@@ -4,12 +4,28 @@
 use std::collections::HashMap;
 
 use actix_web::http::header;
-use actix_web::HttpRequest;
+use actix_web::{web, HttpRequest};
+use futures_util::StreamExt;
 
 use crate::error::OAuthError;
 
 /// Largest form accepted at the OAuth endpoints.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// Reads a request body of at most [`MAX_FORM_BYTES`]; a larger one is refused with an RFC
+/// 6749 error (status 413) before the rest of it is read.
+pub async fn read_body(mut payload: web::Payload) -> Result<web::Bytes, OAuthError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| OAuthError::invalid_request("the request body could not be read").caused_by(e))?;
+        if body.len() + chunk.len() > MAX_FORM_BYTES {
+            return Err(OAuthError::payload_too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
 
 #[derive(Debug, Default)]
 pub struct FormParams {
@@ -31,9 +47,6 @@ impl FormParams {
         // RFC 6749 §2.3.1 / §3.2: credentials and parameters never travel in the URI.
         if !req.query_string().is_empty() {
             return Err(OAuthError::invalid_request("parameters must be sent in the request body"));
-        }
-        if body.len() > MAX_FORM_BYTES {
-            return Err(OAuthError::invalid_request("the request body is too large"));
         }
         let mut params = Self::default();
         for (name, value) in url::form_urlencoded::parse(body) {

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::access_token::{revoked_key, AccessTokenClaims};
 use super::client_auth::{self, AuthenticatedRequest};
+use super::form::read_body;
 use super::no_store_response;
 use super::token::refused;
 use crate::domain::ClientType;
@@ -17,12 +18,13 @@ use crate::startup::AppState;
 
 pub async fn introspect(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let state = state.get_ref();
     let AuthenticatedRequest { client: caller, params, cors, .. } =
-        client_auth::authenticated_request(state, &req, &body, &state.endpoints.introspection).await?;
+        client_auth::authenticated_request(state, &req, &read_body(payload).await?, &state.endpoints.introspection)
+            .await?;
     // INT-2: a public client proves nothing, so it could scan tokens; only confidential callers.
     if caller.client_type == ClientType::Public {
         let refusal = OAuthError::invalid_client("client authentication failed").caused_by("public client");

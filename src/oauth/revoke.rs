@@ -9,6 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::access_token::{self, revoked_key, LEEWAY};
 use super::client_auth::{self, AuthenticatedRequest};
+use super::form::read_body;
 use super::no_store_response;
 use crate::audit::AuditLog;
 use crate::error::{ErrorCode, OAuthError};
@@ -16,12 +17,13 @@ use crate::startup::AppState;
 
 pub async fn revoke(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let state = state.get_ref();
     let AuthenticatedRequest { client: caller, params, cors, .. } =
-        client_auth::authenticated_request(state, &req, &body, &state.endpoints.revocation).await?;
+        client_auth::authenticated_request(state, &req, &read_body(payload).await?, &state.endpoints.revocation)
+            .await?;
     let Some(token) = params.get("token") else {
         return Err(OAuthError::invalid_request("token is required").with_cors(cors.as_ref()));
     };

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::client_auth::{self, AuthenticatedRequest};
 use super::dpop;
-use super::form::FormParams;
+use super::form::{read_body, FormParams};
 use super::grants::client_credentials::{self, Binding, ClientCredentialsRequest};
 use super::no_store_response;
 use crate::audit::AuditLog;
@@ -84,10 +84,14 @@ pub fn new_jti() -> String {
     b64url(uuid::Uuid::new_v4().as_bytes())
 }
 
-pub async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
+pub async fn token(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
     let state = state.get_ref();
     let AuthenticatedRequest { client, params, origin, cors } =
-        client_auth::authenticated_request(state, &req, &body, &state.endpoints.token).await?;
+        client_auth::authenticated_request(state, &req, &read_body(payload).await?, &state.endpoints.token).await?;
 
     let issued = async {
         let request = TokenRequest::try_from(&params)?;

@@ -22,6 +22,32 @@ pub fn request_origin(req: &HttpRequest) -> Result<Option<Origin>, OAuthError> {
     Origin::parse_header(text).map(Some).map_err(|_| OAuthError::origin_not_allowed())
 }
 
+/// SECURITY.md §1: lacking `Origin`, a browser's `Referer` still names the page's origin, and
+/// that too must be one the client registered (403 otherwise). Nothing is echoed: without
+/// `Origin` this is not a CORS request, and only `Origin` binds a token to an origin.
+pub fn check_referer(client: &crate::registry::Client, req: &HttpRequest) -> Result<(), OAuthError> {
+    if req.headers().contains_key(header::ORIGIN) {
+        return Ok(());
+    }
+    let mut values = req.headers().get_all(header::REFERER);
+    let Some(value) = values.next() else { return Ok(()) };
+    if values.next().is_some() {
+        return Err(OAuthError::origin_not_allowed());
+    }
+    let origin = value
+        .to_str()
+        .ok()
+        .and_then(|text| url::Url::parse(text).ok())
+        .map(|url| url.origin().ascii_serialization())
+        .and_then(|origin| Origin::parse_header(&origin).ok())
+        .ok_or_else(OAuthError::origin_not_allowed)?;
+    if client.allows_origin(&origin) {
+        Ok(())
+    } else {
+        Err(OAuthError::origin_not_allowed())
+    }
+}
+
 /// Headers of an actual (non-preflight) cross-origin response from an allowed origin.
 pub fn add_actual_headers(response: &mut HttpResponseBuilder, origin: &HeaderValue) {
     response
