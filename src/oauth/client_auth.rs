@@ -110,22 +110,17 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAut
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
     let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
-    let unescape = |part: &str| -> Result<String, OAuthError> {
-        let plus_as_space = part.replace('+', " ");
-        percent_decode(&plus_as_space).ok_or_else(malformed)
-    };
-    let (id, secret) = (unescape(id)?, unescape(secret)?);
+    let (id, secret) = (form_decode(id).ok_or_else(malformed)?, form_decode(secret).ok_or_else(malformed)?);
     if id.is_empty() {
         return Err(malformed());
     }
     Ok(Some((id, secret)))
 }
 
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes: Vec<u8> = url::form_urlencoded::parse(format!("x={}", text.replace('&', "%26")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned().into_bytes())?;
-    String::from_utf8(bytes).ok()
+/// `application/x-www-form-urlencoded` decoding of one value: `+` is a space, then `%XX`.
+fn form_decode(text: &str) -> Option<String> {
+    let spaced = text.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced).decode_utf8().ok().map(|decoded| decoded.into_owned())
 }
 
 /// The one generic answer to any failed authentication, so callers learn nothing about which
@@ -283,4 +278,16 @@ pub async fn authenticated_request(
         .and_then(|cors| crate::policy::cors::check_referer(&client, req).map(|()| cors))
         .inspect_err(|e| super::token::refused(state, req, Some(client.id.as_str()), e))?;
     Ok(AuthenticatedRequest { client, params, origin, cors })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::form_decode;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        assert_eq!(form_decode("a%3Ab+c%2B").as_deref(), Some("a:b c+"));
+        assert_eq!(form_decode("idp_cs_plain-_").as_deref(), Some("idp_cs_plain-_"));
+        assert_eq!(form_decode("%FF"), None, "not UTF-8");
+    }
 }
