@@ -45,6 +45,19 @@ pub struct Settings {
     pub tokens: TokenSettings,
     /// `[dpop]`: DPoP proof checks (RFC 9449).
     pub dpop: DpopSettings,
+    /// `[sessions]`: browser sessions on the provider's own pages.
+    pub sessions: SessionSettings,
+}
+
+/// `[sessions]` section.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// `sessions.idle_lifetime` / `IDP_SESSIONS__IDLE_LIFETIME`: a browser session unused this
+    /// long ends. Default `30m`.
+    pub idle_lifetime: Duration,
+    /// `sessions.absolute_lifetime` / `IDP_SESSIONS__ABSOLUTE_LIFETIME`: a session ends this long
+    /// after sign-in however active it is. Default `12h`.
+    pub absolute_lifetime: Duration,
 }
 
 /// `[dpop]` section.
@@ -289,6 +302,15 @@ struct RawSettings {
     tokens: RawTokens,
     #[serde(default)]
     dpop: RawDpop,
+    #[serde(default)]
+    sessions: RawSessions,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSessions {
+    idle_lifetime: Option<RawDuration>,
+    absolute_lifetime: Option<RawDuration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -451,9 +473,17 @@ impl Settings {
         if dpop.proof_max_age > Duration::from_secs(3_600) {
             return Err(ConfigError::new("dpop.proof_max_age", "must be at most 1h"));
         }
+        let sessions = SessionSettings {
+            idle_lifetime: duration(raw.sessions.idle_lifetime, "sessions.idle_lifetime", 1_800)?,
+            absolute_lifetime: duration(raw.sessions.absolute_lifetime, "sessions.absolute_lifetime", 43_200)?,
+        };
+        if sessions.idle_lifetime > sessions.absolute_lifetime {
+            return Err(ConfigError::new("sessions.idle_lifetime", "must not exceed sessions.absolute_lifetime"));
+        }
 
         Ok(Self {
             dpop,
+            sessions,
             issuer,
             listen,
             database,
@@ -508,6 +538,8 @@ fn apply_env(raw: &mut RawSettings, env: &[(String, String)]) -> Result<(), Conf
                 })
             }
             "IDP_DPOP__PROOF_MAX_AGE" => raw.dpop.proof_max_age = Some(RawDuration::from_env(value)),
+            "IDP_SESSIONS__IDLE_LIFETIME" => raw.sessions.idle_lifetime = Some(RawDuration::from_env(value)),
+            "IDP_SESSIONS__ABSOLUTE_LIFETIME" => raw.sessions.absolute_lifetime = Some(RawDuration::from_env(value)),
             // Other IDP_* variables (IDP_CONFIG, IDP_TEST_*) are not settings.
             _ => {}
         }

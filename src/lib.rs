@@ -13,6 +13,7 @@ pub mod oauth;
 pub mod ops;
 pub mod policy;
 pub mod registry;
+pub mod session;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

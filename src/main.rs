@@ -142,6 +142,18 @@ enum ClientsCommand {
         jwks: Option<String>,
         #[arg(long)]
         access_token_lifetime: Option<i64>,
+        /// One of the company's own apps: users are not asked for consent.
+        #[arg(long)]
+        first_party: bool,
+        /// ID token signing algorithm: RS256 (default), ES256 or EdDSA.
+        #[arg(long)]
+        id_token_alg: Option<String>,
+        /// Authorization requests only through PAR (RFC 9126).
+        #[arg(long)]
+        require_par: bool,
+        /// Where RP-initiated logout may return to (repeat for more).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -384,6 +396,10 @@ async fn clients(command: ClientsCommand, settings: Settings) -> Result<(), Stri
             auth_method,
             jwks,
             access_token_lifetime,
+            first_party,
+            id_token_alg,
+            require_par,
+            post_logout_redirect_uris,
             json,
         } => {
             let registration = idp::registry::ClientRegistration {
@@ -399,6 +415,10 @@ async fn clients(command: ClientsCommand, settings: Settings) -> Result<(), Stri
                 auth_method,
                 jwks,
                 access_token_lifetime,
+                first_party,
+                id_token_alg,
+                require_pushed_authorization_requests: require_par,
+                post_logout_redirect_uris,
             };
             let (client, secret) = registry_call(&state, move |r| r.create_client(registration)).await?;
             let metadata = client.metadata(secret.as_ref());

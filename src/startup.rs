@@ -18,9 +18,10 @@ use crate::crypto::nonce::NonceIssuer;
 use crate::crypto::{Keyring, KeyringError};
 use crate::error::Problem;
 use crate::oauth::access_token::VerifiedTokens;
-use crate::oauth::{discovery, introspect, jwks, revoke, token};
+use crate::oauth::{authorize, discovery, introspect, jwks, revoke, token, userinfo};
 use crate::ops;
 use crate::registry::{Registry, REGISTRY_CHANNEL};
+use crate::session::{self, pages};
 use crate::store::hot::{MemoryStore, RedisStore};
 use crate::store::{Db, HotStore};
 use crate::telemetry::{self, Metrics, ResponsePolicy};
@@ -276,6 +277,35 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
                     .route(web::post().to(revoke::revoke))
                     .route(web::method(actix_web::http::Method::OPTIONS).to(token::preflight))
                     .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/userinfo")
+                    .route(web::get().to(userinfo::userinfo))
+                    .route(web::post().to(userinfo::userinfo))
+                    .route(web::method(actix_web::http::Method::OPTIONS).to(userinfo::preflight))
+                    .default_service(not_allowed()),
+            )
+            // The browser pages: no CORS here (SECURITY.md §2, RFC 9700 §2.6).
+            .service(
+                web::resource("/authorize")
+                    .route(web::get().to(authorize::authorize_get))
+                    .route(web::post().to(authorize::authorize_post))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/login")
+                    .route(web::get().to(session::login::show))
+                    .route(web::post().to(session::login::submit))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/consent")
+                    .route(web::get().to(session::consent::show))
+                    .route(web::post().to(session::consent::submit))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/assets/idp.css").route(web::get().to(pages::stylesheet)).default_service(not_allowed()),
             )
             .service(web::resource("/healthz").route(web::get().to(ops::healthz)).default_service(not_allowed()))
             .service(web::resource("/readyz").route(web::get().to(ops::readyz)).default_service(not_allowed()))

@@ -33,3 +33,10 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
     std::hint::black_box(difference) == 0
 }
+
+/// A fresh random token: 256 bits, base64url (codes, session ids, CSRF tokens).
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).expect("system randomness");
+    b64url(&bytes)
+}

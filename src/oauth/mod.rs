@@ -1,15 +1,18 @@
 //! Protocol endpoints.
 
 pub mod access_token;
+pub mod authorize;
 pub mod client_auth;
 pub mod discovery;
 pub mod dpop;
 pub mod form;
 pub mod grants;
+pub mod id_token;
 pub mod introspect;
 pub mod jwks;
 pub mod revoke;
 pub mod token;
+pub mod userinfo;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;

@@ -5,10 +5,13 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
+use super::access_token::AccessTokenClaims;
 use super::client_auth::{self, AuthenticatedRequest};
 use super::dpop;
 use super::form::{read_body, FormParams};
-use super::grants::client_credentials::{self, Binding, ClientCredentialsRequest};
+use super::grants::authorization_code::{self, AuthorizationCodeRequest};
+use super::grants::client_credentials::{self, ClientCredentialsRequest};
+use super::grants::Binding;
 use super::no_store_response;
 use crate::audit::AuditLog;
 use crate::crypto::b64url;
@@ -21,12 +24,14 @@ use crate::startup::AppState;
 #[derive(Debug)]
 pub enum TokenRequest {
     ClientCredentials(ClientCredentialsRequest),
+    AuthorizationCode(AuthorizationCodeRequest),
 }
 
 impl TokenRequest {
     pub fn grant_type(&self) -> GrantType {
         match self {
             TokenRequest::ClientCredentials(_) => GrantType::ClientCredentials,
+            TokenRequest::AuthorizationCode(_) => GrantType::AuthorizationCode,
         }
     }
 }
@@ -44,7 +49,13 @@ impl TryFrom<&FormParams> for TokenRequest {
                 scope: scope(params)?,
                 resource: single_resource(params)?,
             })),
-            GrantType::AuthorizationCode | GrantType::RefreshToken => {
+            GrantType::AuthorizationCode => Ok(TokenRequest::AuthorizationCode(AuthorizationCodeRequest {
+                code: params.get("code").ok_or(OAuthError::invalid_request("code is required"))?.to_owned(),
+                redirect_uri: params.get("redirect_uri").map(str::to_owned),
+                code_verifier: params.get("code_verifier").map(str::to_owned),
+                resource: single_resource(params)?,
+            })),
+            GrantType::RefreshToken => {
                 Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "the grant type is not supported"))
             }
         }
@@ -77,6 +88,23 @@ pub struct TokenResponse {
     pub expires_in: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+impl TokenResponse {
+    pub fn bearer_or_dpop(access_token: String, claims: &AccessTokenClaims) -> Self {
+        Self {
+            access_token,
+            token_type: claims.token_type(),
+            expires_in: claims.exp - claims.iat,
+            scope: claims.scope.clone(),
+            refresh_token: None,
+            id_token: None,
+        }
+    }
 }
 
 /// A fresh token id: 128 random bits.
@@ -103,10 +131,14 @@ pub async fn token(
                 .await?;
         let binding = Binding { jkt: proof.map(|p| p.jkt), origin: origin.clone() };
         let bound = binding.jkt.is_some();
+        let grant = request.grant_type();
         let response = match request {
             TokenRequest::ClientCredentials(request) => client_credentials::issue(state, &client, request, binding)?,
+            TokenRequest::AuthorizationCode(request) => {
+                authorization_code::issue(state, &req, &client, request, binding).await?
+            }
         };
-        state.metrics.token_issued("client_credentials", bound);
+        state.metrics.token_issued(grant.as_str(), bound);
         Ok((response, bound))
     }
     .await;

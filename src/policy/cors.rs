@@ -61,6 +61,15 @@ pub fn add_actual_headers(response: &mut HttpResponseBuilder, origin: &HeaderVal
 
 /// Answer to `OPTIONS` on a client-authenticated POST endpoint.
 pub fn preflight(req: &HttpRequest, origin_is_registered: impl Fn(&Origin) -> bool) -> HttpResponse {
+    preflight_for(req, origin_is_registered, "POST")
+}
+
+/// Answer to `OPTIONS` on an endpoint taking `methods`.
+pub fn preflight_for(
+    req: &HttpRequest,
+    origin_is_registered: impl Fn(&Origin) -> bool,
+    methods: &'static str,
+) -> HttpResponse {
     let origin = match request_origin(req) {
         Ok(Some(origin)) if origin_is_registered(&origin) => origin,
         _ => return HttpResponse::Forbidden().finish(),
@@ -71,7 +80,7 @@ pub fn preflight(req: &HttpRequest, origin_is_registered: impl Fn(&Origin) -> bo
     HttpResponse::NoContent()
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
         .insert_header((header::VARY, HeaderValue::from_static("Origin")))
-        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST")))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(methods)))
         .insert_header((
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             HeaderValue::from_static("Authorization, DPoP, Content-Type"),

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::resource::{json_list, parse_scope_list, validate_lifetime, validate_name, ResourceServer};
 use super::RegistryError;
-use crate::crypto::{b64url, constant_time_eq};
+use crate::crypto::{b64url, constant_time_eq, SigningAlg};
 use crate::domain::{
     ClientId, ClientType, GrantType, Origin, RedirectUri, ResourceIndicator, Scope, ScopeSet, TokenEndpointAuthMethod,
 };
@@ -81,6 +81,13 @@ pub struct Client {
     pub enabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The company's own applications: users are not asked for consent.
+    pub first_party: bool,
+    /// `id_token_signed_response_alg` (OIDC Registration): RS256 unless the client asked.
+    pub id_token_alg: SigningAlg,
+    /// RFC 9126 §6: `/authorize` takes this client's requests only through PAR.
+    pub require_pushed_authorization_requests: bool,
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
     secrets: Vec<StoredSecret>,
 }
 
@@ -105,6 +112,14 @@ impl Client {
             .iter()
             .map(|o| Origin::parse(o).map_err(|e| corrupt(e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
+        let post_logout_redirect_uris = list(&row.post_logout_redirect_uris)?
+            .iter()
+            .map(|r| RedirectUri::parse(r).map_err(|e| corrupt(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let id_token_alg = match row.id_token_signed_response_alg.as_deref() {
+            Some(alg) => alg.parse::<SigningAlg>().map_err(corrupt)?,
+            None => SigningAlg::Rs256,
+        };
         let default_resource = row
             .default_resource
             .as_deref()
@@ -146,6 +161,10 @@ impl Client {
             enabled: row.enabled,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            first_party: row.first_party,
+            id_token_alg,
+            require_pushed_authorization_requests: row.require_pushed_authorization_requests,
+            post_logout_redirect_uris,
             secrets,
         })
     }
@@ -156,6 +175,16 @@ impl Client {
 
     pub fn allows_origin(&self, origin: &Origin) -> bool {
         self.web_origins.iter().any(|o| o == origin)
+    }
+
+    /// The registered redirect URI a presented one names (RFC 6749 §3.1.2.3: with one
+    /// registered, it may be omitted).
+    pub fn redirect_uri(&self, presented: Option<&str>) -> Option<&RedirectUri> {
+        match presented {
+            Some(presented) => self.redirect_uris.iter().find(|r| r.matches(presented)),
+            None if self.redirect_uris.len() == 1 => self.redirect_uris.first(),
+            None => None,
+        }
     }
 
     pub fn allows_resource(&self, resource: &ResourceIndicator) -> bool {
@@ -189,6 +218,10 @@ impl Client {
             "dpop_bound_access_tokens": self.dpop_bound_access_tokens,
             "access_token_lifetime": self.access_token_lifetime,
             "enabled": self.enabled,
+            "first_party": self.first_party,
+            "id_token_signed_response_alg": self.id_token_alg.as_str(),
+            "require_pushed_authorization_requests": self.require_pushed_authorization_requests,
+            "post_logout_redirect_uris": strings(&mut self.post_logout_redirect_uris.iter().map(|r| r.as_str())),
         });
         if let Some(jwks) = &self.jwks {
             metadata["jwks"] = jwks.clone();
@@ -262,6 +295,10 @@ pub struct ClientRegistration {
     pub auth_method: Option<String>,
     pub jwks: Option<String>,
     pub access_token_lifetime: Option<i64>,
+    pub first_party: bool,
+    pub id_token_alg: Option<String>,
+    pub require_pushed_authorization_requests: bool,
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 impl ClientRegistration {
@@ -347,6 +384,16 @@ impl ClientRegistration {
             .iter()
             .map(|r| RedirectUri::parse(r).map_err(|e| invalid("--redirect-uri", &e)))
             .collect::<Result<Vec<_>, _>>()?;
+        let post_logout_redirect_uris = self
+            .post_logout_redirect_uris
+            .iter()
+            .map(|r| RedirectUri::parse(r).map_err(|e| invalid("--post-logout-redirect-uri", &e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let id_token_alg = self
+            .id_token_alg
+            .as_deref()
+            .map(|a| a.parse::<SigningAlg>().map_err(|e| invalid("--id-token-alg", &e)))
+            .transpose()?;
         if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
             return Err(RegistryError::Invalid("--redirect-uri: authorization_code needs one".into()));
         }
@@ -387,6 +434,10 @@ impl ClientRegistration {
             enabled: true,
             created_at: now,
             updated_at: now,
+            first_party: self.first_party,
+            id_token_signed_response_alg: id_token_alg.map(|a| a.as_str().to_owned()),
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+            post_logout_redirect_uris: list(post_logout_redirect_uris.iter().map(|r| r.as_str()).collect()),
         })
     }
 }

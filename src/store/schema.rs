@@ -44,6 +44,10 @@ diesel::table! {
         enabled -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        first_party -> Bool,
+        id_token_signed_response_alg -> Nullable<Text>,
+        require_pushed_authorization_requests -> Bool,
+        post_logout_redirect_uris -> Text,
     }
 }
 
@@ -99,3 +103,16 @@ diesel::table! {
 
 diesel::joinable!(client_secrets -> clients (client_id));
 diesel::allow_tables_to_appear_in_same_query!(client_secrets, clients, registry_versions);
+
+diesel::table! {
+    consents (user_id, client_id) {
+        user_id -> Text,
+        client_id -> Text,
+        scopes -> Text,
+        resources -> Text,
+        granted_at -> BigInt,
+    }
+}
+
+diesel::joinable!(consents -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(consents, users);

@@ -22,7 +22,7 @@ mod error;
 pub mod jwt;
 mod keys;
 mod middleware;
-mod request;
+pub(crate) mod request;
 mod store;
 
 use std::sync::Arc;

@@ -24,6 +24,10 @@ pub struct ClientRow {
     pub enabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    pub first_party: bool,
+    pub id_token_signed_response_alg: Option<String>,
+    pub require_pushed_authorization_requests: bool,
+    pub post_logout_redirect_uris: String,
 }
 
 impl ClientRow {

@@ -3,6 +3,7 @@
 pub mod audit_event;
 pub mod client;
 pub mod client_secret;
+pub mod consent;
 pub mod registry_version;
 pub mod resource_server;
 pub mod signing_key;
@@ -11,6 +12,7 @@ pub mod user;
 pub use audit_event::{AuditEvent, NewAuditEvent};
 pub use client::ClientRow;
 pub use client_secret::ClientSecretRow;
+pub use consent::ConsentRow;
 pub use registry_version::RegistryVersion;
 pub use resource_server::ResourceServerRow;
 pub use signing_key::SigningKeyRow;

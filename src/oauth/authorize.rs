@@ -1,0 +1,576 @@
+//! `GET|POST /authorize` (RFC 6749 §4.1, OIDC Core §3.1.2, RFC 7636, RFC 9207, RFC 9449 §10):
+//! the request is parsed into an [`AuthorizationRequest`] that cannot hold an invalid value;
+//! the browser then signs in and consents as needed (`session::login`, `session::consent`), and
+//! [`continue_interaction`] ends the flow with a code sent back to the client.
+//!
+//! An unknown client or a redirect URI that is not registered gets an error page and is never
+//! redirected (RFC 6749 §4.1.2.1, RFC 9700 §4.11.2); every other error goes back to the
+//! client's redirect URI with `state` and `iss`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::AuditLog;
+use crate::crypto::{b64url, random_token, sha256};
+use crate::domain::{CodeChallenge, GrantType, ResourceIndicator, ScopeSet};
+use crate::registry::client::OIDC_SCOPES;
+use crate::registry::Client;
+use crate::session::pages;
+use crate::session::{Interaction, Session, SignedIn};
+use crate::startup::AppState;
+use crate::store::hot::{key, HotStoreError};
+use crate::store::models::ConsentRow;
+
+/// Authorization codes live this long (FAPI 2.0 §5.3.2.1: at most 60 s).
+pub const CODE_LIFETIME: Duration = Duration::from_secs(60);
+/// Longest `nonce` and `state` accepted (FAPI 2.0 asks for at least 64 characters of nonce).
+const MAX_NONCE: usize = 512;
+const MAX_STATE: usize = 2048;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    Query,
+    FormPost,
+}
+
+/// `prompt` (OIDC Core §3.1.2.1); `none` never comes with another value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+}
+
+/// A valid authorization request of a known client, its redirect URI checked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    /// As the client sent it (a loopback port may differ from the registered one), or the only
+    /// registered one when the request had none.
+    pub redirect_uri: String,
+    pub redirect_uri_sent: bool,
+    pub response_mode: ResponseMode,
+    pub state: Option<String>,
+    pub scope: ScopeSet,
+    /// The audiences the code may yield tokens for: those asked for, or the client's default.
+    pub resources: Vec<ResourceIndicator>,
+    pub code_challenge: CodeChallenge,
+    pub nonce: Option<String>,
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
+    pub dpop_jkt: Option<String>,
+}
+
+impl AuthorizationRequest {
+    fn reply(&self) -> Reply {
+        Reply { redirect_uri: self.redirect_uri.clone(), mode: self.response_mode, state: self.state.clone() }
+    }
+}
+
+/// Where an authorization response goes.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    redirect_uri: String,
+    mode: ResponseMode,
+    state: Option<String>,
+}
+
+/// The errors of the authorization endpoint (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizeErrorCode {
+    InvalidRequest,
+    UnauthorizedClient,
+    AccessDenied,
+    UnsupportedResponseType,
+    InvalidScope,
+    InvalidTarget,
+    ServerError,
+    TemporarilyUnavailable,
+    LoginRequired,
+    ConsentRequired,
+    RequestNotSupported,
+    InvalidRequestUri,
+}
+
+impl AuthorizeErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::AccessDenied => "access_denied",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::InvalidRequestUri => "invalid_request_uri",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum AuthorizeError {
+    /// Shown to the user; the client is not trusted with a redirect.
+    Page { status: StatusCode, title: &'static str, message: &'static str },
+    /// Sent to the client's redirect URI.
+    Redirect { reply: Reply, code: AuthorizeErrorCode, description: &'static str },
+}
+
+impl AuthorizeError {
+    fn unknown_client() -> Self {
+        Self::Page {
+            status: StatusCode::BAD_REQUEST,
+            title: "Unknown application",
+            message: "The application that sent you here is not registered with this sign-in service.",
+        }
+    }
+
+    fn bad_redirect_uri() -> Self {
+        Self::Page {
+            status: StatusCode::BAD_REQUEST,
+            title: "Unknown return address",
+            message:
+                "The application asked to return you to an address it has not registered. You were not redirected.",
+        }
+    }
+
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "authorization step failed");
+        Self::Page {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            title: "Temporarily unavailable",
+            message: "The sign-in service cannot finish this request right now. Try again in a moment.",
+        }
+    }
+
+    pub fn into_response(self, state: &AppState) -> HttpResponse {
+        match self {
+            Self::Page { status, title, message } => pages::error_page(status, title, message),
+            Self::Redirect { reply, code, description } => {
+                let mut fields = vec![("error", code.as_str()), ("error_description", description)];
+                if let Some(s) = reply.state.as_deref() {
+                    fields.push(("state", s));
+                }
+                respond(state, &reply, &fields)
+            }
+        }
+    }
+}
+
+/// The parameters as sent, each name with all its values (RFC 6749 §3.1: none may repeat,
+/// empty ones count as absent).
+pub struct RawParams(HashMap<String, Vec<String>>);
+
+/// A parameter that was sent more than once.
+struct Repeated;
+
+impl RawParams {
+    fn parse(encoded: &[u8]) -> Self {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (name, value) in url::form_urlencoded::parse(encoded) {
+            if !value.is_empty() {
+                map.entry(name.into_owned()).or_default().push(value.into_owned());
+            }
+        }
+        Self(map)
+    }
+
+    fn get(&self, name: &str) -> Result<Option<&str>, Repeated> {
+        match self.0.get(name).map(Vec::as_slice) {
+            None | Some([]) => Ok(None),
+            Some([one]) => Ok(Some(one)),
+            Some(_) => Err(Repeated),
+        }
+    }
+
+    fn all(&self, name: &str) -> &[String] {
+        self.0.get(name).map(Vec::as_slice).unwrap_or_default()
+    }
+}
+
+/// Parses and checks an authorization request: first the client and its redirect URI (errors
+/// shown as a page), then everything else (errors sent back to the client).
+pub async fn parse_request(
+    state: &AppState,
+    raw: &RawParams,
+) -> Result<(Arc<Client>, AuthorizationRequest), AuthorizeError> {
+    let client_id = raw.get("client_id").ok().flatten().ok_or_else(AuthorizeError::unknown_client)?;
+    let client = state
+        .registry
+        .client(client_id)
+        .await
+        .map_err(AuthorizeError::unavailable)?
+        .filter(|c| c.enabled)
+        .ok_or_else(AuthorizeError::unknown_client)?;
+    let presented_redirect = raw.get("redirect_uri").map_err(|Repeated| AuthorizeError::bad_redirect_uri())?;
+    let registered = client.redirect_uri(presented_redirect).ok_or_else(AuthorizeError::bad_redirect_uri)?;
+    let redirect_uri = presented_redirect.unwrap_or(registered.as_str()).to_owned();
+
+    // From here on the redirect URI is trusted; errors go back to it.
+    let mut reply = Reply { redirect_uri: redirect_uri.clone(), mode: ResponseMode::Query, state: None };
+    let fail = |reply: &Reply, code, description| AuthorizeError::Redirect { reply: reply.clone(), code, description };
+    let invalid = |reply: &Reply, description| fail(reply, AuthorizeErrorCode::InvalidRequest, description);
+
+    reply.mode = match raw.get("response_mode") {
+        Ok(None | Some("query")) => ResponseMode::Query,
+        Ok(Some("form_post")) => ResponseMode::FormPost,
+        Ok(Some(_)) => return Err(invalid(&reply, "response_mode must be query or form_post")),
+        Err(Repeated) => return Err(invalid(&reply, "a parameter is repeated")),
+    };
+    reply.state = match raw.get("state") {
+        Ok(Some(s)) if s.len() > MAX_STATE => return Err(invalid(&reply, "state is too long")),
+        Ok(s) => s.map(str::to_owned),
+        Err(Repeated) => return Err(invalid(&reply, "a parameter is repeated")),
+    };
+    let single = |name: &str| raw.get(name).map_err(|Repeated| invalid(&reply, "a parameter is repeated"));
+
+    if single("request")?.is_some() {
+        return Err(fail(&reply, AuthorizeErrorCode::RequestNotSupported, "request objects are not supported"));
+    }
+    match single("response_type")? {
+        None => return Err(invalid(&reply, "response_type is required")),
+        Some("code") => {}
+        Some(_) => {
+            return Err(fail(
+                &reply,
+                AuthorizeErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ))
+        }
+    }
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(fail(
+            &reply,
+            AuthorizeErrorCode::UnauthorizedClient,
+            "the client may not use the authorization code grant",
+        ));
+    }
+    let scope = match single("scope")? {
+        Some(text) => ScopeSet::parse(text)
+            .map_err(|_| fail(&reply, AuthorizeErrorCode::InvalidScope, "the scope is malformed"))?,
+        None => ScopeSet::empty(),
+    };
+    if !scope.is_subset(&client.scopes) {
+        return Err(fail(&reply, AuthorizeErrorCode::InvalidScope, "a requested scope is not allowed"));
+    }
+    let mut resources = Vec::new();
+    for text in raw.all("resource") {
+        let resource = ResourceIndicator::parse(text)
+            .map_err(|_| fail(&reply, AuthorizeErrorCode::InvalidTarget, "the resource is not a valid absolute URI"))?;
+        if !client.allows_resource(&resource) || state.registry.resource(resource.as_str()).is_none() {
+            return Err(fail(&reply, AuthorizeErrorCode::InvalidTarget, "the resource is not allowed for this client"));
+        }
+        if !resources.contains(&resource) {
+            resources.push(resource);
+        }
+    }
+    if resources.is_empty() {
+        resources.extend(client.default_resource.clone());
+    }
+    let challenge =
+        single("code_challenge")?.ok_or_else(|| invalid(&reply, "code_challenge is required (PKCE with S256)"))?;
+    let code_challenge = CodeChallenge::parse(challenge, single("code_challenge_method")?)
+        .map_err(|e| invalid(&reply, e.description()))?;
+    let nonce = match single("nonce")? {
+        Some(n) if n.len() > MAX_NONCE => return Err(invalid(&reply, "nonce is too long")),
+        n => n.map(str::to_owned),
+    };
+    let prompt = parse_prompt(single("prompt")?).ok_or_else(|| invalid(&reply, "prompt is not valid"))?;
+    let max_age = match single("max_age")? {
+        Some(text) => {
+            Some(text.parse::<u32>().map_err(|_| invalid(&reply, "max_age must be a non-negative integer"))? as i64)
+        }
+        None => None,
+    };
+    let login_hint = match single("login_hint")? {
+        Some(hint) if hint.chars().count() > 256 => return Err(invalid(&reply, "login_hint is too long")),
+        hint => hint.map(str::to_owned),
+    };
+    let dpop_jkt = match single("dpop_jkt")? {
+        Some(jkt) if !is_thumbprint(jkt) => return Err(invalid(&reply, "dpop_jkt must be a JWK SHA-256 thumbprint")),
+        jkt => jkt.map(str::to_owned),
+    };
+    let request = AuthorizationRequest {
+        client_id: client.id.as_str().to_owned(),
+        redirect_uri,
+        redirect_uri_sent: presented_redirect.is_some(),
+        response_mode: reply.mode,
+        state: reply.state.clone(),
+        scope,
+        resources,
+        code_challenge,
+        nonce,
+        prompt,
+        max_age,
+        login_hint,
+        dpop_jkt,
+    };
+    Ok((client, request))
+}
+
+fn parse_prompt(text: Option<&str>) -> Option<Prompt> {
+    let mut prompt = Prompt::default();
+    for value in text.unwrap_or_default().split(' ').filter(|v| !v.is_empty()) {
+        match value {
+            "none" => prompt.none = true,
+            "login" => prompt.login = true,
+            "consent" => prompt.consent = true,
+            // Offered by nobody here: there is one account per session.
+            "select_account" => {}
+            _ => return None,
+        }
+    }
+    let others = prompt.login || prompt.consent || text.is_some_and(|t| t.contains("select_account"));
+    (!(prompt.none && others)).then_some(prompt)
+}
+
+/// An RFC 7638 SHA-256 thumbprint: 43 base64url characters.
+fn is_thumbprint(text: &str) -> bool {
+    text.len() == 43 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `GET /authorize`.
+pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let raw = RawParams::parse(req.query_string().as_bytes());
+    authorize(&req, state.get_ref(), raw).await
+}
+
+/// `POST /authorize` (form-encoded, OIDC Core §3.1.2.1).
+pub async fn authorize_post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let is_form = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    });
+    if !is_form {
+        return pages::error_page(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported request",
+            "An authorization request sent by POST must be form-encoded.",
+        );
+    }
+    authorize(&req, state.get_ref(), RawParams::parse(&body)).await
+}
+
+async fn authorize(req: &HttpRequest, state: &AppState, raw: RawParams) -> HttpResponse {
+    let outcome = async {
+        let (client, request) = parse_request(state, &raw).await?;
+        let session = Session::load_or_start(state, req).await.map_err(AuthorizeError::unavailable)?;
+        let now = state.clock.now();
+        let needs_login = match &session.data.user {
+            None => true,
+            Some(user) => request.prompt.login || request.max_age.is_some_and(|max| now - user.auth_time > max),
+        };
+        let interaction =
+            Interaction { request, binding: session.data.binding.clone(), needs_login, consent_given: false };
+        continue_interaction(state, req, &client, session, interaction, None).await
+    }
+    .await;
+    outcome.unwrap_or_else(|e| e.into_response(state))
+}
+
+/// The next step of an authorization: sign-in, consent, or the code. `interaction_id` names
+/// the stored interaction when a page already worked on it.
+pub async fn continue_interaction(
+    state: &AppState,
+    req: &HttpRequest,
+    client: &Client,
+    session: Session,
+    interaction: Interaction,
+    interaction_id: Option<&str>,
+) -> Result<HttpResponse, AuthorizeError> {
+    let reply = interaction.request.reply();
+    let prompt = interaction.request.prompt;
+    let user = match (&session.data.user, interaction.needs_login) {
+        (Some(user), false) => state
+            .users
+            .find(&user.user_id)
+            .await
+            .map_err(AuthorizeError::unavailable)?
+            .filter(|u| u.enabled)
+            .map(|_| user.clone()),
+        _ => None,
+    };
+    let next_page = match &user {
+        None if prompt.none => {
+            return Err(AuthorizeError::Redirect {
+                reply,
+                code: AuthorizeErrorCode::LoginRequired,
+                description: "the user is not signed in",
+            })
+        }
+        None => Some("login"),
+        Some(user) if !interaction.consent_given && needs_consent(state, client, &interaction, user).await? => {
+            if prompt.none {
+                return Err(AuthorizeError::Redirect {
+                    reply,
+                    code: AuthorizeErrorCode::ConsentRequired,
+                    description: "the user has not consented",
+                });
+            }
+            Some("consent")
+        }
+        Some(_) => None,
+    };
+    let mut response = match (next_page, user) {
+        (Some(page), _) => {
+            let id = match interaction_id {
+                Some(id) => {
+                    interaction.save(state, id).await.map_err(AuthorizeError::unavailable)?;
+                    id.to_owned()
+                }
+                None => interaction.start(state).await.map_err(AuthorizeError::unavailable)?,
+            };
+            see_other(&format!("{page}?interaction={id}"))
+        }
+        (None, Some(user)) => {
+            if let Some(id) = interaction_id {
+                Interaction::finish(state, id).await.map_err(AuthorizeError::unavailable)?;
+            }
+            let code = issue_code(state, &interaction.request, &user).await.map_err(AuthorizeError::unavailable)?;
+            let mut event = AuditLog::about(req, state.clock.now(), "authorization.code.issued", "success");
+            event.client_id = Some(client.id.as_str().to_owned());
+            event.user_id = Some(user.user_id.clone());
+            state.audit.record(event);
+            let mut fields = vec![("code", code.as_str())];
+            if let Some(s) = reply.state.as_deref() {
+                fields.push(("state", s));
+            }
+            respond(state, &reply, &fields)
+        }
+        (None, None) => unreachable!("no page is only chosen for a signed-in user"),
+    };
+    if session.is_new {
+        let _ = response.add_cookie(&session.cookie(state));
+    }
+    Ok(response)
+}
+
+/// Whether the user must be asked: not for first-party clients, nor when a remembered consent
+/// covers every scope and audience asked for, unless `prompt=consent`.
+async fn needs_consent(
+    state: &AppState,
+    client: &Client,
+    interaction: &Interaction,
+    user: &SignedIn,
+) -> Result<bool, AuthorizeError> {
+    let request = &interaction.request;
+    if request.prompt.consent {
+        return Ok(true);
+    }
+    if client.first_party {
+        return Ok(false);
+    }
+    let (user_id, client_id) = (user.user_id.clone(), client.id.as_str().to_owned());
+    let remembered = state
+        .db
+        .run(move |conn| ConsentRow::find(conn, &user_id, &client_id))
+        .await
+        .map_err(AuthorizeError::unavailable)?;
+    let Some(remembered) = remembered else {
+        return Ok(true);
+    };
+    let scopes: Vec<String> = serde_json::from_str(&remembered.scopes).unwrap_or_default();
+    let resources: Vec<String> = serde_json::from_str(&remembered.resources).unwrap_or_default();
+    let covered = request.scope.iter().all(|s| scopes.iter().any(|g| g == s.as_str()))
+        && request.resources.iter().all(|r| resources.iter().any(|g| g == r.as_str()));
+    Ok(!covered)
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    let mut response = HttpResponse::SeeOther().finish();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// An authorization response (RFC 6749 §4.1.2) with `iss` (RFC 9207): a 303 to the redirect
+/// URI with the fields in its query, or the `form_post` page.
+fn respond(state: &AppState, reply: &Reply, fields: &[(&str, &str)]) -> HttpResponse {
+    let issuer = state.settings.issuer.as_str();
+    let mut all: Vec<(&str, &str)> = fields.to_vec();
+    all.push(("iss", issuer));
+    match reply.mode {
+        ResponseMode::FormPost => pages::form_post(&reply.redirect_uri, &all),
+        ResponseMode::Query => match url::Url::parse(&reply.redirect_uri) {
+            Ok(mut url) => {
+                url.query_pairs_mut().extend_pairs(all.iter());
+                see_other(url.as_str())
+            }
+            Err(_) => {
+                pages::error_page(StatusCode::BAD_REQUEST, "Unknown return address", "The return address is not valid.")
+            }
+        },
+    }
+}
+
+/// What a code stands for; kept in the hot store under the code's hash for [`CODE_LIFETIME`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeGrant {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub redirect_uri_sent: bool,
+    pub code_challenge: CodeChallenge,
+    pub dpop_jkt: Option<String>,
+    pub nonce: Option<String>,
+    pub scope: ScopeSet,
+    pub resources: Vec<ResourceIndicator>,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub sid: String,
+}
+
+/// Hot-store key of a code (its SHA-256: the code itself is never stored).
+pub fn code_key(code: &str) -> String {
+    key("code", &b64url(&sha256(code.as_bytes())))
+}
+
+async fn issue_code(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    user: &SignedIn,
+) -> Result<String, HotStoreError> {
+    let code = random_token();
+    let grant = CodeGrant {
+        client_id: request.client_id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        redirect_uri_sent: request.redirect_uri_sent,
+        code_challenge: request.code_challenge.clone(),
+        dpop_jkt: request.dpop_jkt.clone(),
+        nonce: request.nonce.clone(),
+        scope: request.scope.clone(),
+        resources: request.resources.clone(),
+        user_id: user.user_id.clone(),
+        auth_time: user.auth_time,
+        sid: user.sid.clone(),
+    };
+    let bytes = serde_json::to_vec(&grant).map_err(|e| HotStoreError::Protocol(e.to_string()))?;
+    state.hot.put(&code_key(&code), &bytes, CODE_LIFETIME).await?;
+    Ok(code)
+}
+
+/// Scopes of OpenID Connect (never a resource server's).
+pub fn is_oidc_scope(scope: &str) -> bool {
+    OIDC_SCOPES.contains(&scope)
+}
+
+/// The user said no (RFC 6749 §4.1.2.1 `access_denied`).
+pub fn deny(state: &AppState, request: &AuthorizationRequest) -> HttpResponse {
+    AuthorizeError::Redirect {
+        reply: request.reply(),
+        code: AuthorizeErrorCode::AccessDenied,
+        description: "the user denied the request",
+    }
+    .into_response(state)
+}

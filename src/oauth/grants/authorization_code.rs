@@ -1,0 +1,173 @@
+//! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6, OIDC Core §3.1.3): the code
+//! is checked against everything it was bound to before it is taken, so a wrong verifier or
+//! redirect URI changes nothing; it is then taken atomically (of two concurrent exchanges one
+//! wins), and a later attempt with the same code revokes what the first one issued.
+
+use std::time::Duration;
+
+use actix_web::HttpRequest;
+use serde::{Deserialize, Serialize};
+
+use super::{mint_access_token, Audience, Binding};
+use crate::audit::AuditLog;
+use crate::domain::{CodeVerifier, ResourceIndicator, ScopeSet};
+use crate::error::{ErrorCode, OAuthError};
+use crate::oauth::access_token::revoked_key;
+use crate::oauth::authorize::{code_key, is_oidc_scope, CodeGrant, CODE_LIFETIME};
+use crate::oauth::id_token::{self, Authentication};
+use crate::oauth::token::TokenResponse;
+use crate::registry::Client;
+use crate::startup::AppState;
+use crate::store::hot::key;
+
+#[derive(Debug)]
+pub struct AuthorizationCodeRequest {
+    pub code: String,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub resource: Option<ResourceIndicator>,
+}
+
+/// What a redeemed code issued, kept while those tokens live so a replay can revoke them
+/// (RFC 6749 §4.1.2, §10.5).
+#[derive(Debug, Serialize, Deserialize)]
+struct Redeemed {
+    access_tokens: Vec<(String, i64)>,
+}
+
+fn redeemed_key(code: &str) -> String {
+    key("code-redeemed", &crate::crypto::b64url(&crate::crypto::sha256(code.as_bytes())))
+}
+
+fn invalid_grant(description: &'static str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidGrant, description)
+}
+
+pub async fn issue(
+    state: &AppState,
+    req: &HttpRequest,
+    client: &Client,
+    request: AuthorizationCodeRequest,
+    binding: Binding,
+) -> Result<TokenResponse, OAuthError> {
+    let code_key = code_key(&request.code);
+    let Some(stored) = state.hot.get(&code_key).await.map_err(OAuthError::unavailable)? else {
+        revoke_if_redeemed(state, req, client, &request.code).await?;
+        return Err(invalid_grant("the code is invalid, expired or already used"));
+    };
+    let grant: CodeGrant = serde_json::from_slice(&stored).map_err(OAuthError::server_error)?;
+    if grant.client_id != client.id.as_str() {
+        return Err(invalid_grant("the code is invalid, expired or already used"));
+    }
+    // RFC 6749 §4.1.3: identical to the authorization request's, when it had one.
+    let redirect_ok = match (&request.redirect_uri, grant.redirect_uri_sent) {
+        (Some(presented), _) => *presented == grant.redirect_uri,
+        (None, sent) => !sent,
+    };
+    if !redirect_ok {
+        return Err(invalid_grant("redirect_uri does not match the authorization request"));
+    }
+    let verifier = request
+        .code_verifier
+        .as_deref()
+        .and_then(|v| CodeVerifier::parse(v).ok())
+        .ok_or(invalid_grant("PKCE verification failed"))?;
+    if !grant.code_challenge.is_satisfied_by(&verifier) {
+        return Err(invalid_grant("PKCE verification failed"));
+    }
+    if let Some(bound) = &grant.dpop_jkt {
+        if binding.jkt.as_ref() != Some(bound) {
+            return Err(invalid_grant("the code is bound to another DPoP key"));
+        }
+    }
+    let audience = match &request.resource {
+        Some(resource) if grant.resources.contains(resource) => Some(resource.clone()),
+        Some(_) => return Err(OAuthError::new(ErrorCode::InvalidTarget, "the resource was not authorized")),
+        None => grant.resources.first().cloned(),
+    };
+    let server = match &audience {
+        Some(resource) => Some(
+            state
+                .registry
+                .resource(resource.as_str())
+                .ok_or(OAuthError::new(ErrorCode::InvalidTarget, "the resource is not available"))?,
+        ),
+        None => None,
+    };
+    let user = state
+        .users
+        .find(&grant.user_id)
+        .await
+        .map_err(OAuthError::unavailable)?
+        .filter(|u| u.enabled)
+        .ok_or(invalid_grant("the code is invalid, expired or already used"))?;
+
+    // Every check passed: now the code is used up, by this request or a concurrent one.
+    let taken = state.hot.take(&code_key).await.map_err(OAuthError::unavailable)?;
+    if taken.as_deref() != Some(stored.as_slice()) {
+        return Err(invalid_grant("the code is invalid, expired or already used"));
+    }
+
+    let scope: ScopeSet = match &server {
+        Some(server) => grant.scope.intersection(&server.scopes),
+        None => grant
+            .scope
+            .iter()
+            .filter(|s| is_oidc_scope(s.as_str()) && s.as_str() != "offline_access")
+            .cloned()
+            .collect(),
+    };
+    let audience = match &server {
+        Some(server) => Audience::Resource(server),
+        None => Audience::Provider,
+    };
+    let (access_token, claims) = mint_access_token(state, client, &user.user_id, audience, &scope, binding)?;
+    let remembered = Redeemed { access_tokens: vec![(claims.jti.clone(), claims.exp)] };
+    let ttl = Duration::from_secs((claims.exp - claims.iat).max(CODE_LIFETIME.as_secs() as i64) as u64);
+    let bytes = serde_json::to_vec(&remembered).map_err(OAuthError::server_error)?;
+    state.hot.put(&redeemed_key(&request.code), &bytes, ttl).await.map_err(OAuthError::unavailable)?;
+
+    let mut response = TokenResponse::bearer_or_dpop(access_token, &claims);
+    if grant.scope.contains("openid") {
+        let authentication =
+            Authentication { auth_time: grant.auth_time, sid: &grant.sid, nonce: grant.nonce.as_deref() };
+        let id_token =
+            id_token::sign(state, client, &user, &grant.scope, &authentication, Some(&response.access_token))
+                .map_err(OAuthError::server_error)?;
+        response.id_token = Some(id_token);
+    }
+    let mut event = AuditLog::about(req, state.clock.now(), "token.issued", "success");
+    event.client_id = Some(client.id.as_str().to_owned());
+    event.user_id = Some(user.user_id);
+    event.detail = Some(serde_json::json!({ "grant_type": "authorization_code", "jti": claims.jti }).to_string());
+    state.audit.record(event);
+    Ok(response)
+}
+
+/// RFC 6749 §4.1.2, RFC 9700 §4.2.4: a code presented again revokes the tokens its first use
+/// issued, and the attempt is audited.
+async fn revoke_if_redeemed(
+    state: &AppState,
+    req: &HttpRequest,
+    client: &Client,
+    code: &str,
+) -> Result<(), OAuthError> {
+    let Some(bytes) = state.hot.get(&redeemed_key(code)).await.map_err(OAuthError::unavailable)? else {
+        return Ok(());
+    };
+    let Ok(redeemed) = serde_json::from_slice::<Redeemed>(&bytes) else {
+        return Ok(());
+    };
+    let now = state.clock.now();
+    for (jti, exp) in &redeemed.access_tokens {
+        if *exp > now {
+            let ttl = Duration::from_secs((exp - now) as u64);
+            state.hot.put(&revoked_key(jti), b"1", ttl).await.map_err(OAuthError::unavailable)?;
+        }
+    }
+    let mut event = AuditLog::about(req, now, "authorization.code.replayed", "refused");
+    event.client_id = Some(client.id.as_str().to_owned());
+    event.detail = Some(serde_json::json!({ "revoked_access_tokens": redeemed.access_tokens.len() }).to_string());
+    state.audit.record(event);
+    Ok(())
+}

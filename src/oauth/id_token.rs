@@ -1,0 +1,115 @@
+//! OpenID Connect ID tokens (OIDC Core §2, §3.1.3.6): signed with the client's
+//! `id_token_signed_response_alg` (RS256 unless it asked for ES256 or EdDSA).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::crypto::SigningAlg;
+use crate::domain::ScopeSet;
+use crate::registry::Client;
+use crate::startup::AppState;
+use crate::users::User;
+
+/// What the ID token says about one authentication.
+pub struct Authentication<'a> {
+    pub auth_time: i64,
+    pub sid: &'a str,
+    pub nonce: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Header<'a> {
+    alg: &'static str,
+    typ: &'static str,
+    kid: &'a str,
+}
+
+/// OIDC Core §3.1.3.6: base64url of the left half of the hash of the access token, with the
+/// hash of the ID token's algorithm (SHA-512 for Ed25519, per the EdDSA errata).
+pub fn token_hash(alg: SigningAlg, token: &str) -> String {
+    let digest = match alg {
+        SigningAlg::EdDsa => ring::digest::digest(&ring::digest::SHA512, token.as_bytes()),
+        SigningAlg::Es256 | SigningAlg::Rs256 => ring::digest::digest(&ring::digest::SHA256, token.as_bytes()),
+    };
+    let bytes = digest.as_ref();
+    URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])
+}
+
+/// The claims the granted scopes release (OIDC Core §5.4), from the user's record.
+pub fn user_claims(user: &User, scope: &ScopeSet) -> Map<String, Value> {
+    let mut claims = Map::new();
+    claims.insert("sub".into(), Value::String(user.user_id.clone()));
+    if scope.contains("profile") {
+        claims.insert("preferred_username".into(), Value::String(user.username.clone()));
+        for (name, value) in
+            [("name", &user.name), ("given_name", &user.given_name), ("family_name", &user.family_name)]
+        {
+            if let Some(value) = value {
+                claims.insert(name.into(), Value::String(value.clone()));
+            }
+        }
+        claims.insert("updated_at".into(), Value::from(user.updated_at));
+    }
+    if scope.contains("email") {
+        if let Some(email) = &user.email {
+            claims.insert("email".into(), Value::String(email.clone()));
+            claims.insert("email_verified".into(), Value::Bool(user.email_verified));
+        }
+    }
+    claims
+}
+
+/// Signs the ID token for `client` about `user`.
+pub fn sign(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    scope: &ScopeSet,
+    authentication: &Authentication<'_>,
+    access_token: Option<&str>,
+) -> Result<String, String> {
+    let alg = client.id_token_alg;
+    let key = state.keyring.signing_key(alg).ok_or_else(|| format!("no active {alg} signing key"))?;
+    let now = state.clock.now();
+    let mut claims = user_claims(user, scope);
+    let issuer = state.settings.issuer.as_str();
+    claims.insert("iss".into(), Value::String(issuer.to_owned()));
+    claims.insert("aud".into(), Value::String(client.id.as_str().to_owned()));
+    claims.insert("azp".into(), Value::String(client.id.as_str().to_owned()));
+    claims.insert("iat".into(), Value::from(now));
+    claims.insert("exp".into(), Value::from(now + state.settings.tokens.id_token_lifetime.as_secs() as i64));
+    claims.insert("auth_time".into(), Value::from(authentication.auth_time));
+    claims.insert("sid".into(), Value::String(authentication.sid.to_owned()));
+    claims.insert("amr".into(), Value::Array(vec![Value::String("pwd".into())]));
+    if let Some(nonce) = authentication.nonce {
+        claims.insert("nonce".into(), Value::String(nonce.to_owned()));
+    }
+    if let Some(token) = access_token {
+        claims.insert("at_hash".into(), Value::String(token_hash(alg, token)));
+    }
+    let header =
+        serde_json::to_vec(&Header { alg: alg.as_str(), typ: "JWT", kid: &key.kid }).map_err(|e| e.to_string())?;
+    let payload = serde_json::to_vec(&claims).map_err(|e| e.to_string())?;
+    let mut token = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
+    let signature = key.signer.sign(token.as_bytes()).map_err(|e| e.to_string())?;
+    token.push('.');
+    token.push_str(&URL_SAFE_NO_PAD.encode(signature));
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oidc_16_at_hash_is_the_left_half_of_the_algorithms_hash() {
+        // OIDC Core §A.3 example: access token and its at_hash for an RS256 ID token.
+        assert_eq!(
+            token_hash(SigningAlg::Rs256, "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+        assert_eq!(token_hash(SigningAlg::EdDsa, "x").len(), 43, "half of SHA-512 is 32 bytes");
+    }
+}

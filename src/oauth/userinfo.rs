@@ -1,0 +1,110 @@
+//! `GET|POST /userinfo` (OIDC Core §5.3): the claims the token's scopes release about its
+//! user. The token must be one this provider issued for itself (`aud` = the issuer) with
+//! `openid`; a DPoP-bound token needs the `DPoP` scheme and a proof (RFC 9449 §7), an unbound
+//! one comes as `Bearer` (RFC 6750 §2.1). Errors are RFC 6750 / RFC 9449 challenges.
+
+use std::time::Duration;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::crypto::dpop::{verify_proof, ProofCheck};
+use crate::crypto::{b64url, sha256};
+use crate::domain::ScopeSet;
+use crate::oauth::access_token::revoked_key;
+use crate::oauth::id_token::user_claims;
+use crate::policy::cors;
+use crate::startup::AppState;
+use crate::store::hot::key;
+use crate::verify::request::{check_origin, read_authorization, read_proof};
+use crate::verify::{Challenge, ProofError, Scheme, TokenError, VerifyError};
+
+pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let state = state.get_ref();
+    // CORS only for an origin some client registered; the token's own client is checked below.
+    let cors = cors::request_origin(&req)
+        .ok()
+        .flatten()
+        .filter(|o| state.registry.origin_registered(o.as_str()))
+        .and_then(|o| HeaderValue::from_str(o.as_str()).ok());
+    let mut response = match claims(state, &req).await {
+        Ok(claims) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")))
+            .body(serde_json::Value::Object(claims).to_string()),
+        Err(error) => {
+            if error.status() == StatusCode::SERVICE_UNAVAILABLE {
+                tracing::error!(error = %error, "userinfo could not check a token");
+            }
+            error.response(Challenge { bearer: true })
+        }
+    };
+    if let Some(origin) = cors {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+        headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("WWW-Authenticate"));
+    }
+    response
+}
+
+async fn claims(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<serde_json::Map<String, serde_json::Value>, VerifyError> {
+    let presented = read_authorization(req)?;
+    let now = state.clock.now();
+    let issuer = state.settings.issuer.as_str();
+    let claims = state.verified_tokens.verify(&state.keyring, issuer, presented.token, now)?;
+    if claims.aud != issuer {
+        return Err(TokenError::WrongAudience.into());
+    }
+    match (presented.scheme, &claims.cnf) {
+        (Scheme::Bearer, None) => {}
+        (Scheme::Bearer, Some(_)) => return Err(TokenError::BoundTokenAsBearer.into()),
+        (Scheme::Dpop, None) => return Err(TokenError::NotBound.into()),
+        (Scheme::Dpop, Some(cnf)) => {
+            let max_age = state.settings.dpop.proof_max_age.as_secs() as i64;
+            let endpoint = state.settings.issuer.endpoint("/userinfo");
+            let check = ProofCheck {
+                method: req.method().as_str(),
+                expected_htu: &endpoint,
+                now,
+                max_age,
+                max_future: crate::oauth::dpop::MAX_FUTURE,
+                access_token: Some(presented.token),
+            };
+            let proof = verify_proof(read_proof(req)?, &check).map_err(ProofError::from)?;
+            if proof.jkt != cnf.jkt {
+                return Err(TokenError::KeyMismatch.into());
+            }
+            let replay_key = key("dpop-jti", &b64url(&sha256(format!("{endpoint}\n{}", proof.jti).as_bytes())));
+            let ttl = Duration::from_secs((max_age + crate::oauth::dpop::MAX_FUTURE) as u64);
+            let first_use = state.hot.put_if_absent(&replay_key, b"1", ttl).await.map_err(unavailable)?;
+            if !first_use {
+                return Err(ProofError::Replayed.into());
+            }
+        }
+    }
+    check_origin(req, &claims)?;
+    if state.hot.get(&revoked_key(&claims.jti)).await.map_err(unavailable)?.is_some() {
+        return Err(TokenError::Revoked.into());
+    }
+    let scope = claims.scope.as_deref().map(ScopeSet::parse).transpose().ok().flatten().unwrap_or_else(ScopeSet::empty);
+    if !scope.contains("openid") {
+        return Err(VerifyError::insufficient_scope(presented.scheme, "openid"));
+    }
+    let user = state.users.find(&claims.sub).await.map_err(unavailable)?.filter(|u| u.enabled);
+    let user = user.ok_or(VerifyError::InvalidToken(TokenError::Revoked))?;
+    Ok(user_claims(&user, &scope))
+}
+
+fn unavailable(error: impl std::fmt::Display) -> VerifyError {
+    VerifyError::Unavailable(error.to_string())
+}
+
+/// `OPTIONS /userinfo`.
+pub async fn preflight(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    cors::preflight_for(&req, |origin| state.registry.origin_registered(origin.as_str()), "GET, POST")
+}

@@ -1,0 +1,153 @@
+//! `GET|POST /consent`: the user allows or denies what a client asked for; an allowed request
+//! is remembered (durably) so the same request does not ask again.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::login::{expired, resume, InteractionQuery};
+use super::pages::{self, ConsentPage};
+use super::{Interaction, Session};
+use crate::audit::AuditLog;
+use crate::oauth::authorize::{continue_interaction, AuthorizeError};
+use crate::oauth::form::{read_body, FormParams};
+use crate::registry::Client;
+use crate::startup::AppState;
+use crate::store::models::{ConsentRow, NewAuditEvent};
+
+/// Words a user understands for the OpenID Connect scopes; other scopes are shown as named.
+fn describe(scope: &str) -> String {
+    match scope {
+        "openid" => "know who you are".into(),
+        "profile" => "see your name".into(),
+        "email" => "see your email address".into(),
+        "offline_access" => "keep access while you are away".into(),
+        other => format!("use “{other}”"),
+    }
+}
+
+async fn consent_page(
+    state: &AppState,
+    session: &Session,
+    interaction: &Interaction,
+    interaction_id: &str,
+    client: &Client,
+) -> Result<HttpResponse, AuthorizeError> {
+    let user_id = session.data.user.as_ref().map(|u| u.user_id.clone()).unwrap_or_default();
+    let user = state.users.find(&user_id).await.map_err(AuthorizeError::unavailable)?;
+    let Some(user) = user else {
+        return Ok(expired());
+    };
+    let request = &interaction.request;
+    let page = ConsentPage {
+        client_name: &client.name,
+        username: &user.username,
+        scopes: request.scope.iter().map(|s| describe(s.as_str())).collect(),
+        audiences: request.resources.iter().map(|r| r.as_str().to_owned()).collect(),
+        csrf_token: &session.data.csrf,
+        interaction: interaction_id,
+    };
+    Ok(pages::render(StatusCode::OK, &page, Some(&request.redirect_uri)))
+}
+
+/// `GET /consent?interaction=…`.
+pub async fn show(req: HttpRequest, query: web::Query<InteractionQuery>, state: web::Data<AppState>) -> HttpResponse {
+    let state = state.get_ref();
+    let shown = async {
+        match resume(state, &req, &query.interaction).await? {
+            Some((session, interaction, client)) if session.data.user.is_some() && !interaction.needs_login => {
+                consent_page(state, &session, &interaction, &query.interaction, &client).await
+            }
+            _ => Ok(expired()),
+        }
+    }
+    .await;
+    shown.unwrap_or_else(|e| e.into_response(state))
+}
+
+/// `POST /consent`: `decision=allow` or `decision=deny`, with the CSRF token.
+pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    let state = state.get_ref();
+    if !pages::is_same_origin_post(state, &req) {
+        return pages::forbidden_form();
+    }
+    let Ok(params) = async { FormParams::parse(&req, &read_body(payload).await?) }.await else {
+        return pages::forbidden_form();
+    };
+    let interaction_id = params.get("interaction").unwrap_or_default().to_owned();
+    let (session, mut interaction, client) = match resume(state, &req, &interaction_id).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return pages::forbidden_form(),
+        Err(e) => return e.into_response(state),
+    };
+    let Some(user) = session.data.user.clone().filter(|_| !interaction.needs_login) else {
+        return pages::forbidden_form();
+    };
+    if !session.csrf_matches(params.get("csrf_token")) {
+        return pages::forbidden_form();
+    }
+    let now = state.clock.now();
+    let mut event = AuditLog::about(&req, now, "consent", "granted");
+    event.client_id = Some(client.id.as_str().to_owned());
+    event.user_id = Some(user.user_id.clone());
+    match params.get("decision") {
+        Some("allow") => {
+            let remembered = remember(state, &interaction, &user.user_id, &event).await;
+            if let Err(e) = remembered {
+                return e.into_response(state);
+            }
+            interaction.consent_given = true;
+            continue_interaction(state, &req, &client, session, interaction, Some(&interaction_id))
+                .await
+                .unwrap_or_else(|e| e.into_response(state))
+        }
+        Some("deny") => {
+            event.outcome = "denied".into();
+            state.audit.record(event);
+            if let Err(e) = Interaction::finish(state, &interaction_id).await {
+                return AuthorizeError::unavailable(e).into_response(state);
+            }
+            crate::oauth::authorize::deny(state, &interaction.request)
+        }
+        _ => pages::error_page(StatusCode::BAD_REQUEST, "Unknown answer", "Choose Allow or Deny."),
+    }
+}
+
+/// Stores the consent, merged with what the user allowed this client before, with its audit
+/// event in the same transaction.
+async fn remember(
+    state: &AppState,
+    interaction: &Interaction,
+    user_id: &str,
+    event: &NewAuditEvent,
+) -> Result<(), AuthorizeError> {
+    let request = &interaction.request;
+    let (user_id, client_id) = (user_id.to_owned(), request.client_id.clone());
+    let scopes: Vec<String> = request.scope.iter().map(|s| s.as_str().to_owned()).collect();
+    let resources: Vec<String> = request.resources.iter().map(|r| r.as_str().to_owned()).collect();
+    let (db, event, now) = (state.db.clone(), event.clone(), state.clock.now());
+    tokio::task::spawn_blocking(move || {
+        db.write_audited(&event, |conn| {
+            let mut all_scopes = scopes;
+            let mut all_resources = resources;
+            if let Some(before) = ConsentRow::find(conn, &user_id, &client_id)? {
+                all_scopes.extend(serde_json::from_str::<Vec<String>>(&before.scopes).unwrap_or_default());
+                all_resources.extend(serde_json::from_str::<Vec<String>>(&before.resources).unwrap_or_default());
+            }
+            all_scopes.sort();
+            all_scopes.dedup();
+            all_resources.sort();
+            all_resources.dedup();
+            ConsentRow {
+                user_id: user_id.clone(),
+                client_id: client_id.clone(),
+                scopes: serde_json::to_string(&all_scopes).unwrap_or_else(|_| "[]".into()),
+                resources: serde_json::to_string(&all_resources).unwrap_or_else(|_| "[]".into()),
+                granted_at: now,
+            }
+            .replace(conn)
+        })
+    })
+    .await
+    .map_err(AuthorizeError::unavailable)?
+    .map_err(AuthorizeError::unavailable)
+}

@@ -1,0 +1,138 @@
+//! `GET|POST /login`: the sign-in page of an interaction.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::pages::{self, LoginPage};
+use super::{Interaction, Session, SignedIn};
+use crate::audit::AuditLog;
+use crate::oauth::authorize::{continue_interaction, AuthorizeError};
+use crate::oauth::form::{read_body, FormParams};
+use crate::registry::Client;
+use crate::startup::AppState;
+
+#[derive(serde::Deserialize)]
+pub struct InteractionQuery {
+    pub interaction: String,
+}
+
+/// The page for a sign-in step that cannot go on (expired, or from another browser).
+pub fn expired() -> HttpResponse {
+    pages::error_page(
+        StatusCode::BAD_REQUEST,
+        "Sign-in expired",
+        "This sign-in request has expired or was started in another browser. Go back to the application and start again.",
+    )
+}
+
+/// The session, the interaction it owns and the interaction's client, or why not.
+pub(super) async fn resume(
+    state: &AppState,
+    req: &HttpRequest,
+    interaction_id: &str,
+) -> Result<Option<(Session, Interaction, std::sync::Arc<Client>)>, AuthorizeError> {
+    let Some(session) = Session::load(state, req).await.map_err(AuthorizeError::unavailable)? else {
+        return Ok(None);
+    };
+    let Some(interaction) =
+        Interaction::load(state, interaction_id, &session).await.map_err(AuthorizeError::unavailable)?
+    else {
+        return Ok(None);
+    };
+    let client = state
+        .registry
+        .client(&interaction.request.client_id)
+        .await
+        .map_err(AuthorizeError::unavailable)?
+        .filter(|c| c.enabled);
+    Ok(client.map(|client| (session, interaction, client)))
+}
+
+fn login_page(
+    status: StatusCode,
+    session: &Session,
+    interaction: &Interaction,
+    interaction_id: &str,
+    client: &Client,
+    username: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    let page = LoginPage {
+        client_name: &client.name,
+        csrf_token: &session.data.csrf,
+        interaction: interaction_id,
+        username,
+        error,
+    };
+    pages::render(status, &page, Some(&interaction.request.redirect_uri))
+}
+
+/// `GET /login?interaction=…`.
+pub async fn show(req: HttpRequest, query: web::Query<InteractionQuery>, state: web::Data<AppState>) -> HttpResponse {
+    let state = state.get_ref();
+    match resume(state, &req, &query.interaction).await {
+        Ok(Some((session, interaction, client))) => {
+            let hint = interaction.request.login_hint.clone().unwrap_or_default();
+            login_page(StatusCode::OK, &session, &interaction, &query.interaction, &client, &hint, None)
+        }
+        Ok(None) => expired(),
+        Err(e) => e.into_response(state),
+    }
+}
+
+/// `POST /login`: CSRF token, same-origin check, password; then the session is replaced and
+/// the authorization goes on.
+pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    let state = state.get_ref();
+    if !pages::is_same_origin_post(state, &req) {
+        return pages::forbidden_form();
+    }
+    let Ok(params) = async { FormParams::parse(&req, &read_body(payload).await?) }.await else {
+        return pages::forbidden_form();
+    };
+    let interaction_id = params.get("interaction").unwrap_or_default().to_owned();
+    let (session, mut interaction, client) = match resume(state, &req, &interaction_id).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return pages::forbidden_form(),
+        Err(e) => return e.into_response(state),
+    };
+    if !session.csrf_matches(params.get("csrf_token")) {
+        return pages::forbidden_form();
+    }
+    let username = params.get("username").unwrap_or_default();
+    let password = params.get("password").unwrap_or_default();
+    let user = match state.users.authenticate(username, password).await {
+        Ok(user) => user,
+        Err(e) => return AuthorizeError::unavailable(e).into_response(state),
+    };
+    let now = state.clock.now();
+    let Some(user) = user else {
+        let mut event = AuditLog::about(&req, now, "login", "failure");
+        event.client_id = Some(client.id.as_str().to_owned());
+        event.detail =
+            Some(serde_json::json!({ "username": username.chars().take(64).collect::<String>() }).to_string());
+        state.audit.record_refusal(event);
+        return login_page(
+            StatusCode::UNAUTHORIZED,
+            &session,
+            &interaction,
+            &interaction_id,
+            &client,
+            username,
+            Some("The username or password is not right."),
+        );
+    };
+    let signed_in = SignedIn { user_id: user.user_id.clone(), auth_time: now, sid: crate::crypto::random_token() };
+    let session = match session.sign_in(state, signed_in).await {
+        Ok(session) => session,
+        Err(e) => return AuthorizeError::unavailable(e).into_response(state),
+    };
+    let mut event = AuditLog::about(&req, now, "login", "success");
+    event.client_id = Some(client.id.as_str().to_owned());
+    event.user_id = Some(user.user_id);
+    state.audit.record(event);
+    interaction.needs_login = false;
+    continue_interaction(state, &req, &client, session, interaction, Some(&interaction_id))
+        .await
+        .unwrap_or_else(|e| e.into_response(state))
+}
