@@ -529,6 +529,8 @@ pub struct CodeGrant {
     pub user_id: String,
     pub auth_time: i64,
     pub sid: String,
+    /// Checked against the provider's clock too, not only left to the store's expiry.
+    pub expires_at: i64,
 }
 
 /// Hot-store key of a code (its SHA-256: the code itself is never stored).
@@ -554,6 +556,7 @@ async fn issue_code(
         user_id: user.user_id.clone(),
         auth_time: user.auth_time,
         sid: user.sid.clone(),
+        expires_at: state.clock.now() + CODE_LIFETIME.as_secs() as i64,
     };
     let bytes = serde_json::to_vec(&grant).map_err(|e| HotStoreError::Protocol(e.to_string()))?;
     state.hot.put(&code_key(&code), &bytes, CODE_LIFETIME).await?;

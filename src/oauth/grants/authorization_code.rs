@@ -56,7 +56,7 @@ pub async fn issue(
         return Err(invalid_grant("the code is invalid, expired or already used"));
     };
     let grant: CodeGrant = serde_json::from_slice(&stored).map_err(OAuthError::server_error)?;
-    if grant.client_id != client.id.as_str() {
+    if grant.client_id != client.id.as_str() || grant.expires_at <= state.clock.now() {
         return Err(invalid_grant("the code is invalid, expired or already used"));
     }
     // RFC 6749 §4.1.3: identical to the authorization request's, when it had one.
