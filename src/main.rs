@@ -498,6 +498,54 @@ async fn register_demo(state: &AppState, settings: &Settings) -> Result<(), Stri
         client.id,
         settings.issuer.endpoint("/token")
     );
+    register_demo_sign_in(state, settings, DEMO_API).await
+}
+
+/// The browser half of the demo: a user and a web app that signs them in with the code flow.
+async fn register_demo_sign_in(state: &AppState, settings: &Settings, api: &str) -> Result<(), String> {
+    const REDIRECT: &str = "http://127.0.0.1:8400/callback";
+    // RFC 7636 Appendix B: a verifier and its S256 challenge, fine for a demo only.
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let web_app = idp::registry::ClientRegistration {
+        name: "Demo web app".into(),
+        grant_types: vec!["authorization_code".into()],
+        resources: vec![api.into()],
+        scopes: ["openid", "profile", "email", "read"].map(String::from).to_vec(),
+        redirect_uris: vec![REDIRECT.into()],
+        ..Default::default()
+    };
+    let (web_app, secret) = registry_call(state, move |r| r.create_client(web_app)).await?;
+    let secret = secret.map(|s| s.expose().to_owned()).unwrap_or_default();
+    let password = idp::crypto::random_token()[..20].to_owned();
+    let user = idp::users::NewUser {
+        username: "demo".into(),
+        email: Some("demo@example.com".into()),
+        email_verified: true,
+        name: Some("Demo User".into()),
+        password: Some(idp::users::Password::parse(password.clone()).map_err(|e| e.to_string())?),
+        ..Default::default()
+    };
+    let users = state.users.clone();
+    tokio::task::spawn_blocking(move || users.create(user))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let authorize = format!(
+        "{}?response_type=code&client_id={}&redirect_uri={}&scope=openid%20profile%20email%20read&state=demo&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        settings.issuer.endpoint("/authorize"),
+        web_app.id,
+        "http%3A%2F%2F127.0.0.1%3A8400%2Fcallback",
+    );
+    eprintln!("idp: development demo: user `demo`, password {password}   (shown once), and a web app:");
+    eprintln!("idp:   client_id     {}", web_app.id);
+    eprintln!("idp:   client_secret {secret}   (shown once)");
+    eprintln!("idp:   sign in at    {authorize}");
+    eprintln!(
+        "idp:   then          curl -u '{}:{secret}' -d grant_type=authorization_code -d code=CODE_FROM_THE_REDIRECT -d redirect_uri={REDIRECT} -d code_verifier={VERIFIER} {}",
+        web_app.id,
+        settings.issuer.endpoint("/token")
+    );
     Ok(())
 }
 

@@ -56,6 +56,8 @@ async fn oidc_code_flow_signs_in_consents_and_exchanges_the_code_for_tokens(back
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(set_cookie.contains(attribute), "{set_cookie} lacks {attribute}");
     }
+    let absolute = response.headers()["location"].to_str().unwrap();
+    assert!(absolute.starts_with(&app.url("/login?interaction=")), "WEB-10: from the issuer: {absolute}");
     let to_login = location(&response);
     assert!(to_login.starts_with("login?interaction="), "{to_login}");
 

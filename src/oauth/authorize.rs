@@ -431,7 +431,8 @@ pub async fn continue_interaction(
                 }
                 None => interaction.start(state).await.map_err(AuthorizeError::unavailable)?,
             };
-            see_other(&format!("{page}?interaction={id}"))
+            // Absolute, from the configured issuer (WEB-10), never from the request's Host.
+            see_other(&state.settings.issuer.endpoint(&format!("/{page}?interaction={id}")))
         }
         (None, Some(user)) => {
             if let Some(id) = interaction_id {

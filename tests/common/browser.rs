@@ -108,8 +108,14 @@ impl Browser {
     }
 }
 
+/// The `Location` of a response; the provider's own pages (absolute, under the issuer) are
+/// given as the path after the issuer, as in `login?interaction=…`.
 pub fn location(response: &reqwest::Response) -> String {
-    response.headers().get("location").expect("a Location header").to_str().unwrap().to_owned()
+    let location = response.headers().get("location").expect("a Location header").to_str().unwrap();
+    match location.strip_prefix("http://127.0.0.1:") {
+        Some(rest) => rest.split_once('/').expect("a path").1.to_owned(),
+        None => location.to_owned(),
+    }
 }
 
 /// The value of the hidden input `name` in a page.
