@@ -18,7 +18,7 @@ use crate::crypto::nonce::NonceIssuer;
 use crate::crypto::{Keyring, KeyringError};
 use crate::error::Problem;
 use crate::oauth::access_token::VerifiedTokens;
-use crate::oauth::{authorize, discovery, introspect, jwks, revoke, token, userinfo};
+use crate::oauth::{authorize, discovery, introspect, jwks, par, revoke, token, userinfo};
 use crate::ops;
 use crate::registry::{Registry, REGISTRY_CHANNEL};
 use crate::session::{self, pages};
@@ -70,6 +70,7 @@ pub struct Endpoints {
     pub token: String,
     pub introspection: String,
     pub revocation: String,
+    pub par: String,
 }
 
 impl Endpoints {
@@ -79,6 +80,7 @@ impl Endpoints {
             token: issuer.endpoint("/token"),
             introspection: issuer.endpoint("/introspect"),
             revocation: issuer.endpoint("/revoke"),
+            par: issuer.endpoint("/par"),
         }
     }
 }
@@ -275,6 +277,12 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
             .service(
                 web::resource("/revoke")
                     .route(web::post().to(revoke::revoke))
+                    .route(web::method(actix_web::http::Method::OPTIONS).to(token::preflight))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/par")
+                    .route(web::post().to(par::push))
                     .route(web::method(actix_web::http::Method::OPTIONS).to(token::preflight))
                     .default_service(not_allowed()),
             )

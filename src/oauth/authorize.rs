@@ -68,10 +68,14 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
     pub dpop_jkt: Option<String>,
+    /// The hot-store key of the pushed request (RFC 9126) this came from: used up when the
+    /// code is issued (FAPI 2.0 §5.3.2.2 note 3), not when the page loads.
+    #[serde(default)]
+    pub pushed: Option<String>,
 }
 
 impl AuthorizationRequest {
-    fn reply(&self) -> Reply {
+    pub fn reply(&self) -> Reply {
         Reply { redirect_uri: self.redirect_uri.clone(), mode: self.response_mode, state: self.state.clone() }
     }
 }
@@ -129,7 +133,7 @@ pub enum AuthorizeError {
 }
 
 impl AuthorizeError {
-    fn unknown_client() -> Self {
+    pub fn unknown_client() -> Self {
         Self::Page {
             status: StatusCode::BAD_REQUEST,
             title: "Unknown application",
@@ -177,7 +181,7 @@ pub struct RawParams(HashMap<String, Vec<String>>);
 struct Repeated;
 
 impl RawParams {
-    fn parse(encoded: &[u8]) -> Self {
+    pub fn parse(encoded: &[u8]) -> Self {
         let mut map: HashMap<String, Vec<String>> = HashMap::new();
         for (name, value) in url::form_urlencoded::parse(encoded) {
             if !value.is_empty() {
@@ -185,6 +189,15 @@ impl RawParams {
             }
         }
         Self(map)
+    }
+
+    /// Sets `name` when the request did not carry it.
+    pub fn set_default(&mut self, name: &str, value: &str) {
+        self.0.entry(name.to_owned()).or_insert_with(|| vec![value.to_owned()]);
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
     }
 
     fn get(&self, name: &str) -> Result<Option<&str>, Repeated> {
@@ -316,6 +329,7 @@ pub async fn parse_request(
         max_age,
         login_hint,
         dpop_jkt,
+        pushed: None,
     };
     Ok((client, request))
 }
@@ -364,7 +378,24 @@ pub async fn authorize_post(req: HttpRequest, body: web::Bytes, state: web::Data
 
 async fn authorize(req: &HttpRequest, state: &AppState, raw: RawParams) -> HttpResponse {
     let outcome = async {
-        let (client, request) = parse_request(state, &raw).await?;
+        let (client, request) = match raw.get("request_uri") {
+            Ok(None) => {
+                let (client, request) = parse_request(state, &raw).await?;
+                if client.require_pushed_authorization_requests {
+                    return Err(AuthorizeError::Redirect {
+                        reply: request.reply(),
+                        code: AuthorizeErrorCode::InvalidRequest,
+                        description: "this client sends authorization requests through PAR only",
+                    });
+                }
+                (client, request)
+            }
+            Ok(Some(request_uri)) => {
+                let client_id = raw.get("client_id").ok().flatten().ok_or_else(AuthorizeError::unknown_client)?;
+                crate::oauth::par::pushed_request(state, client_id, request_uri).await?
+            }
+            Err(Repeated) => return Err(AuthorizeError::unknown_client()),
+        };
         let session = Session::load_or_start(state, req).await.map_err(AuthorizeError::unavailable)?;
         let now = state.clock.now();
         let needs_login = match &session.data.user {
@@ -561,6 +592,9 @@ async fn issue_code(
     };
     let bytes = serde_json::to_vec(&grant).map_err(|e| HotStoreError::Protocol(e.to_string()))?;
     state.hot.put(&code_key(&code), &bytes, CODE_LIFETIME).await?;
+    if let Some(pushed) = &request.pushed {
+        state.hot.delete(pushed).await?;
+    }
     Ok(code)
 }
 

@@ -34,6 +34,8 @@ pub fn document(settings: &Settings) -> Value {
         "token_endpoint": issuer.endpoint("/token"),
         "authorization_endpoint": issuer.endpoint("/authorize"),
         "userinfo_endpoint": issuer.endpoint("/userinfo"),
+        "pushed_authorization_request_endpoint": issuer.endpoint("/par"),
+        "require_pushed_authorization_requests": false,
         // Always explicit: an absent list means authorization_code and implicit (RFC 8414 §2).
         "grant_types_supported": ["authorization_code", "client_credentials"],
         "response_types_supported": ["code"],

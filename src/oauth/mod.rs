@@ -10,6 +10,7 @@ pub mod grants;
 pub mod id_token;
 pub mod introspect;
 pub mod jwks;
+pub mod par;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;

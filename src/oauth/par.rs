@@ -1,0 +1,126 @@
+//! Pushed authorization requests (RFC 9126): a client-authenticated `POST /par` checks the
+//! authorization request as `/authorize` would and stores it for 60 s under a single-use
+//! `request_uri`; `/authorize` then takes only `client_id` and that `request_uri`.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::authorize::{parse_request, AuthorizationRequest, AuthorizeError, AuthorizeErrorCode, RawParams};
+use super::client_auth::{self, AuthenticatedRequest};
+use super::form::read_body;
+use super::no_store_response;
+use crate::crypto::{b64url, random_token, sha256};
+use crate::error::{ErrorCode, OAuthError};
+use crate::registry::Client;
+use crate::startup::AppState;
+use crate::store::hot::key;
+
+/// RFC 9126 §2.2: a short lifetime (FAPI 2.0: under 600 s).
+pub const REQUEST_URI_LIFETIME: Duration = Duration::from_secs(60);
+const URN_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
+#[derive(Serialize, Deserialize)]
+struct Pushed {
+    request: AuthorizationRequest,
+    expires_at: i64,
+}
+
+fn pushed_key(request_uri: &str) -> String {
+    key("par", &b64url(&sha256(request_uri.as_bytes())))
+}
+
+#[derive(Serialize)]
+struct PushResponse {
+    request_uri: String,
+    expires_in: u64,
+}
+
+/// `POST /par`.
+pub async fn push(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let state = state.get_ref();
+    let body = read_body(payload).await?;
+    let AuthenticatedRequest { client, cors, .. } =
+        client_auth::authenticated_request(state, &req, &body, &state.endpoints.par).await?;
+    let stored = async {
+        let mut raw = RawParams::parse(&body);
+        if raw.has("request_uri") {
+            return Err(OAuthError::invalid_request("request_uri is not allowed in a pushed request"));
+        }
+        // RFC 9126 §2.1: the client_id, when sent, is the authenticated client's.
+        raw.set_default("client_id", client.id.as_str());
+        let (named, mut request) = parse_request(state, &raw).await.map_err(as_oauth_error)?;
+        if named.id != client.id {
+            return Err(OAuthError::invalid_request("client_id is not the authenticated client"));
+        }
+        let request_uri = format!("{URN_PREFIX}{}", random_token());
+        let store_key = pushed_key(&request_uri);
+        request.pushed = Some(store_key.clone());
+        let pushed = Pushed { request, expires_at: state.clock.now() + REQUEST_URI_LIFETIME.as_secs() as i64 };
+        let bytes = serde_json::to_vec(&pushed).map_err(OAuthError::server_error)?;
+        state.hot.put(&store_key, &bytes, REQUEST_URI_LIFETIME).await.map_err(OAuthError::unavailable)?;
+        Ok(request_uri)
+    }
+    .await;
+    match stored {
+        Ok(request_uri) => Ok(no_store_response(StatusCode::CREATED, cors.as_ref())
+            .json(PushResponse { request_uri, expires_in: REQUEST_URI_LIFETIME.as_secs() })),
+        Err(e) => Err(e.with_cors(cors.as_ref())),
+    }
+}
+
+/// RFC 9126 §2.3: the pushed request's problems as token-endpoint-style errors.
+fn as_oauth_error(error: AuthorizeError) -> OAuthError {
+    match error {
+        AuthorizeError::Page { status, .. } if status.is_server_error() => {
+            OAuthError::unavailable("the pushed request could not be checked")
+        }
+        AuthorizeError::Page { .. } => OAuthError::invalid_request("the client or redirect_uri is not valid"),
+        AuthorizeError::Redirect { code, description, .. } => {
+            let code = match code {
+                AuthorizeErrorCode::InvalidScope => ErrorCode::InvalidScope,
+                AuthorizeErrorCode::InvalidTarget => ErrorCode::InvalidTarget,
+                AuthorizeErrorCode::UnauthorizedClient => ErrorCode::UnauthorizedClient,
+                _ => ErrorCode::InvalidRequest,
+            };
+            OAuthError::new(code, description)
+        }
+    }
+}
+
+/// The pushed request a `request_uri` names, for `client_id`. Unknown, expired or another
+/// client's: an error page (there is no checked redirect URI to send an error to).
+pub async fn pushed_request(
+    state: &AppState,
+    client_id: &str,
+    request_uri: &str,
+) -> Result<(std::sync::Arc<Client>, AuthorizationRequest), AuthorizeError> {
+    let expired = || AuthorizeError::Page {
+        status: StatusCode::BAD_REQUEST,
+        title: "Sign-in request expired",
+        message: "This sign-in request has expired or was already used. Go back to the application and start again.",
+    };
+    if !request_uri.starts_with(URN_PREFIX) {
+        return Err(expired());
+    }
+    let bytes =
+        state.hot.get(&pushed_key(request_uri)).await.map_err(AuthorizeError::unavailable)?.ok_or_else(expired)?;
+    let pushed: Pushed = serde_json::from_slice(&bytes).map_err(AuthorizeError::unavailable)?;
+    if pushed.request.client_id != client_id || pushed.expires_at <= state.clock.now() {
+        return Err(expired());
+    }
+    let client = state
+        .registry
+        .client(client_id)
+        .await
+        .map_err(AuthorizeError::unavailable)?
+        .filter(|c| c.enabled)
+        .ok_or_else(AuthorizeError::unknown_client)?;
+    Ok((client, pushed.request))
+}
