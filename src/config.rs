@@ -95,6 +95,16 @@ pub struct TokenSettings {
     pub access_token_lifetime: Duration,
     /// `tokens.id_token_lifetime` / `IDP_TOKENS__ID_TOKEN_LIFETIME`. Default `1h`.
     pub id_token_lifetime: Duration,
+    /// `tokens.refresh_token_idle_lifetime` / `IDP_TOKENS__REFRESH_TOKEN_IDLE_LIFETIME`: a refresh
+    /// token unused this long expires. Default `14d`.
+    pub refresh_token_idle_lifetime: Duration,
+    /// `tokens.refresh_token_absolute_lifetime` / `IDP_TOKENS__REFRESH_TOKEN_ABSOLUTE_LIFETIME`: a
+    /// grant's refresh tokens end this long after sign-in. Default `90d`.
+    pub refresh_token_absolute_lifetime: Duration,
+    /// `tokens.refresh_token_reuse_grace` / `IDP_TOKENS__REFRESH_TOKEN_REUSE_GRACE`: how long the
+    /// previous refresh token may be presented again (a lost response retried) instead of
+    /// counting as reuse. Default `0s` (off).
+    pub refresh_token_reuse_grace: Duration,
 }
 
 impl TokenSettings {
@@ -334,6 +344,9 @@ struct RawKeys {
 struct RawTokens {
     access_token_lifetime: Option<RawDuration>,
     id_token_lifetime: Option<RawDuration>,
+    refresh_token_idle_lifetime: Option<RawDuration>,
+    refresh_token_absolute_lifetime: Option<RawDuration>,
+    refresh_token_reuse_grace: Option<RawDuration>,
 }
 
 /// A duration as written: whole seconds (`600`) or humantime text (`10m`, `30d`).
@@ -446,6 +459,12 @@ impl Settings {
             Some(d) => d.positive(setting),
             None => Ok(Duration::from_secs(default)),
         };
+        // A window that may be switched off with `0`.
+        let duration_or_zero = |raw: Option<RawDuration>, setting: &str| match raw {
+            Some(RawDuration::Seconds(0)) | None => Ok(Duration::ZERO),
+            Some(RawDuration::Text(text)) if text.trim() == "0s" => Ok(Duration::ZERO),
+            Some(d) => d.positive(setting),
+        };
         let keys = KeySettings {
             rotate_every: duration(raw.keys.rotate_every, "keys.rotate_every", 30 * 86_400)?,
             publish_window: duration(raw.keys.publish_window, "keys.publish_window", 3_600)?,
@@ -464,6 +483,20 @@ impl Settings {
         let tokens = TokenSettings {
             access_token_lifetime: duration(raw.tokens.access_token_lifetime, "tokens.access_token_lifetime", 600)?,
             id_token_lifetime: duration(raw.tokens.id_token_lifetime, "tokens.id_token_lifetime", 3_600)?,
+            refresh_token_idle_lifetime: duration(
+                raw.tokens.refresh_token_idle_lifetime,
+                "tokens.refresh_token_idle_lifetime",
+                14 * 86_400,
+            )?,
+            refresh_token_absolute_lifetime: duration(
+                raw.tokens.refresh_token_absolute_lifetime,
+                "tokens.refresh_token_absolute_lifetime",
+                90 * 86_400,
+            )?,
+            refresh_token_reuse_grace: duration_or_zero(
+                raw.tokens.refresh_token_reuse_grace,
+                "tokens.refresh_token_reuse_grace",
+            )?,
         };
 
         let dpop = DpopSettings {
@@ -525,6 +558,15 @@ fn apply_env(raw: &mut RawSettings, env: &[(String, String)]) -> Result<(), Conf
                 raw.tokens.access_token_lifetime = Some(RawDuration::from_env(value))
             }
             "IDP_TOKENS__ID_TOKEN_LIFETIME" => raw.tokens.id_token_lifetime = Some(RawDuration::from_env(value)),
+            "IDP_TOKENS__REFRESH_TOKEN_IDLE_LIFETIME" => {
+                raw.tokens.refresh_token_idle_lifetime = Some(RawDuration::from_env(value))
+            }
+            "IDP_TOKENS__REFRESH_TOKEN_ABSOLUTE_LIFETIME" => {
+                raw.tokens.refresh_token_absolute_lifetime = Some(RawDuration::from_env(value))
+            }
+            "IDP_TOKENS__REFRESH_TOKEN_REUSE_GRACE" => {
+                raw.tokens.refresh_token_reuse_grace = Some(RawDuration::from_env(value))
+            }
             "IDP_DPOP__REQUIRE_NONCE" => {
                 raw.dpop.require_nonce = Some(match value.trim() {
                     "true" | "1" => true,

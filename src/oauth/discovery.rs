@@ -37,7 +37,7 @@ pub fn document(settings: &Settings) -> Value {
         "pushed_authorization_request_endpoint": issuer.endpoint("/par"),
         "require_pushed_authorization_requests": false,
         // Always explicit: an absent list means authorization_code and implicit (RFC 8414 §2).
-        "grant_types_supported": ["authorization_code", "client_credentials"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "code_challenge_methods_supported": ["S256"],

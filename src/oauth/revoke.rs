@@ -10,6 +10,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::access_token::{self, revoked_key, LEEWAY};
 use super::client_auth::{self, AuthenticatedRequest};
 use super::form::read_body;
+use super::grants::refresh_token;
 use super::no_store_response;
 use crate::audit::AuditLog;
 use crate::error::{ErrorCode, OAuthError};
@@ -29,6 +30,24 @@ pub async fn revoke(
     };
 
     let now = state.clock.now();
+    if token.starts_with(refresh_token::PREFIX) {
+        // RFC 7009 §2.1: revoking a refresh token revokes its grant and its access tokens.
+        if let Some(family) = refresh_token::family_of(state, token).await.map_err(|e| e.with_cors(cors.as_ref()))? {
+            if family.client_id != caller.id.as_str() {
+                return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the token was not issued to this client")
+                    .with_cors(cors.as_ref()));
+            }
+            let revoked =
+                refresh_token::revoke_family(state, &family.family_id).await.map_err(|e| e.with_cors(cors.as_ref()))?;
+            let mut event = AuditLog::about(&req, now, "refresh_token.revoke", "success");
+            event.client_id = Some(caller.id.as_str().to_owned());
+            event.user_id = Some(family.user_id);
+            event.detail =
+                Some(serde_json::json!({ "family": family.family_id, "revoked_access_tokens": revoked }).to_string());
+            state.audit.record(event);
+        }
+        return Ok(no_store_response(StatusCode::OK, cors.as_ref()).finish());
+    }
     if let Ok(claims) = access_token::verify(&state.keyring, state.settings.issuer.as_str(), token, now) {
         if claims.client_id != caller.id.as_str() {
             return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the token was not issued to this client")

@@ -11,6 +11,7 @@ use super::dpop;
 use super::form::{read_body, FormParams};
 use super::grants::authorization_code::{self, AuthorizationCodeRequest};
 use super::grants::client_credentials::{self, ClientCredentialsRequest};
+use super::grants::refresh_token::{self, RefreshTokenRequest};
 use super::grants::Binding;
 use super::no_store_response;
 use crate::audit::AuditLog;
@@ -25,6 +26,7 @@ use crate::startup::AppState;
 pub enum TokenRequest {
     ClientCredentials(ClientCredentialsRequest),
     AuthorizationCode(AuthorizationCodeRequest),
+    RefreshToken(RefreshTokenRequest),
 }
 
 impl TokenRequest {
@@ -32,6 +34,7 @@ impl TokenRequest {
         match self {
             TokenRequest::ClientCredentials(_) => GrantType::ClientCredentials,
             TokenRequest::AuthorizationCode(_) => GrantType::AuthorizationCode,
+            TokenRequest::RefreshToken(_) => GrantType::RefreshToken,
         }
     }
 }
@@ -55,9 +58,14 @@ impl TryFrom<&FormParams> for TokenRequest {
                 code_verifier: params.get("code_verifier").map(str::to_owned),
                 resource: single_resource(params)?,
             })),
-            GrantType::RefreshToken => {
-                Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "the grant type is not supported"))
-            }
+            GrantType::RefreshToken => Ok(TokenRequest::RefreshToken(RefreshTokenRequest {
+                refresh_token: params
+                    .get("refresh_token")
+                    .ok_or(OAuthError::invalid_request("refresh_token is required"))?
+                    .to_owned(),
+                scope: scope(params)?,
+                resource: single_resource(params)?,
+            })),
         }
     }
 }
@@ -137,6 +145,7 @@ pub async fn token(
             TokenRequest::AuthorizationCode(request) => {
                 authorization_code::issue(state, &req, &client, request, binding).await?
             }
+            TokenRequest::RefreshToken(request) => refresh_token::issue(state, &req, &client, request, binding).await?,
         };
         state.metrics.token_issued(grant.as_str(), bound);
         Ok((response, bound))

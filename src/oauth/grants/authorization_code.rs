@@ -8,9 +8,10 @@ use std::time::Duration;
 use actix_web::HttpRequest;
 use serde::{Deserialize, Serialize};
 
+use super::refresh_token::{revoke_family, start_family, NewFamily};
 use super::{mint_access_token, Audience, Binding};
 use crate::audit::AuditLog;
-use crate::domain::{CodeVerifier, ResourceIndicator, ScopeSet};
+use crate::domain::{ClientType, CodeVerifier, GrantType, ResourceIndicator, ScopeSet};
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::access_token::revoked_key;
 use crate::oauth::authorize::{code_key, is_oidc_scope, CodeGrant, CODE_LIFETIME};
@@ -33,6 +34,8 @@ pub struct AuthorizationCodeRequest {
 #[derive(Debug, Serialize, Deserialize)]
 struct Redeemed {
     access_tokens: Vec<(String, i64)>,
+    #[serde(default)]
+    refresh_family: Option<String>,
 }
 
 fn redeemed_key(code: &str) -> String {
@@ -122,12 +125,34 @@ pub async fn issue(
         None => Audience::Provider,
     };
     let (access_token, claims) = mint_access_token(state, client, &user.user_id, audience, &scope, binding)?;
-    let remembered = Redeemed { access_tokens: vec![(claims.jti.clone(), claims.exp)] };
+    // BCP-8: refresh tokens only when the user granted offline_access to a client allowed them.
+    let refresh = if grant.scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken) {
+        let family = NewFamily {
+            client,
+            user_id: &user.user_id,
+            scope: &grant.scope,
+            resources: &grant.resources,
+            // BCP-7: a public client's refresh tokens are sender-constrained (RFC 9449 §5).
+            jkt: (client.client_type == ClientType::Public)
+                .then(|| claims.cnf.as_ref().map(|c| c.jkt.clone()))
+                .flatten(),
+            auth_time: grant.auth_time,
+            sid: &grant.sid,
+        };
+        Some(start_family(state, family, &claims).await?)
+    } else {
+        None
+    };
+    let remembered = Redeemed {
+        access_tokens: vec![(claims.jti.clone(), claims.exp)],
+        refresh_family: refresh.as_ref().map(|(_, family)| family.clone()),
+    };
     let ttl = Duration::from_secs((claims.exp - claims.iat).max(CODE_LIFETIME.as_secs() as i64) as u64);
     let bytes = serde_json::to_vec(&remembered).map_err(OAuthError::server_error)?;
     state.hot.put(&redeemed_key(&request.code), &bytes, ttl).await.map_err(OAuthError::unavailable)?;
 
     let mut response = TokenResponse::bearer_or_dpop(access_token, &claims);
+    response.refresh_token = refresh.map(|(token, _)| token);
     if grant.scope.contains("openid") {
         let authentication =
             Authentication { auth_time: grant.auth_time, sid: &grant.sid, nonce: grant.nonce.as_deref() };
@@ -164,6 +189,9 @@ async fn revoke_if_redeemed(
             let ttl = Duration::from_secs((exp - now) as u64);
             state.hot.put(&revoked_key(jti), b"1", ttl).await.map_err(OAuthError::unavailable)?;
         }
+    }
+    if let Some(family) = &redeemed.refresh_family {
+        revoke_family(state, family).await?;
     }
     let mut event = AuditLog::about(req, now, "authorization.code.replayed", "refused");
     event.client_id = Some(client.id.as_str().to_owned());

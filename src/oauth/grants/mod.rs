@@ -2,6 +2,7 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod refresh_token;
 
 use crate::domain::{Origin, ScopeSet};
 use crate::error::OAuthError;

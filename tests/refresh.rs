@@ -1,0 +1,239 @@
+//! Refresh tokens (RFC 6749 §6, RFC 9700 §4.14.2, OIDC Core §12.2): rotation on every use,
+//! reuse detection that revokes the family, binding to client and (public clients) DPoP key,
+//! narrower scope and other resources, lifetimes, revocation.
+
+mod common;
+
+use common::browser::{token_body, web_app_registration, VERIFIER, WEB_APP_REDIRECT};
+use common::oauth::{claims_of, error_of, TestClient, API, OTHER_API};
+use common::{spawn_app, spawn_app_with, Backend, TestData};
+use idp::clock::ManualClock;
+use idp::registry::ClientRegistration;
+use idp::store::models::AuditEvent;
+use serde_json::Value;
+
+fn refreshing_app_registration() -> ClientRegistration {
+    ClientRegistration {
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        resources: vec![API.into(), OTHER_API.into()],
+        first_party: true,
+        ..web_app_registration()
+    }
+}
+
+const OFFLINE: &str = "openid offline_access read";
+
+async fn refresh(app: &common::TestApp, client: &TestClient, token: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+    let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
+    form.extend_from_slice(extra);
+    app.post_form("/token", &form, Some((&client.id, client.secret.as_deref().unwrap())), &[]).await
+}
+
+/// Signs alice in and exchanges the code; returns the token response.
+async fn first_tokens(app: &common::TestApp, client: &TestClient, extra: &[(&str, &str)]) -> Value {
+    let mut all = vec![("scope", OFFLINE)];
+    all.extend_from_slice(extra);
+    let code = app.code_for(client, "alice", &all).await;
+    token_body(app.exchange(client, &code, &[]).await).await
+}
+
+async fn refresh_tokens_rotate_and_a_used_one_revokes_the_whole_family(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let client = app.register_client(refreshing_app_registration()).await;
+    let service = app.service_client().await;
+    app.create_user("alice").await;
+    let first = first_tokens(&app, &client, &[]).await;
+    let rt0 = first["refresh_token"].as_str().unwrap().to_owned();
+    assert!(rt0.starts_with("idp_rt_") && rt0.len() >= 7 + 43, "CORE-17");
+    let first_id = claims_of(first["id_token"].as_str().unwrap());
+
+    let second = token_body(refresh(&app, &client, &rt0, &[]).await).await;
+    let rt1 = second["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(rt1, rt0, "BCP-9: a new refresh token on every use");
+    let id = claims_of(second["id_token"].as_str().unwrap());
+    for claim in ["iss", "sub", "aud", "auth_time", "sid"] {
+        assert_eq!(id[claim], first_id[claim], "OIDC-18 {claim}");
+    }
+    assert!(id.get("nonce").is_none());
+    assert_eq!(claims_of(second["access_token"].as_str().unwrap())["aud"], API);
+
+    let (status, error) = error_of(refresh(&app, &client, &rt0, &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"), "BCP-9: reuse refused");
+    let (status, error) = error_of(refresh(&app, &client, &rt1, &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"), "BCP-9: the whole family is revoked");
+    for tokens in [&first, &second] {
+        let active = app.introspect(&service, tokens["access_token"].as_str().unwrap()).await;
+        assert_eq!(active["active"], false, "the family's access tokens are revoked");
+    }
+    let db = app.state.db.clone();
+    let mut audited = false;
+    for _ in 0..50 {
+        let events = db.run(|conn| AuditEvent::recent(conn, "refresh_token.reuse", 5)).await.unwrap();
+        if !events.is_empty() {
+            audited = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(audited, "reuse is audited");
+    app.stop().await;
+}
+
+async fn refresh_narrows_scope_and_switches_resource_within_the_grant(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let client = app.register_client(refreshing_app_registration()).await;
+    app.create_user("alice").await;
+    let first = first_tokens(&app, &client, &[("resource", API), ("scope", "openid offline_access read")]).await;
+    let rt = first["refresh_token"].as_str().unwrap().to_owned();
+    for (name, extra, expected) in [
+        ("CORE-14: wider scope", vec![("scope", "openid read write")], "invalid_scope"),
+        ("RES: a resource not in the grant", vec![("resource", OTHER_API)], "invalid_target"),
+    ] {
+        let (status, error) = error_of(refresh(&app, &client, &rt, &extra).await).await;
+        assert_eq!((status, error.as_str()), (400, expected), "{name}");
+    }
+    let other = app.register_client(refreshing_app_registration()).await;
+    let (status, error) = error_of(refresh(&app, &other, &rt, &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"), "CORE-15: another client's token");
+    // None of the refused requests used the token up.
+    let narrowed = token_body(refresh(&app, &client, &rt, &[("scope", "read")]).await).await;
+    assert_eq!(claims_of(narrowed["access_token"].as_str().unwrap())["scope"], "read");
+    assert!(narrowed.get("id_token").is_none(), "no openid asked, no ID token");
+
+    // A grant for two APIs: one token per API, each with one audience (RFC 8707 §2.2).
+    let both = first_tokens(&app, &client, &[("resource", API), ("resource", OTHER_API)]).await;
+    let rt = both["refresh_token"].as_str().unwrap().to_owned();
+    let other_api = token_body(refresh(&app, &client, &rt, &[("resource", OTHER_API)]).await).await;
+    assert_eq!(claims_of(other_api["access_token"].as_str().unwrap())["aud"], OTHER_API);
+    app.stop().await;
+}
+
+async fn of_two_concurrent_refreshes_exactly_one_wins(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let client = app.register_client(refreshing_app_registration()).await;
+    app.create_user("alice").await;
+    let first = first_tokens(&app, &client, &[]).await;
+    let rt = first["refresh_token"].as_str().unwrap();
+    let attempts = futures_util::future::join_all((0..4).map(|_| refresh(&app, &client, rt, &[]))).await;
+    let won = attempts.iter().filter(|r| r.status() == 200).count();
+    assert_eq!(won, 1, "exactly one rotation wins");
+    app.stop().await;
+}
+
+async fn refresh_tokens_expire_when_idle_and_without_offline_access_none_is_issued(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let client = app.register_client(refreshing_app_registration()).await;
+    app.create_user("alice").await;
+    let no_offline = app.code_for(&client, "alice", &[("scope", "openid read")]).await;
+    let body = token_body(app.exchange(&client, &no_offline, &[]).await).await;
+    assert!(body.get("refresh_token").is_none(), "BCP-8: only for offline_access");
+
+    let first = first_tokens(&app, &client, &[]).await;
+    let rt = first["refresh_token"].as_str().unwrap().to_owned();
+    app.clock.advance(std::time::Duration::from_secs(15 * 86_400));
+    let (status, error) = error_of(refresh(&app, &client, &rt, &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"), "BCP-10: idle lifetime");
+    app.stop().await;
+}
+
+async fn within_the_grace_window_the_previous_token_may_be_retried(backend: Backend) {
+    let data = TestData::new(backend);
+    let clock = ManualClock::starting_now();
+    let app = spawn_app_with(&data, clock, &[("IDP_TOKENS__REFRESH_TOKEN_REUSE_GRACE", "30s")]).await.unwrap();
+    app.register_apis().await;
+    let client = app.register_client(refreshing_app_registration()).await;
+    app.create_user("alice").await;
+    let rt0 = first_tokens(&app, &client, &[]).await["refresh_token"].as_str().unwrap().to_owned();
+    let lost = token_body(refresh(&app, &client, &rt0, &[]).await).await;
+    let retried = token_body(refresh(&app, &client, &rt0, &[]).await).await;
+    let rt2 = retried["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(rt2, lost["refresh_token"].as_str().unwrap());
+    let rt3 = token_body(refresh(&app, &client, &rt2, &[]).await).await["refresh_token"].as_str().unwrap().to_owned();
+    app.clock.advance(std::time::Duration::from_secs(31));
+    let (status, error) = error_of(refresh(&app, &client, &rt2, &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"), "after the window, reuse");
+    let (status, _) = error_of(refresh(&app, &client, &rt3, &[]).await).await;
+    assert_eq!(status, 400, "and the family is revoked");
+    app.stop().await;
+}
+
+async fn revoking_a_refresh_token_revokes_its_grant_and_a_replayed_code_too(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let client = app.register_client(refreshing_app_registration()).await;
+    let service = app.service_client().await;
+    app.create_user("alice").await;
+    let first = first_tokens(&app, &client, &[]).await;
+    let rt = first["refresh_token"].as_str().unwrap();
+    let other = app.register_client(refreshing_app_registration()).await;
+    let response =
+        app.post_form("/revoke", &[("token", rt)], Some((&other.id, other.secret.as_deref().unwrap())), &[]).await;
+    assert_eq!(response.status(), 400, "REV: only the client's own tokens");
+    let response =
+        app.post_form("/revoke", &[("token", rt)], Some((&client.id, client.secret.as_deref().unwrap())), &[]).await;
+    assert_eq!(response.status(), 200);
+    let (status, _) = error_of(refresh(&app, &client, rt, &[]).await).await;
+    assert_eq!(status, 400);
+    assert_eq!(app.introspect(&service, first["access_token"].as_str().unwrap()).await["active"], false);
+
+    let code = app.code_for(&client, "alice", &[("scope", OFFLINE)]).await;
+    let tokens = token_body(app.exchange(&client, &code, &[]).await).await;
+    let (status, _) = error_of(app.exchange(&client, &code, &[]).await).await;
+    assert_eq!(status, 400);
+    let (status, error) = error_of(refresh(&app, &client, tokens["refresh_token"].as_str().unwrap(), &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"), "BCP-19: a replayed code revokes its refresh tokens");
+    app.stop().await;
+}
+
+async fn a_public_clients_refresh_token_needs_a_proof_by_its_dpop_key(backend: Backend) {
+    let data = TestData::new(backend);
+    let app =
+        spawn_app_with(&data, ManualClock::starting_now(), &[("IDP_DPOP__REQUIRE_NONCE", "false")]).await.unwrap();
+    app.register_apis().await;
+    let client = app.register_client(ClientRegistration { public: true, ..refreshing_app_registration() }).await;
+    app.create_user("alice").await;
+    let key = common::dpop::DpopKey::es256();
+    let other = common::dpop::DpopKey::es256();
+    let endpoint = app.token_endpoint();
+    let code = app.code_for(&client, "alice", &[("scope", OFFLINE)]).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", client.id.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", WEB_APP_REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    let proof = key.proof("POST", &endpoint, None, None);
+    let body = token_body(app.post_form("/token", &form, None, &[("DPoP", &proof)]).await).await;
+    assert_eq!(body["token_type"], "DPoP");
+    let rt = body["refresh_token"].as_str().unwrap();
+    let form = [("grant_type", "refresh_token"), ("client_id", client.id.as_str()), ("refresh_token", rt)];
+    let (status, error) = error_of(app.post_form("/token", &form, None, &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_dpop_proof"), "BCP-7: a proof is needed");
+    let proof = other.proof("POST", &endpoint, None, None);
+    let (status, error) = error_of(app.post_form("/token", &form, None, &[("DPoP", &proof)]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"), "another key");
+    let proof = key.proof("POST", &endpoint, None, None);
+    let body = token_body(app.post_form("/token", &form, None, &[("DPoP", &proof)]).await).await;
+    assert_eq!(claims_of(body["access_token"].as_str().unwrap())["cnf"]["jkt"], key.thumbprint().as_str());
+    app.stop().await;
+}
+
+backend_tests!(
+    refresh_tokens_rotate_and_a_used_one_revokes_the_whole_family,
+    refresh_narrows_scope_and_switches_resource_within_the_grant,
+    of_two_concurrent_refreshes_exactly_one_wins,
+    refresh_tokens_expire_when_idle_and_without_offline_access_none_is_issued,
+    within_the_grace_window_the_previous_token_may_be_retried,
+    revoking_a_refresh_token_revokes_its_grant_and_a_replayed_code_too,
+    a_public_clients_refresh_token_needs_a_proof_by_its_dpop_key,
+);
