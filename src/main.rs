@@ -154,6 +154,9 @@ enum ClientsCommand {
         /// Where RP-initiated logout may return to (repeat for more).
         #[arg(long = "post-logout-redirect-uri")]
         post_logout_redirect_uris: Vec<String>,
+        /// Where back-channel logout tokens are POSTed (OIDC Back-Channel Logout).
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -400,6 +403,7 @@ async fn clients(command: ClientsCommand, settings: Settings) -> Result<(), Stri
             id_token_alg,
             require_par,
             post_logout_redirect_uris,
+            backchannel_logout_uri,
             json,
         } => {
             let registration = idp::registry::ClientRegistration {
@@ -419,6 +423,7 @@ async fn clients(command: ClientsCommand, settings: Settings) -> Result<(), Stri
                 id_token_alg,
                 require_pushed_authorization_requests: require_par,
                 post_logout_redirect_uris,
+                backchannel_logout_uri,
             };
             let (client, secret) = registry_call(&state, move |r| r.create_client(registration)).await?;
             let metadata = client.metadata(secret.as_ref());

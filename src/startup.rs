@@ -315,6 +315,12 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
             .service(
                 web::resource("/assets/idp.css").route(web::get().to(pages::stylesheet)).default_service(not_allowed()),
             )
+            .service(
+                web::resource("/logout")
+                    .route(web::get().to(session::logout::end_session))
+                    .route(web::post().to(session::logout::submit))
+                    .default_service(not_allowed()),
+            )
             .service(web::resource("/healthz").route(web::get().to(ops::healthz)).default_service(not_allowed()))
             .service(web::resource("/readyz").route(web::get().to(ops::readyz)).default_service(not_allowed()))
             .service(web::resource("/metrics").route(web::get().to(ops::metrics)).default_service(not_allowed())),

@@ -416,7 +416,7 @@ pub async fn continue_interaction(
     state: &AppState,
     req: &HttpRequest,
     client: &Client,
-    session: Session,
+    mut session: Session,
     interaction: Interaction,
     interaction_id: Option<&str>,
 ) -> Result<HttpResponse, AuthorizeError> {
@@ -470,6 +470,7 @@ pub async fn continue_interaction(
                 Interaction::finish(state, id).await.map_err(AuthorizeError::unavailable)?;
             }
             let code = issue_code(state, &interaction.request, &user).await.map_err(AuthorizeError::unavailable)?;
+            session.remember_client(state, client.id.as_str()).await.map_err(AuthorizeError::unavailable)?;
             let mut event = AuditLog::about(req, state.clock.now(), "authorization.code.issued", "success");
             event.client_id = Some(client.id.as_str().to_owned());
             event.user_id = Some(user.user_id.clone());

@@ -35,6 +35,9 @@ pub fn document(settings: &Settings) -> Value {
         "authorization_endpoint": issuer.endpoint("/authorize"),
         "userinfo_endpoint": issuer.endpoint("/userinfo"),
         "pushed_authorization_request_endpoint": issuer.endpoint("/par"),
+        "end_session_endpoint": issuer.endpoint("/logout"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "require_pushed_authorization_requests": false,
         // Always explicit: an absent list means authorization_code and implicit (RFC 8414 §2).
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],

@@ -71,7 +71,6 @@ pub fn sign(
     access_token: Option<&str>,
 ) -> Result<String, String> {
     let alg = client.id_token_alg;
-    let key = state.keyring.signing_key(alg).ok_or_else(|| format!("no active {alg} signing key"))?;
     let now = state.clock.now();
     let mut claims = user_claims(user, scope);
     let issuer = state.settings.issuer.as_str();
@@ -89,14 +88,47 @@ pub fn sign(
     if let Some(token) = access_token {
         claims.insert("at_hash".into(), Value::String(token_hash(alg, token)));
     }
-    let header =
-        serde_json::to_vec(&Header { alg: alg.as_str(), typ: "JWT", kid: &key.kid }).map_err(|e| e.to_string())?;
-    let payload = serde_json::to_vec(&claims).map_err(|e| e.to_string())?;
+    sign_jwt(state, alg, "JWT", &claims)
+}
+
+/// Signs `claims` with the active key of `alg`, header `typ` and `kid`.
+pub fn sign_jwt(
+    state: &AppState,
+    alg: SigningAlg,
+    typ: &'static str,
+    claims: &Map<String, Value>,
+) -> Result<String, String> {
+    let key = state.keyring.signing_key(alg).ok_or_else(|| format!("no active {alg} signing key"))?;
+    let header = serde_json::to_vec(&Header { alg: alg.as_str(), typ, kid: &key.kid }).map_err(|e| e.to_string())?;
+    let payload = serde_json::to_vec(claims).map_err(|e| e.to_string())?;
     let mut token = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
     let signature = key.signer.sign(token.as_bytes()).map_err(|e| e.to_string())?;
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(signature));
     Ok(token)
+}
+
+/// The claims of a JWT this provider signed (an ID token given back as `id_token_hint`): a
+/// published key by `kid` with the header's `alg`, and `iss`. Expiry is not checked (OIDC
+/// RP-Initiated Logout §2: an expired hint still says who the user was).
+pub fn verify_own(state: &AppState, token: &str) -> Option<Map<String, Value>> {
+    let header_part = token.split('.').next()?;
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header_part).ok()?).ok()?;
+    let kid = header.get("kid")?.as_str()?;
+    let alg: SigningAlg = header.get("alg")?.as_str()?.parse().ok()?;
+    let key = state.keyring.verification_key(kid)?;
+    if key.alg != alg {
+        return None;
+    }
+    let jwk = josekit::jwk::Jwk::from_map(key.public_jwk.clone()).ok()?;
+    let verifier: Box<dyn josekit::jws::JwsVerifier> = match alg {
+        SigningAlg::Rs256 => Box::new(josekit::jws::RS256.verifier_from_jwk(&jwk).ok()?),
+        SigningAlg::Es256 => Box::new(josekit::jws::ES256.verifier_from_jwk(&jwk).ok()?),
+        SigningAlg::EdDsa => Box::new(josekit::jws::EdDSA.verifier_from_jwk(&jwk).ok()?),
+    };
+    let (payload, _) = josekit::jwt::decode_with_verifier(token, verifier.as_ref()).ok()?;
+    let claims = payload.claims_set().clone();
+    (claims.get("iss").and_then(Value::as_str) == Some(state.settings.issuer.as_str())).then_some(claims)
 }
 
 #[cfg(test)]

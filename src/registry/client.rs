@@ -88,6 +88,8 @@ pub struct Client {
     /// RFC 9126 §6: `/authorize` takes this client's requests only through PAR.
     pub require_pushed_authorization_requests: bool,
     pub post_logout_redirect_uris: Vec<RedirectUri>,
+    /// OIDC Back-Channel Logout: where logout tokens are POSTed.
+    pub backchannel_logout_uri: Option<String>,
     secrets: Vec<StoredSecret>,
 }
 
@@ -165,6 +167,7 @@ impl Client {
             id_token_alg,
             require_pushed_authorization_requests: row.require_pushed_authorization_requests,
             post_logout_redirect_uris,
+            backchannel_logout_uri: row.backchannel_logout_uri,
             secrets,
         })
     }
@@ -222,6 +225,7 @@ impl Client {
             "id_token_signed_response_alg": self.id_token_alg.as_str(),
             "require_pushed_authorization_requests": self.require_pushed_authorization_requests,
             "post_logout_redirect_uris": strings(&mut self.post_logout_redirect_uris.iter().map(|r| r.as_str())),
+            "backchannel_logout_uri": self.backchannel_logout_uri,
         });
         if let Some(jwks) = &self.jwks {
             metadata["jwks"] = jwks.clone();
@@ -299,6 +303,7 @@ pub struct ClientRegistration {
     pub id_token_alg: Option<String>,
     pub require_pushed_authorization_requests: bool,
     pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl ClientRegistration {
@@ -394,6 +399,16 @@ impl ClientRegistration {
             .as_deref()
             .map(|a| a.parse::<SigningAlg>().map_err(|e| invalid("--id-token-alg", &e)))
             .transpose()?;
+        // An https URL (http only on loopback, for development), like a redirect URI.
+        let backchannel_logout_uri = self
+            .backchannel_logout_uri
+            .as_deref()
+            .map(|u| match RedirectUri::parse(u) {
+                Ok(uri) if uri.kind() != crate::domain::RedirectUriKind::PrivateUse => Ok(uri.into_string()),
+                Ok(_) => Err(RegistryError::Invalid("--backchannel-logout-uri: must be an https URL".into())),
+                Err(e) => Err(invalid("--backchannel-logout-uri", &e)),
+            })
+            .transpose()?;
         if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
             return Err(RegistryError::Invalid("--redirect-uri: authorization_code needs one".into()));
         }
@@ -438,6 +453,7 @@ impl ClientRegistration {
             id_token_signed_response_alg: id_token_alg.map(|a| a.as_str().to_owned()),
             require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             post_logout_redirect_uris: list(post_logout_redirect_uris.iter().map(|r| r.as_str()).collect()),
+            backchannel_logout_uri,
         })
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod consent;
 pub mod login;
+pub mod logout;
 pub mod pages;
 
 use std::time::Duration;
@@ -41,6 +42,9 @@ pub struct SessionData {
     /// Stays the same when the id is replaced at sign-in; interactions are bound to it.
     pub binding: String,
     pub user: Option<SignedIn>,
+    /// Clients that got a code in this session: told at logout (back-channel).
+    #[serde(default)]
+    pub clients: Vec<String>,
     /// Absolute end of the session (Unix seconds).
     pub expires_at: i64,
 }
@@ -104,6 +108,7 @@ impl Session {
                     csrf: random_token(),
                     binding: random_token(),
                     user: None,
+                    clients: Vec::new(),
                     expires_at: now + state.settings.sessions.absolute_lifetime.as_secs() as i64,
                 };
                 let session = Session { id: random_token(), data, is_new: true };
@@ -128,11 +133,21 @@ impl Session {
             csrf: random_token(),
             binding: self.data.binding,
             user: Some(user),
+            clients: Vec::new(),
             expires_at: now + state.settings.sessions.absolute_lifetime.as_secs() as i64,
         };
         let session = Session { id: random_token(), data, is_new: true };
         session.save(state).await?;
         Ok(session)
+    }
+
+    /// Notes that `client_id` got a code in this session.
+    pub async fn remember_client(&mut self, state: &AppState, client_id: &str) -> Result<(), HotStoreError> {
+        if self.data.clients.iter().any(|c| c == client_id) {
+            return Ok(());
+        }
+        self.data.clients.push(client_id.to_owned());
+        self.save(state).await
     }
 
     /// Ends the session (logout).

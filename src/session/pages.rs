@@ -147,3 +147,12 @@ pub fn forbidden_form() -> HttpResponse {
         "This form was not sent from this sign-in page, or it has expired. Go back to the application and start again.",
     )
 }
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub struct LogoutPage<'a> {
+    pub csrf_token: &'a str,
+    pub client_id: Option<&'a str>,
+    pub post_logout_redirect_uri: Option<&'a str>,
+    pub state: Option<&'a str>,
+}

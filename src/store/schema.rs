@@ -48,6 +48,7 @@ diesel::table! {
         id_token_signed_response_alg -> Nullable<Text>,
         require_pushed_authorization_requests -> Bool,
         post_logout_redirect_uris -> Text,
+        backchannel_logout_uri -> Nullable<Text>,
     }
 }
 

@@ -28,6 +28,7 @@ pub struct ClientRow {
     pub id_token_signed_response_alg: Option<String>,
     pub require_pushed_authorization_requests: bool,
     pub post_logout_redirect_uris: String,
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl ClientRow {
