@@ -1,7 +1,11 @@
-//! Interop: a third-party OAuth client library against the running server. panva's
-//! `oauth4webapi` (npm, pinned in tests/interop/package.json) runs discovery, client_credentials
-//! with DPoP and the server-nonce retry, a resource server's RFC 9068 check of the token,
-//! introspection, revocation and introspection again; the script asserts each step itself.
+//! Interop: third-party client libraries against the running server (npm, pinned in
+//! tests/interop/package.json); each script asserts its steps itself.
+//! - panva's `oauth4webapi`: discovery, client_credentials with DPoP and the server-nonce retry,
+//!   a resource server's RFC 9068 check of the token, introspection, revocation.
+//! - panva's `openid-client` (a certified relying party): discovery, PAR with PKCE, a scripted
+//!   user on the sign-in and consent forms, the code exchange with ID token validation (and
+//!   the signature checked with `jose` against the JWKS), userinfo, refresh rotation and reuse
+//!   detection, RP-initiated logout.
 //!
 //! Needs node and `npm ci --prefix tests/interop`. Without them the test is skipped, unless
 //! `IDP_TEST_INTEROP=1` (set by `.ci/run`) demands it, in which case it fails.
@@ -16,6 +20,7 @@ use std::time::{Duration, Instant};
 use common::oauth::OTHER_API;
 use common::{spawn_app, Backend, TestApp, TestData};
 use idp::clock::{Clock, SystemClock};
+use idp::registry::ClientRegistration;
 
 /// Longest a script may run; each of its requests gives up after 10 s on its own.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
@@ -162,4 +167,43 @@ async fn oauth4webapi_client_credentials_with_dpop_nonce_introspection_and_revoc
     run.assert_success();
 }
 
-backend_tests!(oauth4webapi_client_credentials_with_dpop_nonce_introspection_and_revocation);
+async fn openid_client_code_flow_with_par_userinfo_refresh_and_logout(backend: Backend) {
+    if !prerequisites("openid-client") {
+        return;
+    }
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let client = app
+        .register_client(ClientRegistration {
+            name: "openid-client RP".into(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            scopes: ["openid", "profile", "email", "offline_access"].map(String::from).to_vec(),
+            redirect_uris: vec!["http://127.0.0.1:8400/callback".into()],
+            post_logout_redirect_uris: vec!["http://127.0.0.1:8400/signed-out".into()],
+            ..Default::default()
+        })
+        .await;
+    app.create_user("alice").await;
+    let ticker = follow_system_time(&app);
+    let env = [
+        ("ISSUER", app.address.clone()),
+        ("CLIENT_ID", client.id.clone()),
+        ("CLIENT_SECRET", client.secret.clone().expect("a confidential client")),
+        ("REDIRECT_URI", "http://127.0.0.1:8400/callback".to_owned()),
+        ("POST_LOGOUT_REDIRECT_URI", "http://127.0.0.1:8400/signed-out".to_owned()),
+        ("USERNAME", "alice".to_owned()),
+        ("PASSWORD", common::browser::PASSWORD.to_owned()),
+    ];
+    let run = tokio::task::spawn_blocking(move || run_script("code_flow.mjs", &env))
+        .await
+        .expect("the node runner does not panic");
+    ticker.abort();
+    app.stop().await;
+    run.assert_success();
+}
+
+backend_tests!(
+    oauth4webapi_client_credentials_with_dpop_nonce_introspection_and_revocation,
+    openid_client_code_flow_with_par_userinfo_refresh_and_logout,
+);
