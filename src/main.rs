@@ -76,6 +76,24 @@ enum UsersCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The consents a user gave.
+    Consents {
+        username: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Withdraw a user's consent for a client: the next sign-in asks again, and the refresh
+    /// tokens it allowed are revoked.
+    RevokeConsent {
+        username: String,
+        #[arg(long = "client")]
+        client_id: String,
+    },
+    /// Clear failed sign-in attempts that locked a user out (shared hot store only: the
+    /// in-process store of an embedded node is not reachable from here).
+    Unlock {
+        username: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -554,6 +572,15 @@ async fn register_demo_sign_in(state: &AppState, settings: &Settings, api: &str)
     Ok(())
 }
 
+async fn find_user(directory: &idp::users::Users, username: String) -> Result<idp::users::User, String> {
+    let directory = directory.clone();
+    tokio::task::spawn_blocking(move || directory.find_by_username(&username))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "no such user".to_owned())
+}
+
 type UserCall = Box<dyn FnOnce(&idp::users::Users) -> Result<idp::users::User, idp::users::UserError> + Send>;
 
 fn password_from_stdin() -> Result<idp::users::Password, String> {
@@ -607,6 +634,30 @@ async fn users(command: UsersCommand, settings: Settings) -> Result<(), String> 
         UsersCommand::Enable { username } => {
             let user = blocking(Box::new(move |d| d.set_enabled(&username, true))).await?;
             println!("enabled {}", user.username);
+        }
+        UsersCommand::Consents { username, json } => {
+            let user = find_user(&directory, username).await?;
+            let consents = idp::session::consent::list(&state, &user.user_id).await.map_err(|e| e.to_string())?;
+            if json {
+                print_json(&consents)?;
+            } else {
+                for c in consents {
+                    println!("{}  scopes: {}  resources: {}", c.client_id, c.scopes.join(" "), c.resources.join(" "));
+                }
+            }
+        }
+        UsersCommand::RevokeConsent { username, client_id } => {
+            let user = find_user(&directory, username).await?;
+            let (existed, grants) = idp::session::consent::withdraw(&state, &user.user_id, &client_id).await?;
+            if !existed && grants == 0 {
+                return Err(format!("{} gave no consent to {client_id}", user.username));
+            }
+            println!("consent withdrawn; {grants} refresh grant(s) revoked");
+        }
+        UsersCommand::Unlock { username } => {
+            let username = idp::users::normalize_username(&username).map_err(|e| e.to_string())?;
+            idp::session::login::unlock(&state, &username).await.map_err(|e| e.to_string())?;
+            println!("{username} may sign in again");
         }
         UsersCommand::List { json } => {
             let all = tokio::task::spawn_blocking(move || directory.list()).await.map_err(|e| e.to_string())?;

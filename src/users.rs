@@ -233,6 +233,12 @@ impl Users {
         Ok(self.db.run_blocking(UserRow::all)?.into_iter().map(User::from).collect())
     }
 
+    /// The user with this username (blocking).
+    pub fn find_by_username(&self, username: &str) -> Result<Option<User>, UserError> {
+        let username = normalize_username(username)?;
+        Ok(self.db.run_blocking(|conn| UserRow::find_by_username(conn, &username))?.map(User::from))
+    }
+
     pub async fn find(&self, user_id: &str) -> Result<Option<User>, UserError> {
         let id = user_id.to_owned();
         Ok(self.db.run(move |conn| UserRow::find(conn, &id)).await?.map(User::from))

@@ -590,7 +590,47 @@ async fn discovery_lists_the_code_flow(backend: Backend) {
     app.stop().await;
 }
 
+async fn repeated_failed_sign_ins_lock_the_username_until_unlocked(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let client = app.register_client(web_app_registration()).await;
+    app.create_user("alice").await;
+    let mut browser = Browser::new(&app);
+    let response = browser.get(&format!("/authorize?{}", authorize_query(&client, &[]))).await;
+    let login_path = format!("/{}", location(&response));
+    let html = browser.get(&login_path).await.text().await.unwrap();
+    let (csrf, interaction) = (hidden(&html, "csrf_token"), hidden(&html, "interaction"));
+    let attempt = |password: &'static str| {
+        [
+            ("csrf_token".to_owned(), csrf.clone()),
+            ("interaction".to_owned(), interaction.clone()),
+            ("username".to_owned(), "Alice".to_owned()),
+            ("password".to_owned(), password.to_owned()),
+        ]
+    };
+    for _ in 0..5 {
+        let fields = attempt("wrong password");
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        assert_eq!(browser.submit("/login", &pairs).await.status(), 401);
+    }
+    let fields = attempt(common::browser::PASSWORD);
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let cookie = browser.cookie.clone();
+    let response = browser.submit("/login", &pairs).await;
+    assert_eq!(response.status(), 429, "SECURITY.md §7: locked, even with the right password");
+    assert_eq!(response.headers()["retry-after"], "900");
+    assert_eq!(browser.cookie, cookie, "not signed in");
+    assert!(!audit_actions(&app, "login").await.is_empty());
+
+    idp::session::login::unlock(&app.state, "alice").await.unwrap();
+    let response = browser.submit("/login", &pairs).await;
+    assert_eq!(response.status(), 303, "an operator unlocked the username");
+    app.stop().await;
+}
+
 backend_tests!(
+    repeated_failed_sign_ins_lock_the_username_until_unlocked,
     oidc_code_flow_signs_in_consents_and_exchanges_the_code_for_tokens,
     consent_is_remembered_and_first_party_clients_skip_it,
     pkce_is_required_as_s256_and_a_wrong_verifier_leaves_the_code_usable,

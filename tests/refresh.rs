@@ -228,7 +228,34 @@ async fn a_public_clients_refresh_token_needs_a_proof_by_its_dpop_key(backend: B
     app.stop().await;
 }
 
+async fn withdrawing_consent_asks_again_and_revokes_the_grants_it_allowed(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let client = app.register_client(ClientRegistration { first_party: false, ..refreshing_app_registration() }).await;
+    let service = app.service_client().await;
+    let alice = app.create_user("alice").await;
+    let mut browser = common::browser::Browser::new(&app);
+    let query = common::browser::authorize_query(&client, &[("scope", OFFLINE)]);
+    let to = browser.authorize(&query, "alice").await;
+    let code = common::browser::query_param(&to, "code").unwrap();
+    let tokens = token_body(app.exchange(&client, &code, &[]).await).await;
+    let consents = idp::session::consent::list(&app.state, &alice.user_id).await.unwrap();
+    assert_eq!(consents.len(), 1);
+    assert_eq!(consents[0].client_id, client.id);
+
+    let (existed, grants) = idp::session::consent::withdraw(&app.state, &alice.user_id, &client.id).await.unwrap();
+    assert_eq!((existed, grants), (true, 1));
+    let (status, error) = error_of(refresh(&app, &client, tokens["refresh_token"].as_str().unwrap(), &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"));
+    assert_eq!(app.introspect(&service, tokens["access_token"].as_str().unwrap()).await["active"], false);
+    let response = browser.get(&format!("/authorize?{query}")).await;
+    assert!(common::browser::location(&response).starts_with("consent?"), "asked again");
+    app.stop().await;
+}
+
 backend_tests!(
+    withdrawing_consent_asks_again_and_revokes_the_grants_it_allowed,
     refresh_tokens_rotate_and_a_used_one_revokes_the_whole_family,
     refresh_narrows_scope_and_switches_resource_within_the_grant,
     of_two_concurrent_refreshes_exactly_one_wins,

@@ -151,3 +151,54 @@ async fn remember(
     .map_err(AuthorizeError::unavailable)?
     .map_err(AuthorizeError::unavailable)
 }
+
+/// A consent as an operator or the user sees it.
+#[derive(Debug, serde::Serialize)]
+pub struct GrantedConsent {
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub resources: Vec<String>,
+    pub granted_at: i64,
+}
+
+/// The consents a user gave.
+pub async fn list(state: &AppState, user_id: &str) -> Result<Vec<GrantedConsent>, crate::store::StoreError> {
+    let id = user_id.to_owned();
+    let rows = state.db.run(move |conn| ConsentRow::for_user(conn, &id)).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| GrantedConsent {
+            client_id: row.client_id,
+            scopes: serde_json::from_str(&row.scopes).unwrap_or_default(),
+            resources: serde_json::from_str(&row.resources).unwrap_or_default(),
+            granted_at: row.granted_at,
+        })
+        .collect())
+}
+
+/// Withdraws a user's consent for a client: the next authorization asks again, and the
+/// refresh tokens the consent allowed (with their access tokens) are revoked. Returns whether
+/// a consent existed and how many grants were revoked.
+pub async fn withdraw(state: &AppState, user_id: &str, client_id: &str) -> Result<(bool, usize), String> {
+    let (user, client, now) = (user_id.to_owned(), client_id.to_owned(), state.clock.now());
+    let audit = NewAuditEvent {
+        user_id: Some(user.clone()),
+        client_id: Some(client.clone()),
+        ..NewAuditEvent::new(now, "consent.withdraw", "success")
+    };
+    let db = state.db.clone();
+    let (existed, families) = tokio::task::spawn_blocking(move || {
+        db.write_audited(&audit, |conn| {
+            let existed = ConsentRow::delete(conn, &user, &client)? > 0;
+            let families = crate::store::models::RefreshFamilyRow::live_for(conn, &user, &client)?;
+            Ok((existed, families))
+        })
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    for family in &families {
+        crate::oauth::grants::refresh_token::revoke_family(state, family).await.map_err(|e| e.to_string())?;
+    }
+    Ok((existed, families.len()))
+}

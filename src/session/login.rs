@@ -16,6 +16,60 @@ pub struct InteractionQuery {
     pub interaction: String,
 }
 
+/// SECURITY.md §7: this many failed sign-ins within [`LOCK_WINDOW`] lock the username (known or
+/// not, so the lock tells nothing about which exist), and a higher number locks the address.
+const MAX_FAILURES_PER_USERNAME: i64 = 5;
+const MAX_FAILURES_PER_ADDRESS: i64 = 50;
+const LOCK_WINDOW: std::time::Duration = std::time::Duration::from_secs(900);
+
+fn failures_key(kind: &str, id: &str) -> String {
+    crate::store::hot::key(&format!("login-failures-{kind}"), id)
+}
+
+fn lock_key(kind: &str, id: &str) -> String {
+    crate::store::hot::key(&format!("login-lock-{kind}"), id)
+}
+
+/// The lockable identities of a sign-in attempt: the normalized username and the peer address.
+fn identities(req: &HttpRequest, username: &str) -> Vec<(&'static str, String, i64)> {
+    let mut ids = Vec::new();
+    if let Ok(name) = crate::users::normalize_username(username) {
+        ids.push(("username", name, MAX_FAILURES_PER_USERNAME));
+    }
+    if let Some(ip) = req.peer_addr().map(|a| a.ip().to_string()) {
+        ids.push(("address", ip, MAX_FAILURES_PER_ADDRESS));
+    }
+    ids
+}
+
+async fn is_locked(state: &AppState, ids: &[(&'static str, String, i64)]) -> Result<bool, crate::store::HotStoreError> {
+    for (kind, id, _) in ids {
+        if state.hot.get(&lock_key(kind, id)).await?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Counts a failure; at the limit the identity is locked for [`LOCK_WINDOW`].
+async fn count_failure(
+    state: &AppState,
+    ids: &[(&'static str, String, i64)],
+) -> Result<(), crate::store::HotStoreError> {
+    for (kind, id, limit) in ids {
+        if state.hot.increment(&failures_key(kind, id), LOCK_WINDOW).await? >= *limit {
+            state.hot.put(&lock_key(kind, id), b"1", LOCK_WINDOW).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Lets a locked-out username sign in again (`idp users unlock`).
+pub async fn unlock(state: &AppState, username: &str) -> Result<(), crate::store::HotStoreError> {
+    state.hot.delete(&lock_key("username", username)).await?;
+    state.hot.delete(&failures_key("username", username)).await.map(drop)
+}
+
 /// The page for a sign-in step that cannot go on (expired, or from another browser).
 pub fn expired() -> HttpResponse {
     pages::error_page(
@@ -101,12 +155,37 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     }
     let username = params.get("username").unwrap_or_default();
     let password = params.get("password").unwrap_or_default();
+    let ids = identities(&req, username);
+    match is_locked(state, &ids).await {
+        Ok(false) => {}
+        Ok(true) => {
+            let mut event = AuditLog::about(&req, state.clock.now(), "login", "locked");
+            event.client_id = Some(client.id.as_str().to_owned());
+            state.audit.record_refusal(event);
+            let mut page = login_page(
+                StatusCode::TOO_MANY_REQUESTS,
+                &session,
+                &interaction,
+                &interaction_id,
+                &client,
+                username,
+                Some("Too many failed attempts. Try again in 15 minutes."),
+            );
+            page.headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from_static("900"));
+            return page;
+        }
+        Err(e) => return AuthorizeError::unavailable(e).into_response(state),
+    }
     let user = match state.users.authenticate(username, password).await {
         Ok(user) => user,
         Err(e) => return AuthorizeError::unavailable(e).into_response(state),
     };
     let now = state.clock.now();
     let Some(user) = user else {
+        if let Err(e) = count_failure(state, &ids).await {
+            return AuthorizeError::unavailable(e).into_response(state);
+        }
         let mut event = AuditLog::about(&req, now, "login", "failure");
         event.client_id = Some(client.id.as_str().to_owned());
         event.detail =
@@ -122,6 +201,9 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
             Some("The username or password is not right."),
         );
     };
+    if let Some((_, name, _)) = ids.iter().find(|(kind, _, _)| *kind == "username") {
+        let _ = state.hot.delete(&failures_key("username", name)).await;
+    }
     let signed_in = SignedIn { user_id: user.user_id.clone(), auth_time: now, sid: crate::crypto::random_token() };
     let session = match session.sign_in(state, signed_in).await {
         Ok(session) => session,

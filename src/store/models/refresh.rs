@@ -51,6 +51,16 @@ impl RefreshFamilyRow {
         Ok(changed == 1)
     }
 
+    /// Families of this user and client that are not revoked.
+    pub fn live_for(conn: &mut DbConnection, user_id: &str, client_id: &str) -> QueryResult<Vec<String>> {
+        refresh_families::table
+            .filter(refresh_families::user_id.eq(user_id))
+            .filter(refresh_families::client_id.eq(client_id))
+            .filter(refresh_families::revoked_at.is_null())
+            .select(refresh_families::family_id)
+            .load(conn)
+    }
+
     pub fn set_generation(conn: &mut DbConnection, family_id: &str, generation: i64) -> QueryResult<usize> {
         diesel::update(refresh_families::table.find(family_id))
             .set(refresh_families::generation.eq(generation))
