@@ -642,7 +642,13 @@ async fn users(command: UsersCommand, settings: Settings) -> Result<(), String> 
                 print_json(&consents)?;
             } else {
                 for c in consents {
-                    println!("{}  scopes: {}  resources: {}", c.client_id, c.scopes.join(" "), c.resources.join(" "));
+                    let scopes = c.scopes.iter().cloned().collect::<Vec<_>>().join(" ");
+                    let at: Vec<String> = c
+                        .resources
+                        .iter()
+                        .map(|(r, s)| format!("{r} ({})", s.iter().cloned().collect::<Vec<_>>().join(" ")))
+                        .collect();
+                    println!("{}  scopes: {scopes}  resources: {}", c.client_id, at.join(", "));
                 }
             }
         }

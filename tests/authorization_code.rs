@@ -464,6 +464,8 @@ async fn prompt_login_and_max_age_ask_for_the_password_again(backend: Backend) {
     assert!(query_param(&location(&fresh), "code").is_some());
     let stale = browser.get(&format!("/authorize?{}", authorize_query(&client, &[("max_age", "60")]))).await;
     assert!(location(&stale).starts_with("login?"), "OIDC-7: max_age elapsed");
+    let zero = browser.get(&format!("/authorize?{}", authorize_query(&client, &[("max_age", "0")]))).await;
+    assert!(location(&zero).starts_with("login?"), "max_age=0 asks for a fresh sign-in");
     let code = {
         let to = browser.authorize(&authorize_query(&client, &[("max_age", "60")]), "alice").await;
         query_param(&to, "code").unwrap()
@@ -471,6 +473,10 @@ async fn prompt_login_and_max_age_ask_for_the_password_again(backend: Backend) {
     let body = token_body(app.exchange(&client, &code, &[]).await).await;
     let claims = claims_of(body["id_token"].as_str().unwrap());
     assert_eq!(claims["auth_time"], idp::clock::Clock::now(&app.clock), "OIDC-2: auth_time of the new sign-in");
+    let silent = browser.get(&format!("/authorize?{}", authorize_query(&client, &[("prompt", "none")]))).await;
+    let code = query_param(&location(&silent), "code").unwrap();
+    let later = token_body(app.exchange(&client, &code, &[]).await).await;
+    assert_eq!(claims_of(later["id_token"].as_str().unwrap())["sid"], claims["sid"], "signing in again keeps the sid");
     app.stop().await;
 }
 
@@ -514,6 +520,27 @@ async fn userinfo_answers_for_tokens_issued_to_the_provider_itself(backend: Back
         assert_eq!(claims["email"], "alice@example.test");
         assert!(claims.get("name").is_none(), "profile was not granted");
     }
+    let service = app.service_client().await; // registers https://app.test only for itself
+    let other_origin = app
+        .register_client(ClientRegistration {
+            web_origins: vec!["https://other.test".into()],
+            ..common::oauth::service_registration()
+        })
+        .await;
+    let _ = (service.id.len(), other_origin.id.len());
+    let response = app
+        .http
+        .get(app.url("/userinfo"))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Origin", "https://other.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers().get("access-control-allow-origin").is_none(),
+        "CORS only for the token's client's origins"
+    );
     let response = app.http.get(app.url("/userinfo")).send().await.unwrap();
     assert_eq!(response.status(), 401);
     let challenges: Vec<_> =
@@ -523,7 +550,6 @@ async fn userinfo_answers_for_tokens_issued_to_the_provider_itself(backend: Back
         "CORE-21 {challenges:?}"
     );
 
-    let service = app.service_client().await;
     let api_token = app.access_token(&service).await;
     let response =
         app.http.get(app.url("/userinfo")).header("Authorization", format!("Bearer {api_token}")).send().await.unwrap();
@@ -629,7 +655,65 @@ async fn repeated_failed_sign_ins_lock_the_username_until_unlocked(backend: Back
     app.stop().await;
 }
 
+async fn consent_is_kept_per_resource_and_never_adds_up_across_resources(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let client = app
+        .register_client(ClientRegistration {
+            resources: vec![API.into(), common::oauth::OTHER_API.into()],
+            scopes: ["openid", "read", "write"].map(String::from).to_vec(),
+            ..web_app_registration()
+        })
+        .await;
+    app.create_user("alice").await;
+    let mut browser = Browser::new(&app);
+    // read at the other API, then write at the API: allowed one at a time.
+    browser
+        .authorize(
+            &authorize_query(&client, &[("scope", "openid read"), ("resource", common::oauth::OTHER_API)]),
+            "alice",
+        )
+        .await;
+    browser.authorize(&authorize_query(&client, &[("scope", "openid write"), ("resource", API)]), "alice").await;
+    // read at the API was never allowed: asked, though "read" and the API were each allowed.
+    let query = authorize_query(&client, &[("scope", "openid read"), ("resource", API)]);
+    let response = browser.get(&format!("/authorize?{query}")).await;
+    assert!(location(&response).starts_with("consent?"), "OIDC-11: no cross-product of scopes and resources");
+    let query = authorize_query(&client, &[("scope", "openid write"), ("resource", API)]);
+    let response = browser.get(&format!("/authorize?{query}")).await;
+    assert!(location(&response).starts_with(WEB_APP_REDIRECT), "what was allowed is remembered");
+    app.stop().await;
+}
+
+async fn a_cross_site_post_to_authorize_becomes_a_get_that_carries_the_session(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let client = app.register_client(web_app_registration()).await;
+    let mut browser = Browser::new(&app);
+    let body = authorize_query(&client, &[]);
+    let response = app
+        .http
+        .post(app.url("/authorize"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Origin", "https://app.test")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert!(response.headers().get("set-cookie").is_none(), "no session over the user's own");
+    let to = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with(&app.url("/authorize?")), "{to}");
+    let response = browser.get(&to).await;
+    assert!(location(&response).starts_with("login?"), "the GET runs the request");
+    app.stop().await;
+}
+
 backend_tests!(
+    consent_is_kept_per_resource_and_never_adds_up_across_resources,
+    a_cross_site_post_to_authorize_becomes_a_get_that_carries_the_session,
     repeated_failed_sign_ins_lock_the_username_until_unlocked,
     oidc_code_flow_signs_in_consents_and_exchanges_the_code_for_tokens,
     consent_is_remembered_and_first_party_clients_skip_it,

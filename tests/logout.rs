@@ -73,6 +73,10 @@ async fn a_post_logout_redirect_uri_must_be_registered_exactly(backend: Backend)
     assert_eq!(response.status(), 400, "no client named: the URI cannot be checked");
     let response = browser.get(&format!("/logout?{}", logout_query(&[("id_token_hint", "not.a.token")]))).await;
     assert_eq!(response.status(), 400, "a hint that does not verify");
+    let service = app.service_client().await;
+    let access_token = app.access_token(&service).await;
+    let response = browser.get(&format!("/logout?{}", logout_query(&[("id_token_hint", &access_token)]))).await;
+    assert_eq!(response.status(), 400, "an access token is not an ID token hint");
     assert!(is_signed_in(&mut browser, &client).await, "nothing changed");
     app.stop().await;
 }
@@ -175,7 +179,27 @@ async fn a_back_channel_logout_token_reaches_each_client_of_the_session(backend:
     app.stop().await;
 }
 
+async fn an_rps_cross_site_post_becomes_a_get_that_carries_the_session(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let client = app.register_client(app_with_logout()).await;
+    app.create_user("alice").await;
+    let (mut browser, id_token) = signed_in(&app, &client).await;
+    let form = [("id_token_hint", id_token.as_str()), ("post_logout_redirect_uri", SIGNED_OUT), ("state", "s3")];
+    let response = app.post_form("/logout", &form, None, &[("Origin", "https://app.test")]).await;
+    assert_eq!(response.status(), 303, "no cookie came: not reported as done");
+    let to = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with(&app.url("/logout?")), "{to}");
+    assert!(is_signed_in(&mut browser, &client).await);
+    let response = browser.get(&to).await;
+    assert_eq!(location(&response), format!("{SIGNED_OUT}?state=s3"));
+    assert!(!is_signed_in(&mut browser, &client).await);
+    app.stop().await;
+}
+
 backend_tests!(
+    an_rps_cross_site_post_becomes_a_get_that_carries_the_session,
     rp_initiated_logout_with_a_hint_ends_the_session_and_returns_with_state,
     a_post_logout_redirect_uri_must_be_registered_exactly,
     without_a_hint_the_user_confirms_on_a_csrf_protected_form,

@@ -118,7 +118,48 @@ async fn a_client_that_requires_par_cannot_use_a_plain_authorization_request(bac
     app.stop().await;
 }
 
+async fn a_proof_sent_with_the_pushed_request_binds_the_code(backend: Backend) {
+    let data = TestData::new(backend);
+    let app =
+        common::spawn_app_with(&data, idp::clock::ManualClock::starting_now(), &[("IDP_DPOP__REQUIRE_NONCE", "false")])
+            .await
+            .unwrap();
+    app.register_apis().await;
+    let client = app.register_client(ClientRegistration { first_party: true, ..web_app_registration() }).await;
+    app.create_user("alice").await;
+    let key = common::dpop::DpopKey::es256();
+    let form = pushed_form(&client, &[]);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let basic = Some((client.id.as_str(), client.secret.as_deref().unwrap()));
+    let other = common::dpop::DpopKey::es256();
+    let mismatched: Vec<(String, String)> = pushed_form(&client, &[("dpop_jkt", &other.thumbprint())]);
+    let mismatched: Vec<(&str, &str)> = mismatched.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let proof = key.proof("POST", &app.url("/par"), None, None);
+    let (status, error) = error_of(app.post_form("/par", &mismatched, basic, &[("DPoP", &proof)]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_dpop_proof"), "dpop_jkt must be the proof's key");
+    let proof = key.proof("POST", &app.url("/par"), None, None);
+    let response = app.post_form("/par", &pairs, basic, &[("DPoP", &proof)]).await;
+    let request_uri = response.json::<Value>().await.unwrap()["request_uri"].as_str().unwrap().to_owned();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("client_id", client.id.as_str()), ("request_uri", request_uri.as_str())])
+        .finish();
+    let code = query_param(&Browser::new(&app).authorize(&query, "alice").await, "code").unwrap();
+    let (status, error) = error_of(app.exchange(&client, &code, &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"), "RFC 9449 §10.1: the code is bound");
+    let token_form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", WEB_APP_REDIRECT),
+        ("code_verifier", common::browser::VERIFIER),
+    ];
+    let proof = key.proof("POST", &app.token_endpoint(), None, None);
+    let body = token_body(app.post_form("/token", &token_form, basic, &[("DPoP", &proof)]).await).await;
+    assert_eq!(body["token_type"], "DPoP");
+    app.stop().await;
+}
+
 backend_tests!(
+    a_proof_sent_with_the_pushed_request_binds_the_code,
     a_pushed_request_is_used_through_its_request_uri_once,
     pushed_requests_are_authenticated_and_checked_like_authorization_requests,
     a_client_that_requires_par_cannot_use_a_plain_authorization_request,

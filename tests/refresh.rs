@@ -109,6 +109,14 @@ async fn refresh_narrows_scope_and_switches_resource_within_the_grant(backend: B
     let rt = both["refresh_token"].as_str().unwrap().to_owned();
     let other_api = token_body(refresh(&app, &client, &rt, &[("resource", OTHER_API)]).await).await;
     assert_eq!(claims_of(other_api["access_token"].as_str().unwrap())["aud"], OTHER_API);
+    // The provider itself by its issuer identifier: a token for userinfo (OIDC-17).
+    let rt = other_api["refresh_token"].as_str().unwrap().to_owned();
+    let for_userinfo = token_body(refresh(&app, &client, &rt, &[("resource", &app.address)]).await).await;
+    let token = for_userinfo["access_token"].as_str().unwrap();
+    assert_eq!(claims_of(token)["aud"], app.address.as_str());
+    let response =
+        app.http.get(app.url("/userinfo")).header("Authorization", format!("Bearer {token}")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
     app.stop().await;
 }
 

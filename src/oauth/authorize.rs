@@ -150,6 +150,15 @@ impl AuthorizeError {
         }
     }
 
+    pub fn expired() -> Self {
+        Self::Page {
+            status: StatusCode::BAD_REQUEST,
+            title: "Sign-in request expired",
+            message:
+                "This sign-in request has expired or was already used. Go back to the application and start again.",
+        }
+    }
+
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "authorization step failed");
         Self::Page {
@@ -236,15 +245,15 @@ pub async fn parse_request(
     let fail = |reply: &Reply, code, description| AuthorizeError::Redirect { reply: reply.clone(), code, description };
     let invalid = |reply: &Reply, description| fail(reply, AuthorizeErrorCode::InvalidRequest, description);
 
+    reply.state = match raw.get("state") {
+        Ok(Some(s)) if s.len() > MAX_STATE => return Err(invalid(&reply, "state is too long")),
+        Ok(s) => s.map(str::to_owned),
+        Err(Repeated) => return Err(invalid(&reply, "a parameter is repeated")),
+    };
     reply.mode = match raw.get("response_mode") {
         Ok(None | Some("query")) => ResponseMode::Query,
         Ok(Some("form_post")) => ResponseMode::FormPost,
         Ok(Some(_)) => return Err(invalid(&reply, "response_mode must be query or form_post")),
-        Err(Repeated) => return Err(invalid(&reply, "a parameter is repeated")),
-    };
-    reply.state = match raw.get("state") {
-        Ok(Some(s)) if s.len() > MAX_STATE => return Err(invalid(&reply, "state is too long")),
-        Ok(s) => s.map(str::to_owned),
         Err(Repeated) => return Err(invalid(&reply, "a parameter is repeated")),
     };
     let single = |name: &str| raw.get(name).map_err(|Repeated| invalid(&reply, "a parameter is repeated"));
@@ -373,6 +382,14 @@ pub async fn authorize_post(req: HttpRequest, body: web::Bytes, state: web::Data
             "An authorization request sent by POST must be form-encoded.",
         );
     }
+    // A cross-site POST carries no `SameSite=Lax` cookie: answering it would start a new
+    // session over the user's own. The same request as a top-level GET carries the cookie.
+    if req.cookie(crate::session::cookie_name(&state)).is_none() {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(url::form_urlencoded::parse(&body))
+            .finish();
+        return see_other(&state.settings.issuer.endpoint(&format!("/authorize?{query}")));
+    }
     authorize(&req, state.get_ref(), RawParams::parse(&body)).await
 }
 
@@ -400,7 +417,10 @@ async fn authorize(req: &HttpRequest, state: &AppState, raw: RawParams) -> HttpR
         let now = state.clock.now();
         let needs_login = match &session.data.user {
             None => true,
-            Some(user) => request.prompt.login || request.max_age.is_some_and(|max| now - user.auth_time > max),
+            // OIDC Core §3.1.2.1: max_age=0 asks for a fresh sign-in, like prompt=login.
+            Some(user) => {
+                request.prompt.login || request.max_age.is_some_and(|max| max == 0 || now - user.auth_time > max)
+            }
         };
         let interaction =
             Interaction { request, binding: session.data.binding.clone(), needs_login, consent_given: false };
@@ -466,8 +486,17 @@ pub async fn continue_interaction(
             see_other(&state.settings.issuer.endpoint(&format!("/{page}?interaction={id}")))
         }
         (None, Some(user)) => {
+            // Used up once: of two submissions of the same page (two tabs, a double click) only
+            // one gets a code.
             if let Some(id) = interaction_id {
-                Interaction::finish(state, id).await.map_err(AuthorizeError::unavailable)?;
+                if !Interaction::finish(state, id).await.map_err(AuthorizeError::unavailable)? {
+                    return Err(AuthorizeError::expired());
+                }
+            }
+            if let Some(pushed) = &interaction.request.pushed {
+                if !state.hot.delete(pushed).await.map_err(AuthorizeError::unavailable)? {
+                    return Err(AuthorizeError::expired());
+                }
             }
             let code = issue_code(state, &interaction.request, &user).await.map_err(AuthorizeError::unavailable)?;
             session.remember_client(state, client.id.as_str()).await.map_err(AuthorizeError::unavailable)?;
@@ -513,11 +542,8 @@ async fn needs_consent(
     let Some(remembered) = remembered else {
         return Ok(true);
     };
-    let scopes: Vec<String> = serde_json::from_str(&remembered.scopes).unwrap_or_default();
-    let resources: Vec<String> = serde_json::from_str(&remembered.resources).unwrap_or_default();
-    let covered = request.scope.iter().all(|s| scopes.iter().any(|g| g == s.as_str()))
-        && request.resources.iter().all(|r| resources.iter().any(|g| g == r.as_str()));
-    Ok(!covered)
+    let asked = crate::session::consent::ConsentGrant::requested(state, request);
+    Ok(!crate::session::consent::ConsentGrant::from_row(&remembered).covers(&asked))
 }
 
 fn see_other(location: &str) -> HttpResponse {
@@ -593,9 +619,6 @@ async fn issue_code(
     };
     let bytes = serde_json::to_vec(&grant).map_err(|e| HotStoreError::Protocol(e.to_string()))?;
     state.hot.put(&code_key(&code), &bytes, CODE_LIFETIME).await?;
-    if let Some(pushed) = &request.pushed {
-        state.hot.delete(pushed).await?;
-    }
     Ok(code)
 }
 

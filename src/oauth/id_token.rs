@@ -114,6 +114,10 @@ pub fn sign_jwt(
 pub fn verify_own(state: &AppState, token: &str) -> Option<Map<String, Value>> {
     let header_part = token.split('.').next()?;
     let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header_part).ok()?).ok()?;
+    // An ID token: not a logout token (`logout+jwt`) nor an access token (`at+jwt`).
+    if header.get("typ").and_then(Value::as_str) != Some("JWT") {
+        return None;
+    }
     let kid = header.get("kid")?.as_str()?;
     let alg: SigningAlg = header.get("alg")?.as_str()?.parse().ok()?;
     let key = state.keyring.verification_key(kid)?;
@@ -128,6 +132,9 @@ pub fn verify_own(state: &AppState, token: &str) -> Option<Map<String, Value>> {
     };
     let (payload, _) = josekit::jwt::decode_with_verifier(token, verifier.as_ref()).ok()?;
     let claims = payload.claims_set().clone();
+    if claims.contains_key("events") {
+        return None;
+    }
     (claims.get("iss").and_then(Value::as_str) == Some(state.settings.issuer.as_str())).then_some(claims)
 }
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::authorize::{parse_request, AuthorizationRequest, AuthorizeError, AuthorizeErrorCode, RawParams};
 use super::client_auth::{self, AuthenticatedRequest};
+use super::dpop;
 use super::form::read_body;
 use super::no_store_response;
 use crate::crypto::{b64url, random_token, sha256};
@@ -59,6 +60,17 @@ pub async fn push(
         if named.id != client.id {
             return Err(OAuthError::invalid_request("client_id is not the authenticated client"));
         }
+        // RFC 9449 §10.1: a proof sent with the pushed request binds the code to its key.
+        let proof =
+            dpop::check_proof(state, &req, "POST", &state.endpoints.par, None, client.dpop_bound_access_tokens).await?;
+        if let Some(proof) = proof {
+            match &request.dpop_jkt {
+                Some(jkt) if *jkt != proof.jkt => {
+                    return Err(OAuthError::invalid_dpop_proof("dpop_jkt is not the thumbprint of the proof key"))
+                }
+                _ => request.dpop_jkt = Some(proof.jkt),
+            }
+        }
         let request_uri = format!("{URN_PREFIX}{}", random_token());
         let store_key = pushed_key(&request_uri);
         request.pushed = Some(store_key.clone());
@@ -101,11 +113,7 @@ pub async fn pushed_request(
     client_id: &str,
     request_uri: &str,
 ) -> Result<(std::sync::Arc<Client>, AuthorizationRequest), AuthorizeError> {
-    let expired = || AuthorizeError::Page {
-        status: StatusCode::BAD_REQUEST,
-        title: "Sign-in request expired",
-        message: "This sign-in request has expired or was already used. Go back to the application and start again.",
-    };
+    let expired = AuthorizeError::expired;
     if !request_uri.starts_with(URN_PREFIX) {
         return Err(expired());
     }

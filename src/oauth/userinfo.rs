@@ -22,14 +22,20 @@ use crate::verify::{Challenge, ProofError, Scheme, TokenError, VerifyError};
 
 pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let state = state.get_ref();
-    // CORS only for an origin some client registered; the token's own client is checked below.
-    let cors = cors::request_origin(&req)
-        .ok()
-        .flatten()
-        .filter(|o| state.registry.origin_registered(o.as_str()))
-        .and_then(|o| HeaderValue::from_str(o.as_str()).ok());
-    let mut response = match claims(state, &req).await {
-        Ok(claims) => HttpResponse::Ok()
+    let outcome = claims(state, &req).await;
+    // CORS for the token's own client's origins (SECURITY.md §2); an error answers CORS only
+    // to an origin some client registered, so a browser app can read why it was refused.
+    let origin = cors::request_origin(&req).ok().flatten();
+    let allowed = match (&origin, &outcome) {
+        (Some(origin), Ok((_, client_id))) => match state.registry.client(client_id).await {
+            Ok(Some(client)) => client.allows_origin(origin),
+            _ => false,
+        },
+        (Some(origin), Err(_)) => state.registry.origin_registered(origin.as_str()),
+        (None, _) => false,
+    };
+    let mut response = match outcome {
+        Ok((claims, _)) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
             .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")))
             .body(serde_json::Value::Object(claims).to_string()),
@@ -40,7 +46,7 @@ pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
             error.response(Challenge { bearer: true })
         }
     };
-    if let Some(origin) = cors {
+    if let Some(origin) = origin.filter(|_| allowed).and_then(|o| HeaderValue::from_str(o.as_str()).ok()) {
         let headers = response.headers_mut();
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         headers.insert(header::VARY, HeaderValue::from_static("Origin"));
@@ -49,10 +55,11 @@ pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
     response
 }
 
+/// The user's claims and the token's client, or why not.
 async fn claims(
     state: &AppState,
     req: &HttpRequest,
-) -> Result<serde_json::Map<String, serde_json::Value>, VerifyError> {
+) -> Result<(serde_json::Map<String, serde_json::Value>, String), VerifyError> {
     let presented = read_authorization(req)?;
     let now = state.clock.now();
     let issuer = state.settings.issuer.as_str();
@@ -97,7 +104,7 @@ async fn claims(
     }
     let user = state.users.find(&claims.sub).await.map_err(unavailable)?.filter(|u| u.enabled);
     let user = user.ok_or(VerifyError::InvalidToken(TokenError::Revoked))?;
-    Ok(user_claims(&user, &scope))
+    Ok((user_claims(&user, &scope), claims.client_id))
 }
 
 fn unavailable(error: impl std::fmt::Display) -> VerifyError {

@@ -1,6 +1,8 @@
 //! `GET|POST /consent`: the user allows or denies what a client asked for; an allowed request
 //! is remembered (durably) so the same request does not ask again.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -8,7 +10,7 @@ use super::login::{expired, resume, InteractionQuery};
 use super::pages::{self, ConsentPage};
 use super::{Interaction, Session};
 use crate::audit::AuditLog;
-use crate::oauth::authorize::{continue_interaction, AuthorizeError};
+use crate::oauth::authorize::{continue_interaction, is_oidc_scope, AuthorizationRequest, AuthorizeError};
 use crate::oauth::form::{read_body, FormParams};
 use crate::registry::Client;
 use crate::startup::AppState;
@@ -103,12 +105,68 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
         Some("deny") => {
             event.outcome = "denied".into();
             state.audit.record(event);
-            if let Err(e) = Interaction::finish(state, &interaction_id).await {
-                return AuthorizeError::unavailable(e).into_response(state);
+            match Interaction::finish(state, &interaction_id).await {
+                Ok(true) => {}
+                Ok(false) => return expired(),
+                Err(e) => return AuthorizeError::unavailable(e).into_response(state),
             }
             crate::oauth::authorize::deny(state, &interaction.request)
         }
         _ => pages::error_page(StatusCode::BAD_REQUEST, "Unknown answer", "Choose Allow or Deny."),
+    }
+}
+
+/// What a consent allows: OpenID Connect scopes, and per resource server the scopes at it.
+/// Kept per resource so that `read` allowed at one API and `write` at another never add up to
+/// `write` at the first (OIDC Core §3.1.2.4, RFC 9700 §4.14.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConsentGrant {
+    pub scopes: BTreeSet<String>,
+    pub resources: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl ConsentGrant {
+    /// What `request` asks the user to allow.
+    pub fn requested(state: &AppState, request: &AuthorizationRequest) -> Self {
+        let scopes =
+            request.scope.iter().filter(|s| is_oidc_scope(s.as_str())).map(|s| s.as_str().to_owned()).collect();
+        let resources = request
+            .resources
+            .iter()
+            .map(|r| {
+                let at_resource = match state.registry.resource(r.as_str()) {
+                    Some(server) => {
+                        request.scope.intersection(&server.scopes).iter().map(|s| s.as_str().to_owned()).collect()
+                    }
+                    None => BTreeSet::new(),
+                };
+                (r.as_str().to_owned(), at_resource)
+            })
+            .collect();
+        Self { scopes, resources }
+    }
+
+    pub fn from_row(row: &ConsentRow) -> Self {
+        Self {
+            scopes: serde_json::from_str(&row.scopes).unwrap_or_default(),
+            resources: serde_json::from_str(&row.resources).unwrap_or_default(),
+        }
+    }
+
+    /// Whether this grant allows everything `asked` asks for.
+    pub fn covers(&self, asked: &ConsentGrant) -> bool {
+        asked.scopes.is_subset(&self.scopes)
+            && asked
+                .resources
+                .iter()
+                .all(|(resource, scopes)| self.resources.get(resource).is_some_and(|g| scopes.is_subset(g)))
+    }
+
+    fn merge(&mut self, other: ConsentGrant) {
+        self.scopes.extend(other.scopes);
+        for (resource, scopes) in other.resources {
+            self.resources.entry(resource).or_default().extend(scopes);
+        }
     }
 }
 
@@ -122,26 +180,19 @@ async fn remember(
 ) -> Result<(), AuthorizeError> {
     let request = &interaction.request;
     let (user_id, client_id) = (user_id.to_owned(), request.client_id.clone());
-    let scopes: Vec<String> = request.scope.iter().map(|s| s.as_str().to_owned()).collect();
-    let resources: Vec<String> = request.resources.iter().map(|r| r.as_str().to_owned()).collect();
+    let granted = ConsentGrant::requested(state, request);
     let (db, event, now) = (state.db.clone(), event.clone(), state.clock.now());
     tokio::task::spawn_blocking(move || {
         db.write_audited(&event, |conn| {
-            let mut all_scopes = scopes;
-            let mut all_resources = resources;
-            if let Some(before) = ConsentRow::find(conn, &user_id, &client_id)? {
-                all_scopes.extend(serde_json::from_str::<Vec<String>>(&before.scopes).unwrap_or_default());
-                all_resources.extend(serde_json::from_str::<Vec<String>>(&before.resources).unwrap_or_default());
-            }
-            all_scopes.sort();
-            all_scopes.dedup();
-            all_resources.sort();
-            all_resources.dedup();
+            let mut all = ConsentRow::find(conn, &user_id, &client_id)?
+                .map(|row| ConsentGrant::from_row(&row))
+                .unwrap_or_default();
+            all.merge(granted);
             ConsentRow {
                 user_id: user_id.clone(),
                 client_id: client_id.clone(),
-                scopes: serde_json::to_string(&all_scopes).unwrap_or_else(|_| "[]".into()),
-                resources: serde_json::to_string(&all_resources).unwrap_or_else(|_| "[]".into()),
+                scopes: serde_json::to_string(&all.scopes).unwrap_or_else(|_| "[]".into()),
+                resources: serde_json::to_string(&all.resources).unwrap_or_else(|_| "{}".into()),
                 granted_at: now,
             }
             .replace(conn)
@@ -156,8 +207,9 @@ async fn remember(
 #[derive(Debug, serde::Serialize)]
 pub struct GrantedConsent {
     pub client_id: String,
-    pub scopes: Vec<String>,
-    pub resources: Vec<String>,
+    pub scopes: BTreeSet<String>,
+    /// Per resource server, the scopes allowed there.
+    pub resources: BTreeMap<String, BTreeSet<String>>,
     pub granted_at: i64,
 }
 
@@ -167,11 +219,14 @@ pub async fn list(state: &AppState, user_id: &str) -> Result<Vec<GrantedConsent>
     let rows = state.db.run(move |conn| ConsentRow::for_user(conn, &id)).await?;
     Ok(rows
         .into_iter()
-        .map(|row| GrantedConsent {
-            client_id: row.client_id,
-            scopes: serde_json::from_str(&row.scopes).unwrap_or_default(),
-            resources: serde_json::from_str(&row.resources).unwrap_or_default(),
-            granted_at: row.granted_at,
+        .map(|row| {
+            let grant = ConsentGrant::from_row(&row);
+            GrantedConsent {
+                client_id: row.client_id,
+                scopes: grant.scopes,
+                resources: grant.resources,
+                granted_at: row.granted_at,
+            }
         })
         .collect())
 }

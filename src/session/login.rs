@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::pages::{self, LoginPage};
-use super::{Interaction, Session, SignedIn};
+use super::{Interaction, Session};
 use crate::audit::AuditLog;
 use crate::oauth::authorize::{continue_interaction, AuthorizeError};
 use crate::oauth::form::{read_body, FormParams};
@@ -204,9 +204,13 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     if let Some((_, name, _)) = ids.iter().find(|(kind, _, _)| *kind == "username") {
         let _ = state.hot.delete(&failures_key("username", name)).await;
     }
-    let signed_in = SignedIn { user_id: user.user_id.clone(), auth_time: now, sid: crate::crypto::random_token() };
-    let session = match session.sign_in(state, signed_in).await {
-        Ok(session) => session,
+    let session = match session.sign_in(state, &user.user_id).await {
+        Ok((session, None)) => session,
+        Ok((session, Some((previous, clients)))) => {
+            // Another user signed in over this browser's session: that one ended.
+            super::logout::notify_clients(state, &clients, &previous.user_id, &previous.sid).await;
+            session
+        }
         Err(e) => return AuthorizeError::unavailable(e).into_response(state),
     };
     let mut event = AuditLog::about(&req, now, "login", "success");

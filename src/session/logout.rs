@@ -98,6 +98,23 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     };
     let get = |name: &str| params.get(name).map(str::to_owned);
     if params.get("confirm").is_none() {
+        // An RP's cross-site POST carries no `SameSite=Lax` cookie, so the session could not
+        // be found and the logout would only look done: the same request as a top-level GET
+        // carries it.
+        if req.cookie(super::cookie_name(state)).is_none() {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(
+                    ["id_token_hint", "client_id", "post_logout_redirect_uri", "state"]
+                        .iter()
+                        .filter_map(|name| params.get(name).map(|v| (*name, v))),
+                )
+                .finish();
+            let mut response = HttpResponse::SeeOther().finish();
+            if let Ok(value) = HeaderValue::from_str(&state.settings.issuer.endpoint(&format!("/logout?{query}"))) {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            return response;
+        }
         return respond(state, &req, get).await;
     }
     if !pages::is_same_origin_post(state, &req) {
@@ -189,7 +206,7 @@ fn unavailable(e: impl std::fmt::Display) -> HttpResponse {
 /// OIDC Back-Channel Logout §2.4: a logout token to each client of the session that registered
 /// a `backchannel_logout_uri`, delivered in the background with retries so the user never
 /// waits on a slow or absent client.
-async fn notify_clients(state: &AppState, client_ids: &[String], user_id: &str, sid: &str) {
+pub(crate) async fn notify_clients(state: &AppState, client_ids: &[String], user_id: &str, sid: &str) {
     let now = state.clock.now();
     for client_id in client_ids {
         let Ok(Some(client)) = state.registry.client(client_id).await else { continue };
@@ -212,7 +229,12 @@ async fn notify_clients(state: &AppState, client_ids: &[String], user_id: &str, 
         };
         let client_id = client.id.as_str().to_owned();
         tokio::spawn(async move {
-            let http = match reqwest::Client::builder().timeout(Duration::from_secs(5)).build() {
+            // No redirects: a registered URI must not be a way to reach other addresses.
+            let http = match reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+            {
                 Ok(http) => http,
                 Err(e) => return tracing::error!(error = %e, "no HTTP client for back-channel logout"),
             };

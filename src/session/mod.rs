@@ -125,20 +125,37 @@ impl Session {
         state.hot.put(&store_key(&self.id), &bytes, ttl).await
     }
 
-    /// Signs `user` in: a new id and CSRF token replace the old ones, the binding stays.
-    pub async fn sign_in(self, state: &AppState, user: SignedIn) -> Result<Session, HotStoreError> {
+    /// Signs `user_id` in now: a new id and CSRF token replace the old ones, the binding stays.
+    /// The same user signing in again keeps the OIDC session (`sid`) and the clients to tell
+    /// at logout; another user ends the previous user's session, which is returned (with its
+    /// clients) so they can be told.
+    pub async fn sign_in(
+        self,
+        state: &AppState,
+        user_id: &str,
+    ) -> Result<(Session, Option<(SignedIn, Vec<String>)>), HotStoreError> {
         state.hot.delete(&store_key(&self.id)).await?;
         let now = state.clock.now();
+        let (user, clients, ended) = match self.data.user {
+            Some(previous) if previous.user_id == user_id => {
+                (SignedIn { auth_time: now, ..previous }, self.data.clients, None)
+            }
+            previous => (
+                SignedIn { user_id: user_id.to_owned(), auth_time: now, sid: random_token() },
+                Vec::new(),
+                previous.map(|p| (p, self.data.clients)),
+            ),
+        };
         let data = SessionData {
             csrf: random_token(),
             binding: self.data.binding,
             user: Some(user),
-            clients: Vec::new(),
+            clients,
             expires_at: now + state.settings.sessions.absolute_lifetime.as_secs() as i64,
         };
         let session = Session { id: random_token(), data, is_new: true };
         session.save(state).await?;
-        Ok(session)
+        Ok((session, ended))
     }
 
     /// Notes that `client_id` got a code in this session.
@@ -223,7 +240,8 @@ impl Interaction {
             .filter(|i| crate::crypto::constant_time_eq(i.binding.as_bytes(), session.data.binding.as_bytes())))
     }
 
-    pub async fn finish(state: &AppState, id: &str) -> Result<(), HotStoreError> {
-        state.hot.delete(&Self::key(id)).await.map(drop)
+    /// Ends the interaction; `false` when it was already ended (used by a concurrent request).
+    pub async fn finish(state: &AppState, id: &str) -> Result<bool, HotStoreError> {
+        state.hot.delete(&Self::key(id)).await
     }
 }

@@ -9,12 +9,12 @@ use actix_web::HttpRequest;
 use serde::{Deserialize, Serialize};
 
 use super::refresh_token::{revoke_family, start_family, NewFamily};
-use super::{mint_access_token, Audience, Binding};
+use super::{access_token_lifetime, grant_audience, mint_access_token, token_scope, Audience, Binding};
 use crate::audit::AuditLog;
-use crate::domain::{ClientType, CodeVerifier, GrantType, ResourceIndicator, ScopeSet};
+use crate::domain::{ClientType, CodeVerifier, GrantType, ResourceIndicator};
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::access_token::revoked_key;
-use crate::oauth::authorize::{code_key, is_oidc_scope, CodeGrant, CODE_LIFETIME};
+use crate::oauth::authorize::{code_key, CodeGrant, CODE_LIFETIME};
 use crate::oauth::id_token::{self, Authentication};
 use crate::oauth::token::TokenResponse;
 use crate::registry::Client;
@@ -36,6 +36,14 @@ struct Redeemed {
     access_tokens: Vec<(String, i64)>,
     #[serde(default)]
     refresh_family: Option<String>,
+    /// Set by a replay, for an exchange still running to see.
+    #[serde(default)]
+    replayed: bool,
+}
+
+async fn replayed_meanwhile(state: &AppState, code: &str) -> Result<bool, OAuthError> {
+    let record = state.hot.get(&redeemed_key(code)).await.map_err(OAuthError::unavailable)?;
+    Ok(record.and_then(|bytes| serde_json::from_slice::<Redeemed>(&bytes).ok()).is_some_and(|r| r.replayed))
 }
 
 fn redeemed_key(code: &str) -> String {
@@ -83,20 +91,7 @@ pub async fn issue(
             return Err(invalid_grant("the code is bound to another DPoP key"));
         }
     }
-    let audience = match &request.resource {
-        Some(resource) if grant.resources.contains(resource) => Some(resource.clone()),
-        Some(_) => return Err(OAuthError::new(ErrorCode::InvalidTarget, "the resource was not authorized")),
-        None => grant.resources.first().cloned(),
-    };
-    let server = match &audience {
-        Some(resource) => Some(
-            state
-                .registry
-                .resource(resource.as_str())
-                .ok_or(OAuthError::new(ErrorCode::InvalidTarget, "the resource is not available"))?,
-        ),
-        None => None,
-    };
+    let server = grant_audience(state, &grant.resources, &grant.scope, request.resource.as_ref())?;
     let user = state
         .users
         .find(&grant.user_id)
@@ -104,52 +99,69 @@ pub async fn issue(
         .map_err(OAuthError::unavailable)?
         .filter(|u| u.enabled)
         .ok_or(invalid_grant("the code is invalid, expired or already used"))?;
+    let audience = match &server {
+        Some(server) => Audience::Resource(server),
+        None => Audience::Provider,
+    };
+    // BCP-8: refresh tokens only when the user granted offline_access to a client allowed them.
+    let offline = grant.scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken);
 
-    // Every check passed: now the code is used up, by this request or a concurrent one.
+    // Claim the redemption before taking the code: the record names what this exchange will
+    // issue, so a replay at any moment from here on can revoke it (RFC 6749 §4.1.2).
+    let now = state.clock.now();
+    let jti = crate::oauth::token::new_jti();
+    let exp = now + access_token_lifetime(state, client, &audience);
+    let family_id = offline.then(|| uuid::Uuid::new_v4().to_string());
+    let claim =
+        Redeemed { access_tokens: vec![(jti.clone(), exp)], refresh_family: family_id.clone(), replayed: false };
+    let ttl = Duration::from_secs((exp - now).max(CODE_LIFETIME.as_secs() as i64) as u64);
+    let claimed = state
+        .hot
+        .put_if_absent(
+            &redeemed_key(&request.code),
+            &serde_json::to_vec(&claim).map_err(OAuthError::server_error)?,
+            ttl,
+        )
+        .await
+        .map_err(OAuthError::unavailable)?;
+    if !claimed {
+        revoke_if_redeemed(state, req, client, &request.code).await?;
+        return Err(invalid_grant("the code is invalid, expired or already used"));
+    }
     let taken = state.hot.take(&code_key).await.map_err(OAuthError::unavailable)?;
     if taken.as_deref() != Some(stored.as_slice()) {
         return Err(invalid_grant("the code is invalid, expired or already used"));
     }
 
-    let scope: ScopeSet = match &server {
-        Some(server) => grant.scope.intersection(&server.scopes),
-        None => grant
-            .scope
-            .iter()
-            .filter(|s| is_oidc_scope(s.as_str()) && s.as_str() != "offline_access")
-            .cloned()
-            .collect(),
+    let scope = token_scope(&grant.scope, server.as_deref());
+    let (access_token, claims) = mint_access_token(state, client, &user.user_id, audience, &scope, binding, jti)?;
+    let refresh = match family_id {
+        Some(family_id) => {
+            let family = NewFamily {
+                family_id,
+                client,
+                user_id: &user.user_id,
+                scope: &grant.scope,
+                resources: &grant.resources,
+                // BCP-7: a public client's refresh tokens are sender-constrained (RFC 9449 §5).
+                jkt: (client.client_type == ClientType::Public)
+                    .then(|| claims.cnf.as_ref().map(|c| c.jkt.clone()))
+                    .flatten(),
+                auth_time: grant.auth_time,
+                sid: &grant.sid,
+            };
+            Some(start_family(state, family, &claims).await?)
+        }
+        None => None,
     };
-    let audience = match &server {
-        Some(server) => Audience::Resource(server),
-        None => Audience::Provider,
-    };
-    let (access_token, claims) = mint_access_token(state, client, &user.user_id, audience, &scope, binding)?;
-    // BCP-8: refresh tokens only when the user granted offline_access to a client allowed them.
-    let refresh = if grant.scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken) {
-        let family = NewFamily {
-            client,
-            user_id: &user.user_id,
-            scope: &grant.scope,
-            resources: &grant.resources,
-            // BCP-7: a public client's refresh tokens are sender-constrained (RFC 9449 §5).
-            jkt: (client.client_type == ClientType::Public)
-                .then(|| claims.cnf.as_ref().map(|c| c.jkt.clone()))
-                .flatten(),
-            auth_time: grant.auth_time,
-            sid: &grant.sid,
-        };
-        Some(start_family(state, family, &claims).await?)
-    } else {
-        None
-    };
-    let remembered = Redeemed {
-        access_tokens: vec![(claims.jti.clone(), claims.exp)],
-        refresh_family: refresh.as_ref().map(|(_, family)| family.clone()),
-    };
-    let ttl = Duration::from_secs((claims.exp - claims.iat).max(CODE_LIFETIME.as_secs() as i64) as u64);
-    let bytes = serde_json::to_vec(&remembered).map_err(OAuthError::server_error)?;
-    state.hot.put(&redeemed_key(&request.code), &bytes, ttl).await.map_err(OAuthError::unavailable)?;
+    // A replay that came while this exchange ran revoked the access token already, but found
+    // the family not yet written: revoke it now, and answer as for any used code.
+    if replayed_meanwhile(state, &request.code).await? {
+        if let Some((_, family_id)) = &refresh {
+            revoke_family(state, family_id).await?;
+        }
+        return Err(invalid_grant("the code is invalid, expired or already used"));
+    }
 
     let mut response = TokenResponse::bearer_or_dpop(access_token, &claims);
     response.refresh_token = refresh.map(|(token, _)| token);
@@ -180,10 +192,15 @@ async fn revoke_if_redeemed(
     let Some(bytes) = state.hot.get(&redeemed_key(code)).await.map_err(OAuthError::unavailable)? else {
         return Ok(());
     };
-    let Ok(redeemed) = serde_json::from_slice::<Redeemed>(&bytes) else {
+    let Ok(mut redeemed) = serde_json::from_slice::<Redeemed>(&bytes) else {
         return Ok(());
     };
     let now = state.clock.now();
+    let latest_exp = redeemed.access_tokens.iter().map(|(_, exp)| *exp).max().unwrap_or(now);
+    redeemed.replayed = true;
+    let ttl = Duration::from_secs((latest_exp - now).max(CODE_LIFETIME.as_secs() as i64) as u64);
+    let marked = serde_json::to_vec(&redeemed).map_err(OAuthError::server_error)?;
+    state.hot.put(&redeemed_key(code), &marked, ttl).await.map_err(OAuthError::unavailable)?;
     for (jti, exp) in &redeemed.access_tokens {
         if *exp > now {
             let ttl = Duration::from_secs((exp - now) as u64);

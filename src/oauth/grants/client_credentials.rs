@@ -39,7 +39,8 @@ pub fn issue(
         Some(requested) => requested,
         None => allowed,
     };
+    let jti = crate::oauth::token::new_jti();
     let (token, claims) =
-        mint_access_token(state, client, client.id.as_str(), Audience::Resource(&server), &scope, binding)?;
+        mint_access_token(state, client, client.id.as_str(), Audience::Resource(&server), &scope, binding, jti)?;
     Ok(TokenResponse::bearer_or_dpop(token, &claims))
 }

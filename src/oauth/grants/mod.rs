@@ -4,8 +4,10 @@ pub mod authorization_code;
 pub mod client_credentials;
 pub mod refresh_token;
 
-use crate::domain::{Origin, ScopeSet};
-use crate::error::OAuthError;
+use std::sync::Arc;
+
+use crate::domain::{Origin, ResourceIndicator, ScopeSet};
+use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::access_token::{self, AccessTokenClaims, Confirmation};
 use crate::registry::{Client, ResourceServer};
 use crate::startup::AppState;
@@ -23,8 +25,55 @@ pub enum Audience<'a> {
     Provider,
 }
 
-/// Signs an RFC 9068 access token for `subject` and `audience`; the lifetime is the client's
-/// override, else the resource server's, else the configured default.
+/// Seconds an access token for `client` at `audience` lives: the client's override, else the
+/// resource server's, else the configured default.
+pub fn access_token_lifetime(state: &AppState, client: &Client, audience: &Audience<'_>) -> i64 {
+    let server_lifetime = match audience {
+        Audience::Resource(server) => server.access_token_lifetime,
+        Audience::Provider => None,
+    };
+    client
+        .access_token_lifetime
+        .or(server_lifetime)
+        .unwrap_or(state.settings.tokens.access_token_lifetime.as_secs() as i64)
+}
+
+/// The resource server a user-delegated grant (code or refresh) yields a token for: the
+/// requested resource if the user authorized it, the provider itself (`None`, for userinfo)
+/// when asked by its issuer identifier and `openid` was granted, else the first authorized
+/// resource, else the provider.
+pub fn grant_audience(
+    state: &AppState,
+    granted_resources: &[ResourceIndicator],
+    granted_scope: &ScopeSet,
+    requested: Option<&ResourceIndicator>,
+) -> Result<Option<Arc<ResourceServer>>, OAuthError> {
+    let resource = match requested {
+        Some(r) if granted_resources.contains(r) => Some(r),
+        Some(r) if r.as_str() == state.settings.issuer.as_str() && granted_scope.contains("openid") => None,
+        Some(_) => return Err(OAuthError::new(ErrorCode::InvalidTarget, "the resource was not authorized")),
+        None => granted_resources.first(),
+    };
+    resource
+        .map(|r| {
+            state
+                .registry
+                .resource(r.as_str())
+                .ok_or(OAuthError::new(ErrorCode::InvalidTarget, "the resource is not available"))
+        })
+        .transpose()
+}
+
+/// The scopes of a user-delegated token: those granted that its resource server accepts, or
+/// for the provider itself the OpenID Connect ones.
+pub fn token_scope(granted: &ScopeSet, server: Option<&ResourceServer>) -> ScopeSet {
+    match server {
+        Some(server) => granted.intersection(&server.scopes),
+        None => granted.iter().filter(|s| matches!(s.as_str(), "openid" | "profile" | "email")).cloned().collect(),
+    }
+}
+
+/// Signs an RFC 9068 access token with id `jti` for `subject` and `audience`.
 pub fn mint_access_token(
     state: &AppState,
     client: &Client,
@@ -32,21 +81,19 @@ pub fn mint_access_token(
     audience: Audience<'_>,
     scope: &ScopeSet,
     binding: Binding,
+    jti: String,
 ) -> Result<(String, AccessTokenClaims), OAuthError> {
-    let (aud, server_lifetime) = match audience {
+    let lifetime = access_token_lifetime(state, client, &audience);
+    let aud = match audience {
         Audience::Resource(server) => {
             if server.require_dpop && binding.jkt.is_none() {
                 return Err(OAuthError::invalid_dpop_proof("a DPoP proof is required for this resource"));
             }
-            (server.identifier.as_str().to_owned(), server.access_token_lifetime)
+            server.identifier.as_str().to_owned()
         }
-        Audience::Provider => (state.settings.issuer.as_str().to_owned(), None),
+        Audience::Provider => state.settings.issuer.as_str().to_owned(),
     };
     let now = state.clock.now();
-    let lifetime = client
-        .access_token_lifetime
-        .or(server_lifetime)
-        .unwrap_or(state.settings.tokens.access_token_lifetime.as_secs() as i64);
     let claims = AccessTokenClaims {
         iss: state.settings.issuer.as_str().to_owned(),
         sub: subject.to_owned(),
@@ -55,7 +102,7 @@ pub fn mint_access_token(
         scope: (!scope.is_empty()).then(|| scope.to_string()),
         iat: now,
         exp: now + lifetime,
-        jti: crate::oauth::token::new_jti(),
+        jti,
         cnf: binding.jkt.map(|jkt| Confirmation { jkt }),
         origin: binding.origin.map(|o| o.as_str().to_owned()),
     };

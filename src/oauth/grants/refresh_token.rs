@@ -10,13 +10,12 @@ use std::time::Duration;
 use actix_web::HttpRequest;
 use diesel::Connection;
 
-use super::{mint_access_token, Audience, Binding};
+use super::{grant_audience, mint_access_token, token_scope, Audience, Binding};
 use crate::audit::AuditLog;
 use crate::crypto::{b64url, random_token, sha256};
-use crate::domain::{ResourceIndicator, Scope, ScopeSet};
+use crate::domain::{ClientType, ResourceIndicator, Scope, ScopeSet};
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::access_token::{revoked_key, AccessTokenClaims};
-use crate::oauth::authorize::is_oidc_scope;
 use crate::oauth::id_token::{self, Authentication};
 use crate::oauth::token::TokenResponse;
 use crate::registry::Client;
@@ -46,6 +45,7 @@ fn invalid_grant() -> OAuthError {
 
 /// The grant a first refresh token starts.
 pub struct NewFamily<'a> {
+    pub family_id: String,
     pub client: &'a Client,
     pub user_id: &'a str,
     pub scope: &'a ScopeSet,
@@ -65,7 +65,7 @@ pub async fn start_family(
     let now = state.clock.now();
     let token = new_token();
     let family_row = RefreshFamilyRow {
-        family_id: uuid::Uuid::new_v4().to_string(),
+        family_id: family.family_id,
         client_id: family.client.id.as_str().to_owned(),
         user_id: family.user_id.to_owned(),
         scopes: serde_json::to_string(&family.scope.iter().map(|s| s.as_str()).collect::<Vec<_>>())
@@ -119,8 +119,7 @@ pub async fn revoke_family(state: &AppState, family_id: &str) -> Result<usize, O
         .await
         .map_err(OAuthError::unavailable)?;
     for (jti, exp) in &live {
-        let ttl = Duration::from_secs((exp - now).max(1) as u64);
-        state.hot.put(&revoked_key(jti), b"1", ttl).await.map_err(OAuthError::unavailable)?;
+        revoke_jti(state, jti, *exp).await?;
     }
     Ok(live.len())
 }
@@ -130,6 +129,22 @@ pub async fn family_of(state: &AppState, token: &str) -> Result<Option<RefreshFa
     let hash = token_hash(token);
     let found = state.db.run(move |conn| RefreshTokenRow::find_with_family(conn, &hash)).await;
     Ok(found.map_err(OAuthError::unavailable)?.map(|(_, family)| family))
+}
+
+enum Rotation {
+    Done,
+    FamilyChanged,
+    Lost,
+}
+
+async fn revoke_jti(state: &AppState, jti: &str, exp: i64) -> Result<(), OAuthError> {
+    let ttl = Duration::from_secs((exp - state.clock.now()).max(1) as u64);
+    state.hot.put(&revoked_key(jti), b"1", ttl).await.map_err(OAuthError::unavailable)
+}
+
+/// An access token minted for a rotation that did not happen must not stay usable.
+async fn revoke_access_token(state: &AppState, claims: &AccessTokenClaims) -> Result<(), OAuthError> {
+    revoke_jti(state, &claims.jti, claims.exp).await
 }
 
 fn json_list(text: &str) -> Vec<String> {
@@ -156,16 +171,25 @@ pub async fn issue(
     if family.client_id != client.id.as_str() || family.revoked_at.is_some() || now >= family.expires_at {
         return Err(invalid_grant());
     }
+    // A used token is reuse however old it is (BCP-9), except the previous token of a
+    // confidential client retried within the grace window while its successor is unused.
+    let grace = state.settings.tokens.refresh_token_reuse_grace.as_secs() as i64;
+    let retry_of_previous = match token.rotated_at {
+        None => false,
+        Some(rotated_at)
+            if grace > 0
+                && client.client_type == ClientType::Confidential
+                && token.generation == family.generation - 1
+                && now - rotated_at <= grace =>
+        {
+            true
+        }
+        Some(_) => return Err(reuse_detected(state, req, client, &family).await),
+    };
     let idle = state.settings.tokens.refresh_token_idle_lifetime.as_secs() as i64;
     if now - token.issued_at > idle {
         return Err(invalid_grant());
     }
-    let grace = state.settings.tokens.refresh_token_reuse_grace.as_secs() as i64;
-    let retry_of_previous = match token.rotated_at {
-        None => false,
-        Some(rotated_at) if grace > 0 && token.generation == family.generation - 1 && now - rotated_at <= grace => true,
-        Some(_) => return Err(reuse_detected(state, req, client, &family).await),
-    };
     if let Some(bound) = &family.jkt {
         if binding.jkt.as_ref() != Some(bound) {
             return Err(OAuthError::new(ErrorCode::InvalidGrant, "the refresh token is bound to another DPoP key"));
@@ -181,20 +205,7 @@ pub async fn issue(
     };
     let resources: Vec<ResourceIndicator> =
         json_list(&family.resources).iter().filter_map(|r| ResourceIndicator::parse(r).ok()).collect();
-    let audience = match &request.resource {
-        Some(resource) if resources.contains(resource) => Some(resource.clone()),
-        Some(_) => return Err(OAuthError::new(ErrorCode::InvalidTarget, "the resource was not authorized")),
-        None => resources.first().cloned(),
-    };
-    let server = match &audience {
-        Some(resource) => Some(
-            state
-                .registry
-                .resource(resource.as_str())
-                .ok_or(OAuthError::new(ErrorCode::InvalidTarget, "the resource is not available"))?,
-        ),
-        None => None,
-    };
+    let server = grant_audience(state, &resources, &granted, request.resource.as_ref())?;
     let user = state
         .users
         .find(&family.user_id)
@@ -202,15 +213,14 @@ pub async fn issue(
         .map_err(OAuthError::unavailable)?
         .filter(|u| u.enabled)
         .ok_or_else(invalid_grant)?;
-    let access_scope: ScopeSet = match &server {
-        Some(server) => scope.intersection(&server.scopes),
-        None => scope.iter().filter(|s| is_oidc_scope(s.as_str()) && s.as_str() != "offline_access").cloned().collect(),
-    };
+    let access_scope = token_scope(&scope, server.as_deref());
     let audience = match &server {
         Some(server) => Audience::Resource(server),
         None => Audience::Provider,
     };
-    let (access_token, claims) = mint_access_token(state, client, &user.user_id, audience, &access_scope, binding)?;
+    let jti = crate::oauth::token::new_jti();
+    let (access_token, claims) =
+        mint_access_token(state, client, &user.user_id, audience, &access_scope, binding, jti)?;
 
     // Rotation: mark the presented token (or, for a retry within the grace window, its unused
     // successor) used, and add the next one; a lost race is a reuse.
@@ -225,27 +235,53 @@ pub async fn issue(
         access_exp: claims.exp,
     };
     let (family_id, current_generation) = (family.family_id.clone(), family.generation);
-    let rotated = state
+    let outcome = state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            let attempt = conn.transaction(|conn| {
+                // First the family row: a concurrent revocation holds it too, so the two run one
+                // after the other and the revocation sees the new token (or this sees it revoked).
+                if !RefreshFamilyRow::advance(conn, &family_id, current_generation)? {
+                    return Ok(Rotation::FamilyChanged);
+                }
                 let won = if retry_of_previous {
                     RefreshTokenRow::rotate_generation(conn, &family_id, current_generation, now)?
                 } else {
                     RefreshTokenRow::rotate(conn, &hash, now)?
                 };
                 if !won {
-                    return Ok(false);
+                    return Err(diesel::result::Error::RollbackTransaction);
                 }
                 next_row.insert(conn)?;
-                RefreshFamilyRow::set_generation(conn, &family_id, current_generation + 1)?;
-                Ok(true)
-            })
+                Ok(Rotation::Done)
+            });
+            match attempt {
+                Err(diesel::result::Error::RollbackTransaction) => Ok(Rotation::Lost),
+                other => other,
+            }
         })
         .await
         .map_err(OAuthError::unavailable)?;
-    if !rotated {
-        return Err(reuse_detected(state, req, client, &family).await);
+    match outcome {
+        Rotation::Done => {}
+        // Another rotation or a revocation got there first.
+        Rotation::FamilyChanged | Rotation::Lost => {
+            revoke_access_token(state, &claims).await?;
+            return Err(reuse_detected(state, req, client, &family).await);
+        }
+    }
+    if retry_of_previous {
+        // The successor the client never received is dead: so is its access token.
+        let discarded = family.generation;
+        let id = family.family_id.clone();
+        let tokens = state
+            .db
+            .run(move |conn| RefreshTokenRow::access_token_of(conn, &id, discarded))
+            .await
+            .map_err(OAuthError::unavailable)?;
+        for (jti, exp) in tokens {
+            revoke_jti(state, &jti, exp).await?;
+        }
     }
 
     let mut response = TokenResponse::bearer_or_dpop(access_token, &claims);

@@ -61,10 +61,18 @@ impl RefreshFamilyRow {
             .load(conn)
     }
 
-    pub fn set_generation(conn: &mut DbConnection, family_id: &str, generation: i64) -> QueryResult<usize> {
-        diesel::update(refresh_families::table.find(family_id))
-            .set(refresh_families::generation.eq(generation))
-            .execute(conn)
+    /// Moves a live family from `generation` to the next; `false` when it was revoked or
+    /// another rotation moved it first.
+    pub fn advance(conn: &mut DbConnection, family_id: &str, generation: i64) -> QueryResult<bool> {
+        let changed = diesel::update(
+            refresh_families::table
+                .find(family_id)
+                .filter(refresh_families::generation.eq(generation))
+                .filter(refresh_families::revoked_at.is_null()),
+        )
+        .set(refresh_families::generation.eq(generation + 1))
+        .execute(conn)?;
+        Ok(changed == 1)
     }
 }
 
@@ -106,6 +114,19 @@ impl RefreshTokenRow {
         .set(refresh_tokens::rotated_at.eq(Some(at)))
         .execute(conn)?;
         Ok(changed == 1)
+    }
+
+    /// The access token issued with the family's token of `generation`.
+    pub fn access_token_of(
+        conn: &mut DbConnection,
+        family_id: &str,
+        generation: i64,
+    ) -> QueryResult<Vec<(String, i64)>> {
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(family_id))
+            .filter(refresh_tokens::generation.eq(generation))
+            .select((refresh_tokens::access_jti, refresh_tokens::access_exp))
+            .load(conn)
     }
 
     /// Access tokens of the family that may still be live (to revoke with it).
