@@ -26,6 +26,7 @@ use crate::session::{Interaction, Session, SignedIn};
 use crate::startup::AppState;
 use crate::store::hot::{key, HotStoreError};
 use crate::store::models::ConsentRow;
+use crate::users::User;
 
 /// Authorization codes live this long (FAPI 2.0 §5.3.2.1: at most 60 s).
 pub const CODE_LIFETIME: Duration = Duration::from_secs(60);
@@ -449,7 +450,7 @@ pub async fn continue_interaction(
             .await
             .map_err(AuthorizeError::unavailable)?
             .filter(|u| u.enabled)
-            .map(|_| user.clone()),
+            .map(|record| (user.clone(), record)),
         _ => None,
     };
     let next_page = match &user {
@@ -461,7 +462,7 @@ pub async fn continue_interaction(
             })
         }
         None => Some("login"),
-        Some(user) if !interaction.consent_given && needs_consent(state, client, &interaction, user).await? => {
+        Some((user, _)) if !interaction.consent_given && needs_consent(state, client, &interaction, user).await? => {
             if prompt.none {
                 return Err(AuthorizeError::Redirect {
                     reply,
@@ -485,7 +486,7 @@ pub async fn continue_interaction(
             // Absolute, from the configured issuer (WEB-10), never from the request's Host.
             see_other(&state.settings.issuer.endpoint(&format!("/{page}?interaction={id}")))
         }
-        (None, Some(user)) => {
+        (None, Some((user, record))) => {
             // Used up once: of two submissions of the same page (two tabs, a double click) only
             // one gets a code.
             if let Some(id) = interaction_id {
@@ -498,7 +499,8 @@ pub async fn continue_interaction(
                     return Err(AuthorizeError::expired());
                 }
             }
-            let code = issue_code(state, &interaction.request, &user).await.map_err(AuthorizeError::unavailable)?;
+            let code =
+                issue_code(state, &interaction.request, &user, record).await.map_err(AuthorizeError::unavailable)?;
             session.remember_client(state, client.id.as_str()).await.map_err(AuthorizeError::unavailable)?;
             let mut event = AuditLog::about(req, state.clock.now(), "authorization.code.issued", "success");
             event.client_id = Some(client.id.as_str().to_owned());
@@ -590,6 +592,9 @@ pub struct CodeGrant {
     pub sid: String,
     /// Checked against the provider's clock too, not only left to the store's expiry.
     pub expires_at: i64,
+    /// The user's claims as read when the code was issued (at most 60 s ago), so the exchange
+    /// needs no database read.
+    pub user: User,
 }
 
 /// Hot-store key of a code (its SHA-256: the code itself is never stored).
@@ -601,6 +606,7 @@ async fn issue_code(
     state: &AppState,
     request: &AuthorizationRequest,
     user: &SignedIn,
+    record: User,
 ) -> Result<String, HotStoreError> {
     let code = random_token();
     let grant = CodeGrant {
@@ -616,6 +622,7 @@ async fn issue_code(
         auth_time: user.auth_time,
         sid: user.sid.clone(),
         expires_at: state.clock.now() + CODE_LIFETIME.as_secs() as i64,
+        user: record,
     };
     let bytes = serde_json::to_vec(&grant).map_err(|e| HotStoreError::Protocol(e.to_string()))?;
     state.hot.put(&code_key(&code), &bytes, CODE_LIFETIME).await?;

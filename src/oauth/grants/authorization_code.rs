@@ -92,13 +92,7 @@ pub async fn issue(
         }
     }
     let server = grant_audience(state, &grant.resources, &grant.scope, request.resource.as_ref())?;
-    let user = state
-        .users
-        .find(&grant.user_id)
-        .await
-        .map_err(OAuthError::unavailable)?
-        .filter(|u| u.enabled)
-        .ok_or(invalid_grant("the code is invalid, expired or already used"))?;
+    let user = grant.user.clone();
     let audience = match &server {
         Some(server) => Audience::Resource(server),
         None => Audience::Provider,

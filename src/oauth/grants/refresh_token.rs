@@ -20,7 +20,8 @@ use crate::oauth::id_token::{self, Authentication};
 use crate::oauth::token::TokenResponse;
 use crate::registry::Client;
 use crate::startup::AppState;
-use crate::store::models::{RefreshFamilyRow, RefreshTokenRow};
+use crate::store::models::{RefreshFamilyRow, RefreshTokenRow, UserRow};
+use crate::users::User;
 
 pub const PREFIX: &str = "idp_rt_";
 
@@ -161,9 +162,16 @@ pub async fn issue(
     let now = state.clock.now();
     let hash = token_hash(&request.refresh_token);
     let lookup = hash.clone();
-    let (token, family) = state
+    // The token, its family and its user in one trip to the database.
+    let (token, family, user) = state
         .db
-        .run(move |conn| RefreshTokenRow::find_with_family(conn, &lookup))
+        .run(move |conn| {
+            let Some((token, family)) = RefreshTokenRow::find_with_family(conn, &lookup)? else {
+                return Ok(None);
+            };
+            let user = UserRow::find(conn, &family.user_id)?;
+            Ok(Some((token, family, user)))
+        })
         .await
         .map_err(OAuthError::unavailable)?
         .ok_or_else(invalid_grant)?;
@@ -206,13 +214,7 @@ pub async fn issue(
     let resources: Vec<ResourceIndicator> =
         json_list(&family.resources).iter().filter_map(|r| ResourceIndicator::parse(r).ok()).collect();
     let server = grant_audience(state, &resources, &granted, request.resource.as_ref())?;
-    let user = state
-        .users
-        .find(&family.user_id)
-        .await
-        .map_err(OAuthError::unavailable)?
-        .filter(|u| u.enabled)
-        .ok_or_else(invalid_grant)?;
+    let user = user.map(User::from).filter(|u| u.enabled).ok_or_else(invalid_grant)?;
     let access_scope = token_scope(&scope, server.as_deref());
     let audience = match &server {
         Some(server) => Audience::Resource(server),
