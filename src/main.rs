@@ -629,7 +629,11 @@ async fn users(command: UsersCommand, settings: Settings) -> Result<(), String> 
         }
         UsersCommand::Disable { username } => {
             let user = blocking(Box::new(move |d| d.set_enabled(&username, false))).await?;
-            println!("disabled {}", user.username);
+            // Refreshes do not read the user: a disabled user's grants end here.
+            let revoked = idp::oauth::grants::refresh_token::revoke_user_grants(&state, &user.user_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("disabled {}; {revoked} refresh grant(s) revoked", user.username);
         }
         UsersCommand::Enable { username } => {
             let user = blocking(Box::new(move |d| d.set_enabled(&username, true))).await?;

@@ -149,6 +149,15 @@ async fn refresh_tokens_expire_when_idle_and_without_offline_access_none_is_issu
     app.clock.advance(std::time::Duration::from_secs(15 * 86_400));
     let (status, error) = error_of(refresh(&app, &client, &rt, &[]).await).await;
     assert_eq!((status, error.as_str()), (400, "invalid_grant"), "BCP-10: idle lifetime");
+
+    // A disabled user's grants end (refreshes do not read the user).
+    let live = first_tokens(&app, &client, &[]).await["refresh_token"].as_str().unwrap().to_owned();
+    let users = app.state.users.clone();
+    let alice = tokio::task::spawn_blocking(move || users.set_enabled("alice", false)).await.unwrap().unwrap();
+    let revoked = idp::oauth::grants::refresh_token::revoke_user_grants(&app.state, &alice.user_id).await.unwrap();
+    assert!(revoked >= 1);
+    let (status, error) = error_of(refresh(&app, &client, &live, &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"), "disabled user");
     app.stop().await;
 }
 

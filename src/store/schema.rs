@@ -128,24 +128,8 @@ diesel::table! {
         jkt -> Nullable<Text>,
         auth_time -> BigInt,
         sid -> Text,
-        generation -> BigInt,
         created_at -> BigInt,
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
     }
 }
-
-diesel::table! {
-    refresh_tokens (token_hash) {
-        token_hash -> Text,
-        family_id -> Text,
-        generation -> BigInt,
-        issued_at -> BigInt,
-        rotated_at -> Nullable<BigInt>,
-        access_jti -> Text,
-        access_exp -> BigInt,
-    }
-}
-
-diesel::joinable!(refresh_tokens -> refresh_families (family_id));
-diesel::allow_tables_to_appear_in_same_query!(refresh_tokens, refresh_families);

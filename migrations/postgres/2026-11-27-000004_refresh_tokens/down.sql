@@ -1,2 +1,1 @@
-DROP TABLE refresh_tokens;
 DROP TABLE refresh_families;

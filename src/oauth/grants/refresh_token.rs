@@ -1,27 +1,39 @@
-//! `grant_type=refresh_token` (RFC 6749 §6, RFC 9700 §4.14.2, OIDC Core §12): opaque tokens
-//! (`idp_rt_` + 256 bits) stored as SHA-256, each belonging to a durable family (the grant).
-//! Every use rotates: the presented token is marked used in the same transaction that adds its
-//! successor, so of two concurrent refreshes exactly one wins. A used token presented again
-//! revokes the family and the access tokens it issued, unless it is the previous token retried
-//! within `tokens.refresh_token_reuse_grace` while its successor is still unused.
+//! `grant_type=refresh_token` (RFC 6749 §6, RFC 9700 §4.14.2, OIDC Core §12.2).
+//!
+//! A refresh token (`idp_rt_` + 256 bits) belongs to a family: the grant the user gave, kept
+//! durably in the database (client, user, scopes, resources, DPoP key, sign-in). The rotating
+//! tokens are hot state, stored under their SHA-256 in the hot store with a copy of what the
+//! grant allows, so a refresh touches no SQL:
+//!
+//! - `rt:{hash}`: the family's current token; taken (read and removed atomically) by the one
+//!   refresh that uses it, so of two concurrent refreshes exactly one wins;
+//! - `rt-used:{hash}`: a token already used, so presenting it again is recognised as reuse and
+//!   revokes the family (unless it is the previous token of a confidential client retried
+//!   within `tokens.refresh_token_reuse_grace` while its successor is still unused);
+//! - `rt-family:{id}`: the family's current token and its live access tokens, to revoke them;
+//! - `rt-revoked:{id}`: set when the family is revoked; a rotation that raced with the
+//!   revocation checks it after writing and undoes itself.
+//!
+//! With Redis these survive restarts as Redis does; the in-process store of the embedded
+//! setup loses them on restart (users sign in again).
 
 use std::time::Duration;
 
 use actix_web::HttpRequest;
-use diesel::Connection;
+use serde::{Deserialize, Serialize};
 
 use super::{grant_audience, mint_access_token, token_scope, Audience, Binding};
 use crate::audit::AuditLog;
 use crate::crypto::{b64url, random_token, sha256};
-use crate::domain::{ClientType, ResourceIndicator, Scope, ScopeSet};
+use crate::domain::{ClientType, ResourceIndicator, ScopeSet};
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::access_token::{revoked_key, AccessTokenClaims};
 use crate::oauth::id_token::{self, Authentication};
 use crate::oauth::token::TokenResponse;
 use crate::registry::Client;
 use crate::startup::AppState;
-use crate::store::models::{RefreshFamilyRow, RefreshTokenRow, UserRow};
-use crate::users::User;
+use crate::store::hot::key;
+use crate::store::models::RefreshFamilyRow;
 
 pub const PREFIX: &str = "idp_rt_";
 
@@ -32,16 +44,78 @@ pub struct RefreshTokenRequest {
     pub resource: Option<ResourceIndicator>,
 }
 
+/// What the grant allows, copied into each token's record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Grant {
+    family_id: String,
+    client_id: String,
+    user_id: String,
+    scope: ScopeSet,
+    resources: Vec<ResourceIndicator>,
+    jkt: Option<String>,
+    auth_time: i64,
+    sid: String,
+    expires_at: i64,
+}
+
+/// A family's current token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Current {
+    grant: Grant,
+    generation: i64,
+    issued_at: i64,
+    /// The access token issued with it.
+    access: (String, i64),
+}
+
+/// A token that was used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Used {
+    family_id: String,
+    client_id: String,
+    user_id: String,
+    rotated_at: i64,
+    /// The hash of the token that replaced it.
+    successor: String,
+}
+
+/// A family's moving parts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct FamilyState {
+    current: String,
+    access_tokens: Vec<(String, i64)>,
+}
+
 fn token_hash(token: &str) -> String {
     b64url(&sha256(token.as_bytes()))
 }
 
-fn new_token() -> String {
-    format!("{PREFIX}{}", random_token())
+fn current_key(hash: &str) -> String {
+    key("rt", hash)
+}
+
+fn used_key(hash: &str) -> String {
+    key("rt-used", hash)
+}
+
+fn family_key(family_id: &str) -> String {
+    key("rt-family", family_id)
+}
+
+fn revoked_family_key(family_id: &str) -> String {
+    key("rt-revoked", family_id)
 }
 
 fn invalid_grant() -> OAuthError {
     OAuthError::new(ErrorCode::InvalidGrant, "the refresh token is invalid, expired or revoked")
+}
+
+fn json<T: Serialize>(value: &T) -> Result<Vec<u8>, OAuthError> {
+    serde_json::to_vec(value).map_err(OAuthError::server_error)
+}
+
+fn secs(seconds: i64) -> Duration {
+    Duration::from_secs(seconds.max(1) as u64)
 }
 
 /// The grant a first refresh token starts.
@@ -57,99 +131,160 @@ pub struct NewFamily<'a> {
     pub sid: &'a str,
 }
 
-/// Stores a new family with its first token; returns `(token, family_id)`.
+/// Stores the grant durably and its first token; returns `(token, family_id)`.
 pub async fn start_family(
     state: &AppState,
     family: NewFamily<'_>,
     access: &AccessTokenClaims,
 ) -> Result<(String, String), OAuthError> {
     let now = state.clock.now();
-    let token = new_token();
-    let family_row = RefreshFamilyRow {
+    let grant = Grant {
         family_id: family.family_id,
         client_id: family.client.id.as_str().to_owned(),
         user_id: family.user_id.to_owned(),
-        scopes: serde_json::to_string(&family.scope.iter().map(|s| s.as_str()).collect::<Vec<_>>())
-            .map_err(OAuthError::server_error)?,
-        resources: serde_json::to_string(&family.resources.iter().map(|r| r.as_str()).collect::<Vec<_>>())
-            .map_err(OAuthError::server_error)?,
+        scope: family.scope.clone(),
+        resources: family.resources.to_vec(),
         jkt: family.jkt,
         auth_time: family.auth_time,
         sid: family.sid.to_owned(),
-        generation: 0,
-        created_at: now,
         expires_at: family.auth_time + state.settings.tokens.refresh_token_absolute_lifetime.as_secs() as i64,
+    };
+    let row = RefreshFamilyRow {
+        family_id: grant.family_id.clone(),
+        client_id: grant.client_id.clone(),
+        user_id: grant.user_id.clone(),
+        scopes: serde_json::to_string(&grant.scope.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+            .map_err(OAuthError::server_error)?,
+        resources: serde_json::to_string(&grant.resources.iter().map(|r| r.as_str()).collect::<Vec<_>>())
+            .map_err(OAuthError::server_error)?,
+        jkt: grant.jkt.clone(),
+        auth_time: grant.auth_time,
+        sid: grant.sid.clone(),
+        created_at: now,
+        expires_at: grant.expires_at,
         revoked_at: None,
     };
-    let token_row = RefreshTokenRow {
-        token_hash: token_hash(&token),
-        family_id: family_row.family_id.clone(),
-        generation: 0,
-        issued_at: now,
-        rotated_at: None,
-        access_jti: access.jti.clone(),
-        access_exp: access.exp,
-    };
-    let family_id = family_row.family_id.clone();
-    state
-        .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                family_row.insert(conn)?;
-                token_row.insert(conn)
-            })
-        })
-        .await
-        .map_err(OAuthError::unavailable)?;
+    state.db.run(move |conn| row.insert(conn)).await.map_err(OAuthError::unavailable)?;
+    let family_id = grant.family_id.clone();
+    let token = issue_token(state, grant, 0, (access.jti.clone(), access.exp), Vec::new()).await?;
     Ok((token, family_id))
 }
 
-/// Revokes a family and puts the access tokens it issued that may still be live into the
-/// revoked set. Returns how many access tokens were revoked.
+/// Writes a family's new current token and its state; returns the token.
+async fn issue_token(
+    state: &AppState,
+    grant: Grant,
+    generation: i64,
+    access: (String, i64),
+    mut access_tokens: Vec<(String, i64)>,
+) -> Result<String, OAuthError> {
+    let now = state.clock.now();
+    let token = format!("{PREFIX}{}", random_token());
+    let hash = token_hash(&token);
+    let remaining = grant.expires_at - now;
+    let idle = state.settings.tokens.refresh_token_idle_lifetime.as_secs() as i64;
+    let family_id = grant.family_id.clone();
+    access_tokens.retain(|(_, exp)| *exp > now);
+    access_tokens.push(access.clone());
+    let current = Current { grant, generation, issued_at: now, access };
+    state
+        .hot
+        .put(&current_key(&hash), &json(&current)?, secs(idle.min(remaining)))
+        .await
+        .map_err(OAuthError::unavailable)?;
+    let family = FamilyState { current: hash, access_tokens };
+    state.hot.put(&family_key(&family_id), &json(&family)?, secs(remaining)).await.map_err(OAuthError::unavailable)?;
+    Ok(token)
+}
+
+async fn revoke_jti(state: &AppState, jti: &str, exp: i64) -> Result<(), OAuthError> {
+    let ttl = secs(exp - state.clock.now());
+    state.hot.put(&revoked_key(jti), b"1", ttl).await.map_err(OAuthError::unavailable)
+}
+
+/// Revokes a family: durably, then its current token and live access tokens in the hot store.
+/// Returns how many access tokens were revoked.
 pub async fn revoke_family(state: &AppState, family_id: &str) -> Result<usize, OAuthError> {
     let now = state.clock.now();
     let id = family_id.to_owned();
-    let live = state
-        .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                RefreshFamilyRow::revoke(conn, &id, now)?;
-                RefreshTokenRow::live_access_tokens(conn, &id, now)
-            })
-        })
-        .await
-        .map_err(OAuthError::unavailable)?;
+    state.db.run(move |conn| RefreshFamilyRow::revoke(conn, &id, now)).await.map_err(OAuthError::unavailable)?;
+    // First the flag a racing rotation checks, then what the family holds now.
+    let lifetime = state.settings.tokens.refresh_token_absolute_lifetime.as_secs() as i64;
+    state.hot.put(&revoked_family_key(family_id), b"1", secs(lifetime)).await.map_err(OAuthError::unavailable)?;
+    let Some(bytes) = state.hot.get(&family_key(family_id)).await.map_err(OAuthError::unavailable)? else {
+        return Ok(0);
+    };
+    let family: FamilyState = serde_json::from_slice(&bytes).map_err(OAuthError::server_error)?;
+    state.hot.delete(&current_key(&family.current)).await.map_err(OAuthError::unavailable)?;
+    let live: Vec<_> = family.access_tokens.iter().filter(|(_, exp)| *exp > now).collect();
     for (jti, exp) in &live {
         revoke_jti(state, jti, *exp).await?;
     }
     Ok(live.len())
 }
 
-/// The family of a refresh token, if this client holds it (for revocation, RFC 7009).
-pub async fn family_of(state: &AppState, token: &str) -> Result<Option<RefreshFamilyRow>, OAuthError> {
+/// Revokes every grant of a user (the user was disabled). Returns how many.
+pub async fn revoke_user_grants(state: &AppState, user_id: &str) -> Result<usize, OAuthError> {
+    let id = user_id.to_owned();
+    let families =
+        state.db.run(move |conn| RefreshFamilyRow::live_of_user(conn, &id)).await.map_err(OAuthError::unavailable)?;
+    for family in &families {
+        revoke_family(state, family).await?;
+    }
+    Ok(families.len())
+}
+
+/// Who a refresh token belongs to, for revocation (RFC 7009).
+pub struct FamilyRef {
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: String,
+}
+
+pub async fn family_of(state: &AppState, token: &str) -> Result<Option<FamilyRef>, OAuthError> {
     let hash = token_hash(token);
-    let found = state.db.run(move |conn| RefreshTokenRow::find_with_family(conn, &hash)).await;
-    Ok(found.map_err(OAuthError::unavailable)?.map(|(_, family)| family))
+    if let Some(bytes) = state.hot.get(&current_key(&hash)).await.map_err(OAuthError::unavailable)? {
+        let current: Current = serde_json::from_slice(&bytes).map_err(OAuthError::server_error)?;
+        let grant = current.grant;
+        return Ok(Some(FamilyRef { family_id: grant.family_id, client_id: grant.client_id, user_id: grant.user_id }));
+    }
+    if let Some(bytes) = state.hot.get(&used_key(&hash)).await.map_err(OAuthError::unavailable)? {
+        let used: Used = serde_json::from_slice(&bytes).map_err(OAuthError::server_error)?;
+        return Ok(Some(FamilyRef { family_id: used.family_id, client_id: used.client_id, user_id: used.user_id }));
+    }
+    Ok(None)
 }
 
-enum Rotation {
-    Done,
-    FamilyChanged,
-    Lost,
-}
-
-async fn revoke_jti(state: &AppState, jti: &str, exp: i64) -> Result<(), OAuthError> {
-    let ttl = Duration::from_secs((exp - state.clock.now()).max(1) as u64);
-    state.hot.put(&revoked_key(jti), b"1", ttl).await.map_err(OAuthError::unavailable)
-}
-
-/// An access token minted for a rotation that did not happen must not stay usable.
-async fn revoke_access_token(state: &AppState, claims: &AccessTokenClaims) -> Result<(), OAuthError> {
-    revoke_jti(state, &claims.jti, claims.exp).await
-}
-
-fn json_list(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
+/// The token a refresh starts from: the current one, or within the grace window the previous
+/// one (its unused successor is then given up). Taken, so no other refresh gets it.
+async fn take_presented(
+    state: &AppState,
+    req: &HttpRequest,
+    client: &Client,
+    hash: &str,
+) -> Result<(Current, Option<(String, Current)>), OAuthError> {
+    let now = state.clock.now();
+    if let Some(bytes) = state.hot.get(&current_key(hash)).await.map_err(OAuthError::unavailable)? {
+        let current: Current = serde_json::from_slice(&bytes).map_err(OAuthError::server_error)?;
+        return Ok((current, None));
+    }
+    let Some(bytes) = state.hot.get(&used_key(hash)).await.map_err(OAuthError::unavailable)? else {
+        return Err(invalid_grant());
+    };
+    let used: Used = serde_json::from_slice(&bytes).map_err(OAuthError::server_error)?;
+    if used.client_id != client.id.as_str() {
+        return Err(invalid_grant());
+    }
+    let grace = state.settings.tokens.refresh_token_reuse_grace.as_secs() as i64;
+    let may_retry = grace > 0 && client.client_type == ClientType::Confidential && now - used.rotated_at <= grace;
+    if may_retry {
+        // The successor must still be unused: then the client never received it.
+        if let Some(bytes) = state.hot.take(&current_key(&used.successor)).await.map_err(OAuthError::unavailable)? {
+            let successor: Current = serde_json::from_slice(&bytes).map_err(OAuthError::server_error)?;
+            return Ok((successor.clone(), Some((used.successor, successor))));
+        }
+    }
+    Err(reuse_detected(state, req, client, &used.family_id, &used.user_id).await)
 }
 
 pub async fn issue(
@@ -161,143 +296,108 @@ pub async fn issue(
 ) -> Result<TokenResponse, OAuthError> {
     let now = state.clock.now();
     let hash = token_hash(&request.refresh_token);
-    let lookup = hash.clone();
-    // The token, its family and its user in one trip to the database.
-    let (token, family, user) = state
-        .db
-        .run(move |conn| {
-            let Some((token, family)) = RefreshTokenRow::find_with_family(conn, &lookup)? else {
-                return Ok(None);
-            };
-            let user = UserRow::find(conn, &family.user_id)?;
-            Ok(Some((token, family, user)))
-        })
-        .await
-        .map_err(OAuthError::unavailable)?
-        .ok_or_else(invalid_grant)?;
-    // CORE-15: the token is this client's.
-    if family.client_id != client.id.as_str() || family.revoked_at.is_some() || now >= family.expires_at {
-        return Err(invalid_grant());
-    }
-    // A used token is reuse however old it is (BCP-9), except the previous token of a
-    // confidential client retried within the grace window while its successor is unused.
-    let grace = state.settings.tokens.refresh_token_reuse_grace.as_secs() as i64;
-    let retry_of_previous = match token.rotated_at {
-        None => false,
-        Some(rotated_at)
-            if grace > 0
-                && client.client_type == ClientType::Confidential
-                && token.generation == family.generation - 1
-                && now - rotated_at <= grace =>
-        {
-            true
-        }
-        Some(_) => return Err(reuse_detected(state, req, client, &family).await),
-    };
+    let (current, given_up) = take_presented(state, req, client, &hash).await?;
+    let grant = current.grant.clone();
+    // CORE-15: the token is this client's; BCP-10: idle and absolute lifetimes.
     let idle = state.settings.tokens.refresh_token_idle_lifetime.as_secs() as i64;
-    if now - token.issued_at > idle {
+    if grant.client_id != client.id.as_str() || now >= grant.expires_at || now - current.issued_at > idle {
         return Err(invalid_grant());
     }
-    if let Some(bound) = &family.jkt {
+    if state.hot.get(&revoked_family_key(&grant.family_id)).await.map_err(OAuthError::unavailable)?.is_some() {
+        return Err(invalid_grant());
+    }
+    if let Some(bound) = &grant.jkt {
         if binding.jkt.as_ref() != Some(bound) {
             return Err(OAuthError::new(ErrorCode::InvalidGrant, "the refresh token is bound to another DPoP key"));
         }
     }
-    let granted: ScopeSet = json_list(&family.scopes).iter().filter_map(|s| Scope::parse(s).ok()).collect();
-    let scope = match request.scope {
-        Some(asked) if !asked.is_subset(&granted) => {
+    let scope = match &request.scope {
+        Some(asked) if !asked.is_subset(&grant.scope) => {
             return Err(OAuthError::new(ErrorCode::InvalidScope, "the scope exceeds the grant"))
         }
-        Some(asked) => asked,
-        None => granted.clone(),
+        Some(asked) => asked.clone(),
+        None => grant.scope.clone(),
     };
-    let resources: Vec<ResourceIndicator> =
-        json_list(&family.resources).iter().filter_map(|r| ResourceIndicator::parse(r).ok()).collect();
-    let server = grant_audience(state, &resources, &granted, request.resource.as_ref())?;
-    let user = user.map(User::from).filter(|u| u.enabled).ok_or_else(invalid_grant)?;
-    let access_scope = token_scope(&scope, server.as_deref());
+    let server = grant_audience(state, &grant.resources, &grant.scope, request.resource.as_ref())?;
+    // OIDC-18: an ID token on refresh has the user's current claims; only then is the user read.
+    let user = match scope.contains("openid") {
+        true => Some(
+            state
+                .users
+                .find(&grant.user_id)
+                .await
+                .map_err(OAuthError::unavailable)?
+                .filter(|u| u.enabled)
+                .ok_or_else(invalid_grant)?,
+        ),
+        false => None,
+    };
     let audience = match &server {
         Some(server) => Audience::Resource(server),
         None => Audience::Provider,
     };
+    let access_scope = token_scope(&scope, server.as_deref());
     let jti = crate::oauth::token::new_jti();
     let (access_token, claims) =
-        mint_access_token(state, client, &user.user_id, audience, &access_scope, binding, jti)?;
+        mint_access_token(state, client, &grant.user_id, audience, &access_scope, binding, jti)?;
 
-    // Rotation: mark the presented token (or, for a retry within the grace window, its unused
-    // successor) used, and add the next one; a lost race is a reuse.
-    let next = new_token();
-    let next_row = RefreshTokenRow {
-        token_hash: token_hash(&next),
-        family_id: family.family_id.clone(),
-        generation: family.generation + 1,
-        issued_at: now,
-        rotated_at: None,
-        access_jti: claims.jti.clone(),
-        access_exp: claims.exp,
-    };
-    let (family_id, current_generation) = (family.family_id.clone(), family.generation);
-    let outcome = state
-        .db
-        .run(move |conn| {
-            let attempt = conn.transaction(|conn| {
-                // First the family row: a concurrent revocation holds it too, so the two run one
-                // after the other and the revocation sees the new token (or this sees it revoked).
-                if !RefreshFamilyRow::advance(conn, &family_id, current_generation)? {
-                    return Ok(Rotation::FamilyChanged);
-                }
-                let won = if retry_of_previous {
-                    RefreshTokenRow::rotate_generation(conn, &family_id, current_generation, now)?
-                } else {
-                    RefreshTokenRow::rotate(conn, &hash, now)?
-                };
-                if !won {
-                    return Err(diesel::result::Error::RollbackTransaction);
-                }
-                next_row.insert(conn)?;
-                Ok(Rotation::Done)
-            });
-            match attempt {
-                Err(diesel::result::Error::RollbackTransaction) => Ok(Rotation::Lost),
-                other => other,
-            }
-        })
-        .await
-        .map_err(OAuthError::unavailable)?;
-    match outcome {
-        Rotation::Done => {}
-        // Another rotation or a revocation got there first.
-        Rotation::FamilyChanged | Rotation::Lost => {
-            revoke_access_token(state, &claims).await?;
-            return Err(reuse_detected(state, req, client, &family).await);
+    // Every check passed: use the presented token up. Taking it decides between concurrent
+    // refreshes; the loser finds it gone and, as it was used, that is reuse.
+    let presented_generation = current.generation;
+    if given_up.is_none() {
+        let taken = state.hot.take(&current_key(&hash)).await.map_err(OAuthError::unavailable)?;
+        if taken.is_none() {
+            return Err(reuse_detected(state, req, client, &grant.family_id, &grant.user_id).await);
         }
     }
-    if retry_of_previous {
-        // The successor the client never received is dead: so is its access token.
-        let discarded = family.generation;
-        let id = family.family_id.clone();
-        let tokens = state
-            .db
-            .run(move |conn| RefreshTokenRow::access_token_of(conn, &id, discarded))
-            .await
-            .map_err(OAuthError::unavailable)?;
-        for (jti, exp) in tokens {
-            revoke_jti(state, &jti, exp).await?;
-        }
+    let family: FamilyState =
+        match state.hot.get(&family_key(&grant.family_id)).await.map_err(OAuthError::unavailable)? {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(OAuthError::server_error)?,
+            None => FamilyState::default(),
+        };
+    let next = issue_token(
+        state,
+        grant.clone(),
+        presented_generation + 1,
+        (claims.jti.clone(), claims.exp),
+        family.access_tokens,
+    )
+    .await?;
+    let next_hash = token_hash(&next);
+    let idle_ttl = secs(idle.max(state.settings.tokens.refresh_token_reuse_grace.as_secs() as i64));
+    let used = Used {
+        family_id: grant.family_id.clone(),
+        client_id: grant.client_id.clone(),
+        user_id: grant.user_id.clone(),
+        rotated_at: now,
+        successor: next_hash.clone(),
+    };
+    state.hot.put(&used_key(&hash), &json(&used)?, idle_ttl).await.map_err(OAuthError::unavailable)?;
+    if let Some((discarded_hash, discarded)) = &given_up {
+        // The successor the client never received is dead, and so is its access token;
+        // presenting it later is reuse.
+        revoke_jti(state, &discarded.access.0, discarded.access.1).await?;
+        state.hot.put(&used_key(discarded_hash), &json(&used)?, idle_ttl).await.map_err(OAuthError::unavailable)?;
+    }
+    // A revocation that ran meanwhile did not see this rotation: undo it.
+    if state.hot.get(&revoked_family_key(&grant.family_id)).await.map_err(OAuthError::unavailable)?.is_some() {
+        state.hot.delete(&current_key(&next_hash)).await.map_err(OAuthError::unavailable)?;
+        revoke_jti(state, &claims.jti, claims.exp).await?;
+        return Err(invalid_grant());
     }
 
     let mut response = TokenResponse::bearer_or_dpop(access_token, &claims);
     response.refresh_token = Some(next);
-    if scope.contains("openid") {
+    if let Some(user) = &user {
         // OIDC-18: same iss, sub, aud, auth_time; no nonce.
-        let authentication = Authentication { auth_time: family.auth_time, sid: &family.sid, nonce: None };
-        let id_token = id_token::sign(state, client, &user, &scope, &authentication, Some(&response.access_token))
+        let authentication = Authentication { auth_time: grant.auth_time, sid: &grant.sid, nonce: None };
+        let id_token = id_token::sign(state, client, user, &scope, &authentication, Some(&response.access_token))
             .map_err(OAuthError::server_error)?;
         response.id_token = Some(id_token);
     }
     let mut event = AuditLog::about(req, now, "token.issued", "success");
     event.client_id = Some(client.id.as_str().to_owned());
-    event.user_id = Some(user.user_id);
+    event.user_id = Some(grant.user_id);
     event.detail = Some(serde_json::json!({ "grant_type": "refresh_token", "jti": claims.jti }).to_string());
     state.audit.record(event);
     Ok(response)
@@ -305,16 +405,21 @@ pub async fn issue(
 
 /// RFC 9700 §4.14.2: a used refresh token came back; the family and its access tokens are
 /// revoked and the event audited. Returns the error to answer with.
-async fn reuse_detected(state: &AppState, req: &HttpRequest, client: &Client, family: &RefreshFamilyRow) -> OAuthError {
-    let revoked = match revoke_family(state, &family.family_id).await {
+async fn reuse_detected(
+    state: &AppState,
+    req: &HttpRequest,
+    client: &Client,
+    family_id: &str,
+    user_id: &str,
+) -> OAuthError {
+    let revoked = match revoke_family(state, family_id).await {
         Ok(count) => count,
         Err(e) => return e,
     };
     let mut event = AuditLog::about(req, state.clock.now(), "refresh_token.reuse", "refused");
     event.client_id = Some(client.id.as_str().to_owned());
-    event.user_id = Some(family.user_id.clone());
-    event.detail =
-        Some(serde_json::json!({ "family": family.family_id, "revoked_access_tokens": revoked }).to_string());
+    event.user_id = Some(user_id.to_owned());
+    event.detail = Some(serde_json::json!({ "family": family_id, "revoked_access_tokens": revoked }).to_string());
     state.audit.record(event);
     invalid_grant()
 }

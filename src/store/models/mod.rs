@@ -14,7 +14,7 @@ pub use audit_event::{AuditEvent, NewAuditEvent};
 pub use client::ClientRow;
 pub use client_secret::ClientSecretRow;
 pub use consent::ConsentRow;
-pub use refresh::{RefreshFamilyRow, RefreshTokenRow};
+pub use refresh::RefreshFamilyRow;
 pub use registry_version::RegistryVersion;
 pub use resource_server::ResourceServerRow;
 pub use signing_key::SigningKeyRow;
