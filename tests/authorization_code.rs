@@ -161,6 +161,9 @@ async fn consent_is_remembered_and_first_party_clients_skip_it(backend: Backend)
     assert!(location(&response).starts_with("consent?"));
     let response = browser.get(&format!("/authorize?{}", authorize_query(&client, &[("prompt", "consent")]))).await;
     assert!(location(&response).starts_with("consent?"));
+    let silent = authorize_query(&client, &[("scope", "openid offline_access"), ("prompt", "none")]);
+    let response = browser.get(&format!("/authorize?{silent}")).await;
+    assert_eq!(query_param(&location(&response), "error").as_deref(), Some("consent_required"), "OIDC-6");
 
     let first_party = app
         .register_client(ClientRegistration { name: "Portal".into(), first_party: true, ..web_app_registration() })
@@ -711,7 +714,46 @@ async fn a_cross_site_post_to_authorize_becomes_a_get_that_carries_the_session(b
     app.stop().await;
 }
 
+async fn optional_oidc_parameters_are_accepted_and_a_long_nonce_comes_back_whole(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let client = app.register_client(ClientRegistration { first_party: true, ..web_app_registration() }).await;
+    app.create_user("alice").await;
+    let nonce = "n".repeat(100);
+    let extra = [
+        ("display", "page"),
+        ("ui_locales", "fr-CA fr en"),
+        ("claims_locales", "de"),
+        ("acr_values", "urn:mace:incommon:iap:silver"),
+        ("nonce", nonce.as_str()),
+    ];
+    let code = app.code_for(&client, "alice", &extra).await;
+    let body = token_body(app.exchange(&client, &code, &[]).await).await;
+    let claims = claims_of(body["id_token"].as_str().unwrap());
+    assert_eq!(claims["nonce"], nonce.as_str(), "OIDC-3, FAPI-25: never truncated");
+    assert!(claims.get("at_hash").is_some(), "OIDC-15");
+
+    // CORE-5: with several registered redirect URIs the request must name one.
+    let two = app
+        .register_client(ClientRegistration {
+            redirect_uris: vec![WEB_APP_REDIRECT.into(), "https://app.test/other".into()],
+            ..web_app_registration()
+        })
+        .await;
+    let query = authorize_query(&two, &[("redirect_uri", ""), ("scope", "read")]);
+    let response = Browser::new(&app).get(&format!("/authorize?{query}")).await;
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().get("location").is_none(), "CORE-6: no redirect");
+    // OIDC-5: an OpenID request names its redirect URI even when one is registered.
+    let query = authorize_query(&client, &[("redirect_uri", "")]);
+    let response = Browser::new(&app).get(&format!("/authorize?{query}")).await;
+    assert_eq!(query_param(&location(&response), "error").as_deref(), Some("invalid_request"));
+    app.stop().await;
+}
+
 backend_tests!(
+    optional_oidc_parameters_are_accepted_and_a_long_nonce_comes_back_whole,
     consent_is_kept_per_resource_and_never_adds_up_across_resources,
     a_cross_site_post_to_authorize_becomes_a_get_that_carries_the_session,
     repeated_failed_sign_ins_lock_the_username_until_unlocked,

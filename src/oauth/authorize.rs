@@ -302,6 +302,10 @@ pub async fn parse_request(
     if resources.is_empty() {
         resources.extend(client.default_resource.clone());
     }
+    // OIDC Core §3.1.2.1: an OpenID request always names its redirect URI.
+    if scope.contains("openid") && presented_redirect.is_none() {
+        return Err(invalid(&reply, "redirect_uri is required for an OpenID Connect request"));
+    }
     let challenge =
         single("code_challenge")?.ok_or_else(|| invalid(&reply, "code_challenge is required (PKCE with S256)"))?;
     let code_challenge = CodeChallenge::parse(challenge, single("code_challenge_method")?)
