@@ -457,6 +457,9 @@ async fn prompt_login_and_max_age_ask_for_the_password_again(backend: Backend) {
     let client = app.register_client(ClientRegistration { first_party: true, ..web_app_registration() }).await;
     app.create_user("alice").await;
     let mut browser = Browser::new(&app);
+    let response = browser.get(&format!("/authorize?{}", authorize_query(&client, &[("prompt", "none")]))).await;
+    assert_eq!(query_param(&location(&response), "error").as_deref(), Some("login_required"));
+    assert!(response.headers().get("set-cookie").is_none(), "a failed silent request stores no session");
     browser.authorize(&authorize_query(&client, &[]), "alice").await;
     let silent = browser.get(&format!("/authorize?{}", authorize_query(&client, &[("prompt", "none")]))).await;
     assert!(query_param(&location(&silent), "code").is_some(), "OIDC-6: prompt=none with a session");

@@ -418,14 +418,27 @@ async fn authorize(req: &HttpRequest, state: &AppState, raw: RawParams) -> HttpR
             }
             Err(Repeated) => return Err(AuthorizeError::unknown_client()),
         };
-        let session = Session::load_or_start(state, req).await.map_err(AuthorizeError::unavailable)?;
+        let existing = Session::load(state, req).await.map_err(AuthorizeError::unavailable)?;
         let now = state.clock.now();
-        let needs_login = match &session.data.user {
+        let needs_login = match existing.as_ref().and_then(|s| s.data.user.as_ref()) {
             None => true,
             // OIDC Core §3.1.2.1: max_age=0 asks for a fresh sign-in, like prompt=login.
             Some(user) => {
                 request.prompt.login || request.max_age.is_some_and(|max| max == 0 || now - user.auth_time > max)
             }
+        };
+        // A session is stored only for a browser that goes on to a page: a silent request
+        // that fails writes nothing.
+        if needs_login && request.prompt.none {
+            return Err(AuthorizeError::Redirect {
+                reply: request.reply(),
+                code: AuthorizeErrorCode::LoginRequired,
+                description: "the user is not signed in",
+            });
+        }
+        let session = match existing {
+            Some(session) => session,
+            None => Session::start(state).await.map_err(AuthorizeError::unavailable)?,
         };
         let interaction =
             Interaction { request, binding: session.data.binding.clone(), needs_login, consent_given: false };

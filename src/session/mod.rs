@@ -98,29 +98,28 @@ impl Session {
         Ok(Some(session))
     }
 
-    /// The request's session, or a new anonymous one.
-    pub async fn load_or_start(state: &AppState, req: &HttpRequest) -> Result<Session, HotStoreError> {
-        match Self::load(state, req).await? {
-            Some(session) => Ok(session),
-            None => {
-                let now = state.clock.now();
-                let data = SessionData {
-                    csrf: random_token(),
-                    binding: random_token(),
-                    user: None,
-                    clients: Vec::new(),
-                    expires_at: now + state.settings.sessions.absolute_lifetime.as_secs() as i64,
-                };
-                let session = Session { id: random_token(), data, is_new: true };
-                session.save(state).await?;
-                Ok(session)
-            }
-        }
+    /// A new anonymous session (before sign-in: it carries the CSRF token and the binding).
+    pub async fn start(state: &AppState) -> Result<Session, HotStoreError> {
+        let now = state.clock.now();
+        let data = SessionData {
+            csrf: random_token(),
+            binding: random_token(),
+            user: None,
+            clients: Vec::new(),
+            expires_at: now + state.settings.sessions.absolute_lifetime.as_secs() as i64,
+        };
+        let session = Session { id: random_token(), data, is_new: true };
+        session.save(state).await?;
+        Ok(session)
     }
 
     async fn save(&self, state: &AppState) -> Result<(), HotStoreError> {
         let remaining = (self.data.expires_at - state.clock.now()).max(1) as u64;
-        let ttl = state.settings.sessions.idle_lifetime.min(Duration::from_secs(remaining));
+        let mut ttl = state.settings.sessions.idle_lifetime.min(Duration::from_secs(remaining));
+        if self.data.user.is_none() {
+            // Before sign-in a session only serves its interactions.
+            ttl = ttl.min(INTERACTION_LIFETIME);
+        }
         let bytes = serde_json::to_vec(&self.data).map_err(|e| HotStoreError::Protocol(e.to_string()))?;
         state.hot.put(&store_key(&self.id), &bytes, ttl).await
     }
