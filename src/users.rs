@@ -196,7 +196,9 @@ struct VerifierPool {
 
 impl VerifierPool {
     fn start(threads: usize) -> Self {
-        let (jobs, queue) = std::sync::mpsc::sync_channel::<VerifyJob>(4096);
+        // A short queue: a flood of sign-ins is refused quickly instead of making real users
+        // wait behind minutes of queued hashing.
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<VerifyJob>(threads * 64);
         let queue = Arc::new(std::sync::Mutex::new(queue));
         for n in 0..threads {
             let queue = queue.clone();
@@ -206,6 +208,10 @@ impl VerifierPool {
                     let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
                     // The pool's owner is gone: so is the work.
                     let Ok((password, stored, reply)) = job else { return };
+                    // Nobody waits for it any more (the request was dropped): skip the work.
+                    if reply.is_closed() {
+                        continue;
+                    }
                     let _ = reply.send(verify_in(&password, &stored, &mut memory));
                 }
             });
@@ -240,8 +246,11 @@ impl fmt::Debug for Users {
 
 impl Users {
     pub fn new(db: Db, clock: SharedClock) -> Self {
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Self { db, clock, verifier: Arc::new(VerifierPool::start(threads)) }
+        // One core is left to the rest of the server, so a sign-in flood cannot starve the token
+        // endpoint; the decoy hash is made now, not on the first unknown username.
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let _ = decoy_hash();
+        Self { db, clock, verifier: Arc::new(VerifierPool::start(cores.saturating_sub(1).max(1))) }
     }
 
     /// Creates a user. Blocking (hashes the password).

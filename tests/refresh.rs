@@ -129,8 +129,12 @@ async fn of_two_concurrent_refreshes_exactly_one_wins(backend: Backend) {
     let first = first_tokens(&app, &client, &[]).await;
     let rt = first["refresh_token"].as_str().unwrap();
     let attempts = futures_util::future::join_all((0..4).map(|_| refresh(&app, &client, rt, &[]))).await;
-    let won = attempts.iter().filter(|r| r.status() == 200).count();
-    assert_eq!(won, 1, "exactly one rotation wins");
+    let won: Vec<_> = attempts.into_iter().filter(|r| r.status() == 200).collect();
+    assert_eq!(won.len(), 1, "exactly one rotation wins");
+    // A duplicate that came after the winner finished met a used token: reuse, as BCP-9 says
+    // (with the grace window off), so the winner's tokens may be revoked too; that is safe.
+    let (status, error) = error_of(refresh(&app, &client, rt, &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"), "the used token stays used");
     app.stop().await;
 }
 
@@ -170,14 +174,35 @@ async fn within_the_grace_window_the_previous_token_may_be_retried(backend: Back
     app.create_user("alice").await;
     let rt0 = first_tokens(&app, &client, &[]).await["refresh_token"].as_str().unwrap().to_owned();
     let lost = token_body(refresh(&app, &client, &rt0, &[]).await).await;
+    let rt1 = lost["refresh_token"].as_str().unwrap().to_owned();
+    // A refused retry changes nothing: the retry after it still works.
+    let (status, error) = error_of(refresh(&app, &client, &rt0, &[("scope", "openid write")]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_scope"));
     let retried = token_body(refresh(&app, &client, &rt0, &[]).await).await;
     let rt2 = retried["refresh_token"].as_str().unwrap().to_owned();
-    assert_ne!(rt2, lost["refresh_token"].as_str().unwrap());
-    let rt3 = token_body(refresh(&app, &client, &rt2, &[]).await).await["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(rt2, rt1);
+    // Only one retry: the window cannot be stretched by retrying again.
+    let (status, error) = error_of(refresh(&app, &client, &rt0, &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"), "a second retry is reuse");
+    let (status, _) = error_of(refresh(&app, &client, &rt2, &[]).await).await;
+    assert_eq!(status, 400, "and it revoked the family");
+
+    // Another grant: the discarded successor, presented later, is reuse.
+    let rt0 = first_tokens(&app, &client, &[]).await["refresh_token"].as_str().unwrap().to_owned();
+    let rt1 = token_body(refresh(&app, &client, &rt0, &[]).await).await["refresh_token"].as_str().unwrap().to_owned();
+    let rt2 = token_body(refresh(&app, &client, &rt0, &[]).await).await["refresh_token"].as_str().unwrap().to_owned();
+    let (status, error) = error_of(refresh(&app, &client, &rt1, &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"), "the discarded successor");
+    let (status, _) = error_of(refresh(&app, &client, &rt2, &[]).await).await;
+    assert_eq!(status, 400, "revoked with its family");
+
+    // After the window, the previous token is plain reuse.
+    let rt0 = first_tokens(&app, &client, &[]).await["refresh_token"].as_str().unwrap().to_owned();
+    let rt1 = token_body(refresh(&app, &client, &rt0, &[]).await).await["refresh_token"].as_str().unwrap().to_owned();
     app.clock.advance(std::time::Duration::from_secs(31));
-    let (status, error) = error_of(refresh(&app, &client, &rt2, &[]).await).await;
+    let (status, error) = error_of(refresh(&app, &client, &rt0, &[]).await).await;
     assert_eq!((status, error.as_str()), (400, "invalid_grant"), "after the window, reuse");
-    let (status, _) = error_of(refresh(&app, &client, &rt3, &[]).await).await;
+    let (status, _) = error_of(refresh(&app, &client, &rt1, &[]).await).await;
     assert_eq!(status, 400, "and the family is revoked");
     app.stop().await;
 }
@@ -271,7 +296,37 @@ async fn withdrawing_consent_asks_again_and_revokes_the_grants_it_allowed(backen
     app.stop().await;
 }
 
+async fn on_the_embedded_store_a_revocation_by_another_process_is_honoured(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let client = app.register_client(refreshing_app_registration()).await;
+    let alice = app.create_user("alice").await;
+    let rt = first_tokens(&app, &client, &[]).await["refresh_token"].as_str().unwrap().to_owned();
+    // What `idp users disable` in another process does: only the database is shared.
+    let (db, user_id) = (app.state.db.clone(), alice.user_id.clone());
+    db.run(move |conn| {
+        let families = idp::store::models::RefreshFamilyRow::live_of_user(conn, &user_id)?;
+        for family in families {
+            idp::store::models::RefreshFamilyRow::revoke(conn, &family, 1)?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let response = refresh(&app, &client, &rt, &[]).await;
+    if backend == Backend::SqliteMemory {
+        let (status, error) = error_of(response).await;
+        assert_eq!((status, error.as_str()), (400, "invalid_grant"), "the durable mark is read");
+    } else {
+        // With Redis the CLI writes the shared flags itself; the database alone is not read.
+        assert_eq!(response.status(), 200);
+    }
+    app.stop().await;
+}
+
 backend_tests!(
+    on_the_embedded_store_a_revocation_by_another_process_is_honoured,
     withdrawing_consent_asks_again_and_revokes_the_grants_it_allowed,
     refresh_tokens_rotate_and_a_used_one_revokes_the_whole_family,
     refresh_narrows_scope_and_switches_resource_within_the_grant,

@@ -27,7 +27,7 @@ use crate::audit::AuditLog;
 use crate::crypto::{b64url, random_token, sha256};
 use crate::domain::{ClientType, ResourceIndicator, ScopeSet};
 use crate::error::{ErrorCode, OAuthError};
-use crate::oauth::access_token::{revoked_key, AccessTokenClaims};
+use crate::oauth::access_token::{revoked_key, AccessTokenClaims, LEEWAY};
 use crate::oauth::id_token::{self, Authentication};
 use crate::oauth::token::TokenResponse;
 use crate::registry::Client;
@@ -166,21 +166,26 @@ pub async fn start_family(
     };
     state.db.run(move |conn| row.insert(conn)).await.map_err(OAuthError::unavailable)?;
     let family_id = grant.family_id.clone();
-    let token = issue_token(state, grant, 0, (access.jti.clone(), access.exp), Vec::new()).await?;
+    let token = new_token();
+    issue_token(state, &token, grant, 0, (access.jti.clone(), access.exp), Vec::new()).await?;
     Ok((token, family_id))
 }
 
-/// Writes a family's new current token and its state; returns the token.
+fn new_token() -> String {
+    format!("{PREFIX}{}", random_token())
+}
+
+/// Writes `token` as a family's current token, and the family's state.
 async fn issue_token(
     state: &AppState,
+    token: &str,
     grant: Grant,
     generation: i64,
     access: (String, i64),
     mut access_tokens: Vec<(String, i64)>,
-) -> Result<String, OAuthError> {
+) -> Result<(), OAuthError> {
     let now = state.clock.now();
-    let token = format!("{PREFIX}{}", random_token());
-    let hash = token_hash(&token);
+    let hash = token_hash(token);
     let remaining = grant.expires_at - now;
     let idle = state.settings.tokens.refresh_token_idle_lifetime.as_secs() as i64;
     let family_id = grant.family_id.clone();
@@ -194,11 +199,12 @@ async fn issue_token(
         .map_err(OAuthError::unavailable)?;
     let family = FamilyState { current: hash, access_tokens };
     state.hot.put(&family_key(&family_id), &json(&family)?, secs(remaining)).await.map_err(OAuthError::unavailable)?;
-    Ok(token)
+    Ok(())
 }
 
 async fn revoke_jti(state: &AppState, jti: &str, exp: i64) -> Result<(), OAuthError> {
-    let ttl = secs(exp - state.clock.now());
+    // Verifiers accept a token until `exp` plus their leeway: remember it that long.
+    let ttl = secs(exp + LEEWAY - state.clock.now());
     state.hot.put(&revoked_key(jti), b"1", ttl).await.map_err(OAuthError::unavailable)
 }
 
@@ -206,21 +212,22 @@ async fn revoke_jti(state: &AppState, jti: &str, exp: i64) -> Result<(), OAuthEr
 /// Returns how many access tokens were revoked.
 pub async fn revoke_family(state: &AppState, family_id: &str) -> Result<usize, OAuthError> {
     let now = state.clock.now();
-    let id = family_id.to_owned();
-    state.db.run(move |conn| RefreshFamilyRow::revoke(conn, &id, now)).await.map_err(OAuthError::unavailable)?;
-    // First the flag a racing rotation checks, then what the family holds now.
+    // The hot store first and the durable mark last: if a step fails, the family is still
+    // listed as live and revoking it again (disable, withdrawal) redoes every step.
     let lifetime = state.settings.tokens.refresh_token_absolute_lifetime.as_secs() as i64;
     state.hot.put(&revoked_family_key(family_id), b"1", secs(lifetime)).await.map_err(OAuthError::unavailable)?;
-    let Some(bytes) = state.hot.get(&family_key(family_id)).await.map_err(OAuthError::unavailable)? else {
-        return Ok(0);
-    };
-    let family: FamilyState = serde_json::from_slice(&bytes).map_err(OAuthError::server_error)?;
-    state.hot.delete(&current_key(&family.current)).await.map_err(OAuthError::unavailable)?;
-    let live: Vec<_> = family.access_tokens.iter().filter(|(_, exp)| *exp > now).collect();
-    for (jti, exp) in &live {
-        revoke_jti(state, jti, *exp).await?;
+    let mut revoked = 0;
+    if let Some(bytes) = state.hot.get(&family_key(family_id)).await.map_err(OAuthError::unavailable)? {
+        let family: FamilyState = serde_json::from_slice(&bytes).map_err(OAuthError::server_error)?;
+        state.hot.delete(&current_key(&family.current)).await.map_err(OAuthError::unavailable)?;
+        for (jti, exp) in family.access_tokens.iter().filter(|(_, exp)| *exp + LEEWAY > now) {
+            revoke_jti(state, jti, *exp).await?;
+            revoked += 1;
+        }
     }
-    Ok(live.len())
+    let id = family_id.to_owned();
+    state.db.run(move |conn| RefreshFamilyRow::revoke(conn, &id, now)).await.map_err(OAuthError::unavailable)?;
+    Ok(revoked)
 }
 
 /// Revokes every grant of a user (the user was disabled). Returns how many.
@@ -255,18 +262,23 @@ pub async fn family_of(state: &AppState, token: &str) -> Result<Option<FamilyRef
     Ok(None)
 }
 
-/// The token a refresh starts from: the current one, or within the grace window the previous
-/// one (its unused successor is then given up). Taken, so no other refresh gets it.
-async fn take_presented(
+/// Where a refresh starts from: the presented token, current; or, within the grace window,
+/// the presented token already used and its successor still unused (the client never got it).
+enum Presented {
+    Current(Current),
+    Retry { successor_hash: String, successor: Current },
+}
+
+/// Reads (does not use up) what the presented token stands for.
+async fn read_presented(
     state: &AppState,
     req: &HttpRequest,
     client: &Client,
     hash: &str,
-) -> Result<(Current, Option<(String, Current)>), OAuthError> {
+) -> Result<Presented, OAuthError> {
     let now = state.clock.now();
     if let Some(bytes) = state.hot.get(&current_key(hash)).await.map_err(OAuthError::unavailable)? {
-        let current: Current = serde_json::from_slice(&bytes).map_err(OAuthError::server_error)?;
-        return Ok((current, None));
+        return Ok(Presented::Current(serde_json::from_slice(&bytes).map_err(OAuthError::server_error)?));
     }
     let Some(bytes) = state.hot.get(&used_key(hash)).await.map_err(OAuthError::unavailable)? else {
         return Err(invalid_grant());
@@ -276,12 +288,10 @@ async fn take_presented(
         return Err(invalid_grant());
     }
     let grace = state.settings.tokens.refresh_token_reuse_grace.as_secs() as i64;
-    let may_retry = grace > 0 && client.client_type == ClientType::Confidential && now - used.rotated_at <= grace;
-    if may_retry {
-        // The successor must still be unused: then the client never received it.
-        if let Some(bytes) = state.hot.take(&current_key(&used.successor)).await.map_err(OAuthError::unavailable)? {
-            let successor: Current = serde_json::from_slice(&bytes).map_err(OAuthError::server_error)?;
-            return Ok((successor.clone(), Some((used.successor, successor))));
+    if grace > 0 && client.client_type == ClientType::Confidential && now - used.rotated_at <= grace {
+        if let Some(bytes) = state.hot.get(&current_key(&used.successor)).await.map_err(OAuthError::unavailable)? {
+            let successor = serde_json::from_slice(&bytes).map_err(OAuthError::server_error)?;
+            return Ok(Presented::Retry { successor_hash: used.successor, successor });
         }
     }
     Err(reuse_detected(state, req, client, &used.family_id, &used.user_id).await)
@@ -296,14 +306,18 @@ pub async fn issue(
 ) -> Result<TokenResponse, OAuthError> {
     let now = state.clock.now();
     let hash = token_hash(&request.refresh_token);
-    let (current, given_up) = take_presented(state, req, client, &hash).await?;
+    let presented = read_presented(state, req, client, &hash).await?;
+    let current = match &presented {
+        Presented::Current(current) => current,
+        Presented::Retry { successor, .. } => successor,
+    };
     let grant = current.grant.clone();
     // CORE-15: the token is this client's; BCP-10: idle and absolute lifetimes.
     let idle = state.settings.tokens.refresh_token_idle_lifetime.as_secs() as i64;
     if grant.client_id != client.id.as_str() || now >= grant.expires_at || now - current.issued_at > idle {
         return Err(invalid_grant());
     }
-    if state.hot.get(&revoked_family_key(&grant.family_id)).await.map_err(OAuthError::unavailable)?.is_some() {
+    if is_revoked(state, &grant.family_id).await? {
         return Err(invalid_grant());
     }
     if let Some(bound) = &grant.jkt {
@@ -341,46 +355,51 @@ pub async fn issue(
     let (access_token, claims) =
         mint_access_token(state, client, &grant.user_id, audience, &access_scope, binding, jti)?;
 
-    // Every check passed: use the presented token up. Taking it decides between concurrent
-    // refreshes; the loser finds it gone and, as it was used, that is reuse.
-    let presented_generation = current.generation;
-    if given_up.is_none() {
-        let taken = state.hot.take(&current_key(&hash)).await.map_err(OAuthError::unavailable)?;
-        if taken.is_none() {
-            return Err(reuse_detected(state, req, client, &grant.family_id, &grant.user_id).await);
-        }
+    // Every check passed: use up the token this refresh starts from. Taking it decides between
+    // concurrent refreshes. The loser is refused without revoking the family: if it was a thief,
+    // the client's next refresh with the token it holds is reuse and revokes the family then.
+    let next = new_token();
+    let next_hash = token_hash(&next);
+    let (taken_hash, rotated_at) = match &presented {
+        Presented::Current(_) => (hash.clone(), now),
+        // A retry: the discarded successor gets no grace of its own (rotated_at 0), and the
+        // presented token's record keeps its time, so the window cannot be stretched.
+        Presented::Retry { successor_hash, .. } => (successor_hash.clone(), 0),
+    };
+    if state.hot.take(&current_key(&taken_hash)).await.map_err(OAuthError::unavailable)?.is_none() {
+        revoke_jti(state, &claims.jti, claims.exp).await?;
+        return Err(invalid_grant());
+    }
+    // At once a used token: a replay from here on is recognised, for as long as the grant lives.
+    let used = Used {
+        family_id: grant.family_id.clone(),
+        client_id: grant.client_id.clone(),
+        user_id: grant.user_id.clone(),
+        rotated_at,
+        successor: next_hash.clone(),
+    };
+    let lineage_ttl = secs(grant.expires_at - now);
+    state.hot.put(&used_key(&taken_hash), &json(&used)?, lineage_ttl).await.map_err(OAuthError::unavailable)?;
+    if let Presented::Retry { successor, .. } = &presented {
+        // The successor the client never received is dead, and so is its access token.
+        revoke_jti(state, &successor.access.0, successor.access.1).await?;
     }
     let family: FamilyState =
         match state.hot.get(&family_key(&grant.family_id)).await.map_err(OAuthError::unavailable)? {
             Some(bytes) => serde_json::from_slice(&bytes).map_err(OAuthError::server_error)?,
             None => FamilyState::default(),
         };
-    let next = issue_token(
+    issue_token(
         state,
+        &next,
         grant.clone(),
-        presented_generation + 1,
+        current.generation + 1,
         (claims.jti.clone(), claims.exp),
         family.access_tokens,
     )
     .await?;
-    let next_hash = token_hash(&next);
-    let idle_ttl = secs(idle.max(state.settings.tokens.refresh_token_reuse_grace.as_secs() as i64));
-    let used = Used {
-        family_id: grant.family_id.clone(),
-        client_id: grant.client_id.clone(),
-        user_id: grant.user_id.clone(),
-        rotated_at: now,
-        successor: next_hash.clone(),
-    };
-    state.hot.put(&used_key(&hash), &json(&used)?, idle_ttl).await.map_err(OAuthError::unavailable)?;
-    if let Some((discarded_hash, discarded)) = &given_up {
-        // The successor the client never received is dead, and so is its access token;
-        // presenting it later is reuse.
-        revoke_jti(state, &discarded.access.0, discarded.access.1).await?;
-        state.hot.put(&used_key(discarded_hash), &json(&used)?, idle_ttl).await.map_err(OAuthError::unavailable)?;
-    }
     // A revocation that ran meanwhile did not see this rotation: undo it.
-    if state.hot.get(&revoked_family_key(&grant.family_id)).await.map_err(OAuthError::unavailable)?.is_some() {
+    if is_revoked(state, &grant.family_id).await? {
         state.hot.delete(&current_key(&next_hash)).await.map_err(OAuthError::unavailable)?;
         revoke_jti(state, &claims.jti, claims.exp).await?;
         return Err(invalid_grant());
@@ -401,6 +420,20 @@ pub async fn issue(
     event.detail = Some(serde_json::json!({ "grant_type": "refresh_token", "jti": claims.jti }).to_string());
     state.audit.record(event);
     Ok(response)
+}
+
+/// Whether the family was revoked. The in-process store of the embedded setup cannot hear a
+/// revocation made by another process (the CLI), so there the durable mark is read as well.
+async fn is_revoked(state: &AppState, family_id: &str) -> Result<bool, OAuthError> {
+    if state.hot.get(&revoked_family_key(family_id)).await.map_err(OAuthError::unavailable)?.is_some() {
+        return Ok(true);
+    }
+    if state.hot.kind() != "memory" {
+        return Ok(false);
+    }
+    let id = family_id.to_owned();
+    let row = state.db.run(move |conn| RefreshFamilyRow::find(conn, &id)).await.map_err(OAuthError::unavailable)?;
+    Ok(row.is_none_or(|r| r.revoked_at.is_some()))
 }
 
 /// RFC 9700 §4.14.2: a used refresh token came back; the family and its access tokens are
