@@ -1,7 +1,8 @@
--- POST a form in which one value comes from a file, each line used exactly once: codes for
--- the code exchange, refresh tokens for rotation. Script args: FILE THREADS BODY, where BODY
--- holds `%LINE%` where the line goes. Each wrk thread reads its own contiguous part of the
--- file; once a thread has used up its part it sends `exhausted`, which the server refuses
+-- POST a form with one value from a file, each line used exactly once: codes for the code
+-- exchange, refresh tokens for rotation, DPoP proofs. Script args: FILE THREADS BODY [HEADER].
+-- Without HEADER the line replaces `%LINE%` in BODY; with HEADER (e.g. DPoP) the line is that
+-- header's value and BODY is sent as it is. Each wrk thread reads its own contiguous part of
+-- the file; once a thread has used up its part it sends `exhausted`, which the server refuses
 -- (non-2xx), and done() prints how many such requests there were.
 -- `Authorization: Basic …` comes from wrk's -H.
 
@@ -37,14 +38,24 @@ local function load(path, nthreads)
 end
 
 function init(args)
-   path, nthreads, body = args[1], tonumber(args[2]), args[3]
-   assert(path and nthreads and body, "usage: -- FILE THREADS BODY-WITH-%LINE%")
+   path, nthreads, body, header = args[1], tonumber(args[2]), args[3], args[4]
+   assert(path and nthreads and body, "usage: -- FILE THREADS BODY [HEADER]")
    lines, supply, position, used, exhausted = nil, 0, 1, 0, 0
    wrk.method = "POST"
    wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+   if header then
+      -- The request's length does not depend on the header value: format it once and splice.
+      local placeholder = "<line>"
+      wrk.body = body
+      wrk.headers[header] = placeholder
+      local template = wrk.format()
+      local slot = template:find(placeholder, 1, true)
+      prefix, suffix = template:sub(1, slot - 1), template:sub(slot + #placeholder)
+   end
 end
 
 local function with_line(line)
+   if header then return prefix .. line .. suffix end
    local at = body:find("%LINE%", 1, true)
    return wrk.format(nil, nil, nil, body:sub(1, at - 1) .. line .. body:sub(at + 6))
 end

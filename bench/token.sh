@@ -45,7 +45,8 @@ timeout 300 "$DPOP_PROOFS_BIN" --htu "$token_url" --client-id "$CLIENT_ID" --cli
     { cat "$BENCH_WORK/dpop_proofs.log" >&2; exit 1; }
 sed 's/^/# /' "$BENCH_WORK/dpop_proofs.log"
 BENCH_QUIET_CHECKED=1 run_wrk "client_credentials + DPoP (fresh proof per request)" "$token_url" \
-    -s "$BENCH_DIR/token-dpop.lua" -H "Authorization: $basic" -- "$proofs" "$BENCH_THREADS"
+    -s "$BENCH_DIR/each-once.lua" -H "Authorization: $basic" -- "$proofs" "$BENCH_THREADS" \
+    grant_type=client_credentials DPoP
 rm -f "$proofs"
 
 # --- introspection ----------------------------------------------------------------------------

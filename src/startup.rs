@@ -71,6 +71,7 @@ pub struct Endpoints {
     pub introspection: String,
     pub revocation: String,
     pub par: String,
+    pub userinfo: String,
 }
 
 impl Endpoints {
@@ -81,6 +82,7 @@ impl Endpoints {
             introspection: issuer.endpoint("/introspect"),
             revocation: issuer.endpoint("/revoke"),
             par: issuer.endpoint("/par"),
+            userinfo: issuer.endpoint("/userinfo"),
         }
     }
 }

@@ -78,33 +78,14 @@ async fn oidc_code_flow_signs_in_consents_and_exchanges_the_code_for_tokens(back
     assert!(html.contains("Web app"), "the client is named");
 
     let before_login = browser.cookie.clone();
-    let response = browser
-        .submit(
-            "/login",
-            &[
-                ("csrf_token", &hidden(&html, "csrf_token")),
-                ("interaction", &hidden(&html, "interaction")),
-                ("username", "alice"),
-                ("password", common::browser::PASSWORD),
-            ],
-        )
-        .await;
+    let response = browser.submit_login(&html, "alice", common::browser::PASSWORD).await;
     assert_eq!(response.status(), 303, "WEB-4");
     assert_ne!(browser.cookie, before_login, "the session id is replaced at sign-in");
     let to_consent = location(&response);
     assert!(to_consent.starts_with("consent?interaction="), "{to_consent}");
     let html = browser.get(&format!("/{to_consent}")).await.text().await.unwrap();
     assert!(html.contains("Web app") && html.contains(API) && html.contains("see your email address"), "FAPI-24");
-    let response = browser
-        .submit(
-            "/consent",
-            &[
-                ("csrf_token", &hidden(&html, "csrf_token")),
-                ("interaction", &hidden(&html, "interaction")),
-                ("decision", "allow"),
-            ],
-        )
-        .await;
+    let response = browser.submit_consent(&html, "allow").await;
     assert_eq!(response.status(), 303);
     let callback = location(&response);
     assert!(callback.starts_with(&format!("{WEB_APP_REDIRECT}?")), "{callback}");
@@ -145,10 +126,7 @@ async fn oidc_code_flow_signs_in_consents_and_exchanges_the_code_for_tokens(back
 
 async fn consent_is_remembered_and_first_party_clients_skip_it(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(web_app_registration()).await;
-    app.create_user("alice").await;
+    let (app, client) = common::browser::app_with_alice(&data, web_app_registration()).await;
     let mut browser = Browser::new(&app);
     browser.authorize(&authorize_query(&client, &[]), "alice").await;
 
@@ -175,10 +153,7 @@ async fn consent_is_remembered_and_first_party_clients_skip_it(backend: Backend)
 
 async fn pkce_is_required_as_s256_and_a_wrong_verifier_leaves_the_code_usable(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(web_app_registration()).await;
-    app.create_user("alice").await;
+    let (app, client) = common::browser::app_with_alice(&data, web_app_registration()).await;
     let mut browser = Browser::new(&app);
     for (name, extra) in [
         ("PKCE-5: no challenge", vec![("code_challenge", ""), ("code_challenge_method", "")]),
@@ -317,10 +292,7 @@ async fn other_errors_go_back_to_the_client_with_state_and_iss(backend: Backend)
 
 async fn login_and_consent_forms_refuse_csrf_and_change_nothing(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(web_app_registration()).await;
-    app.create_user("alice").await;
+    let (app, client) = common::browser::app_with_alice(&data, web_app_registration()).await;
     let mut browser = Browser::new(&app);
     let response = browser.get(&format!("/authorize?{}", authorize_query(&client, &[]))).await;
     let login_path = format!("/{}", location(&response));
@@ -401,43 +373,14 @@ async fn script_payloads_reach_pages_only_escaped(backend: Backend) {
     let login = browser.get(&format!("/{}", location(&response))).await.text().await.unwrap();
     assert!(!login.contains("<script>alert") && !login.contains("<img src=x"), "WEB-5: {login}");
     assert!(login.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "shown, escaped: {login}");
-    let response = browser
-        .submit(
-            "/login",
-            &[
-                ("csrf_token", &hidden(&login, "csrf_token")),
-                ("interaction", &hidden(&login, "interaction")),
-                ("username", payload),
-                ("password", "wrong password!"),
-            ],
-        )
-        .await;
+    let response = browser.submit_login(&login, payload, "wrong password!").await;
     assert_eq!(response.status(), 401);
     let retry = response.text().await.unwrap();
     assert!(!retry.contains("<script>alert") && retry.contains("not right"), "{retry}");
-    let response = browser
-        .submit(
-            "/login",
-            &[
-                ("csrf_token", &hidden(&login, "csrf_token")),
-                ("interaction", &hidden(&login, "interaction")),
-                ("username", "alice"),
-                ("password", common::browser::PASSWORD),
-            ],
-        )
-        .await;
+    let response = browser.submit_login(&login, "alice", common::browser::PASSWORD).await;
     let consent = browser.get(&format!("/{}", location(&response))).await.text().await.unwrap();
     assert!(!consent.contains("<script>alert") && consent.contains("&#60;script&#62;"), "{consent}");
-    let response = browser
-        .submit(
-            "/consent",
-            &[
-                ("csrf_token", &hidden(&consent, "csrf_token")),
-                ("interaction", &hidden(&consent, "interaction")),
-                ("decision", "allow"),
-            ],
-        )
-        .await;
+    let response = browser.submit_consent(&consent, "allow").await;
     assert_eq!(response.status(), 200, "form_post page");
     let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
     assert!(csp.contains("form-action 'self' https://app.test"), "{csp}");
@@ -452,10 +395,9 @@ async fn script_payloads_reach_pages_only_escaped(backend: Backend) {
 
 async fn prompt_login_and_max_age_ask_for_the_password_again(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(ClientRegistration { first_party: true, ..web_app_registration() }).await;
-    app.create_user("alice").await;
+    let (app, client) =
+        common::browser::app_with_alice(&data, ClientRegistration { first_party: true, ..web_app_registration() })
+            .await;
     let mut browser = Browser::new(&app);
     let response = browser.get(&format!("/authorize?{}", authorize_query(&client, &[("prompt", "none")]))).await;
     assert_eq!(query_param(&location(&response), "error").as_deref(), Some("login_required"));
@@ -624,10 +566,7 @@ async fn discovery_lists_the_code_flow(backend: Backend) {
 
 async fn repeated_failed_sign_ins_lock_the_username_until_unlocked(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(web_app_registration()).await;
-    app.create_user("alice").await;
+    let (app, client) = common::browser::app_with_alice(&data, web_app_registration()).await;
     let mut browser = Browser::new(&app);
     let response = browser.get(&format!("/authorize?{}", authorize_query(&client, &[]))).await;
     let login_path = format!("/{}", location(&response));
@@ -719,10 +658,9 @@ async fn a_cross_site_post_to_authorize_becomes_a_get_that_carries_the_session(b
 
 async fn optional_oidc_parameters_are_accepted_and_a_long_nonce_comes_back_whole(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(ClientRegistration { first_party: true, ..web_app_registration() }).await;
-    app.create_user("alice").await;
+    let (app, client) =
+        common::browser::app_with_alice(&data, ClientRegistration { first_party: true, ..web_app_registration() })
+            .await;
     let nonce = "n".repeat(100);
     let extra = [
         ("display", "page"),

@@ -37,10 +37,7 @@ fn logout_query(pairs: &[(&str, &str)]) -> String {
 
 async fn rp_initiated_logout_with_a_hint_ends_the_session_and_returns_with_state(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(app_with_logout()).await;
-    app.create_user("alice").await;
+    let (app, client) = common::browser::app_with_alice(&data, app_with_logout()).await;
     let (mut browser, id_token) = signed_in(&app, &client).await;
     assert!(is_signed_in(&mut browser, &client).await);
 
@@ -58,10 +55,7 @@ async fn rp_initiated_logout_with_a_hint_ends_the_session_and_returns_with_state
 
 async fn a_post_logout_redirect_uri_must_be_registered_exactly(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(app_with_logout()).await;
-    app.create_user("alice").await;
+    let (app, client) = common::browser::app_with_alice(&data, app_with_logout()).await;
     let (mut browser, id_token) = signed_in(&app, &client).await;
     for uri in ["https://app.test/signed-out/", "https://evil.example/signed-out", "https://app.test/signed-out?x=1"] {
         let query = logout_query(&[("id_token_hint", &id_token), ("post_logout_redirect_uri", uri)]);
@@ -83,10 +77,7 @@ async fn a_post_logout_redirect_uri_must_be_registered_exactly(backend: Backend)
 
 async fn without_a_hint_the_user_confirms_on_a_csrf_protected_form(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(app_with_logout()).await;
-    app.create_user("alice").await;
+    let (app, client) = common::browser::app_with_alice(&data, app_with_logout()).await;
     let (mut browser, _) = signed_in(&app, &client).await;
     let query = logout_query(&[("client_id", &client.id), ("post_logout_redirect_uri", SIGNED_OUT), ("state", "s2")]);
     let response = browser.get(&format!("/logout?{query}")).await;
@@ -181,10 +172,7 @@ async fn a_back_channel_logout_token_reaches_each_client_of_the_session(backend:
 
 async fn an_rps_cross_site_post_becomes_a_get_that_carries_the_session(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(app_with_logout()).await;
-    app.create_user("alice").await;
+    let (app, client) = common::browser::app_with_alice(&data, app_with_logout()).await;
     let (mut browser, id_token) = signed_in(&app, &client).await;
     let form = [("id_token_hint", id_token.as_str()), ("post_logout_redirect_uri", SIGNED_OUT), ("state", "s3")];
     let response = app.post_form("/logout", &form, None, &[("Origin", "https://app.test")]).await;

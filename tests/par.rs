@@ -21,10 +21,7 @@ async fn push(app: &common::TestApp, client: &TestClient, form: &[(String, Strin
 
 async fn a_pushed_request_is_used_through_its_request_uri_once(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(web_app_registration()).await;
-    app.create_user("alice").await;
+    let (app, client) = common::browser::app_with_alice(&data, web_app_registration()).await;
 
     let response = push(&app, &client, &pushed_form(&client, &[])).await;
     assert_eq!(response.status(), 201, "RFC 9126 §2.2");

@@ -83,10 +83,7 @@ async fn refresh_tokens_rotate_and_a_used_one_revokes_the_whole_family(backend: 
 
 async fn refresh_narrows_scope_and_switches_resource_within_the_grant(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(refreshing_app_registration()).await;
-    app.create_user("alice").await;
+    let (app, client) = common::browser::app_with_alice(&data, refreshing_app_registration()).await;
     let first = first_tokens(&app, &client, &[("resource", API), ("scope", "openid offline_access read")]).await;
     let rt = first["refresh_token"].as_str().unwrap().to_owned();
     for (name, extra, expected) in [
@@ -122,10 +119,7 @@ async fn refresh_narrows_scope_and_switches_resource_within_the_grant(backend: B
 
 async fn of_two_concurrent_refreshes_exactly_one_wins(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(refreshing_app_registration()).await;
-    app.create_user("alice").await;
+    let (app, client) = common::browser::app_with_alice(&data, refreshing_app_registration()).await;
     let first = first_tokens(&app, &client, &[]).await;
     let rt = first["refresh_token"].as_str().unwrap();
     let attempts = futures_util::future::join_all((0..4).map(|_| refresh(&app, &client, rt, &[]))).await;
@@ -140,10 +134,7 @@ async fn of_two_concurrent_refreshes_exactly_one_wins(backend: Backend) {
 
 async fn refresh_tokens_expire_when_idle_and_without_offline_access_none_is_issued(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(refreshing_app_registration()).await;
-    app.create_user("alice").await;
+    let (app, client) = common::browser::app_with_alice(&data, refreshing_app_registration()).await;
     let no_offline = app.code_for(&client, "alice", &[("scope", "openid read")]).await;
     let body = token_body(app.exchange(&client, &no_offline, &[]).await).await;
     assert!(body.get("refresh_token").is_none(), "BCP-8: only for offline_access");

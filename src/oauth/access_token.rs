@@ -164,3 +164,18 @@ impl VerifiedTokens {
 pub fn revoked_key(jti: &str) -> String {
     crate::store::hot::key("revoked-jti", jti)
 }
+
+/// Puts a token id into the revoked set for as long as a verifier could still accept the
+/// token: until `exp` plus the verifiers' [`LEEWAY`]. Nothing to do for a token past that.
+pub async fn revoke(
+    hot: &dyn crate::store::HotStore,
+    jti: &str,
+    exp: i64,
+    now: i64,
+) -> Result<(), crate::store::HotStoreError> {
+    let remaining = exp + LEEWAY - now;
+    if remaining <= 0 {
+        return Ok(());
+    }
+    hot.put(&revoked_key(jti), b"1", std::time::Duration::from_secs(remaining as u64)).await
+}

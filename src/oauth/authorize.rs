@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -152,12 +152,7 @@ impl AuthorizeError {
     }
 
     pub fn expired() -> Self {
-        Self::Page {
-            status: StatusCode::BAD_REQUEST,
-            title: "Sign-in request expired",
-            message:
-                "This sign-in request has expired or was already used. Go back to the application and start again.",
-        }
+        Self::Page { status: StatusCode::BAD_REQUEST, title: pages::EXPIRED_TITLE, message: pages::EXPIRED_MESSAGE }
     }
 
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
@@ -376,7 +371,7 @@ pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> Http
 }
 
 /// `POST /authorize` (form-encoded, OIDC Core §3.1.2.1).
-pub async fn authorize_post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+pub async fn authorize_post(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     let is_form = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
         v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")
     });
@@ -387,13 +382,21 @@ pub async fn authorize_post(req: HttpRequest, body: web::Bytes, state: web::Data
             "An authorization request sent by POST must be form-encoded.",
         );
     }
+    // SECURITY.md §6: the same body limit as every other form here.
+    let Ok(body) = crate::oauth::form::read_body(payload).await else {
+        return pages::error_page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request too large",
+            "This authorization request is too large to be accepted.",
+        );
+    };
     // A cross-site POST carries no `SameSite=Lax` cookie: answering it would start a new
     // session over the user's own. The same request as a top-level GET carries the cookie.
     if req.cookie(crate::session::cookie_name(&state)).is_none() {
         let query = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(url::form_urlencoded::parse(&body))
             .finish();
-        return see_other(&state.settings.issuer.endpoint(&format!("/authorize?{query}")));
+        return pages::see_other(&state.settings.issuer.endpoint(&format!("/authorize?{query}")));
     }
     authorize(&req, state.get_ref(), RawParams::parse(&body)).await
 }
@@ -501,7 +504,7 @@ pub async fn continue_interaction(
                 None => interaction.start(state).await.map_err(AuthorizeError::unavailable)?,
             };
             // Absolute, from the configured issuer (WEB-10), never from the request's Host.
-            see_other(&state.settings.issuer.endpoint(&format!("/{page}?interaction={id}")))
+            pages::see_other(&state.settings.issuer.endpoint(&format!("/{page}?interaction={id}")))
         }
         (None, Some((user, record))) => {
             // Used up once: of two submissions of the same page (two tabs, a double click) only
@@ -565,14 +568,6 @@ async fn needs_consent(
     Ok(!crate::session::consent::ConsentGrant::from_row(&remembered).covers(&asked))
 }
 
-fn see_other(location: &str) -> HttpResponse {
-    let mut response = HttpResponse::SeeOther().finish();
-    if let Ok(value) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
-}
-
 /// An authorization response (RFC 6749 §4.1.2) with `iss` (RFC 9207): a 303 to the redirect
 /// URI with the fields in its query, or the `form_post` page.
 fn respond(state: &AppState, reply: &Reply, fields: &[(&str, &str)]) -> HttpResponse {
@@ -584,7 +579,7 @@ fn respond(state: &AppState, reply: &Reply, fields: &[(&str, &str)]) -> HttpResp
         ResponseMode::Query => match url::Url::parse(&reply.redirect_uri) {
             Ok(mut url) => {
                 url.query_pairs_mut().extend_pairs(all.iter());
-                see_other(url.as_str())
+                pages::see_other(url.as_str())
             }
             Err(_) => {
                 pages::error_page(StatusCode::BAD_REQUEST, "Unknown return address", "The return address is not valid.")
@@ -604,7 +599,6 @@ pub struct CodeGrant {
     pub nonce: Option<String>,
     pub scope: ScopeSet,
     pub resources: Vec<ResourceIndicator>,
-    pub user_id: String,
     pub auth_time: i64,
     pub sid: String,
     /// Checked against the provider's clock too, not only left to the store's expiry.
@@ -635,7 +629,6 @@ async fn issue_code(
         nonce: request.nonce.clone(),
         scope: request.scope.clone(),
         resources: request.resources.clone(),
-        user_id: user.user_id.clone(),
         auth_time: user.auth_time,
         sid: user.sid.clone(),
         expires_at: state.clock.now() + CODE_LIFETIME.as_secs() as i64,

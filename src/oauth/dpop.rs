@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use actix_web::HttpRequest;
 
-use crate::crypto::dpop::{verify_proof, ProofCheck, VerifiedProof};
+use crate::crypto::dpop::{verify_proof, DpopError, ProofCheck, VerifiedProof};
 use crate::crypto::{b64url, sha256};
 use crate::error::{ErrorCode, OAuthError};
 use crate::startup::AppState;
-use crate::store::hot::key;
+use crate::store::hot::{key, HotStoreError};
 
 /// How far in the future a proof's `iat` may be (clock skew; FAPI 2.0 allows up to 10 s).
 pub const MAX_FUTURE: i64 = 10;
@@ -36,10 +36,8 @@ pub async fn check_proof(
     }
     let proof = value.to_str().map_err(|_| OAuthError::invalid_dpop_proof("the DPoP proof is not a JWS"))?;
     let now = state.clock.now();
-    let max_age = state.settings.dpop.proof_max_age.as_secs() as i64;
-    let check = ProofCheck { method, expected_htu: htu, now, max_age, max_future: MAX_FUTURE, access_token };
-    let verified =
-        verify_proof(proof, &check).map_err(|e| OAuthError::invalid_dpop_proof(e.description()).caused_by(e))?;
+    let verified = verify(state, proof, method, htu, access_token)
+        .map_err(|e| OAuthError::invalid_dpop_proof(e.description()).caused_by(e))?;
 
     let nonce_ok = match &verified.nonce {
         Some(nonce) => state.nonces.is_valid(nonce, now),
@@ -49,13 +47,36 @@ pub async fn check_proof(
         return Err(OAuthError::new(ErrorCode::UseDpopNonce, "a fresh DPoP nonce is required")
             .with_dpop_nonce(state.nonces.current(now)));
     }
-
-    // RFC 9449 §11.1: remember each jti for as long as its proof could be accepted.
-    let replay_key = key("dpop-jti", &b64url(&sha256(format!("{htu}\n{}", verified.jti).as_bytes())));
-    let ttl = Duration::from_secs((max_age + MAX_FUTURE) as u64);
-    let first_use = state.hot.put_if_absent(&replay_key, b"1", ttl).await.map_err(OAuthError::unavailable)?;
-    if !first_use {
+    if !first_use(state, htu, &verified.jti).await.map_err(OAuthError::unavailable)? {
         return Err(OAuthError::invalid_dpop_proof("the DPoP proof was already used"));
     }
     Ok(Some(verified))
+}
+
+/// Every check of RFC 9449 §4.3 on a proof for `method` `htu` (and `access_token`'s `ath`),
+/// with this provider's window for `iat`. Nonce and replay are the caller's next steps.
+pub fn verify(
+    state: &AppState,
+    proof: &str,
+    method: &str,
+    htu: &str,
+    access_token: Option<&str>,
+) -> Result<VerifiedProof, DpopError> {
+    let check = ProofCheck {
+        method,
+        expected_htu: htu,
+        now: state.clock.now(),
+        max_age: state.settings.dpop.proof_max_age.as_secs() as i64,
+        max_future: MAX_FUTURE,
+        access_token,
+    };
+    verify_proof(proof, &check)
+}
+
+/// RFC 9449 §11.1: `true` the first time a proof `jti` is seen for `htu` on any node; it is
+/// remembered for as long as its proof could be accepted.
+pub async fn first_use(state: &AppState, htu: &str, jti: &str) -> Result<bool, HotStoreError> {
+    let replay_key = key("dpop-jti", &b64url(&sha256(format!("{htu}\n{jti}").as_bytes())));
+    let ttl = Duration::from_secs((state.settings.dpop.proof_max_age.as_secs() as i64 + MAX_FUTURE) as u64);
+    state.hot.put_if_absent(&replay_key, b"1", ttl).await
 }

@@ -129,11 +129,7 @@ pub fn verify_own(state: &AppState, token: &str) -> Option<Map<String, Value>> {
         return None;
     }
     let jwk = josekit::jwk::Jwk::from_map(key.public_jwk.clone()).ok()?;
-    let verifier: Box<dyn josekit::jws::JwsVerifier> = match alg {
-        SigningAlg::Rs256 => Box::new(josekit::jws::RS256.verifier_from_jwk(&jwk).ok()?),
-        SigningAlg::Es256 => Box::new(josekit::jws::ES256.verifier_from_jwk(&jwk).ok()?),
-        SigningAlg::EdDsa => Box::new(josekit::jws::EdDSA.verifier_from_jwk(&jwk).ok()?),
-    };
+    let verifier = crate::registry::client::jws_verifier(alg.as_str(), &jwk).ok()?;
     let (payload, _) = josekit::jwt::decode_with_verifier(token, verifier.as_ref()).ok()?;
     let claims = payload.claims_set().clone();
     if claims.contains_key("events") {

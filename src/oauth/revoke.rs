@@ -2,12 +2,10 @@
 //! revoked set in the hot store until the token would have expired, so every node refuses it
 //! at once. Unknown, expired and foreign-issuer tokens get 200 (§2.2).
 
-use std::time::Duration;
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::access_token::{self, revoked_key, LEEWAY};
+use super::access_token;
 use super::client_auth::{self, AuthenticatedRequest};
 use super::form::read_body;
 use super::grants::refresh_token;
@@ -53,10 +51,7 @@ pub async fn revoke(
             return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the token was not issued to this client")
                 .with_cors(cors.as_ref()));
         }
-        let ttl = Duration::from_secs((claims.exp - now + LEEWAY).max(1) as u64);
-        state
-            .hot
-            .put(&revoked_key(&claims.jti), b"1", ttl)
+        access_token::revoke(state.hot.as_ref(), &claims.jti, claims.exp, now)
             .await
             .map_err(|e| OAuthError::unavailable(e).with_cors(cors.as_ref()))?;
         let mut event = AuditLog::about(&req, now, "token.revoke", "success");

@@ -3,20 +3,16 @@
 //! `openid`; a DPoP-bound token needs the `DPoP` scheme and a proof (RFC 9449 §7), an unbound
 //! one comes as `Bearer` (RFC 6750 §2.1). Errors are RFC 6750 / RFC 9449 challenges.
 
-use std::time::Duration;
-
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::crypto::dpop::{verify_proof, ProofCheck};
-use crate::crypto::{b64url, sha256};
 use crate::domain::ScopeSet;
 use crate::oauth::access_token::revoked_key;
+use crate::oauth::dpop;
 use crate::oauth::id_token::user_claims;
 use crate::policy::cors;
 use crate::startup::AppState;
-use crate::store::hot::key;
 use crate::verify::request::{check_origin, read_authorization, read_proof};
 use crate::verify::{Challenge, ProofError, Scheme, TokenError, VerifyError};
 
@@ -72,24 +68,13 @@ async fn claims(
         (Scheme::Bearer, Some(_)) => return Err(TokenError::BoundTokenAsBearer.into()),
         (Scheme::Dpop, None) => return Err(TokenError::NotBound.into()),
         (Scheme::Dpop, Some(cnf)) => {
-            let max_age = state.settings.dpop.proof_max_age.as_secs() as i64;
-            let endpoint = state.settings.issuer.endpoint("/userinfo");
-            let check = ProofCheck {
-                method: req.method().as_str(),
-                expected_htu: &endpoint,
-                now,
-                max_age,
-                max_future: crate::oauth::dpop::MAX_FUTURE,
-                access_token: Some(presented.token),
-            };
-            let proof = verify_proof(read_proof(req)?, &check).map_err(ProofError::from)?;
+            let endpoint = &state.endpoints.userinfo;
+            let proof = dpop::verify(state, read_proof(req)?, req.method().as_str(), endpoint, Some(presented.token))
+                .map_err(ProofError::from)?;
             if proof.jkt != cnf.jkt {
                 return Err(TokenError::KeyMismatch.into());
             }
-            let replay_key = key("dpop-jti", &b64url(&sha256(format!("{endpoint}\n{}", proof.jti).as_bytes())));
-            let ttl = Duration::from_secs((max_age + crate::oauth::dpop::MAX_FUTURE) as u64);
-            let first_use = state.hot.put_if_absent(&replay_key, b"1", ttl).await.map_err(unavailable)?;
-            if !first_use {
+            if !dpop::first_use(state, endpoint, &proof.jti).await.map_err(unavailable)? {
                 return Err(ProofError::Replayed.into());
             }
         }

@@ -257,7 +257,7 @@ fn client_keys(jwks: &Value) -> Result<Vec<ClientKey>, String> {
             (None, other) => return Err(format!("unsupported key type {other}")),
         };
         for alg in algs {
-            let verifier = assertion_verifier(alg, &jwk)?;
+            let verifier = jws_verifier(alg, &jwk)?;
             out.push(ClientKey { kid: kid.clone(), alg: alg.to_owned(), verifier });
         }
     }
@@ -267,7 +267,9 @@ fn client_keys(jwks: &Value) -> Result<Vec<ClientKey>, String> {
 /// Algorithms accepted for client assertions (asymmetric only; never `none` or HMAC).
 pub const ASSERTION_ALGS: [&str; 5] = ["ES256", "ES384", "RS256", "PS256", "EdDSA"];
 
-fn assertion_verifier(alg: &str, jwk: &Jwk) -> Result<Box<dyn JwsVerifier>, String> {
+/// A verifier for `alg` (an asymmetric algorithm this provider accepts) and public key `jwk`:
+/// client assertions, and this provider's own ID tokens given back as hints.
+pub fn jws_verifier(alg: &str, jwk: &Jwk) -> Result<Box<dyn JwsVerifier>, String> {
     use josekit::jws::{EdDSA, ES256, ES384, PS256, RS256};
     let verifier: Box<dyn JwsVerifier> = match alg {
         "ES256" => Box::new(ES256.verifier_from_jwk(jwk).map_err(|e| e.to_string())?),

@@ -6,12 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::login::{expired, resume, InteractionQuery};
+use super::login::{accept_submission, expired, resume, InteractionQuery, Submission};
 use super::pages::{self, ConsentPage};
 use super::{Interaction, Session};
 use crate::audit::AuditLog;
 use crate::oauth::authorize::{continue_interaction, is_oidc_scope, AuthorizationRequest, AuthorizeError};
-use crate::oauth::form::{read_body, FormParams};
 use crate::registry::Client;
 use crate::startup::AppState;
 use crate::store::models::{ConsentRow, NewAuditEvent};
@@ -69,24 +68,14 @@ pub async fn show(req: HttpRequest, query: web::Query<InteractionQuery>, state: 
 /// `POST /consent`: `decision=allow` or `decision=deny`, with the CSRF token.
 pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     let state = state.get_ref();
-    if !pages::is_same_origin_post(state, &req) {
-        return pages::forbidden_form();
-    }
-    let Ok(params) = async { FormParams::parse(&req, &read_body(payload).await?) }.await else {
-        return pages::forbidden_form();
-    };
-    let interaction_id = params.get("interaction").unwrap_or_default().to_owned();
-    let (session, mut interaction, client) = match resume(state, &req, &interaction_id).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return pages::forbidden_form(),
-        Err(e) => return e.into_response(state),
-    };
+    let Submission { params, interaction_id, session, mut interaction, client } =
+        match accept_submission(state, &req, payload).await {
+            Ok(submission) => submission,
+            Err(refused) => return refused,
+        };
     let Some(user) = session.data.user.clone().filter(|_| !interaction.needs_login) else {
-        return pages::forbidden_form();
+        return pages::refuse_form(state, &req, "consent before sign-in");
     };
-    if !session.csrf_matches(params.get("csrf_token")) {
-        return pages::forbidden_form();
-    }
     let now = state.clock.now();
     let mut event = AuditLog::about(&req, now, "consent", "granted");
     event.client_id = Some(client.id.as_str().to_owned());

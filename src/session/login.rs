@@ -72,11 +72,42 @@ pub async fn unlock(state: &AppState, username: &str) -> Result<(), crate::store
 
 /// The page for a sign-in step that cannot go on (expired, or from another browser).
 pub fn expired() -> HttpResponse {
-    pages::error_page(
-        StatusCode::BAD_REQUEST,
-        "Sign-in expired",
-        "This sign-in request has expired or was started in another browser. Go back to the application and start again.",
-    )
+    pages::error_page(StatusCode::BAD_REQUEST, pages::EXPIRED_TITLE, pages::EXPIRED_MESSAGE)
+}
+
+/// A form POST on a sign-in page that passed what every such POST needs (SECURITY.md §4):
+/// this provider's origin, a readable form, a live interaction of this browser, and the
+/// session's CSRF token.
+pub(super) struct Submission {
+    pub params: FormParams,
+    pub interaction_id: String,
+    pub session: Session,
+    pub interaction: Interaction,
+    pub client: std::sync::Arc<Client>,
+}
+
+/// The checks of [`Submission`]; a refusal is an audited 403 that changes nothing.
+pub(super) async fn accept_submission(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<Submission, HttpResponse> {
+    if !pages::is_same_origin_post(state, req) {
+        return Err(pages::refuse_form(state, req, "not from this origin"));
+    }
+    let Ok(params) = async { FormParams::parse(req, &read_body(payload).await?) }.await else {
+        return Err(pages::refuse_form(state, req, "not a readable form"));
+    };
+    let interaction_id = params.get("interaction").unwrap_or_default().to_owned();
+    let (session, interaction, client) = match resume(state, req, &interaction_id).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(pages::refuse_form(state, req, "no such interaction for this browser")),
+        Err(e) => return Err(e.into_response(state)),
+    };
+    if !session.csrf_matches(params.get("csrf_token")) {
+        return Err(pages::refuse_form(state, req, "CSRF token missing or wrong"));
+    }
+    Ok(Submission { params, interaction_id, session, interaction, client })
 }
 
 /// The session, the interaction it owns and the interaction's client, or why not.
@@ -138,21 +169,11 @@ pub async fn show(req: HttpRequest, query: web::Query<InteractionQuery>, state: 
 /// the authorization goes on.
 pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     let state = state.get_ref();
-    if !pages::is_same_origin_post(state, &req) {
-        return pages::forbidden_form();
-    }
-    let Ok(params) = async { FormParams::parse(&req, &read_body(payload).await?) }.await else {
-        return pages::forbidden_form();
-    };
-    let interaction_id = params.get("interaction").unwrap_or_default().to_owned();
-    let (session, mut interaction, client) = match resume(state, &req, &interaction_id).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return pages::forbidden_form(),
-        Err(e) => return e.into_response(state),
-    };
-    if !session.csrf_matches(params.get("csrf_token")) {
-        return pages::forbidden_form();
-    }
+    let Submission { params, interaction_id, session, mut interaction, client } =
+        match accept_submission(state, &req, payload).await {
+            Ok(submission) => submission,
+            Err(refused) => return refused,
+        };
     let username = params.get("username").unwrap_or_default();
     let password = params.get("password").unwrap_or_default();
     let ids = identities(&req, username);

@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
@@ -109,23 +108,19 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
                         .filter_map(|name| params.get(name).map(|v| (*name, v))),
                 )
                 .finish();
-            let mut response = HttpResponse::SeeOther().finish();
-            if let Ok(value) = HeaderValue::from_str(&state.settings.issuer.endpoint(&format!("/logout?{query}"))) {
-                response.headers_mut().insert(header::LOCATION, value);
-            }
-            return response;
+            return pages::see_other(&state.settings.issuer.endpoint(&format!("/logout?{query}")));
         }
         return respond(state, &req, get).await;
     }
     if !pages::is_same_origin_post(state, &req) {
-        return pages::forbidden_form();
+        return pages::refuse_form(state, &req, "not from this origin");
     }
     let session = match Session::load(state, &req).await {
         Ok(session) => session,
         Err(e) => return unavailable(e),
     };
     let Some(session) = session.filter(|s| s.csrf_matches(params.get("csrf_token"))) else {
-        return pages::forbidden_form();
+        return pages::refuse_form(state, &req, "CSRF token missing or wrong");
     };
     let request = match parse(state, get).await {
         Ok(request) => request,
@@ -191,11 +186,7 @@ fn finish(request: &LogoutRequest) -> HttpResponse {
     if let Some(s) = &request.state {
         url.query_pairs_mut().append_pair("state", s);
     }
-    let mut response = HttpResponse::SeeOther().finish();
-    if let Ok(value) = HeaderValue::from_str(url.as_str()) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
+    pages::see_other(url.as_str())
 }
 
 fn unavailable(e: impl std::fmt::Display) -> HttpResponse {

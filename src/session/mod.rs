@@ -67,6 +67,16 @@ pub fn cookie_name(state: &AppState) -> &'static str {
     }
 }
 
+/// SECURITY.md §4: `HttpOnly`, `SameSite=Lax`, host-only (no `Domain`), `Secure` on https.
+fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    let mut cookie = Cookie::new(cookie_name(state), value);
+    cookie.set_path("/");
+    cookie.set_http_only(true);
+    cookie.set_same_site(SameSite::Lax);
+    cookie.set_secure(state.settings.issuer.is_https());
+    cookie
+}
+
 fn store_key(id: &str) -> String {
     // The id itself never reaches the store: a read of Redis does not yield usable cookies.
     key("session", &b64url(&sha256(id.as_bytes())))
@@ -172,21 +182,12 @@ impl Session {
     }
 
     pub fn cookie(&self, state: &AppState) -> Cookie<'static> {
-        let mut cookie = Cookie::new(cookie_name(state), self.id.clone());
-        cookie.set_path("/");
-        cookie.set_http_only(true);
-        cookie.set_same_site(SameSite::Lax);
-        cookie.set_secure(state.settings.issuer.is_https());
-        cookie
+        session_cookie(state, self.id.clone())
     }
 
     /// A cookie that removes the session cookie from the browser.
     pub fn removal_cookie(state: &AppState) -> Cookie<'static> {
-        let mut cookie = Cookie::new(cookie_name(state), "");
-        cookie.set_path("/");
-        cookie.set_http_only(true);
-        cookie.set_same_site(SameSite::Lax);
-        cookie.set_secure(state.settings.issuer.is_https());
+        let mut cookie = session_cookie(state, String::new());
         cookie.make_removal();
         cookie
     }

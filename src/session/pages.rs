@@ -139,13 +139,30 @@ pub fn is_same_origin_post(state: &AppState, req: &HttpRequest) -> bool {
     }
 }
 
-/// The 403 every refused form POST gets: nothing about why, nothing changed.
-pub fn forbidden_form() -> HttpResponse {
+/// The 403 every refused form POST gets: nothing about why, nothing changed; the refusal is
+/// audited (SECURITY.md §7) with the reason, which the page does not show.
+pub fn refuse_form(state: &AppState, req: &HttpRequest, reason: &'static str) -> HttpResponse {
+    let mut event = crate::audit::AuditLog::about(req, state.clock.now(), "form.refused", "refused");
+    event.detail = Some(serde_json::json!({ "page": req.path(), "reason": reason }).to_string());
+    state.audit.record_refusal(event);
     error_page(
         StatusCode::FORBIDDEN,
         "Request refused",
         "This form was not sent from this sign-in page, or it has expired. Go back to the application and start again.",
     )
+}
+
+/// Title and text of the page for a sign-in request that cannot go on.
+pub const EXPIRED_TITLE: &str = "Sign-in request expired";
+pub const EXPIRED_MESSAGE: &str = "This sign-in request has expired, was already used or was started in another browser. Go back to the application and start again.";
+
+/// A 303 to `location` (RFC 9700 §4.12: never 307 after a POST that carried credentials).
+pub fn see_other(location: &str) -> HttpResponse {
+    let mut response = HttpResponse::SeeOther().finish();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
 }
 
 #[derive(Template)]

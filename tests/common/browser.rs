@@ -78,6 +78,25 @@ impl Browser {
         self.post(path, form, Some(&origin)).await
     }
 
+    /// Submits the login form of `page` (the login page's HTML).
+    pub async fn submit_login(&mut self, page: &str, username: &str, password: &str) -> reqwest::Response {
+        let (csrf, interaction) = (hidden(page, "csrf_token"), hidden(page, "interaction"));
+        let form = [
+            ("csrf_token", csrf.as_str()),
+            ("interaction", interaction.as_str()),
+            ("username", username),
+            ("password", password),
+        ];
+        self.submit("/login", &form).await
+    }
+
+    /// Submits the consent form of `page` with `decision` (`allow` or `deny`).
+    pub async fn submit_consent(&mut self, page: &str, decision: &str) -> reqwest::Response {
+        let (csrf, interaction) = (hidden(page, "csrf_token"), hidden(page, "interaction"));
+        let form = [("csrf_token", csrf.as_str()), ("interaction", interaction.as_str()), ("decision", decision)];
+        self.submit("/consent", &form).await
+    }
+
     /// From `/authorize?…` to the redirect with the code: signs in as `username` and allows
     /// the consent page if one is shown. Returns the final `Location`.
     pub async fn authorize(&mut self, query: &str, username: &str) -> String {
@@ -87,20 +106,10 @@ impl Browser {
             let location = location(&response);
             if location.starts_with("login?") {
                 let page = self.get(&format!("/{location}")).await.text().await.unwrap();
-                let (csrf, interaction) = (hidden(&page, "csrf_token"), hidden(&page, "interaction"));
-                let form = [
-                    ("csrf_token", csrf.as_str()),
-                    ("interaction", interaction.as_str()),
-                    ("username", username),
-                    ("password", PASSWORD),
-                ];
-                response = self.submit("/login", &form).await;
+                response = self.submit_login(&page, username, PASSWORD).await;
             } else if location.starts_with("consent?") {
                 let page = self.get(&format!("/{location}")).await.text().await.unwrap();
-                let (csrf, interaction) = (hidden(&page, "csrf_token"), hidden(&page, "interaction"));
-                let form =
-                    [("csrf_token", csrf.as_str()), ("interaction", interaction.as_str()), ("decision", "allow")];
-                response = self.submit("/consent", &form).await;
+                response = self.submit_consent(&page, "allow").await;
             } else {
                 return location;
             }
@@ -202,6 +211,15 @@ impl TestApp {
         let location = browser.authorize(&authorize_query(client, extra), username).await;
         query_param(&location, "code").expect("a code")
     }
+}
+
+/// A node with the test APIs, the client `registration` and the user `alice`.
+pub async fn app_with_alice(data: &super::TestData, registration: ClientRegistration) -> (TestApp, TestClient) {
+    let app = super::spawn_app(data).await;
+    app.register_apis().await;
+    let client = app.register_client(registration).await;
+    app.create_user("alice").await;
+    (app, client)
 }
 
 /// The JSON body of a successful token response.

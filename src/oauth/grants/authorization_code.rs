@@ -13,7 +13,7 @@ use super::{access_token_lifetime, grant_audience, mint_access_token, token_scop
 use crate::audit::AuditLog;
 use crate::domain::{ClientType, CodeVerifier, GrantType, ResourceIndicator};
 use crate::error::{ErrorCode, OAuthError};
-use crate::oauth::access_token::{revoked_key, LEEWAY};
+use crate::oauth::access_token;
 use crate::oauth::authorize::{code_key, CodeGrant, CODE_LIFETIME};
 use crate::oauth::id_token::{self, Authentication};
 use crate::oauth::token::TokenResponse;
@@ -196,11 +196,7 @@ async fn revoke_if_redeemed(
     let marked = serde_json::to_vec(&redeemed).map_err(OAuthError::server_error)?;
     state.hot.put(&redeemed_key(code), &marked, ttl).await.map_err(OAuthError::unavailable)?;
     for (jti, exp) in &redeemed.access_tokens {
-        // Verifiers accept a token until `exp` plus their leeway: remember it that long.
-        if *exp + LEEWAY > now {
-            let ttl = Duration::from_secs((exp + LEEWAY - now) as u64);
-            state.hot.put(&revoked_key(jti), b"1", ttl).await.map_err(OAuthError::unavailable)?;
-        }
+        access_token::revoke(state.hot.as_ref(), jti, *exp, now).await.map_err(OAuthError::unavailable)?;
     }
     if let Some(family) = &redeemed.refresh_family {
         revoke_family(state, family).await?;

@@ -27,7 +27,7 @@ use crate::audit::AuditLog;
 use crate::crypto::{b64url, random_token, sha256};
 use crate::domain::{ClientType, ResourceIndicator, ScopeSet};
 use crate::error::{ErrorCode, OAuthError};
-use crate::oauth::access_token::{revoked_key, AccessTokenClaims, LEEWAY};
+use crate::oauth::access_token::{self, AccessTokenClaims};
 use crate::oauth::id_token::{self, Authentication};
 use crate::oauth::token::TokenResponse;
 use crate::registry::Client;
@@ -203,9 +203,7 @@ async fn issue_token(
 }
 
 async fn revoke_jti(state: &AppState, jti: &str, exp: i64) -> Result<(), OAuthError> {
-    // Verifiers accept a token until `exp` plus their leeway: remember it that long.
-    let ttl = secs(exp + LEEWAY - state.clock.now());
-    state.hot.put(&revoked_key(jti), b"1", ttl).await.map_err(OAuthError::unavailable)
+    access_token::revoke(state.hot.as_ref(), jti, exp, state.clock.now()).await.map_err(OAuthError::unavailable)
 }
 
 /// Revokes a family: durably, then its current token and live access tokens in the hot store.
@@ -220,7 +218,7 @@ pub async fn revoke_family(state: &AppState, family_id: &str) -> Result<usize, O
     if let Some(bytes) = state.hot.get(&family_key(family_id)).await.map_err(OAuthError::unavailable)? {
         let family: FamilyState = serde_json::from_slice(&bytes).map_err(OAuthError::server_error)?;
         state.hot.delete(&current_key(&family.current)).await.map_err(OAuthError::unavailable)?;
-        for (jti, exp) in family.access_tokens.iter().filter(|(_, exp)| *exp + LEEWAY > now) {
+        for (jti, exp) in family.access_tokens.iter().filter(|(_, exp)| *exp + access_token::LEEWAY > now) {
             revoke_jti(state, jti, *exp).await?;
             revoked += 1;
         }
@@ -428,7 +426,7 @@ async fn is_revoked(state: &AppState, family_id: &str) -> Result<bool, OAuthErro
     if state.hot.get(&revoked_family_key(family_id)).await.map_err(OAuthError::unavailable)?.is_some() {
         return Ok(true);
     }
-    if state.hot.kind() != "memory" {
+    if state.hot.is_shared() {
         return Ok(false);
     }
     let id = family_id.to_owned();

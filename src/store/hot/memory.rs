@@ -145,4 +145,8 @@ impl HotStore for MemoryStore {
     fn kind(&self) -> &'static str {
         "memory"
     }
+
+    fn is_shared(&self) -> bool {
+        false
+    }
 }

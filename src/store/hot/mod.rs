@@ -45,6 +45,9 @@ pub trait HotStore: Send + Sync + std::fmt::Debug + 'static {
     /// Readiness: the store answers.
     async fn ping(&self) -> Result<(), HotStoreError>;
     fn kind(&self) -> &'static str;
+    /// Whether other processes (other nodes, the CLI) read and write this same store; the
+    /// in-process store is this process's alone.
+    fn is_shared(&self) -> bool;
 }
 
 /// `kind:{id}`: the id is the hash tag, so one logical item maps to one Redis Cluster slot.

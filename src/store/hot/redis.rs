@@ -177,4 +177,8 @@ impl HotStore for RedisStore {
     fn kind(&self) -> &'static str {
         "redis"
     }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
 }
