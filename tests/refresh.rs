@@ -59,6 +59,8 @@ async fn refresh_tokens_rotate_and_a_used_one_revokes_the_whole_family(backend: 
     assert!(id.get("nonce").is_none());
     assert_eq!(claims_of(second["access_token"].as_str().unwrap())["aud"], API);
 
+    // Past the window in which a duplicate counts as concurrent (refused, nothing revoked).
+    app.clock.advance(std::time::Duration::from_secs(3));
     let (status, error) = error_of(refresh(&app, &client, &rt0, &[]).await).await;
     assert_eq!((status, error.as_str()), (400, "invalid_grant"), "BCP-9: reuse refused");
     let (status, error) = error_of(refresh(&app, &client, &rt1, &[]).await).await;
@@ -125,10 +127,20 @@ async fn of_two_concurrent_refreshes_exactly_one_wins(backend: Backend) {
     let attempts = futures_util::future::join_all((0..4).map(|_| refresh(&app, &client, rt, &[]))).await;
     let won: Vec<_> = attempts.into_iter().filter(|r| r.status() == 200).collect();
     assert_eq!(won.len(), 1, "exactly one rotation wins");
-    // A duplicate that came after the winner finished met a used token: reuse, as BCP-9 says
-    // (with the grace window off), so the winner's tokens may be revoked too; that is safe.
+    let won_body: Value = won.into_iter().next().unwrap().json().await.unwrap();
+    // Right after, the same token is still a concurrent duplicate: refused, nothing revoked.
     let (status, error) = error_of(refresh(&app, &client, rt, &[]).await).await;
     assert_eq!((status, error.as_str()), (400, "invalid_grant"), "the used token stays used");
+    // Later, the same token is reuse: the family is revoked.
+    // The winner's token works: nothing was revoked.
+    let next = won_body["refresh_token"].as_str().unwrap();
+    let newest = token_body(refresh(&app, &client, next, &[]).await).await;
+    // Later, the same token is reuse: the family is revoked.
+    app.clock.advance(std::time::Duration::from_secs(3));
+    let (status, _) = error_of(refresh(&app, &client, rt, &[]).await).await;
+    assert_eq!(status, 400);
+    let (status, error) = error_of(refresh(&app, &client, newest["refresh_token"].as_str().unwrap(), &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"), "BCP-9: the family is revoked");
     app.stop().await;
 }
 
@@ -173,6 +185,7 @@ async fn within_the_grace_window_the_previous_token_may_be_retried(backend: Back
     let rt2 = retried["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(rt2, rt1);
     // Only one retry: the window cannot be stretched by retrying again.
+    app.clock.advance(std::time::Duration::from_secs(3));
     let (status, error) = error_of(refresh(&app, &client, &rt0, &[]).await).await;
     assert_eq!((status, error.as_str()), (400, "invalid_grant"), "a second retry is reuse");
     let (status, _) = error_of(refresh(&app, &client, &rt2, &[]).await).await;

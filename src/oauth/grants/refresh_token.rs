@@ -37,6 +37,11 @@ use crate::store::models::RefreshFamilyRow;
 
 pub const PREFIX: &str = "idp_rt_";
 
+/// Seconds after a rotation during which the same token again counts as a concurrent
+/// duplicate (refused) rather than reuse (the family revoked). A thief racing the client within
+/// it is refused, and the client's next refresh with the token it holds is reuse then.
+const CONCURRENT_WINDOW: i64 = 2;
+
 #[derive(Debug)]
 pub struct RefreshTokenRequest {
     pub refresh_token: String,
@@ -291,6 +296,11 @@ async fn read_presented(
             let successor = serde_json::from_slice(&bytes).map_err(OAuthError::server_error)?;
             return Ok(Presented::Retry { successor_hash: used.successor, successor });
         }
+    }
+    // A duplicate sent together with the request that used the token (a client refreshing
+    // twice at once) is refused without revoking, so exactly one of concurrent refreshes wins.
+    if now - used.rotated_at < CONCURRENT_WINDOW {
+        return Err(invalid_grant());
     }
     Err(reuse_detected(state, req, client, &used.family_id, &used.user_id).await)
 }
