@@ -15,12 +15,14 @@ pub mod policy;
 pub mod registry;
 pub mod session;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod users;
 pub mod verify;
 
-pub use startup::{AppState, Application, StartupError};
+pub use startup::Application;
+pub use state::{AppState, StartupError};
 
 /// Builds a node (stores connected, keys loaded, listener bound) ready to
 /// [`Application::run_until_stopped`].

@@ -9,7 +9,7 @@ use idp::clock::SystemClock;
 use idp::config::Settings;
 use idp::crypto::keyring::RotationOutcome;
 use idp::crypto::{Kek, SigningAlg};
-use idp::startup::{AppState, KEYS_CHANNEL};
+use idp::state::{AppState, KEYS_CHANNEL};
 
 #[derive(Parser)]
 #[command(name = "idp", version, about = "A company identity provider (OAuth 2.0 / OpenID Connect)")]

@@ -19,11 +19,12 @@ use serde::{Deserialize, Serialize};
 use crate::audit::AuditLog;
 use crate::crypto::{b64url, random_token, sha256};
 use crate::domain::{CodeChallenge, GrantType, ResourceIndicator, ScopeSet};
+use crate::error::ErrorCode;
 use crate::registry::client::OIDC_SCOPES;
 use crate::registry::Client;
 use crate::session::pages;
 use crate::session::{Interaction, Session, SignedIn};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::hot::{key, HotStoreError};
 use crate::store::models::ConsentRow;
 use crate::users::User;
@@ -89,48 +90,12 @@ pub struct Reply {
     state: Option<String>,
 }
 
-/// The errors of the authorization endpoint (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthorizeErrorCode {
-    InvalidRequest,
-    UnauthorizedClient,
-    AccessDenied,
-    UnsupportedResponseType,
-    InvalidScope,
-    InvalidTarget,
-    ServerError,
-    TemporarilyUnavailable,
-    LoginRequired,
-    ConsentRequired,
-    RequestNotSupported,
-    InvalidRequestUri,
-}
-
-impl AuthorizeErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidRequest => "invalid_request",
-            Self::UnauthorizedClient => "unauthorized_client",
-            Self::AccessDenied => "access_denied",
-            Self::UnsupportedResponseType => "unsupported_response_type",
-            Self::InvalidScope => "invalid_scope",
-            Self::InvalidTarget => "invalid_target",
-            Self::ServerError => "server_error",
-            Self::TemporarilyUnavailable => "temporarily_unavailable",
-            Self::LoginRequired => "login_required",
-            Self::ConsentRequired => "consent_required",
-            Self::RequestNotSupported => "request_not_supported",
-            Self::InvalidRequestUri => "invalid_request_uri",
-        }
-    }
-}
-
 #[derive(Debug)]
 pub enum AuthorizeError {
     /// Shown to the user; the client is not trusted with a redirect.
     Page { status: StatusCode, title: &'static str, message: &'static str },
     /// Sent to the client's redirect URI.
-    Redirect { reply: Reply, code: AuthorizeErrorCode, description: &'static str },
+    Redirect { reply: Reply, code: ErrorCode, description: &'static str },
 }
 
 impl AuthorizeError {
@@ -239,7 +204,7 @@ pub async fn parse_request(
     // From here on the redirect URI is trusted; errors go back to it.
     let mut reply = Reply { redirect_uri: redirect_uri.clone(), mode: ResponseMode::Query, state: None };
     let fail = |reply: &Reply, code, description| AuthorizeError::Redirect { reply: reply.clone(), code, description };
-    let invalid = |reply: &Reply, description| fail(reply, AuthorizeErrorCode::InvalidRequest, description);
+    let invalid = |reply: &Reply, description| fail(reply, ErrorCode::InvalidRequest, description);
 
     reply.state = match raw.get("state") {
         Ok(Some(s)) if s.len() > MAX_STATE => return Err(invalid(&reply, "state is too long")),
@@ -255,40 +220,33 @@ pub async fn parse_request(
     let single = |name: &str| raw.get(name).map_err(|Repeated| invalid(&reply, "a parameter is repeated"));
 
     if single("request")?.is_some() {
-        return Err(fail(&reply, AuthorizeErrorCode::RequestNotSupported, "request objects are not supported"));
+        return Err(fail(&reply, ErrorCode::RequestNotSupported, "request objects are not supported"));
     }
     match single("response_type")? {
         None => return Err(invalid(&reply, "response_type is required")),
         Some("code") => {}
         Some(_) => {
-            return Err(fail(
-                &reply,
-                AuthorizeErrorCode::UnsupportedResponseType,
-                "only response_type=code is supported",
-            ))
+            return Err(fail(&reply, ErrorCode::UnsupportedResponseType, "only response_type=code is supported"))
         }
     }
     if !client.allows_grant(GrantType::AuthorizationCode) {
-        return Err(fail(
-            &reply,
-            AuthorizeErrorCode::UnauthorizedClient,
-            "the client may not use the authorization code grant",
-        ));
+        return Err(fail(&reply, ErrorCode::UnauthorizedClient, "the client may not use the authorization code grant"));
     }
     let scope = match single("scope")? {
-        Some(text) => ScopeSet::parse(text)
-            .map_err(|_| fail(&reply, AuthorizeErrorCode::InvalidScope, "the scope is malformed"))?,
+        Some(text) => {
+            ScopeSet::parse(text).map_err(|_| fail(&reply, ErrorCode::InvalidScope, "the scope is malformed"))?
+        }
         None => ScopeSet::empty(),
     };
     if !scope.is_subset(&client.scopes) {
-        return Err(fail(&reply, AuthorizeErrorCode::InvalidScope, "a requested scope is not allowed"));
+        return Err(fail(&reply, ErrorCode::InvalidScope, "a requested scope is not allowed"));
     }
     let mut resources = Vec::new();
     for text in raw.all("resource") {
         let resource = ResourceIndicator::parse(text)
-            .map_err(|_| fail(&reply, AuthorizeErrorCode::InvalidTarget, "the resource is not a valid absolute URI"))?;
+            .map_err(|_| fail(&reply, ErrorCode::InvalidTarget, "the resource is not a valid absolute URI"))?;
         if !client.allows_resource(&resource) || state.registry.resource(resource.as_str()).is_none() {
-            return Err(fail(&reply, AuthorizeErrorCode::InvalidTarget, "the resource is not allowed for this client"));
+            return Err(fail(&reply, ErrorCode::InvalidTarget, "the resource is not allowed for this client"));
         }
         if !resources.contains(&resource) {
             resources.push(resource);
@@ -409,7 +367,7 @@ async fn authorize(req: &HttpRequest, state: &AppState, raw: RawParams) -> HttpR
                 if client.require_pushed_authorization_requests {
                     return Err(AuthorizeError::Redirect {
                         reply: request.reply(),
-                        code: AuthorizeErrorCode::InvalidRequest,
+                        code: ErrorCode::InvalidRequest,
                         description: "this client sends authorization requests through PAR only",
                     });
                 }
@@ -435,7 +393,7 @@ async fn authorize(req: &HttpRequest, state: &AppState, raw: RawParams) -> HttpR
         if needs_login && request.prompt.none {
             return Err(AuthorizeError::Redirect {
                 reply: request.reply(),
-                code: AuthorizeErrorCode::LoginRequired,
+                code: ErrorCode::LoginRequired,
                 description: "the user is not signed in",
             });
         }
@@ -477,7 +435,7 @@ pub async fn continue_interaction(
         None if prompt.none => {
             return Err(AuthorizeError::Redirect {
                 reply,
-                code: AuthorizeErrorCode::LoginRequired,
+                code: ErrorCode::LoginRequired,
                 description: "the user is not signed in",
             })
         }
@@ -486,7 +444,7 @@ pub async fn continue_interaction(
             if prompt.none {
                 return Err(AuthorizeError::Redirect {
                     reply,
-                    code: AuthorizeErrorCode::ConsentRequired,
+                    code: ErrorCode::ConsentRequired,
                     description: "the user has not consented",
                 });
             }
@@ -648,7 +606,7 @@ pub fn is_oidc_scope(scope: &str) -> bool {
 pub fn deny(state: &AppState, request: &AuthorizationRequest) -> HttpResponse {
     AuthorizeError::Redirect {
         reply: request.reply(),
-        code: AuthorizeErrorCode::AccessDenied,
+        code: ErrorCode::AccessDenied,
         description: "the user denied the request",
     }
     .into_response(state)

@@ -17,7 +17,7 @@ use crate::domain::TokenEndpointAuthMethod;
 use crate::error::OAuthError;
 use crate::registry::client::ASSERTION_ALGS;
 use crate::registry::Client;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::hot::key;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

@@ -8,7 +8,7 @@ use actix_web::HttpRequest;
 use crate::crypto::dpop::{verify_proof, DpopError, ProofCheck, VerifiedProof};
 use crate::crypto::{b64url, sha256};
 use crate::error::{ErrorCode, OAuthError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::hot::{key, HotStoreError};
 
 /// How far in the future a proof's `iat` may be (clock skew; FAPI 2.0 allows up to 10 s).

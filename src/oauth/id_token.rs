@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::crypto::SigningAlg;
 use crate::domain::ScopeSet;
 use crate::registry::Client;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::users::User;
 
 /// What the ID token says about one authentication.

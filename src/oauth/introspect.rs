@@ -14,7 +14,7 @@ use super::token::refused;
 use crate::domain::ClientType;
 use crate::error::OAuthError;
 use crate::registry::Client;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub async fn introspect(
     req: HttpRequest,

@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::authorize::{parse_request, AuthorizationRequest, AuthorizeError, AuthorizeErrorCode, RawParams};
+use super::authorize::{parse_request, AuthorizationRequest, AuthorizeError, RawParams};
 use super::client_auth::{self, AuthenticatedRequest};
 use super::dpop;
 use super::form::read_body;
@@ -16,7 +16,7 @@ use super::no_store_response;
 use crate::crypto::{b64url, random_token, sha256};
 use crate::error::{ErrorCode, OAuthError};
 use crate::registry::Client;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::hot::key;
 
 /// RFC 9126 §2.2: a short lifetime (FAPI 2.0: under 600 s).
@@ -96,9 +96,9 @@ fn as_oauth_error(error: AuthorizeError) -> OAuthError {
         AuthorizeError::Page { .. } => OAuthError::invalid_request("the client or redirect_uri is not valid"),
         AuthorizeError::Redirect { code, description, .. } => {
             let code = match code {
-                AuthorizeErrorCode::InvalidScope => ErrorCode::InvalidScope,
-                AuthorizeErrorCode::InvalidTarget => ErrorCode::InvalidTarget,
-                AuthorizeErrorCode::UnauthorizedClient => ErrorCode::UnauthorizedClient,
+                ErrorCode::InvalidScope => ErrorCode::InvalidScope,
+                ErrorCode::InvalidTarget => ErrorCode::InvalidTarget,
+                ErrorCode::UnauthorizedClient => ErrorCode::UnauthorizedClient,
                 _ => ErrorCode::InvalidRequest,
             };
             OAuthError::new(code, description)

@@ -12,7 +12,7 @@ use super::grants::refresh_token;
 use super::no_store_response;
 use crate::audit::AuditLog;
 use crate::error::{ErrorCode, OAuthError};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub async fn revoke(
     req: HttpRequest,

@@ -19,7 +19,7 @@ use crate::crypto::b64url;
 use crate::domain::{GrantType, ResourceIndicator, ScopeSet};
 use crate::error::{ErrorCode, OAuthError};
 use crate::policy::cors;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A token request, parsed: each grant with exactly what it needs.
 #[derive(Debug)]

@@ -12,7 +12,7 @@ use crate::oauth::access_token::revoked_key;
 use crate::oauth::dpop;
 use crate::oauth::id_token::user_claims;
 use crate::policy::cors;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::verify::request::{check_origin, read_authorization, read_proof};
 use crate::verify::{Challenge, ProofError, Scheme, TokenError, VerifyError};
 

@@ -3,13 +3,13 @@
 //! the answer echoes that one origin, never `*`, with `Vary: Origin`. Preflights get a fixed
 //! answer that reflects nothing but an origin some client registered.
 
-use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse};
 
 use crate::domain::Origin;
 use crate::error::OAuthError;
 
-pub const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
+pub use crate::error::DPOP_NONCE;
 
 /// The request's `Origin`, if it sent one. `null` and malformed origins are refused outright.
 pub fn request_origin(req: &HttpRequest) -> Result<Option<Origin>, OAuthError> {
@@ -46,17 +46,6 @@ pub fn check_referer(client: &crate::registry::Client, req: &HttpRequest) -> Res
     } else {
         Err(OAuthError::origin_not_allowed())
     }
-}
-
-/// Headers of an actual (non-preflight) cross-origin response from an allowed origin.
-pub fn add_actual_headers(response: &mut HttpResponseBuilder, origin: &HeaderValue) {
-    response
-        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone()))
-        .insert_header((header::VARY, HeaderValue::from_static("Origin")))
-        .insert_header((
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("DPoP-Nonce, WWW-Authenticate"),
-        ));
 }
 
 /// Answer to `OPTIONS` on a client-authenticated POST endpoint.

@@ -12,7 +12,7 @@ use super::{Interaction, Session};
 use crate::audit::AuditLog;
 use crate::oauth::authorize::{continue_interaction, is_oidc_scope, AuthorizationRequest, AuthorizeError};
 use crate::registry::Client;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::models::{ConsentRow, NewAuditEvent};
 
 /// Words a user understands for the OpenID Connect scopes; other scopes are shown as named.

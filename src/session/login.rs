@@ -9,7 +9,7 @@ use crate::audit::AuditLog;
 use crate::oauth::authorize::{continue_interaction, AuthorizeError};
 use crate::oauth::form::{read_body, FormParams};
 use crate::registry::Client;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(serde::Deserialize)]
 pub struct InteractionQuery {

@@ -18,7 +18,7 @@ use crate::audit::AuditLog;
 use crate::oauth::form::{read_body, FormParams};
 use crate::oauth::id_token;
 use crate::registry::Client;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// What a logout request asks for, its parts checked.
 struct LogoutRequest {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::{b64url, random_token, sha256};
 use crate::oauth::authorize::AuthorizationRequest;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::hot::{key, HotStoreError};
 
 /// How long a started sign-in or consent may take.

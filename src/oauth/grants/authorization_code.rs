@@ -18,7 +18,7 @@ use crate::oauth::authorize::{code_key, CodeGrant, CODE_LIFETIME};
 use crate::oauth::id_token::{self, Authentication};
 use crate::oauth::token::TokenResponse;
 use crate::registry::Client;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::hot::key;
 
 #[derive(Debug)]

@@ -6,7 +6,7 @@ use crate::domain::{ResourceIndicator, ScopeSet};
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::token::TokenResponse;
 use crate::registry::Client;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug)]
 pub struct ClientCredentialsRequest {

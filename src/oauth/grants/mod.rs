@@ -10,7 +10,7 @@ use crate::domain::{Origin, ResourceIndicator, ScopeSet};
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::access_token::{self, AccessTokenClaims, Confirmation};
 use crate::registry::{Client, ResourceServer};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// What an issued token is bound to.
 #[derive(Debug, Default, Clone)]

@@ -31,7 +31,7 @@ use crate::oauth::access_token::{self, AccessTokenClaims};
 use crate::oauth::id_token::{self, Authentication};
 use crate::oauth::token::TokenResponse;
 use crate::registry::Client;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::hot::key;
 use crate::store::models::RefreshFamilyRow;
 

@@ -1,128 +1,11 @@
-//! The error shapes clients see: RFC 6749 §5.2 for the OAuth endpoints, RFC 9457 problem
-//! details for everything else. Public wording is generic; the cause goes to the log only.
+//! The RFC 6749 §5.2 error of the OAuth endpoints.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, Responder, ResponseError};
-use serde::Serialize;
+use actix_web::{HttpResponse, ResponseError};
 
-/// An RFC 9457 problem (`application/problem+json`) for non-OAuth endpoints.
-#[derive(Debug, thiserror::Error)]
-#[error("{title} ({status}){}", .cause.as_ref().map(|c| format!(": {c}")).unwrap_or_default())]
-pub struct Problem {
-    pub status: StatusCode,
-    pub title: &'static str,
-    pub detail: Option<String>,
-    /// Logged, never sent.
-    pub cause: Option<String>,
-}
-
-impl Problem {
-    pub fn new(status: StatusCode, title: &'static str) -> Self {
-        Self { status, title, detail: None, cause: None }
-    }
-
-    pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "Not Found")
-    }
-
-    pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
-    }
-
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        Self { cause: Some(cause.to_string()), ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error") }
-    }
-
-    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
-        Self { cause: Some(cause.to_string()), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable") }
-    }
-}
-
-#[derive(Serialize)]
-struct ProblemBody<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    title: &'a str,
-    status: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<&'a str>,
-}
-
-impl ResponseError for Problem {
-    fn status_code(&self) -> StatusCode {
-        self.status
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let body = ProblemBody {
-            kind: "about:blank",
-            title: self.title,
-            status: self.status.as_u16(),
-            detail: self.detail.as_deref(),
-        };
-        HttpResponse::build(self.status)
-            .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")))
-            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-            .body(serde_json::to_string(&body).unwrap_or_default())
-    }
-}
-
-/// Handlers may return a `Problem` directly as their response.
-impl Responder for Problem {
-    type Body = actix_web::body::BoxBody;
-
-    fn respond_to(self, _req: &HttpRequest) -> HttpResponse {
-        self.error_response()
-    }
-}
-
-/// RFC 6749 §5.2, RFC 7009, RFC 7662, RFC 8707 and RFC 9449 error codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    InvalidRequest,
-    InvalidClient,
-    InvalidGrant,
-    UnauthorizedClient,
-    UnsupportedGrantType,
-    UnsupportedTokenType,
-    InvalidScope,
-    InvalidTarget,
-    InvalidDpopProof,
-    UseDpopNonce,
-    AccessDenied,
-    ServerError,
-    TemporarilyUnavailable,
-}
-
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidRequest => "invalid_request",
-            Self::InvalidClient => "invalid_client",
-            Self::InvalidGrant => "invalid_grant",
-            Self::UnauthorizedClient => "unauthorized_client",
-            Self::UnsupportedGrantType => "unsupported_grant_type",
-            Self::UnsupportedTokenType => "unsupported_token_type",
-            Self::InvalidScope => "invalid_scope",
-            Self::InvalidTarget => "invalid_target",
-            Self::InvalidDpopProof => "invalid_dpop_proof",
-            Self::UseDpopNonce => "use_dpop_nonce",
-            Self::AccessDenied => "access_denied",
-            Self::ServerError => "server_error",
-            Self::TemporarilyUnavailable => "temporarily_unavailable",
-        }
-    }
-
-    fn status(self) -> StatusCode {
-        match self {
-            Self::InvalidClient => StatusCode::UNAUTHORIZED,
-            Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::BAD_REQUEST,
-        }
-    }
-}
+use super::response::{no_store_response, DPOP_NONCE};
+use super::ErrorCode;
 
 /// An error of an OAuth endpoint: `{"error", "error_description"}` with `Cache-Control:
 /// no-store`, `WWW-Authenticate` on 401, `DPoP-Nonce` when a nonce is asked for, and CORS
@@ -233,7 +116,7 @@ impl ResponseError for OAuthError {
         let description: String =
             self.description.bytes().map(|b| if is_error_text_byte(b) { b as char } else { ' ' }).collect();
         let body = serde_json::json!({ "error": self.code.as_str(), "error_description": description });
-        let mut response = crate::oauth::no_store_response(self.status, self.cors_origin.as_ref());
+        let mut response = no_store_response(self.status, self.cors_origin.as_ref());
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")));
         if self.status == StatusCode::UNAUTHORIZED {
             // RFC 6749 §5.2 / RFC 9110 §11.6.1: a 401 names the scheme to authenticate with.
@@ -243,7 +126,7 @@ impl ResponseError for OAuthError {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
         if let Some(nonce) = self.dpop_nonce.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
-            response.insert_header((crate::policy::cors::DPOP_NONCE, nonce));
+            response.insert_header((DPOP_NONCE, nonce));
         }
         response.body(body.to_string())
     }
