@@ -360,11 +360,13 @@ async fn keys(command: KeysCommand, settings: Settings) -> Result<(), String> {
 /// Runs a registry change off the async workers and announces it to running nodes.
 async fn registry_call<T: Send + 'static>(
     state: &AppState,
-    call: impl FnOnce(&idp::registry::Registry) -> Result<T, idp::registry::RegistryError> + Send + 'static,
+    call: impl FnOnce(&idp::services::registry::Registry) -> Result<T, idp::services::registry::RegistryError>
+        + Send
+        + 'static,
 ) -> Result<T, String> {
     let registry = state.registry.clone();
     let result = tokio::task::spawn_blocking(move || call(&registry)).await.map_err(|e| e.to_string())?;
-    let _ = state.hot.publish(idp::registry::REGISTRY_CHANNEL, b"changed").await;
+    let _ = state.hot.publish(idp::services::registry::REGISTRY_CHANNEL, b"changed").await;
     result.map_err(|e| e.to_string())
 }
 
@@ -377,8 +379,13 @@ async fn resources(command: ResourcesCommand, settings: Settings) -> Result<(), 
     let state = AppState::connect(settings, Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
     match command {
         ResourcesCommand::Create { identifier, name, scopes, access_token_lifetime, require_dpop, json } => {
-            let registration =
-                idp::registry::ResourceRegistration { identifier, name, scopes, access_token_lifetime, require_dpop };
+            let registration = idp::services::registry::ResourceRegistration {
+                identifier,
+                name,
+                scopes,
+                access_token_lifetime,
+                require_dpop,
+            };
             let created = registry_call(&state, move |r| r.create_resource(registration)).await?;
             if json {
                 print_json(&created)?;
@@ -424,7 +431,7 @@ async fn clients(command: ClientsCommand, settings: Settings) -> Result<(), Stri
             backchannel_logout_uri,
             json,
         } => {
-            let registration = idp::registry::ClientRegistration {
+            let registration = idp::services::registry::ClientRegistration {
                 name,
                 public,
                 grant_types: grants,
@@ -497,14 +504,14 @@ async fn register_demo(state: &AppState, settings: &Settings) -> Result<(), Stri
     if !empty {
         return Ok(());
     }
-    let resource = idp::registry::ResourceRegistration {
+    let resource = idp::services::registry::ResourceRegistration {
         identifier: DEMO_API.into(),
         name: Some("Demo API".into()),
         scopes: vec!["read".into(), "write".into()],
         ..Default::default()
     };
     registry_call(state, move |r| r.create_resource(resource)).await?;
-    let client = idp::registry::ClientRegistration {
+    let client = idp::services::registry::ClientRegistration {
         name: "Demo service".into(),
         grant_types: vec!["client_credentials".into()],
         resources: vec![DEMO_API.into()],
@@ -530,7 +537,7 @@ async fn register_demo_sign_in(state: &AppState, settings: &Settings, api: &str)
     // RFC 7636 Appendix B: a verifier and its S256 challenge, fine for a demo only.
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-    let web_app = idp::registry::ClientRegistration {
+    let web_app = idp::services::registry::ClientRegistration {
         name: "Demo web app".into(),
         grant_types: vec!["authorization_code".into()],
         resources: vec![api.into()],
@@ -541,12 +548,12 @@ async fn register_demo_sign_in(state: &AppState, settings: &Settings, api: &str)
     let (web_app, secret) = registry_call(state, move |r| r.create_client(web_app)).await?;
     let secret = secret.map(|s| s.expose().to_owned()).unwrap_or_default();
     let password = idp::crypto::random_token()[..20].to_owned();
-    let user = idp::users::NewUser {
+    let user = idp::services::users::NewUser {
         username: "demo".into(),
         email: Some("demo@example.com".into()),
         email_verified: true,
         name: Some("Demo User".into()),
-        password: Some(idp::users::Password::parse(password.clone()).map_err(|e| e.to_string())?),
+        password: Some(idp::services::users::Password::parse(password.clone()).map_err(|e| e.to_string())?),
         ..Default::default()
     };
     let users = state.users.clone();
@@ -572,7 +579,10 @@ async fn register_demo_sign_in(state: &AppState, settings: &Settings, api: &str)
     Ok(())
 }
 
-async fn find_user(directory: &idp::users::Users, username: String) -> Result<idp::users::User, String> {
+async fn find_user(
+    directory: &idp::services::users::Users,
+    username: String,
+) -> Result<idp::services::users::User, String> {
     let directory = directory.clone();
     tokio::task::spawn_blocking(move || directory.find_by_username(&username))
         .await
@@ -581,13 +591,16 @@ async fn find_user(directory: &idp::users::Users, username: String) -> Result<id
         .ok_or_else(|| "no such user".to_owned())
 }
 
-type UserCall = Box<dyn FnOnce(&idp::users::Users) -> Result<idp::users::User, idp::users::UserError> + Send>;
+type UserCall = Box<
+    dyn FnOnce(&idp::services::users::Users) -> Result<idp::services::users::User, idp::services::users::UserError>
+        + Send,
+>;
 
-fn password_from_stdin() -> Result<idp::users::Password, String> {
+fn password_from_stdin() -> Result<idp::services::users::Password, String> {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
     let password = line.trim_end_matches(['\r', '\n']).to_owned();
-    idp::users::Password::parse(password).map_err(|e| e.to_string())
+    idp::services::users::Password::parse(password).map_err(|e| e.to_string())
 }
 
 async fn users(command: UsersCommand, settings: Settings) -> Result<(), String> {
@@ -614,7 +627,15 @@ async fn users(command: UsersCommand, settings: Settings) -> Result<(), String> 
             json,
         } => {
             let password = if password_stdin { Some(password_from_stdin()?) } else { None };
-            let new = idp::users::NewUser { username, email, email_verified, name, given_name, family_name, password };
+            let new = idp::services::users::NewUser {
+                username,
+                email,
+                email_verified,
+                name,
+                given_name,
+                family_name,
+                password,
+            };
             let user = blocking(Box::new(move |d| d.create(new))).await?;
             if json {
                 print_json(&user)?;
@@ -665,7 +686,7 @@ async fn users(command: UsersCommand, settings: Settings) -> Result<(), String> 
             println!("consent withdrawn; {grants} refresh grant(s) revoked");
         }
         UsersCommand::Unlock { username } => {
-            let username = idp::users::normalize_username(&username).map_err(|e| e.to_string())?;
+            let username = idp::services::users::normalize_username(&username).map_err(|e| e.to_string())?;
             idp::session::login::unlock(&state, &username).await.map_err(|e| e.to_string())?;
             println!("{username} may sign in again");
         }

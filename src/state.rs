@@ -7,17 +7,17 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::audit::AuditLog;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::nonce::NonceIssuer;
 use crate::crypto::{Keyring, KeyringError};
 use crate::oauth::access_token::VerifiedTokens;
-use crate::registry::Registry;
+use crate::services::audit::AuditLog;
+use crate::services::registry::Registry;
+use crate::services::users::Users;
 use crate::store::hot::{MemoryStore, RedisStore};
 use crate::store::{Db, HotStore};
 use crate::telemetry::Metrics;
-use crate::users::Users;
 
 /// Channel on which nodes announce that the key table changed.
 pub const KEYS_CHANNEL: &str = "keys";

@@ -10,7 +10,7 @@ use common::browser::{
 };
 use common::oauth::{claims_of, error_of, header_of, API};
 use common::{spawn_app, Backend, TestData};
-use idp::registry::ClientRegistration;
+use idp::services::registry::ClientRegistration;
 use idp::store::models::AuditEvent;
 use serde_json::Value;
 

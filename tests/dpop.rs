@@ -6,7 +6,7 @@ mod common;
 use common::dpop::DpopKey;
 use common::oauth::{claims_of, error_of, service_registration, TestClient};
 use common::{spawn_app, Backend, TestApp, TestData};
-use idp::registry::ClientRegistration;
+use idp::services::registry::ClientRegistration;
 use serde_json::{json, Value};
 
 /// A nonce as a client learns it: from a `use_dpop_nonce` answer.

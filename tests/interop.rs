@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use common::oauth::OTHER_API;
 use common::{spawn_app, Backend, TestApp, TestData};
 use idp::clock::{Clock, SystemClock};
-use idp::registry::ClientRegistration;
+use idp::services::registry::ClientRegistration;
 
 /// Longest a script may run; each of its requests gives up after 10 s on its own.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);

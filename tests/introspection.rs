@@ -9,7 +9,7 @@ use common::oauth::{error_of, service_registration, TestClient, API, OTHER_API};
 use common::proxy::TcpProxy;
 use common::{redis_url, spawn_app, spawn_app_with, Backend, TestApp, TestData};
 use idp::clock::ManualClock;
-use idp::registry::ClientRegistration;
+use idp::services::registry::ClientRegistration;
 use idp::store::models::AuditEvent;
 use serde_json::Value;
 

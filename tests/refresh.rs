@@ -8,7 +8,7 @@ use common::browser::{token_body, web_app_registration, VERIFIER, WEB_APP_REDIRE
 use common::oauth::{claims_of, error_of, TestClient, API, OTHER_API};
 use common::{spawn_app, spawn_app_with, Backend, TestData};
 use idp::clock::ManualClock;
-use idp::registry::ClientRegistration;
+use idp::services::registry::ClientRegistration;
 use idp::store::models::AuditEvent;
 use serde_json::Value;
 

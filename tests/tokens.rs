@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::oauth::{claims_of, error_of, header_of, service_registration, TestClient, API, BROWSER_ORIGIN, OTHER_API};
 use common::{eventually, spawn_app, spawn_app_with, Backend, TestData};
 use idp::clock::ManualClock;
-use idp::registry::ClientRegistration;
+use idp::services::registry::ClientRegistration;
 use idp::store::models::{AuditEvent, ClientSecretRow};
 use serde_json::{json, Value};
 

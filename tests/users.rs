@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use common::{spawn_app, Backend, TestData};
+use idp::services::users::{NewUser, Password, UserError};
 use idp::store::models::UserRow;
-use idp::users::{NewUser, Password, UserError};
 
 fn alice() -> NewUser {
     NewUser {

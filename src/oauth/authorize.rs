@@ -16,18 +16,17 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::AuditLog;
 use crate::crypto::{b64url, random_token, sha256};
 use crate::domain::{CodeChallenge, GrantType, ResourceIndicator, ScopeSet};
 use crate::error::ErrorCode;
-use crate::registry::client::OIDC_SCOPES;
-use crate::registry::Client;
-use crate::session::pages;
+use crate::http::pages;
+use crate::services::registry::client::OIDC_SCOPES;
+use crate::services::registry::Client;
+use crate::services::users::User;
 use crate::session::{Interaction, Session, SignedIn};
 use crate::state::AppState;
 use crate::store::hot::{key, HotStoreError};
 use crate::store::models::ConsentRow;
-use crate::users::User;
 
 /// Authorization codes live this long (FAPI 2.0 §5.3.2.1: at most 60 s).
 pub const CODE_LIFETIME: Duration = Duration::from_secs(60);
@@ -341,7 +340,7 @@ pub async fn authorize_post(req: HttpRequest, payload: web::Payload, state: web:
         );
     }
     // SECURITY.md §6: the same body limit as every other form here.
-    let Ok(body) = crate::oauth::form::read_body(payload).await else {
+    let Ok(body) = crate::http::form::read_body(payload).await else {
         return pages::error_page(
             StatusCode::PAYLOAD_TOO_LARGE,
             "Request too large",
@@ -480,7 +479,8 @@ pub async fn continue_interaction(
             let code =
                 issue_code(state, &interaction.request, &user, record).await.map_err(AuthorizeError::unavailable)?;
             session.remember_client(state, client.id.as_str()).await.map_err(AuthorizeError::unavailable)?;
-            let mut event = AuditLog::about(req, state.clock.now(), "authorization.code.issued", "success");
+            let mut event =
+                crate::http::request_meta(req).event(state.clock.now(), "authorization.code.issued", "success");
             event.client_id = Some(client.id.as_str().to_owned());
             event.user_id = Some(user.user_id.clone());
             state.audit.record(event);

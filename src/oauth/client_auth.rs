@@ -10,13 +10,13 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
 
-use super::form::FormParams;
 use crate::crypto::jws::CompactJws;
 use crate::crypto::{b64url, sha256};
 use crate::domain::TokenEndpointAuthMethod;
 use crate::error::OAuthError;
-use crate::registry::client::ASSERTION_ALGS;
-use crate::registry::Client;
+use crate::http::form::FormParams;
+use crate::services::registry::client::ASSERTION_ALGS;
+use crate::services::registry::Client;
 use crate::state::AppState;
 use crate::store::hot::key;
 
@@ -269,13 +269,13 @@ pub async fn authenticated_request(
     body: &[u8],
     endpoint: &str,
 ) -> Result<AuthenticatedRequest, OAuthError> {
-    let origin = crate::policy::cors::request_origin(req)?;
+    let origin = crate::http::cors::request_origin(req)?;
     let params = FormParams::parse(req, body)?;
     let presented = Presented::from_request(req, &params)?;
     let client =
         authenticate(state, presented, endpoint).await.inspect_err(|e| super::token::refused(state, req, None, e))?;
-    let cors = crate::policy::cors::allowed_origin(&client, origin.as_ref())
-        .and_then(|cors| crate::policy::cors::check_referer(&client, req).map(|()| cors))
+    let cors = crate::http::cors::allowed_origin(&client, origin.as_ref())
+        .and_then(|cors| crate::http::cors::check_referer(&client, req).map(|()| cors))
         .inspect_err(|e| super::token::refused(state, req, Some(client.id.as_str()), e))?;
     Ok(AuthenticatedRequest { client, params, origin, cors })
 }

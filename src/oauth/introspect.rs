@@ -8,12 +8,12 @@ use serde::Serialize;
 
 use super::access_token::{revoked_key, AccessTokenClaims};
 use super::client_auth::{self, AuthenticatedRequest};
-use super::form::read_body;
 use super::no_store_response;
 use super::token::refused;
 use crate::domain::ClientType;
 use crate::error::OAuthError;
-use crate::registry::Client;
+use crate::http::form::read_body;
+use crate::services::registry::Client;
 use crate::state::AppState;
 
 pub async fn introspect(

@@ -5,7 +5,6 @@ pub mod authorize;
 pub mod client_auth;
 pub mod discovery;
 pub mod dpop;
-pub mod form;
 pub mod grants;
 pub mod id_token;
 pub mod introspect;

@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use super::authorize::{parse_request, AuthorizationRequest, AuthorizeError, RawParams};
 use super::client_auth::{self, AuthenticatedRequest};
 use super::dpop;
-use super::form::read_body;
 use super::no_store_response;
 use crate::crypto::{b64url, random_token, sha256};
 use crate::error::{ErrorCode, OAuthError};
-use crate::registry::Client;
+use crate::http::form::read_body;
+use crate::services::registry::Client;
 use crate::state::AppState;
 use crate::store::hot::key;
 

@@ -7,11 +7,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::access_token;
 use super::client_auth::{self, AuthenticatedRequest};
-use super::form::read_body;
 use super::grants::refresh_token;
 use super::no_store_response;
-use crate::audit::AuditLog;
 use crate::error::{ErrorCode, OAuthError};
+use crate::http::form::read_body;
 use crate::state::AppState;
 
 pub async fn revoke(
@@ -37,7 +36,7 @@ pub async fn revoke(
             }
             let revoked =
                 refresh_token::revoke_family(state, &family.family_id).await.map_err(|e| e.with_cors(cors.as_ref()))?;
-            let mut event = AuditLog::about(&req, now, "refresh_token.revoke", "success");
+            let mut event = crate::http::request_meta(&req).event(now, "refresh_token.revoke", "success");
             event.client_id = Some(caller.id.as_str().to_owned());
             event.user_id = Some(family.user_id);
             event.detail =
@@ -54,7 +53,7 @@ pub async fn revoke(
         access_token::revoke(state.hot.as_ref(), &claims.jti, claims.exp, now)
             .await
             .map_err(|e| OAuthError::unavailable(e).with_cors(cors.as_ref()))?;
-        let mut event = AuditLog::about(&req, now, "token.revoke", "success");
+        let mut event = crate::http::request_meta(&req).event(now, "token.revoke", "success");
         event.client_id = Some(caller.id.as_str().to_owned());
         event.detail = Some(serde_json::json!({ "jti": claims.jti, "aud": claims.aud }).to_string());
         state.audit.record(event);

@@ -8,17 +8,16 @@ use serde::Serialize;
 use super::access_token::AccessTokenClaims;
 use super::client_auth::{self, AuthenticatedRequest};
 use super::dpop;
-use super::form::{read_body, FormParams};
 use super::grants::authorization_code::{self, AuthorizationCodeRequest};
 use super::grants::client_credentials::{self, ClientCredentialsRequest};
 use super::grants::refresh_token::{self, RefreshTokenRequest};
 use super::grants::Binding;
 use super::no_store_response;
-use crate::audit::AuditLog;
 use crate::crypto::b64url;
 use crate::domain::{GrantType, ResourceIndicator, ScopeSet};
 use crate::error::{ErrorCode, OAuthError};
-use crate::policy::cors;
+use crate::http::cors;
+use crate::http::form::{read_body, FormParams};
 use crate::state::AppState;
 
 /// A token request, parsed: each grant with exactly what it needs.
@@ -178,7 +177,7 @@ pub fn refused(state: &AppState, req: &HttpRequest, client_id: Option<&str>, err
         (ErrorCode::InvalidDpopProof, _) => "dpop.refused",
         _ => return,
     };
-    let mut event = AuditLog::about(req, state.clock.now(), action, "refused");
+    let mut event = crate::http::request_meta(req).event(state.clock.now(), action, "refused");
     event.client_id = client_id.map(str::to_owned);
     event.detail = Some(
         serde_json::json!({ "endpoint": req.path(), "error": error.code.as_str(), "reason": error.to_string() })

@@ -8,10 +8,10 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::domain::ScopeSet;
+use crate::http::cors;
 use crate::oauth::access_token::revoked_key;
 use crate::oauth::dpop;
 use crate::oauth::id_token::user_claims;
-use crate::policy::cors;
 use crate::state::AppState;
 use crate::verify::request::{check_origin, read_authorization, read_proof};
 use crate::verify::{Challenge, ProofError, Scheme, TokenError, VerifyError};

@@ -7,11 +7,10 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::login::{accept_submission, expired, resume, InteractionQuery, Submission};
-use super::pages::{self, ConsentPage};
 use super::{Interaction, Session};
-use crate::audit::AuditLog;
+use crate::http::pages::{self, ConsentPage};
 use crate::oauth::authorize::{continue_interaction, is_oidc_scope, AuthorizationRequest, AuthorizeError};
-use crate::registry::Client;
+use crate::services::registry::Client;
 use crate::state::AppState;
 use crate::store::models::{ConsentRow, NewAuditEvent};
 
@@ -77,7 +76,7 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
         return pages::refuse_form(state, &req, "consent before sign-in");
     };
     let now = state.clock.now();
-    let mut event = AuditLog::about(&req, now, "consent", "granted");
+    let mut event = crate::http::request_meta(&req).event(now, "consent", "granted");
     event.client_id = Some(client.id.as_str().to_owned());
     event.user_id = Some(user.user_id.clone());
     match params.get("decision") {

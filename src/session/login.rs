@@ -3,12 +3,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::pages::{self, LoginPage};
 use super::{Interaction, Session};
-use crate::audit::AuditLog;
+use crate::http::form::{read_body, FormParams};
+use crate::http::pages::{self, LoginPage};
 use crate::oauth::authorize::{continue_interaction, AuthorizeError};
-use crate::oauth::form::{read_body, FormParams};
-use crate::registry::Client;
+use crate::services::registry::Client;
 use crate::state::AppState;
 
 #[derive(serde::Deserialize)]
@@ -33,7 +32,7 @@ fn lock_key(kind: &str, id: &str) -> String {
 /// The lockable identities of a sign-in attempt: the normalized username and the peer address.
 fn identities(req: &HttpRequest, username: &str) -> Vec<(&'static str, String, i64)> {
     let mut ids = Vec::new();
-    if let Ok(name) = crate::users::normalize_username(username) {
+    if let Ok(name) = crate::services::users::normalize_username(username) {
         ids.push(("username", name, MAX_FAILURES_PER_USERNAME));
     }
     if let Some(ip) = req.peer_addr().map(|a| a.ip().to_string()) {
@@ -180,7 +179,7 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     match is_locked(state, &ids).await {
         Ok(false) => {}
         Ok(true) => {
-            let mut event = AuditLog::about(&req, state.clock.now(), "login", "locked");
+            let mut event = crate::http::request_meta(&req).event(state.clock.now(), "login", "locked");
             event.client_id = Some(client.id.as_str().to_owned());
             state.audit.record_refusal(event);
             let mut page = login_page(
@@ -207,7 +206,7 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
         if let Err(e) = count_failure(state, &ids).await {
             return AuthorizeError::unavailable(e).into_response(state);
         }
-        let mut event = AuditLog::about(&req, now, "login", "failure");
+        let mut event = crate::http::request_meta(&req).event(now, "login", "failure");
         event.client_id = Some(client.id.as_str().to_owned());
         event.detail =
             Some(serde_json::json!({ "username": username.chars().take(64).collect::<String>() }).to_string());
@@ -234,7 +233,7 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
         }
         Err(e) => return AuthorizeError::unavailable(e).into_response(state),
     };
-    let mut event = AuditLog::about(&req, now, "login", "success");
+    let mut event = crate::http::request_meta(&req).event(now, "login", "success");
     event.client_id = Some(client.id.as_str().to_owned());
     event.user_id = Some(user.user_id);
     state.audit.record(event);

@@ -12,12 +12,11 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use super::pages::{self, LogoutPage};
 use super::Session;
-use crate::audit::AuditLog;
-use crate::oauth::form::{read_body, FormParams};
+use crate::http::form::{read_body, FormParams};
+use crate::http::pages::{self, LogoutPage};
 use crate::oauth::id_token;
-use crate::registry::Client;
+use crate::services::registry::Client;
 use crate::state::AppState;
 
 /// What a logout request asks for, its parts checked.
@@ -163,7 +162,7 @@ async fn log_out(state: &AppState, req: &HttpRequest, session: Session, request:
         return unavailable(e);
     }
     let user = session.data.user.clone();
-    let mut event = AuditLog::about(req, state.clock.now(), "logout", "success");
+    let mut event = crate::http::request_meta(req).event(state.clock.now(), "logout", "success");
     event.user_id = user.as_ref().map(|u| u.user_id.clone());
     event.client_id = request.client.as_ref().map(|c| c.id.as_str().to_owned());
     state.audit.record(event);

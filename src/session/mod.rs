@@ -9,7 +9,6 @@
 pub mod consent;
 pub mod login;
 pub mod logout;
-pub mod pages;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Fixtures and typed requests for the OAuth endpoints.
 
 use base64::Engine;
-use idp::registry::{ClientRegistration, ResourceRegistration};
+use idp::services::registry::{ClientRegistration, ResourceRegistration};
 use serde_json::Value;
 
 use super::TestApp;

@@ -10,14 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use super::refresh_token::{revoke_family, start_family, NewFamily};
 use super::{access_token_lifetime, grant_audience, mint_access_token, token_scope, Audience, Binding};
-use crate::audit::AuditLog;
 use crate::domain::{ClientType, CodeVerifier, GrantType, ResourceIndicator};
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::access_token;
 use crate::oauth::authorize::{code_key, CodeGrant, CODE_LIFETIME};
 use crate::oauth::id_token::{self, Authentication};
 use crate::oauth::token::TokenResponse;
-use crate::registry::Client;
+use crate::services::registry::Client;
 use crate::state::AppState;
 use crate::store::hot::key;
 
@@ -167,7 +166,7 @@ pub async fn issue(
                 .map_err(OAuthError::server_error)?;
         response.id_token = Some(id_token);
     }
-    let mut event = AuditLog::about(req, state.clock.now(), "token.issued", "success");
+    let mut event = crate::http::request_meta(req).event(state.clock.now(), "token.issued", "success");
     event.client_id = Some(client.id.as_str().to_owned());
     event.user_id = Some(user.user_id);
     event.detail = Some(serde_json::json!({ "grant_type": "authorization_code", "jti": claims.jti }).to_string());
@@ -201,7 +200,7 @@ async fn revoke_if_redeemed(
     if let Some(family) = &redeemed.refresh_family {
         revoke_family(state, family).await?;
     }
-    let mut event = AuditLog::about(req, now, "authorization.code.replayed", "refused");
+    let mut event = crate::http::request_meta(req).event(now, "authorization.code.replayed", "refused");
     event.client_id = Some(client.id.as_str().to_owned());
     event.detail = Some(serde_json::json!({ "revoked_access_tokens": redeemed.access_tokens.len() }).to_string());
     state.audit.record(event);

@@ -5,7 +5,7 @@ use super::{mint_access_token, Audience, Binding};
 use crate::domain::{ResourceIndicator, ScopeSet};
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::token::TokenResponse;
-use crate::registry::Client;
+use crate::services::registry::Client;
 use crate::state::AppState;
 
 #[derive(Debug)]

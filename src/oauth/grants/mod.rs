@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::domain::{Origin, ResourceIndicator, ScopeSet};
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::access_token::{self, AccessTokenClaims, Confirmation};
-use crate::registry::{Client, ResourceServer};
+use crate::services::registry::{Client, ResourceServer};
 use crate::state::AppState;
 
 /// What an issued token is bound to.

@@ -23,14 +23,13 @@ use actix_web::HttpRequest;
 use serde::{Deserialize, Serialize};
 
 use super::{grant_audience, mint_access_token, token_scope, Audience, Binding};
-use crate::audit::AuditLog;
 use crate::crypto::{b64url, random_token, sha256};
 use crate::domain::{ClientType, ResourceIndicator, ScopeSet};
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::access_token::{self, AccessTokenClaims};
 use crate::oauth::id_token::{self, Authentication};
 use crate::oauth::token::TokenResponse;
-use crate::registry::Client;
+use crate::services::registry::Client;
 use crate::state::AppState;
 use crate::store::hot::key;
 use crate::store::models::RefreshFamilyRow;
@@ -422,7 +421,7 @@ pub async fn issue(
             .map_err(OAuthError::server_error)?;
         response.id_token = Some(id_token);
     }
-    let mut event = AuditLog::about(req, now, "token.issued", "success");
+    let mut event = crate::http::request_meta(req).event(now, "token.issued", "success");
     event.client_id = Some(client.id.as_str().to_owned());
     event.user_id = Some(grant.user_id);
     event.detail = Some(serde_json::json!({ "grant_type": "refresh_token", "jti": claims.jti }).to_string());
@@ -457,7 +456,7 @@ async fn reuse_detected(
         Ok(count) => count,
         Err(e) => return e,
     };
-    let mut event = AuditLog::about(req, state.clock.now(), "refresh_token.reuse", "refused");
+    let mut event = crate::http::request_meta(req).event(state.clock.now(), "refresh_token.reuse", "refused");
     event.client_id = Some(client.id.as_str().to_owned());
     event.user_id = Some(user_id.to_owned());
     event.detail = Some(serde_json::json!({ "family": family_id, "revoked_access_tokens": revoked }).to_string());

@@ -6,13 +6,11 @@ use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{HttpMessage, HttpRequest};
 use diesel::Connection;
 use tokio::sync::{mpsc, watch};
 
 use crate::store::models::NewAuditEvent;
 use crate::store::Db;
-use crate::telemetry::RequestId;
 
 const QUEUE: usize = 10_000;
 const BATCH: usize = 500;
@@ -84,16 +82,27 @@ impl AuditLog {
             tracing::warn!(action = %event.action, "refusal not audited: over the per-second budget");
         }
     }
+}
 
-    /// An event about `req`: its request id, origin and peer address filled in.
-    pub fn about(req: &HttpRequest, at: i64, action: &str, outcome: &str) -> NewAuditEvent {
-        let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
-        let origin = req
-            .headers()
-            .get(actix_web::http::header::ORIGIN)
-            .and_then(|v| v.to_str().ok())
-            .map(|o| o.chars().take(200).collect());
-        let ip = req.peer_addr().map(|a| a.ip().to_string());
-        NewAuditEvent { request_id, origin, ip, ..NewAuditEvent::new(at, action, outcome) }
+/// Where a request came from, as the audit trail records it: the edge that took the request
+/// fills it in (`http::request_meta`), so services audit without knowing HTTP.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub request_id: Option<String>,
+    /// The `Origin` header as sent, at most 200 characters.
+    pub origin: Option<String>,
+    /// The peer address.
+    pub ip: Option<String>,
+}
+
+impl RequestMeta {
+    /// An event about this request at `at`.
+    pub fn event(&self, at: i64, action: &str, outcome: &str) -> NewAuditEvent {
+        NewAuditEvent {
+            request_id: self.request_id.clone(),
+            origin: self.origin.clone(),
+            ip: self.ip.clone(),
+            ..NewAuditEvent::new(at, action, outcome)
+        }
     }
 }

@@ -25,7 +25,7 @@ pub fn request_origin(req: &HttpRequest) -> Result<Option<Origin>, OAuthError> {
 /// SECURITY.md §1: lacking `Origin`, a browser's `Referer` still names the page's origin, and
 /// that too must be one the client registered (403 otherwise). Nothing is echoed: without
 /// `Origin` this is not a CORS request, and only `Origin` binds a token to an origin.
-pub fn check_referer(client: &crate::registry::Client, req: &HttpRequest) -> Result<(), OAuthError> {
+pub fn check_referer(client: &crate::services::registry::Client, req: &HttpRequest) -> Result<(), OAuthError> {
     if req.headers().contains_key(header::ORIGIN) {
         return Ok(());
     }
@@ -81,7 +81,7 @@ pub fn preflight_for(
 /// For a request that carried `Origin`: the origin must be one the authenticated client
 /// registered (else 403 with no CORS headers). Returns the value to echo.
 pub fn allowed_origin(
-    client: &crate::registry::Client,
+    client: &crate::services::registry::Client,
     origin: Option<&Origin>,
 ) -> Result<Option<HeaderValue>, OAuthError> {
     match origin {

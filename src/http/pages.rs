@@ -142,7 +142,7 @@ pub fn is_same_origin_post(state: &AppState, req: &HttpRequest) -> bool {
 /// The 403 every refused form POST gets: nothing about why, nothing changed; the refusal is
 /// audited (SECURITY.md §7) with the reason, which the page does not show.
 pub fn refuse_form(state: &AppState, req: &HttpRequest, reason: &'static str) -> HttpResponse {
-    let mut event = crate::audit::AuditLog::about(req, state.clock.now(), "form.refused", "refused");
+    let mut event = crate::http::request_meta(req).event(state.clock.now(), "form.refused", "refused");
     event.detail = Some(serde_json::json!({ "page": req.path(), "reason": reason }).to_string());
     state.audit.record_refusal(event);
     error_page(
