@@ -12,14 +12,14 @@ use tokio::sync::watch;
 
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::crypto::KeyringError;
 use crate::error::Problem;
 use crate::http::pages;
 use crate::oauth::{authorize, discovery, introspect, jwks, par, revoke, token, userinfo};
 use crate::ops;
+use crate::services::keys::KEYS_CHANNEL;
 use crate::services::registry::REGISTRY_CHANNEL;
 use crate::session;
-use crate::state::{AppState, StartupError, KEYS_CHANNEL};
+use crate::state::{AppState, StartupError};
 use crate::store::HotStore;
 use crate::telemetry::{self, ResponsePolicy};
 
@@ -199,22 +199,8 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
 async fn key_upkeep(state: AppState, stopped: watch::Receiver<bool>) {
     let every = state.settings.keys.refresh_interval;
     on_tick_or_announcement(&state.hot, KEYS_CHANNEL, every, stopped, || async {
-        let keyring = state.keyring.clone();
-        let upkeep = tokio::task::spawn_blocking(move || {
-            let rotated = keyring.maintain()?;
-            keyring.refresh()?;
-            Ok::<bool, KeyringError>(rotated)
-        })
-        .await;
-        match upkeep {
-            Ok(Ok(true)) => {
-                if let Err(e) = state.hot.publish(KEYS_CHANNEL, b"changed").await {
-                    tracing::warn!(error = %e, "could not announce a key change; other nodes see it at their next refresh");
-                }
-            }
-            Ok(Ok(false)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "key upkeep failed; retrying"),
-            Err(e) => tracing::error!(error = %e, "key upkeep task failed"),
+        if let Err(e) = state.keyring.upkeep().await {
+            tracing::error!(error = %e, "key upkeep failed; retrying");
         }
     })
     .await

@@ -10,17 +10,19 @@ use tokio::task::JoinHandle;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::nonce::NonceIssuer;
-use crate::crypto::{Keyring, KeyringError};
 use crate::oauth::access_token::VerifiedTokens;
+use crate::services::access_tokens::Revocations;
 use crate::services::audit::AuditLog;
+use crate::services::codes::Codes;
+use crate::services::consents::Consents;
+use crate::services::keys::{Keyring, KeyringError};
+use crate::services::refresh_families::{RefreshFamilies, RefreshPolicy};
 use crate::services::registry::Registry;
+use crate::services::sign_in_limits::SignInLimits;
 use crate::services::users::Users;
 use crate::store::hot::{MemoryStore, RedisStore};
 use crate::store::{Db, HotStore};
 use crate::telemetry::Metrics;
-
-/// Channel on which nodes announce that the key table changed.
-pub const KEYS_CHANNEL: &str = "keys";
 
 /// Why the provider did not start: one line naming the setting to look at.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,11 @@ pub struct AppState {
     /// Signatures of access tokens already checked (introspection hot path).
     pub verified_tokens: Arc<VerifiedTokens>,
     pub audit: AuditLog,
+    pub revocations: Revocations,
+    pub refresh_families: RefreshFamilies,
+    pub codes: Codes,
+    pub consents: Consents,
+    pub sign_in_limits: SignInLimits,
     pub endpoints: Arc<Endpoints>,
     pub clock: SharedClock,
     pub metrics: Metrics,
@@ -102,29 +109,48 @@ impl AppState {
             tracing::info!(migrations = ?applied, backend = db.backend_name(), "applied database migrations");
         }
         let keyring = {
-            let (db, dir, clock, settings) = (db.clone(), settings.keys_dir.clone(), clock.clone(), settings.clone());
-            tokio::task::spawn_blocking(move || Keyring::open(db, &dir, clock, &settings))
+            let (db, hot, dir, clock, settings) =
+                (db.clone(), hot.clone(), settings.keys_dir.clone(), clock.clone(), settings.clone());
+            tokio::task::spawn_blocking(move || Keyring::open(db, hot, &dir, clock, &settings))
                 .await
                 .map_err(|e| StartupError::Database(e.to_string()))??
         };
         let registry = {
-            let (db, clock, key) = (db.clone(), clock.clone(), keyring.derive_key("client secrets"));
-            tokio::task::spawn_blocking(move || Registry::open(db, clock, key))
+            let (db, hot, clock, key) = (db.clone(), hot.clone(), clock.clone(), keyring.derive_key("client secrets"));
+            tokio::task::spawn_blocking(move || Registry::open(db, hot, clock, key))
                 .await
                 .map_err(|e| StartupError::Database(e.to_string()))?
                 .map_err(|e| StartupError::Database(e.to_string()))?
         };
         let nonces = NonceIssuer::new(keyring.derive_key("dpop nonces"));
         let (shutdown, stopped) = watch::channel(false);
-        let (audit, audit_writer) = AuditLog::start(db.clone(), stopped);
+        let (audit, audit_writer) = AuditLog::start(db.clone(), clock.clone(), stopped);
+        let registry = Arc::new(registry);
+        let revocations = Revocations::new(hot.clone());
+        let tokens = &settings.tokens;
+        let policy = RefreshPolicy {
+            idle: tokens.refresh_token_idle_lifetime.as_secs() as i64,
+            absolute: tokens.refresh_token_absolute_lifetime.as_secs() as i64,
+            reuse_grace: tokens.refresh_token_reuse_grace.as_secs() as i64,
+        };
+        let refresh_families =
+            RefreshFamilies::new(db.clone(), hot.clone(), revocations.clone(), audit.clone(), clock.clone(), policy);
+        let codes =
+            Codes::new(hot.clone(), revocations.clone(), refresh_families.clone(), audit.clone(), clock.clone());
+        let consents = Consents::new(db.clone(), registry.clone(), refresh_families.clone(), clock.clone());
         Ok(Self {
-            users: Users::new(db.clone(), clock.clone()),
+            users: Users::new(db.clone(), clock.clone(), refresh_families.clone()),
+            sign_in_limits: SignInLimits::new(hot.clone()),
+            revocations,
+            refresh_families,
+            codes,
+            consents,
             endpoints: Arc::new(Endpoints::new(&settings)),
             settings: Arc::new(settings),
             db,
             hot,
             keyring: Arc::new(keyring),
-            registry: Arc::new(registry),
+            registry,
             nonces: Arc::new(nonces),
             verified_tokens: Arc::new(VerifiedTokens::new(50_000)),
             audit,

@@ -594,7 +594,7 @@ async fn repeated_failed_sign_ins_lock_the_username_until_unlocked(backend: Back
     assert_eq!(browser.cookie, cookie, "not signed in");
     assert!(!audit_actions(&app, "login").await.is_empty());
 
-    idp::session::login::unlock(&app.state, "alice").await.unwrap();
+    app.state.sign_in_limits.unlock("alice").await.unwrap();
     let response = browser.submit("/login", &pairs).await;
     assert_eq!(response.status(), 303, "an operator unlocked the username");
     app.stop().await;

@@ -159,10 +159,8 @@ async fn refresh_tokens_expire_when_idle_and_without_offline_access_none_is_issu
 
     // A disabled user's grants end (refreshes do not read the user).
     let live = first_tokens(&app, &client, &[]).await["refresh_token"].as_str().unwrap().to_owned();
-    let users = app.state.users.clone();
-    let alice = tokio::task::spawn_blocking(move || users.set_enabled("alice", false)).await.unwrap().unwrap();
-    let revoked = idp::oauth::grants::refresh_token::revoke_user_grants(&app.state, &alice.user_id).await.unwrap();
-    assert!(revoked >= 1);
+    let (_, revoked) = app.state.users.disable("alice").await.unwrap();
+    assert!(revoked >= 1, "disabling a user revokes their grants");
     let (status, error) = error_of(refresh(&app, &client, &live, &[]).await).await;
     assert_eq!((status, error.as_str()), (400, "invalid_grant"), "disabled user");
     app.stop().await;
@@ -286,11 +284,12 @@ async fn withdrawing_consent_asks_again_and_revokes_the_grants_it_allowed(backen
     let to = browser.authorize(&query, "alice").await;
     let code = common::browser::query_param(&to, "code").unwrap();
     let tokens = token_body(app.exchange(&client, &code, &[]).await).await;
-    let consents = idp::session::consent::list(&app.state, &alice.user_id).await.unwrap();
+    let consents = app.state.consents.list(&alice.user_id).await.unwrap();
     assert_eq!(consents.len(), 1);
     assert_eq!(consents[0].client_id, client.id);
 
-    let (existed, grants) = idp::session::consent::withdraw(&app.state, &alice.user_id, &client.id).await.unwrap();
+    let withdrawal = app.state.consents.withdraw(&alice.user_id, &client.id).await.unwrap();
+    let (existed, grants) = (withdrawal.existed, withdrawal.revoked_grants);
     assert_eq!((existed, grants), (true, 1));
     let (status, error) = error_of(refresh(&app, &client, tokens["refresh_token"].as_str().unwrap(), &[]).await).await;
     assert_eq!((status, error.as_str()), (400, "invalid_grant"));

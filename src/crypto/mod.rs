@@ -3,12 +3,10 @@
 pub mod dpop;
 pub mod jws;
 pub mod kek;
-pub mod keyring;
 pub mod nonce;
 pub mod signing;
 
 pub use kek::{Kek, KekError};
-pub use keyring::{KeyInfo, KeyState, Keyring, KeyringError};
 pub use signing::SigningAlg;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{Keyring, SigningAlg};
+use crate::crypto::SigningAlg;
+use crate::services::keys::Keyring;
 use crate::verify::TokenError;
 
 /// Seconds of clock skew tolerated when checking `exp`, `nbf` and `iat`.

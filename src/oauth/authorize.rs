@@ -9,27 +9,23 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{b64url, random_token, sha256};
 use crate::domain::{CodeChallenge, GrantType, ResourceIndicator, ScopeSet};
 use crate::error::ErrorCode;
 use crate::http::pages;
+use crate::services::codes::CodeGrant;
 use crate::services::registry::client::OIDC_SCOPES;
 use crate::services::registry::Client;
 use crate::services::users::User;
 use crate::session::{Interaction, Session, SignedIn};
 use crate::state::AppState;
-use crate::store::hot::{key, HotStoreError};
-use crate::store::models::ConsentRow;
+use crate::store::hot::HotStoreError;
 
-/// Authorization codes live this long (FAPI 2.0 §5.3.2.1: at most 60 s).
-pub const CODE_LIFETIME: Duration = Duration::from_secs(60);
 /// Longest `nonce` and `state` accepted (FAPI 2.0 asks for at least 64 characters of nonce).
 const MAX_NONCE: usize = 512;
 const MAX_STATE: usize = 2048;
@@ -513,17 +509,10 @@ async fn needs_consent(
     if client.first_party {
         return Ok(false);
     }
-    let (user_id, client_id) = (user.user_id.clone(), client.id.as_str().to_owned());
-    let remembered = state
-        .db
-        .run(move |conn| ConsentRow::find(conn, &user_id, &client_id))
-        .await
-        .map_err(AuthorizeError::unavailable)?;
-    let Some(remembered) = remembered else {
-        return Ok(true);
-    };
-    let asked = crate::session::consent::ConsentGrant::requested(state, request);
-    Ok(!crate::session::consent::ConsentGrant::from_row(&remembered).covers(&asked))
+    let asked = state.consents.requested(&request.scope, &request.resources);
+    let covered =
+        state.consents.covers(&user.user_id, client.id.as_str(), &asked).await.map_err(AuthorizeError::unavailable)?;
+    Ok(!covered)
 }
 
 /// An authorization response (RFC 6749 §4.1.2) with `iss` (RFC 9207): a 303 to the redirect
@@ -546,38 +535,12 @@ fn respond(state: &AppState, reply: &Reply, fields: &[(&str, &str)]) -> HttpResp
     }
 }
 
-/// What a code stands for; kept in the hot store under the code's hash for [`CODE_LIFETIME`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CodeGrant {
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub redirect_uri_sent: bool,
-    pub code_challenge: CodeChallenge,
-    pub dpop_jkt: Option<String>,
-    pub nonce: Option<String>,
-    pub scope: ScopeSet,
-    pub resources: Vec<ResourceIndicator>,
-    pub auth_time: i64,
-    pub sid: String,
-    /// Checked against the provider's clock too, not only left to the store's expiry.
-    pub expires_at: i64,
-    /// The user's claims as read when the code was issued (at most 60 s ago), so the exchange
-    /// needs no database read.
-    pub user: User,
-}
-
-/// Hot-store key of a code (its SHA-256: the code itself is never stored).
-pub fn code_key(code: &str) -> String {
-    key("code", &b64url(&sha256(code.as_bytes())))
-}
-
 async fn issue_code(
     state: &AppState,
     request: &AuthorizationRequest,
     user: &SignedIn,
     record: User,
 ) -> Result<String, HotStoreError> {
-    let code = random_token();
     let grant = CodeGrant {
         client_id: request.client_id.clone(),
         redirect_uri: request.redirect_uri.clone(),
@@ -589,12 +552,10 @@ async fn issue_code(
         resources: request.resources.clone(),
         auth_time: user.auth_time,
         sid: user.sid.clone(),
-        expires_at: state.clock.now() + CODE_LIFETIME.as_secs() as i64,
+        expires_at: 0,
         user: record,
     };
-    let bytes = serde_json::to_vec(&grant).map_err(|e| HotStoreError::Protocol(e.to_string()))?;
-    state.hot.put(&code_key(&code), &bytes, CODE_LIFETIME).await?;
-    Ok(code)
+    state.codes.issue(grant).await
 }
 
 /// Scopes of OpenID Connect (never a resource server's).

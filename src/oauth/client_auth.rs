@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::crypto::jws::CompactJws;
 use crate::crypto::{b64url, sha256};
 use crate::domain::TokenEndpointAuthMethod;
-use crate::error::OAuthError;
+use crate::error::{ErrorCode, OAuthError};
 use crate::http::form::FormParams;
 use crate::services::registry::client::ASSERTION_ALGS;
 use crate::services::registry::Client;
@@ -272,11 +272,10 @@ pub async fn authenticated_request(
     let origin = crate::http::cors::request_origin(req)?;
     let params = FormParams::parse(req, body)?;
     let presented = Presented::from_request(req, &params)?;
-    let client =
-        authenticate(state, presented, endpoint).await.inspect_err(|e| super::token::refused(state, req, None, e))?;
+    let client = authenticate(state, presented, endpoint).await.inspect_err(|e| refused(state, req, None, e))?;
     let cors = crate::http::cors::allowed_origin(&client, origin.as_ref())
         .and_then(|cors| crate::http::cors::check_referer(&client, req).map(|()| cors))
-        .inspect_err(|e| super::token::refused(state, req, Some(client.id.as_str()), e))?;
+        .inspect_err(|e| refused(state, req, Some(client.id.as_str()), e))?;
     Ok(AuthenticatedRequest { client, params, origin, cors })
 }
 
@@ -290,4 +289,21 @@ mod tests {
         assert_eq!(form_decode("idp_cs_plain-_").as_deref(), Some("idp_cs_plain-_"));
         assert_eq!(form_decode("%FF"), None, "not UTF-8");
     }
+}
+
+/// Audits the refusals an operator must be able to see (SECURITY.md §7).
+pub fn refused(state: &AppState, req: &HttpRequest, client_id: Option<&str>, error: &OAuthError) {
+    let action = match (error.code, error.status().as_u16()) {
+        (_, 403) => "origin.refused",
+        (ErrorCode::InvalidClient, _) => "client.authentication.failed",
+        (ErrorCode::InvalidDpopProof, _) => "dpop.refused",
+        _ => return,
+    };
+    let mut event = crate::http::request_meta(req).event(state.clock.now(), action, "refused");
+    event.client_id = client_id.map(str::to_owned);
+    event.detail = Some(
+        serde_json::json!({ "endpoint": req.path(), "error": error.code.as_str(), "reason": error.to_string() })
+            .to_string(),
+    );
+    state.audit.record_refusal(event);
 }

@@ -7,9 +7,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::access_token::{revoked_key, AccessTokenClaims};
+use super::client_auth::refused;
 use super::client_auth::{self, AuthenticatedRequest};
 use super::no_store_response;
-use super::token::refused;
 use crate::domain::ClientType;
 use crate::error::OAuthError;
 use crate::http::form::read_body;

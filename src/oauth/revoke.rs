@@ -7,10 +7,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::access_token;
 use super::client_auth::{self, AuthenticatedRequest};
-use super::grants::refresh_token;
-use super::no_store_response;
-use crate::error::{ErrorCode, OAuthError};
+use crate::error::{no_store_response, ErrorCode, OAuthError};
 use crate::http::form::read_body;
+use crate::services::refresh_families::RefreshToken;
 use crate::state::AppState;
 
 pub async fn revoke(
@@ -27,15 +26,19 @@ pub async fn revoke(
     };
 
     let now = state.clock.now();
-    if token.starts_with(refresh_token::PREFIX) {
+    if RefreshToken::has_prefix(token) {
         // RFC 7009 §2.1: revoking a refresh token revokes its grant and its access tokens.
-        if let Some(family) = refresh_token::family_of(state, token).await.map_err(|e| e.with_cors(cors.as_ref()))? {
+        let family = state.refresh_families.family_of(&RefreshToken::new(token)).await;
+        if let Some(family) = family.map_err(|e| OAuthError::from(e).with_cors(cors.as_ref()))? {
             if family.client_id != caller.id.as_str() {
                 return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the token was not issued to this client")
                     .with_cors(cors.as_ref()));
             }
-            let revoked =
-                refresh_token::revoke_family(state, &family.family_id).await.map_err(|e| e.with_cors(cors.as_ref()))?;
+            let revoked = state
+                .refresh_families
+                .revoke(&family.family_id)
+                .await
+                .map_err(|e| OAuthError::from(e).with_cors(cors.as_ref()))?;
             let mut event = crate::http::request_meta(&req).event(now, "refresh_token.revoke", "success");
             event.client_id = Some(caller.id.as_str().to_owned());
             event.user_id = Some(family.user_id);
@@ -50,7 +53,9 @@ pub async fn revoke(
             return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the token was not issued to this client")
                 .with_cors(cors.as_ref()));
         }
-        access_token::revoke(state.hot.as_ref(), &claims.jti, claims.exp, now)
+        state
+            .revocations
+            .revoke(&claims.jti, claims.exp, now)
             .await
             .map_err(|e| OAuthError::unavailable(e).with_cors(cors.as_ref()))?;
         let mut event = crate::http::request_meta(&req).event(now, "token.revoke", "success");

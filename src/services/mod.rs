@@ -3,6 +3,12 @@
 //! to other nodes. They sit on the foundations (`domain`, `crypto`, `store`, `config`, `clock`)
 //! and know nothing of HTTP.
 
+pub mod access_tokens;
 pub mod audit;
+pub mod codes;
+pub mod consents;
+pub mod keys;
+pub mod refresh_families;
 pub mod registry;
+pub mod sign_in_limits;
 pub mod users;

@@ -10,6 +10,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use serde::Serialize;
 
 use crate::clock::SharedClock;
+use crate::services::refresh_families::RefreshFamilies;
 use crate::store::models::{NewAuditEvent, UserRow};
 use crate::store::{Db, StoreError};
 
@@ -58,6 +59,8 @@ pub enum UserError {
     Store(StoreError),
     #[error("password hashing failed: {0}")]
     Hash(String),
+    #[error("the user's grants could not be revoked: {0}")]
+    Grants(#[from] crate::services::refresh_families::RefreshError),
 }
 
 impl From<StoreError> for UserError {
@@ -236,6 +239,7 @@ pub struct Users {
     db: Db,
     clock: SharedClock,
     verifier: Arc<VerifierPool>,
+    families: RefreshFamilies,
 }
 
 impl fmt::Debug for Users {
@@ -245,16 +249,29 @@ impl fmt::Debug for Users {
 }
 
 impl Users {
-    pub fn new(db: Db, clock: SharedClock) -> Self {
+    pub fn new(db: Db, clock: SharedClock, families: RefreshFamilies) -> Self {
         // One core is left to the rest of the server, so a sign-in flood cannot starve the token
         // endpoint; the decoy hash is made now, not on the first unknown username.
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let _ = decoy_hash();
-        Self { db, clock, verifier: Arc::new(VerifierPool::start(cores.saturating_sub(1).max(1))) }
+        Self { db, clock, verifier: Arc::new(VerifierPool::start(cores.saturating_sub(1).max(1))), families }
     }
 
-    /// Creates a user. Blocking (hashes the password).
-    pub fn create(&self, new: NewUser) -> Result<User, UserError> {
+    /// Runs a blocking call (argon2, a synchronous query) off the async workers.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Users) -> Result<T, UserError> + Send + 'static,
+    ) -> Result<T, UserError> {
+        let users = self.clone();
+        tokio::task::spawn_blocking(move || call(&users)).await.map_err(|e| UserError::Hash(e.to_string()))?
+    }
+
+    /// Creates a user (the password, if any, hashed with argon2id).
+    pub async fn create(&self, new: NewUser) -> Result<User, UserError> {
+        self.blocking(move |users| users.create_blocking(new)).await
+    }
+
+    fn create_blocking(&self, new: NewUser) -> Result<User, UserError> {
         let now = self.clock.now();
         let row = UserRow {
             user_id: uuid::Uuid::new_v4().to_string(),
@@ -289,25 +306,38 @@ impl Users {
         Ok(row.into())
     }
 
-    /// Blocking (hashes the password).
-    pub fn set_password(&self, username: &str, password: Password) -> Result<User, UserError> {
-        let hashed = hash(&password)?;
-        self.update(username, "user.password.set", |row| row.password_hash = Some(hashed))
+    pub async fn set_password(&self, username: &str, password: Password) -> Result<User, UserError> {
+        let username = username.to_owned();
+        self.blocking(move |users| {
+            let hashed = hash(&password)?;
+            users.update(&username, "user.password.set", |row| row.password_hash = Some(hashed))
+        })
+        .await
     }
 
-    pub fn set_enabled(&self, username: &str, enabled: bool) -> Result<User, UserError> {
-        let action = if enabled { "user.enable" } else { "user.disable" };
-        self.update(username, action, |row| row.enabled = enabled)
+    /// Disables a user and revokes every grant they gave: refreshes do not read the user, so
+    /// a disabled user's grants end here. Returns the user and how many grants were revoked.
+    pub async fn disable(&self, username: &str) -> Result<(User, usize), UserError> {
+        let username = username.to_owned();
+        let user =
+            self.blocking(move |users| users.update(&username, "user.disable", |row| row.enabled = false)).await?;
+        let revoked = self.families.revoke_user(&user.user_id).await?;
+        Ok((user, revoked))
     }
 
-    pub fn list(&self) -> Result<Vec<User>, UserError> {
-        Ok(self.db.run_blocking(UserRow::all)?.into_iter().map(User::from).collect())
+    pub async fn enable(&self, username: &str) -> Result<User, UserError> {
+        let username = username.to_owned();
+        self.blocking(move |users| users.update(&username, "user.enable", |row| row.enabled = true)).await
     }
 
-    /// The user with this username (blocking).
-    pub fn find_by_username(&self, username: &str) -> Result<Option<User>, UserError> {
+    pub async fn list(&self) -> Result<Vec<User>, UserError> {
+        Ok(self.db.run(UserRow::all).await?.into_iter().map(User::from).collect())
+    }
+
+    /// The user with this username.
+    pub async fn find_by_username(&self, username: &str) -> Result<Option<User>, UserError> {
         let username = normalize_username(username)?;
-        Ok(self.db.run_blocking(|conn| UserRow::find_by_username(conn, &username))?.map(User::from))
+        Ok(self.db.run(move |conn| UserRow::find_by_username(conn, &username)).await?.map(User::from))
     }
 
     pub async fn find(&self, user_id: &str) -> Result<Option<User>, UserError> {

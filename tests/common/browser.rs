@@ -185,7 +185,7 @@ impl TestApp {
             password: Some(idp::services::users::Password::parse(PASSWORD.into()).unwrap()),
             ..Default::default()
         };
-        tokio::task::spawn_blocking(move || users.create(new)).await.unwrap().unwrap()
+        users.create(new).await.unwrap()
     }
 
     /// Exchanges a code (client_secret_basic).

@@ -26,13 +26,12 @@ impl TestApp {
             require_dpop,
             ..Default::default()
         };
-        tokio::task::spawn_blocking(move || registry.create_resource(registration)).await.unwrap().unwrap();
+        registry.create_resource(registration).await.unwrap();
     }
 
     pub async fn register_client(&self, registration: ClientRegistration) -> TestClient {
         let registry = self.state.registry.clone();
-        let (client, secret) =
-            tokio::task::spawn_blocking(move || registry.create_client(registration)).await.unwrap().unwrap();
+        let (client, secret) = registry.create_client(registration).await.unwrap();
         TestClient { id: client.id.as_str().to_owned(), secret: secret.map(|s| s.expose().to_owned()) }
     }
 

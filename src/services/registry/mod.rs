@@ -20,7 +20,7 @@ pub use resource::{ResourceRegistration, ResourceServer};
 
 use crate::clock::SharedClock;
 use crate::store::models::{ClientRow, ClientSecretRow, NewAuditEvent, RegistryVersion, ResourceServerRow};
-use crate::store::{Db, DbConnection, StoreError};
+use crate::store::{Db, DbConnection, HotStore, StoreError};
 
 /// Hot-store channel on which a node announces a registry change.
 pub const REGISTRY_CHANNEL: &str = "registry";
@@ -50,6 +50,8 @@ impl From<diesel::result::Error> for RegistryError {
 
 pub struct Registry {
     db: Db,
+    /// Where changes are announced to the other nodes (they also poll the version).
+    hot: Arc<dyn HotStore>,
     clock: SharedClock,
     secret_key: hmac::Key,
     clients: DashMap<String, Option<Arc<Client>>>,
@@ -71,9 +73,15 @@ impl std::fmt::Debug for Registry {
 
 impl Registry {
     /// Loads resource servers and registered origins. Blocking.
-    pub fn open(db: Db, clock: SharedClock, secret_key: hmac::Key) -> Result<Self, RegistryError> {
+    pub fn open(
+        db: Db,
+        hot: Arc<dyn HotStore>,
+        clock: SharedClock,
+        secret_key: hmac::Key,
+    ) -> Result<Self, RegistryError> {
         let registry = Self {
             db,
+            hot,
             clock,
             secret_key,
             clients: DashMap::new(),
@@ -179,7 +187,7 @@ impl Registry {
         Ok(result)
     }
 
-    pub fn create_resource(&self, registration: ResourceRegistration) -> Result<ResourceServer, RegistryError> {
+    fn create_resource_blocking(&self, registration: ResourceRegistration) -> Result<ResourceServer, RegistryError> {
         let now = self.now();
         let row = registration.into_row(now)?;
         let identifier = row.identifier.clone();
@@ -199,7 +207,7 @@ impl Registry {
 
     /// Registers a client; returns it and, for secret-based authentication, its secret, which
     /// is shown this once and stored only as a keyed hash.
-    pub fn create_client(
+    fn create_client_blocking(
         &self,
         registration: ClientRegistration,
     ) -> Result<(Client, Option<ClientSecret>), RegistryError> {
@@ -222,7 +230,7 @@ impl Registry {
     }
 
     /// A new secret; the previous ones stay valid for `overlap_seconds`.
-    pub fn rotate_secret(&self, client_id: &str, overlap_seconds: i64) -> Result<ClientSecret, RegistryError> {
+    fn rotate_secret_blocking(&self, client_id: &str, overlap_seconds: i64) -> Result<ClientSecret, RegistryError> {
         let client = self.load_client_blocking(client_id)?;
         if !client.auth_method.is_secret_based() {
             return Err(RegistryError::Invalid(format!(
@@ -244,7 +252,7 @@ impl Registry {
         Ok(secret)
     }
 
-    pub fn set_enabled(&self, client_id: &str, enabled: bool) -> Result<Client, RegistryError> {
+    fn set_enabled_blocking(&self, client_id: &str, enabled: bool) -> Result<Client, RegistryError> {
         let mut row =
             self.db.run_blocking(|conn| ClientRow::find(conn, client_id))?.ok_or(RegistryError::NotFound("client"))?;
         let now = self.now();
@@ -257,7 +265,7 @@ impl Registry {
         self.load_client_blocking(client_id)
     }
 
-    pub fn delete_client(&self, client_id: &str) -> Result<(), RegistryError> {
+    fn delete_client_blocking(&self, client_id: &str) -> Result<(), RegistryError> {
         let now = self.now();
         let audit = NewAuditEvent {
             client_id: Some(client_id.to_owned()),
@@ -272,7 +280,7 @@ impl Registry {
         })
     }
 
-    pub fn list_clients(&self) -> Result<Vec<Client>, RegistryError> {
+    fn list_clients_blocking(&self) -> Result<Vec<Client>, RegistryError> {
         let rows = self.db.run_blocking(|conn| {
             let mut all = Vec::new();
             for row in ClientRow::all(conn)? {
@@ -284,7 +292,7 @@ impl Registry {
         rows.into_iter().map(|(row, secrets)| Client::from_rows(row, secrets)).collect()
     }
 
-    pub fn load_client_blocking(&self, client_id: &str) -> Result<Client, RegistryError> {
+    fn load_client_blocking(&self, client_id: &str) -> Result<Client, RegistryError> {
         let (row, secrets) = self.db.run_blocking(|conn| {
             let row = ClientRow::find(conn, client_id)?;
             let secrets = ClientSecretRow::of_client(conn, client_id)?;
@@ -301,6 +309,76 @@ impl Registry {
             created_at: now,
             expires_at: None,
         }
+    }
+}
+
+/// The changes: each runs off the async workers, is audited with its write, and is announced
+/// to every node (which reloads at once instead of at its next poll).
+impl Registry {
+    async fn blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        call: impl FnOnce(&Registry) -> Result<T, RegistryError> + Send + 'static,
+    ) -> Result<T, RegistryError> {
+        let registry = self.clone();
+        tokio::task::spawn_blocking(move || call(&registry)).await.map_err(StoreError::from)?
+    }
+
+    async fn change_announced<T: Send + 'static>(
+        self: &Arc<Self>,
+        call: impl FnOnce(&Registry) -> Result<T, RegistryError> + Send + 'static,
+    ) -> Result<T, RegistryError> {
+        let result = self.blocking(call).await;
+        if let Err(e) = self.hot.publish(REGISTRY_CHANNEL, b"changed").await {
+            tracing::warn!(error = %e, "could not announce a registry change; nodes see it at their next poll");
+        }
+        result
+    }
+
+    pub async fn create_resource(
+        self: &Arc<Self>,
+        registration: ResourceRegistration,
+    ) -> Result<ResourceServer, RegistryError> {
+        self.change_announced(move |r| r.create_resource_blocking(registration)).await
+    }
+
+    /// Registers a client; returns it and, for secret-based authentication, its secret, which
+    /// is shown this once and stored only as a keyed hash.
+    pub async fn create_client(
+        self: &Arc<Self>,
+        registration: ClientRegistration,
+    ) -> Result<(Client, Option<ClientSecret>), RegistryError> {
+        self.change_announced(move |r| r.create_client_blocking(registration)).await
+    }
+
+    /// A new secret; the previous ones stay valid for `overlap_seconds`.
+    pub async fn rotate_secret(
+        self: &Arc<Self>,
+        client_id: &str,
+        overlap_seconds: i64,
+    ) -> Result<ClientSecret, RegistryError> {
+        let id = client_id.to_owned();
+        self.change_announced(move |r| r.rotate_secret_blocking(&id, overlap_seconds)).await
+    }
+
+    pub async fn set_enabled(self: &Arc<Self>, client_id: &str, enabled: bool) -> Result<Client, RegistryError> {
+        let id = client_id.to_owned();
+        self.change_announced(move |r| r.set_enabled_blocking(&id, enabled)).await
+    }
+
+    pub async fn delete_client(self: &Arc<Self>, client_id: &str) -> Result<(), RegistryError> {
+        let id = client_id.to_owned();
+        self.change_announced(move |r| r.delete_client_blocking(&id)).await
+    }
+
+    /// Every client, read from the database (not this node's cache).
+    pub async fn list_clients(self: &Arc<Self>) -> Result<Vec<Client>, RegistryError> {
+        self.blocking(|r| r.list_clients_blocking()).await
+    }
+
+    /// One client, read from the database (not this node's cache).
+    pub async fn load_client(self: &Arc<Self>, client_id: &str) -> Result<Client, RegistryError> {
+        let id = client_id.to_owned();
+        self.blocking(move |r| r.load_client_blocking(&id)).await
     }
 }
 

@@ -22,15 +22,15 @@ use josekit::jws::JwsSigner;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::jws::{p256_point, Es256PublicKey};
-use super::kek::{Kek, KekError};
-use super::signing::SigningAlg;
-use super::{b64url, sha256};
 use crate::clock::{SharedClock, UnixTime};
 use crate::config::Settings;
+use crate::crypto::jws::{p256_point, Es256PublicKey};
+use crate::crypto::kek::{Kek, KekError};
+use crate::crypto::signing::SigningAlg;
+use crate::crypto::{b64url, sha256};
 use crate::store::db::is_unique_violation;
 use crate::store::models::{NewAuditEvent, SigningKeyRow};
-use crate::store::{Db, StoreError};
+use crate::store::{Db, HotStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringError {
@@ -208,6 +208,8 @@ pub enum RotationOutcome {
 
 pub struct Keyring {
     db: Db,
+    /// Where key changes are announced to the other nodes (they also re-read on an interval).
+    hot: Arc<dyn HotStore>,
     kek: Kek,
     clock: SharedClock,
     rotate_every: i64,
@@ -227,7 +229,13 @@ impl Keyring {
     /// Loads the keys from the database and unseals them. On an empty database (first start)
     /// it creates the KEK if absent and one active key per algorithm; with keys present it
     /// never creates a KEK: a missing or different one is an error. Blocking.
-    pub fn open(db: Db, keys_dir: &Path, clock: SharedClock, settings: &Settings) -> Result<Self, KeyringError> {
+    pub fn open(
+        db: Db,
+        hot: Arc<dyn HotStore>,
+        keys_dir: &Path,
+        clock: SharedClock,
+        settings: &Settings,
+    ) -> Result<Self, KeyringError> {
         let rows = db.run_blocking(SigningKeyRow::all)?;
         let kek_path = Kek::path(keys_dir);
         let kek = match (Kek::load(keys_dir)?, rows.is_empty()) {
@@ -249,6 +257,7 @@ impl Keyring {
         let retain = settings.tokens.longest_lifetime() + settings.keys.jwks_max_age + Duration::from_secs(60);
         let keyring = Self {
             db,
+            hot,
             kek,
             clock,
             rotate_every: settings.keys.rotate_every.as_secs() as i64,
@@ -380,7 +389,7 @@ impl Keyring {
 
     /// Operator rotation: for each algorithm without a pending key, creates one that is
     /// published now and signs after the publish window. Blocking.
-    pub fn rotate(&self, algs: &[SigningAlg]) -> Result<Vec<RotationOutcome>, KeyringError> {
+    pub fn rotate_blocking(&self, algs: &[SigningAlg]) -> Result<Vec<RotationOutcome>, KeyringError> {
         self.refresh()?;
         let now = self.clock.now();
         let mut outcomes = Vec::new();
@@ -502,6 +511,46 @@ impl Keyring {
         }
         let etag = format!("\"{}\"", &b64url(&sha256(body.as_bytes()))[..27]);
         self.jwks.store(Arc::new(JwksDocument { body: Bytes::from(body), etag }));
+    }
+}
+
+/// Hot-store channel on which nodes announce that the key table changed.
+pub const KEYS_CHANNEL: &str = "keys";
+
+/// The changes, each announced to every node (which re-read the key table at once instead of
+/// at their next interval).
+impl Keyring {
+    async fn announce(&self) {
+        if let Err(e) = self.hot.publish(KEYS_CHANNEL, b"changed").await {
+            tracing::warn!(error = %e, "could not announce a key change; nodes see it at their next refresh");
+        }
+    }
+
+    /// Operator rotation ([`Keyring::rotate_blocking`]) off the async workers, announced.
+    pub async fn rotate(self: &Arc<Self>, algs: Vec<SigningAlg>) -> Result<Vec<RotationOutcome>, KeyringError> {
+        let keyring = self.clone();
+        let outcomes = tokio::task::spawn_blocking(move || keyring.rotate_blocking(&algs))
+            .await
+            .map_err(|e| KeyringError::Store(StoreError::from(e)))??;
+        self.announce().await;
+        Ok(outcomes)
+    }
+
+    /// Scheduled upkeep: rotates on schedule, drops expired keys and re-reads the table;
+    /// announces when this node changed it.
+    pub async fn upkeep(self: &Arc<Self>) -> Result<(), KeyringError> {
+        let keyring = self.clone();
+        let rotated = tokio::task::spawn_blocking(move || {
+            let rotated = keyring.maintain()?;
+            keyring.refresh()?;
+            Ok::<bool, KeyringError>(rotated)
+        })
+        .await
+        .map_err(|e| KeyringError::Store(StoreError::from(e)))??;
+        if rotated {
+            self.announce().await;
+        }
+        Ok(())
     }
 }
 
