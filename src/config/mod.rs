@@ -4,13 +4,15 @@
 //! The doc comments on [`Settings`] and its sections are the configuration reference; the README
 //! renders them as a table. Every mistake is reported as one line that names the setting.
 
-use std::fmt;
+mod types;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use url::Url;
+
+pub use types::{redact_url, DatabaseUrl, Issuer, RedisUrl};
 
 /// The validated configuration of one `idp` node.
 #[derive(Debug, Clone)]
@@ -112,156 +114,6 @@ impl TokenSettings {
     /// remain published.
     pub fn longest_lifetime(&self) -> Duration {
         self.access_token_lifetime.max(self.id_token_lifetime)
-    }
-}
-
-/// The issuer identifier, kept exactly as configured (without a lone trailing `/`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Issuer {
-    text: String,
-    url: Url,
-}
-
-impl Issuer {
-    pub fn parse(input: &str) -> Result<Self, String> {
-        let url = Url::parse(input).map_err(|e| format!("must be an absolute URL ({e})"))?;
-        match url.scheme() {
-            "https" => {}
-            "http" if is_loopback(&url) => {}
-            "http" => return Err("must use https (http is allowed for a loopback host only)".into()),
-            other => return Err(format!("must be an http(s) URL, not {other}:")),
-        }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err("must name a host".into());
-        }
-        if url.query().is_some() || input.contains('?') {
-            return Err("must not have a query".into());
-        }
-        if url.fragment().is_some() || input.contains('#') {
-            return Err("must not have a fragment".into());
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err("must not carry user information".into());
-        }
-        let text = input.strip_suffix('/').unwrap_or(input).to_owned();
-        Ok(Self { text, url })
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-
-    pub fn is_https(&self) -> bool {
-        self.url.scheme() == "https"
-    }
-
-    /// Path under which the endpoints are mounted (`""` for an issuer at the host root).
-    pub fn path_prefix(&self) -> &str {
-        self.url.path().trim_end_matches('/')
-    }
-
-    /// `scheme://host[:port]` of the issuer.
-    pub fn origin(&self) -> String {
-        self.url.origin().ascii_serialization()
-    }
-
-    /// The absolute URL of an endpoint path such as `/jwks`.
-    pub fn endpoint(&self, path: &str) -> String {
-        format!("{}{path}", self.text)
-    }
-}
-
-impl fmt::Debug for Issuer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-impl fmt::Display for Issuer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
-/// Which relational database, chosen by the URL's scheme.
-#[derive(Clone, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    Postgres(String),
-    Sqlite(PathBuf),
-}
-
-impl DatabaseUrl {
-    pub fn parse(input: &str) -> Result<Self, String> {
-        if input.starts_with("postgres://") || input.starts_with("postgresql://") {
-            Url::parse(input).map_err(|e| format!("is not a valid URL ({e})"))?;
-            return Ok(Self::Postgres(input.to_owned()));
-        }
-        let path = input
-            .strip_prefix("sqlite://")
-            .or_else(|| input.strip_prefix("sqlite:"))
-            .ok_or("must start with postgres:// or sqlite://")?;
-        if path.is_empty() {
-            return Err("names no SQLite file".into());
-        }
-        Ok(Self::Sqlite(PathBuf::from(path)))
-    }
-
-    pub fn backend_name(&self) -> &'static str {
-        match self {
-            Self::Postgres(_) => "postgres",
-            Self::Sqlite(_) => "sqlite",
-        }
-    }
-
-    /// The URL with any password replaced, fit for logs and error messages.
-    pub fn redacted(&self) -> String {
-        match self {
-            Self::Postgres(url) => redact_url(url),
-            Self::Sqlite(path) => format!("sqlite://{}", path.display()),
-        }
-    }
-}
-
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted())
-    }
-}
-
-/// The Redis URL; its `Debug` hides any password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RedisUrl(Url);
-
-impl RedisUrl {
-    pub fn as_str(&self) -> &str {
-        self.0.as_str()
-    }
-}
-
-impl fmt::Debug for RedisUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact_url(self.0.as_str()))
-    }
-}
-
-/// Replaces the password of a URL with `***`.
-pub fn redact_url(input: &str) -> String {
-    match Url::parse(input) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        Ok(url) => url.to_string(),
-        Err(_) => "<unparseable URL>".into(),
     }
 }
 
@@ -432,14 +284,7 @@ impl Settings {
         };
         let redis_url = match raw.redis_url.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(text) => {
-                let url =
-                    Url::parse(text).map_err(|e| ConfigError::new("redis_url", format!("is not a valid URL ({e})")))?;
-                if url.scheme() != "redis" {
-                    return Err(ConfigError::new("redis_url", "must start with redis://"));
-                }
-                Some(RedisUrl(url))
-            }
+            Some(text) => Some(RedisUrl::parse(text).map_err(|e| ConfigError::new("redis_url", e))?),
         };
         let redis_prefix = raw.redis_prefix.unwrap_or_else(|| "idp:".into());
         if redis_prefix.contains(['{', '}']) || redis_prefix.chars().any(char::is_whitespace) {
@@ -590,108 +435,4 @@ fn apply_env(raw: &mut RawSettings, env: &[(String, String)]) -> Result<(), Conf
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn from_env(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let env = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Settings::from_sources(Sources { file: None, env })
-    }
-
-    #[test]
-    fn defaults_are_the_embedded_development_setup() {
-        let s = from_env(&[]).unwrap();
-        assert_eq!(s.issuer.as_str(), "http://127.0.0.1:8080");
-        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(s.database, DatabaseUrl::Sqlite(PathBuf::from("./data/idp.db")));
-        assert!(s.redis_url.is_none());
-        assert!(s.is_development());
-    }
-
-    #[test]
-    fn issuer_with_another_scheme_is_refused_naming_the_setting() {
-        let err = from_env(&[("IDP_ISSUER", "ftp://x")]).unwrap_err();
-        assert_eq!(err.setting, "issuer");
-        assert!(err.to_string().starts_with("invalid setting `issuer` (IDP_ISSUER):"), "{err}");
-    }
-
-    #[test]
-    fn issuer_with_query_or_fragment_or_http_on_a_public_host_is_refused() {
-        for bad in ["https://idp.example/?a=b", "https://idp.example/#x", "http://idp.example", "idp.example"] {
-            let err = from_env(&[("IDP_ISSUER", bad)]).unwrap_err();
-            assert_eq!(err.setting, "issuer", "{bad}");
-        }
-    }
-
-    #[test]
-    fn issuer_keeps_its_path_and_drops_a_lone_trailing_slash() {
-        let s = from_env(&[("IDP_ISSUER", "https://login.example.com/tenant")]).unwrap();
-        assert_eq!(s.issuer.as_str(), "https://login.example.com/tenant");
-        assert_eq!(s.issuer.path_prefix(), "/tenant");
-        assert_eq!(s.issuer.endpoint("/jwks"), "https://login.example.com/tenant/jwks");
-        let s = from_env(&[("IDP_ISSUER", "https://login.example.com/")]).unwrap();
-        assert_eq!(s.issuer.as_str(), "https://login.example.com");
-        assert_eq!(s.issuer.path_prefix(), "");
-    }
-
-    #[test]
-    fn negative_or_zero_lifetimes_are_refused() {
-        for bad in ["-5", "0", "-5m"] {
-            let err = from_env(&[("IDP_TOKENS__ACCESS_TOKEN_LIFETIME", bad)]).unwrap_err();
-            assert_eq!(err.setting, "tokens.access_token_lifetime", "{bad}");
-            assert!(err.to_string().contains("IDP_TOKENS__ACCESS_TOKEN_LIFETIME"));
-        }
-    }
-
-    #[test]
-    fn durations_take_seconds_or_humantime() {
-        let s = from_env(&[("IDP_KEYS__ROTATE_EVERY", "7d"), ("IDP_TOKENS__ID_TOKEN_LIFETIME", "900")]).unwrap();
-        assert_eq!(s.keys.rotate_every, Duration::from_secs(7 * 86_400));
-        assert_eq!(s.tokens.id_token_lifetime, Duration::from_secs(900));
-    }
-
-    #[test]
-    fn publish_window_shorter_than_the_jwks_cache_is_refused() {
-        let err = from_env(&[("IDP_KEYS__PUBLISH_WINDOW", "60"), ("IDP_KEYS__JWKS_MAX_AGE", "300")]).unwrap_err();
-        assert_eq!(err.setting, "keys.publish_window");
-    }
-
-    #[test]
-    fn database_and_redis_urls_are_checked() {
-        assert_eq!(from_env(&[("IDP_DATABASE_URL", "mysql://x")]).unwrap_err().setting, "database_url");
-        assert_eq!(from_env(&[("IDP_REDIS_URL", "http://x")]).unwrap_err().setting, "redis_url");
-        let s = from_env(&[
-            ("IDP_DATABASE_URL", "postgres://u:secret@db/idp"),
-            ("IDP_REDIS_URL", "redis://:hunter2@127.0.0.1:6379"),
-        ])
-        .unwrap();
-        assert!(!s.is_development());
-        let debug = format!("{s:?}");
-        assert!(!debug.contains("secret") && !debug.contains("hunter2"), "{debug}");
-    }
-
-    #[test]
-    fn file_values_are_overridden_by_the_environment_and_unknown_keys_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("idp.toml");
-        std::fs::write(&path, "issuer = \"https://a.example\"\n[tokens]\naccess_token_lifetime = \"5m\"\n").unwrap();
-        let env = vec![("IDP_ISSUER".to_string(), "https://b.example".to_string())];
-        let s = Settings::from_sources(Sources { file: Some(&path), env }).unwrap();
-        assert_eq!(s.issuer.as_str(), "https://b.example");
-        assert_eq!(s.tokens.access_token_lifetime, Duration::from_secs(300));
-
-        std::fs::write(&path, "isuer = \"https://a.example\"\n").unwrap();
-        let err = Settings::from_sources(Sources { file: Some(&path), env: vec![] }).unwrap_err();
-        assert_eq!(err.setting, "config file");
-        assert!(!err.to_string().contains('\n'));
-    }
-
-    #[test]
-    fn negative_lifetime_in_the_file_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("idp.toml");
-        std::fs::write(&path, "[tokens]\naccess_token_lifetime = -5\n").unwrap();
-        let err = Settings::from_sources(Sources { file: Some(&path), env: vec![] }).unwrap_err();
-        assert_eq!(err.setting, "tokens.access_token_lifetime");
-    }
-}
+mod tests;
