@@ -4,6 +4,8 @@
 //! The doc comments on [`Settings`] and its sections are the configuration reference; the README
 //! renders them as a table. Every mistake is reported as one line that names the setting.
 
+mod env;
+mod schema;
 mod types;
 
 use std::net::SocketAddr;
@@ -12,6 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use env::NOT_SETTINGS;
 pub use types::{redact_url, DatabaseUrl, Issuer, RedisUrl};
 
 /// The validated configuration of one `idp` node.
@@ -117,19 +120,27 @@ impl TokenSettings {
     }
 }
 
-/// One configuration mistake: the setting it concerns and what is wrong with it.
+/// One configuration mistake: what it concerns and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid setting `{setting}`{}: {problem}", env_hint(.setting))]
+#[error("{}: {problem}", subject(.setting))]
 pub struct ConfigError {
+    /// The setting (`tokens.access_token_lifetime`), `config file`, or an `IDP_*` variable that
+    /// names no setting.
     pub setting: String,
     pub problem: String,
 }
 
-fn env_hint(setting: &str) -> String {
-    if setting == "config file" {
-        return String::new();
+/// The [`ConfigError::setting`] of a file that cannot be read or does not fit the settings.
+const FILE: &str = "config file";
+
+fn subject(setting: &str) -> String {
+    if setting == FILE {
+        format!("invalid setting `{FILE}`")
+    } else if setting.starts_with(env::PREFIX) {
+        format!("unknown variable `{setting}`")
+    } else {
+        format!("invalid setting `{setting}` ({})", env_name(setting))
     }
-    format!(" ({})", env_name(setting))
 }
 
 /// `tokens.access_token_lifetime` -> `IDP_TOKENS__ACCESS_TOKEN_LIFETIME`.
@@ -210,13 +221,6 @@ enum RawDuration {
 }
 
 impl RawDuration {
-    fn from_env(value: &str) -> Self {
-        match value.trim().parse::<i64>() {
-            Ok(n) => Self::Seconds(n),
-            Err(_) => Self::Text(value.to_owned()),
-        }
-    }
-
     fn positive(&self, setting: &str) -> Result<Duration, ConfigError> {
         let duration = match self {
             Self::Seconds(n) if *n > 0 => Duration::from_secs(*n as u64),
@@ -243,23 +247,24 @@ pub struct Sources<'a> {
 impl Settings {
     /// Reads the file named by `--config` (or `IDP_CONFIG`) and the process environment.
     pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
-        let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("IDP_")).collect();
+        let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with(env::PREFIX)).collect();
         let env_file = env.iter().find(|(k, _)| k == "IDP_CONFIG").map(|(_, v)| PathBuf::from(v));
         let file = config_file.map(Path::to_path_buf).or(env_file);
         Self::from_sources(Sources { file: file.as_deref(), env })
     }
 
     pub fn from_sources(sources: Sources<'_>) -> Result<Self, ConfigError> {
-        let mut raw = match sources.file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| ConfigError::new("config file", format!("cannot read {}: {e}", path.display())))?;
-                toml::from_str::<RawSettings>(&text)
-                    .map_err(|e| ConfigError::new("config file", format!("{}: {}", path.display(), e.message())))?
-            }
-            None => RawSettings::default(),
+        let mut tree = match sources.file {
+            Some(path) => read_file(path)?,
+            None => toml::Table::new(),
         };
-        apply_env(&mut raw, &sources.env)?;
+        env::overlay(&mut tree, &sources.env)?;
+        // The environment's values are typed by the settings they name, so what does not fit
+        // comes from the file.
+        let raw = RawSettings::deserialize(toml::Value::Table(tree)).map_err(|e| {
+            let file = sources.file.map_or("(no file)".into(), |path| path.display().to_string());
+            ConfigError::new(FILE, format!("{file}: {e}"))
+        })?;
         Self::validate(raw)
     }
 
@@ -377,61 +382,11 @@ impl Settings {
     }
 }
 
-fn apply_env(raw: &mut RawSettings, env: &[(String, String)]) -> Result<(), ConfigError> {
-    for (name, value) in env {
-        let int = |setting: &str| {
-            value
-                .trim()
-                .parse::<i64>()
-                .map_err(|_| ConfigError::new(setting, format!("must be a whole number, got {value}")))
-        };
-        match name.as_str() {
-            "IDP_ISSUER" => raw.issuer = Some(value.clone()),
-            "IDP_LISTEN" => raw.listen = Some(value.clone()),
-            "IDP_DATABASE_URL" => raw.database_url = Some(value.clone()),
-            "IDP_DATABASE_POOL_SIZE" => raw.database_pool_size = Some(int("database_pool_size")?),
-            "IDP_REDIS_URL" => raw.redis_url = Some(value.clone()),
-            "IDP_REDIS_PREFIX" => raw.redis_prefix = Some(value.clone()),
-            "IDP_KEYS_DIR" => raw.keys_dir = Some(value.clone()),
-            "IDP_LOG" => raw.log = Some(value.clone()),
-            "IDP_WORKERS" => raw.workers = Some(int("workers")?),
-            "IDP_KEYS__ROTATE_EVERY" => raw.keys.rotate_every = Some(RawDuration::from_env(value)),
-            "IDP_KEYS__PUBLISH_WINDOW" => raw.keys.publish_window = Some(RawDuration::from_env(value)),
-            "IDP_KEYS__JWKS_MAX_AGE" => raw.keys.jwks_max_age = Some(RawDuration::from_env(value)),
-            "IDP_KEYS__REFRESH_INTERVAL" => raw.keys.refresh_interval = Some(RawDuration::from_env(value)),
-            "IDP_TOKENS__ACCESS_TOKEN_LIFETIME" => {
-                raw.tokens.access_token_lifetime = Some(RawDuration::from_env(value))
-            }
-            "IDP_TOKENS__ID_TOKEN_LIFETIME" => raw.tokens.id_token_lifetime = Some(RawDuration::from_env(value)),
-            "IDP_TOKENS__REFRESH_TOKEN_IDLE_LIFETIME" => {
-                raw.tokens.refresh_token_idle_lifetime = Some(RawDuration::from_env(value))
-            }
-            "IDP_TOKENS__REFRESH_TOKEN_ABSOLUTE_LIFETIME" => {
-                raw.tokens.refresh_token_absolute_lifetime = Some(RawDuration::from_env(value))
-            }
-            "IDP_TOKENS__REFRESH_TOKEN_REUSE_GRACE" => {
-                raw.tokens.refresh_token_reuse_grace = Some(RawDuration::from_env(value))
-            }
-            "IDP_DPOP__REQUIRE_NONCE" => {
-                raw.dpop.require_nonce = Some(match value.trim() {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    other => {
-                        return Err(ConfigError::new(
-                            "dpop.require_nonce",
-                            format!("must be true or false, got {other}"),
-                        ))
-                    }
-                })
-            }
-            "IDP_DPOP__PROOF_MAX_AGE" => raw.dpop.proof_max_age = Some(RawDuration::from_env(value)),
-            "IDP_SESSIONS__IDLE_LIFETIME" => raw.sessions.idle_lifetime = Some(RawDuration::from_env(value)),
-            "IDP_SESSIONS__ABSOLUTE_LIFETIME" => raw.sessions.absolute_lifetime = Some(RawDuration::from_env(value)),
-            // Other IDP_* variables (IDP_CONFIG, IDP_TEST_*) are not settings.
-            _ => {}
-        }
-    }
-    Ok(())
+/// The file as a TOML tree, not yet checked against the settings.
+fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(FILE, format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| ConfigError::new(FILE, format!("{}: {}", path.display(), e.message())))
 }
 
 #[cfg(test)]

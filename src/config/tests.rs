@@ -103,3 +103,126 @@ fn negative_lifetime_in_the_file_is_refused() {
     let err = Settings::from_sources(Sources { file: Some(&path), env: vec![] }).unwrap_err();
     assert_eq!(err.setting, "tokens.access_token_lifetime");
 }
+
+fn refused(pairs: &[(&str, &str)]) -> ConfigError {
+    from_env(pairs).expect_err("refused")
+}
+
+#[test]
+fn a_variable_sets_a_top_level_key_and_a_double_underscore_a_key_of_a_section() {
+    let s = from_env(&[("IDP_REDIS_PREFIX", "tenant-a:"), ("IDP_KEYS__JWKS_MAX_AGE", "10m")]).unwrap();
+    assert_eq!(s.redis_prefix, "tenant-a:");
+    assert_eq!(s.keys.jwks_max_age, Duration::from_secs(600));
+}
+
+#[test]
+fn text_is_taken_as_written_and_an_empty_redis_url_means_none() {
+    let s = from_env(&[("IDP_LOG", "idp=debug,actix_web=warn"), ("IDP_REDIS_URL", "")]).unwrap();
+    assert_eq!(s.log, "idp=debug,actix_web=warn");
+    assert!(s.redis_url.is_none());
+}
+
+#[test]
+fn whole_numbers_may_have_spaces_around_them_and_nothing_else() {
+    let s = from_env(&[("IDP_DATABASE_POOL_SIZE", " 20 "), ("IDP_WORKERS", "3")]).unwrap();
+    assert_eq!((s.database_pool_size, s.workers), (20, Some(3)));
+    let err = refused(&[("IDP_WORKERS", "three")]);
+    assert_eq!(err.to_string(), "invalid setting `workers` (IDP_WORKERS): must be a whole number, got three");
+    assert_eq!(refused(&[("IDP_WORKERS", "0")]).setting, "workers");
+}
+
+#[test]
+fn booleans_are_true_false_1_or_0() {
+    for (text, value) in [("true", true), ("1", true), ("false", false), (" 0 ", false)] {
+        assert_eq!(from_env(&[("IDP_DPOP__REQUIRE_NONCE", text)]).unwrap().dpop.require_nonce, value, "{text}");
+    }
+    let err = refused(&[("IDP_DPOP__REQUIRE_NONCE", "yes")]);
+    assert_eq!(
+        err.to_string(),
+        "invalid setting `dpop.require_nonce` (IDP_DPOP__REQUIRE_NONCE): must be true or false, got yes"
+    );
+}
+
+#[test]
+fn a_later_duplicate_variable_wins() {
+    let s = from_env(&[("IDP_ISSUER", "https://a.example"), ("IDP_ISSUER", "https://b.example")]).unwrap();
+    assert_eq!(s.issuer.as_str(), "https://b.example");
+}
+
+#[test]
+fn an_unknown_variable_is_refused_naming_it() {
+    let err = refused(&[("IDP_FROBNICATE", "1")]);
+    assert_eq!(err.setting, "IDP_FROBNICATE");
+    assert_eq!(
+        err.to_string(),
+        "unknown variable `IDP_FROBNICATE`: no setting has this name, and the other IDP_* variables are \
+         IDP_CONFIG, IDP_JWKS_URI, IDP_TEST_*"
+    );
+}
+
+#[test]
+fn a_misspelt_variable_is_refused_with_the_setting_it_probably_meant() {
+    let err = refused(&[("IDP_ISSUR", "https://idp.example")]);
+    assert_eq!(
+        err.to_string(),
+        "unknown variable `IDP_ISSUR`: no setting has this name; did you mean `IDP_ISSUER` (setting `issuer`)?"
+    );
+    for (typo, meant) in [
+        ("IDP_TOKENS__ACESS_LIFETIME", "IDP_TOKENS__ACCESS_TOKEN_LIFETIME"),
+        ("IDP_TOKENS_ACCESS_TOKEN_LIFETIME", "IDP_TOKENS__ACCESS_TOKEN_LIFETIME"),
+        ("IDP_ACCESS_TOKEN_LIFETIME", "IDP_TOKENS__ACCESS_TOKEN_LIFETIME"),
+        ("IDP_KEYS__DIR", "IDP_KEYS_DIR"),
+        ("IDP_issuer", "IDP_ISSUER"),
+        ("IDP_REDIS_URI", "IDP_REDIS_URL"),
+        ("IDP_DPOP__REQUIRE_NONCES", "IDP_DPOP__REQUIRE_NONCE"),
+        ("IDP_SESSION__IDLE_LIFETIME", "IDP_SESSIONS__IDLE_LIFETIME"),
+    ] {
+        let err = refused(&[(typo, "1")]);
+        assert_eq!(err.setting, typo);
+        assert!(err.to_string().contains(&format!("did you mean `{meant}`")), "{typo}: {err}");
+    }
+}
+
+#[test]
+fn a_section_is_not_a_setting() {
+    let err = refused(&[("IDP_TOKENS", "10m")]);
+    assert_eq!(
+        err.to_string(),
+        "unknown variable `IDP_TOKENS`: names the section [tokens], not a setting; its settings are IDP_TOKENS__KEY"
+    );
+}
+
+#[test]
+fn variables_read_elsewhere_are_allowed_and_other_variables_ignored() {
+    let s = from_env(&[
+        ("IDP_CONFIG", "/nonexistent/idp.toml"),
+        ("IDP_JWKS_URI", "https://idp.example/jwks"),
+        ("IDP_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"),
+        ("IDP_TEST_INTEROP", "1"),
+        ("PATH", "/usr/bin"),
+    ])
+    .unwrap();
+    assert_eq!(s.issuer.as_str(), "http://127.0.0.1:8080");
+}
+
+#[test]
+fn every_setting_has_a_variable_typed_by_its_field() {
+    let settings = schema::settings();
+    let kind = |key: &str| settings.iter().find(|s| s.key == key).map(|s| s.kind);
+    assert_eq!(settings.len(), 22);
+    assert_eq!(kind("issuer"), Some(schema::Kind::Text));
+    assert_eq!(kind("redis_url"), Some(schema::Kind::Text));
+    assert_eq!(kind("workers"), Some(schema::Kind::Integer));
+    assert_eq!(kind("dpop.require_nonce"), Some(schema::Kind::Bool));
+    assert_eq!(kind("tokens.access_token_lifetime"), Some(schema::Kind::NumberOrText));
+    for setting in &settings {
+        let value = match setting.kind {
+            schema::Kind::Bool => "true",
+            schema::Kind::Integer => "4",
+            _ => "",
+        };
+        let err = from_env(&[(&env_name(&setting.key), value)]).err();
+        // Refused or not, it is never refused as an unknown variable.
+        assert!(err.as_ref().is_none_or(|e| e.setting == setting.key), "{}: {err:?}", setting.key);
+    }
+}
