@@ -28,8 +28,11 @@ fn is_not_a_setting(name: &str) -> bool {
 }
 
 /// Sets every `IDP_*` variable in `env` on `tree`, in order (a later duplicate wins).
-pub(super) fn overlay(tree: &mut toml::Table, env: &[(String, String)]) -> Result<(), ConfigError> {
-    let settings = schema::settings();
+pub(super) fn overlay(
+    tree: &mut toml::Table,
+    env: &[(String, String)],
+    settings: &[Setting],
+) -> Result<(), ConfigError> {
     for (name, value) in env {
         let Some(rest) = name.strip_prefix(PREFIX) else {
             continue;
@@ -40,7 +43,7 @@ pub(super) fn overlay(tree: &mut toml::Table, env: &[(String, String)]) -> Resul
         let key = rest.to_ascii_lowercase().replace("__", ".");
         let setting = match settings.iter().find(|s| s.key == key) {
             Some(setting) if env_name(&setting.key) == *name => setting,
-            _ => return Err(unknown_variable(name, &key, &settings)),
+            _ => return Err(unknown_variable(name, &key, settings)),
         };
         set(tree, &setting.key, typed(setting, value)?);
     }

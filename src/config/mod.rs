@@ -258,13 +258,12 @@ impl Settings {
             Some(path) => read_file(path)?,
             None => toml::Table::new(),
         };
-        env::overlay(&mut tree, &sources.env)?;
-        // The environment's values are typed by the settings they name, so what does not fit
-        // comes from the file.
-        let raw = RawSettings::deserialize(toml::Value::Table(tree)).map_err(|e| {
-            let file = sources.file.map_or("(no file)".into(), |path| path.display().to_string());
-            ConfigError::new(FILE, format!("{file}: {e}"))
-        })?;
+        let settings = schema::settings();
+        env::overlay(&mut tree, &sources.env, &settings)?;
+        // `deny_unknown_fields` refuses a key that is no setting; the environment's keys are
+        // settings and its values typed by them, so what does not fit comes from the file.
+        let raw = RawSettings::deserialize(toml::Value::Table(tree.clone()))
+            .map_err(|e| misfit(sources.file, &tree, &settings, e))?;
         Self::validate(raw)
     }
 
@@ -380,6 +379,25 @@ impl Settings {
             tokens,
         })
     }
+}
+
+/// The file does not fit the settings: an unknown key, named with the setting it probably
+/// meant, or the deserializer's own message (which names the key) for a value of the wrong type.
+fn misfit(
+    file: Option<&Path>,
+    tree: &toml::Table,
+    settings: &[schema::Setting],
+    error: toml::de::Error,
+) -> ConfigError {
+    let problem = match schema::unknown_key(tree, settings) {
+        Some(key) => match schema::nearest(&key, settings) {
+            Some(meant) => format!("unknown key `{key}`; did you mean `{}`?", meant.key),
+            None => format!("unknown key `{key}`"),
+        },
+        None => error.to_string(),
+    };
+    let file = file.map_or("(no file)".into(), |path| path.display().to_string());
+    ConfigError::new(FILE, format!("{file}: {problem}"))
 }
 
 /// The file as a TOML tree, not yet checked against the settings.

@@ -35,6 +35,37 @@ pub(super) fn settings() -> Vec<Setting> {
     found
 }
 
+/// The first key in `tree` (a file, with the environment laid over it) that is no setting, as
+/// `section.key`; inside an unknown section, its first key.
+pub(super) fn unknown_key(tree: &toml::Table, settings: &[Setting]) -> Option<String> {
+    unknown_key_in("", tree, settings)
+}
+
+fn unknown_key_in(section: &str, table: &toml::Table, settings: &[Setting]) -> Option<String> {
+    for (name, value) in table {
+        let key = if section.is_empty() { name.clone() } else { format!("{section}.{name}") };
+        let is_section = settings.iter().any(|s| s.key.starts_with(&format!("{key}.")));
+        match value {
+            _ if settings.iter().any(|s| s.key == key) => {}
+            toml::Value::Table(inner) if is_section => {
+                if let Some(unknown) = unknown_key_in(&key, inner, settings) {
+                    return Some(unknown);
+                }
+            }
+            // A section written as a plain value: the deserializer's message says what it wants.
+            _ if is_section => {}
+            toml::Value::Table(inner) => {
+                return Some(match inner.keys().next() {
+                    Some(first) => format!("{key}.{first}"),
+                    None => key,
+                })
+            }
+            _ => return Some(key),
+        }
+    }
+    None
+}
+
 /// The setting `typed` (a key, or an `IDP_*` name turned into one) most probably meant: the one
 /// sharing most of its words, each allowed a typo or two, then the one fewest edits away.
 /// `None` unless more than half of the typed words match.

@@ -79,20 +79,71 @@ fn database_and_redis_urls_are_checked() {
     assert!(!debug.contains("secret") && !debug.contains("hunter2"), "{debug}");
 }
 
-#[test]
-fn file_values_are_overridden_by_the_environment_and_unknown_keys_refused() {
+/// Settings from a file holding `toml` and the variables `pairs`, and the file's path.
+fn from_file(toml: &str, pairs: &[(&str, &str)]) -> (Result<Settings, ConfigError>, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("idp.toml");
-    std::fs::write(&path, "issuer = \"https://a.example\"\n[tokens]\naccess_token_lifetime = \"5m\"\n").unwrap();
-    let env = vec![("IDP_ISSUER".to_string(), "https://b.example".to_string())];
-    let s = Settings::from_sources(Sources { file: Some(&path), env }).unwrap();
-    assert_eq!(s.issuer.as_str(), "https://b.example");
-    assert_eq!(s.tokens.access_token_lifetime, Duration::from_secs(300));
+    std::fs::write(&path, toml).unwrap();
+    let env = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    (Settings::from_sources(Sources { file: Some(&path), env }), path.display().to_string())
+}
 
-    std::fs::write(&path, "isuer = \"https://a.example\"\n").unwrap();
-    let err = Settings::from_sources(Sources { file: Some(&path), env: vec![] }).unwrap_err();
+#[test]
+fn precedence_is_defaults_then_file_then_environment() {
+    let file = "issuer = \"https://a.example\"\nworkers = 2\n[tokens]\naccess_token_lifetime = \"5m\"\n";
+    let (s, _) = from_file(file, &[("IDP_ISSUER", "https://b.example"), ("IDP_TOKENS__ID_TOKEN_LIFETIME", "2h")]);
+    let s = s.unwrap();
+    assert_eq!(s.issuer.as_str(), "https://b.example", "environment over file");
+    assert_eq!(s.tokens.id_token_lifetime, Duration::from_secs(7_200), "environment over default");
+    assert_eq!(s.tokens.access_token_lifetime, Duration::from_secs(300), "file over default");
+    assert_eq!(s.workers, Some(2), "file over default");
+    assert_eq!(s.tokens.refresh_token_idle_lifetime, Duration::from_secs(14 * 86_400), "default");
+}
+
+#[test]
+fn an_unknown_key_in_the_file_is_refused_naming_the_file_and_the_key() {
+    let (err, path) = from_file("isuer = \"https://a.example\"\n", &[]);
+    let err = err.unwrap_err();
     assert_eq!(err.setting, "config file");
-    assert!(!err.to_string().contains('\n'));
+    assert_eq!(
+        err.to_string(),
+        format!("invalid setting `config file`: {path}: unknown key `isuer`; did you mean `issuer`?")
+    );
+    for (file, message) in [
+        (
+            "[tokens]\nacess_token_lifetime = 60\n",
+            "unknown key `tokens.acess_token_lifetime`; did you mean `tokens.access_token_lifetime`?",
+        ),
+        (
+            "[token]\naccess_token_lifetime = 60\n",
+            "unknown key `token.access_token_lifetime`; did you mean `tokens.access_token_lifetime`?",
+        ),
+        ("[frobnicate]\n", "unknown key `frobnicate`"),
+    ] {
+        let (err, path) = from_file(file, &[]);
+        assert_eq!(err.unwrap_err().problem, format!("{path}: {message}"), "{file}");
+    }
+}
+
+#[test]
+fn a_value_of_the_wrong_type_in_the_file_is_refused_naming_the_key() {
+    let (err, path) = from_file("[dpop]\nrequire_nonce = \"yes\"\n", &[]);
+    let err = err.unwrap_err();
+    assert_eq!(err.setting, "config file");
+    assert_eq!(
+        err.problem,
+        format!("{path}: invalid type: string \"yes\", expected a boolean in `dpop.require_nonce`")
+    );
+    let (err, _) = from_file("tokens = 5\n", &[("IDP_TOKENS__ID_TOKEN_LIFETIME", "1h")]);
+    assert!(err.unwrap_err().problem.ends_with("in `tokens`"));
+}
+
+#[test]
+fn a_file_that_is_not_toml_is_refused_in_one_line() {
+    let (err, path) = from_file("issuer = \n", &[]);
+    let err = err.unwrap_err();
+    assert_eq!(err.setting, "config file");
+    assert!(err.problem.starts_with(&format!("{path}: ")) && !err.to_string().contains('\n'), "{err}");
 }
 
 #[test]
