@@ -3,16 +3,28 @@
 //!
 //! The doc comments on [`Settings`] and its sections are the configuration reference; the README
 //! renders them as a table. Every mistake is reported as one line that names the setting.
+//!
+//! - `raw.rs`: the settings as written, the shape the file and the environment deserialize into;
+//! - `defaults.rs`: every default, in one table;
+//! - `env.rs`: the `IDP_*` overlay on the file's TOML tree, and the variables that are not settings;
+//! - `schema.rs`: the settings there are, read off `raw.rs`, and the one a typo probably meant;
+//! - `validate.rs`: from written values to typed ones, each checked;
+//! - `types.rs`: [`Issuer`], [`DatabaseUrl`], [`RedisUrl`].
 
+mod defaults;
 mod env;
+mod raw;
 mod schema;
 mod types;
+mod validate;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use raw::RawSettings;
 
 pub use env::NOT_SETTINGS;
 pub use types::{redact_url, DatabaseUrl, Issuer, RedisUrl};
@@ -156,88 +168,6 @@ impl ConfigError {
     }
 }
 
-/// The settings as written in the file or the environment, before validation.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSettings {
-    issuer: Option<String>,
-    listen: Option<String>,
-    database_url: Option<String>,
-    database_pool_size: Option<i64>,
-    redis_url: Option<String>,
-    redis_prefix: Option<String>,
-    keys_dir: Option<String>,
-    log: Option<String>,
-    workers: Option<i64>,
-    #[serde(default)]
-    keys: RawKeys,
-    #[serde(default)]
-    tokens: RawTokens,
-    #[serde(default)]
-    dpop: RawDpop,
-    #[serde(default)]
-    sessions: RawSessions,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSessions {
-    idle_lifetime: Option<RawDuration>,
-    absolute_lifetime: Option<RawDuration>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDpop {
-    require_nonce: Option<bool>,
-    proof_max_age: Option<RawDuration>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawKeys {
-    rotate_every: Option<RawDuration>,
-    publish_window: Option<RawDuration>,
-    jwks_max_age: Option<RawDuration>,
-    refresh_interval: Option<RawDuration>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTokens {
-    access_token_lifetime: Option<RawDuration>,
-    id_token_lifetime: Option<RawDuration>,
-    refresh_token_idle_lifetime: Option<RawDuration>,
-    refresh_token_absolute_lifetime: Option<RawDuration>,
-    refresh_token_reuse_grace: Option<RawDuration>,
-}
-
-/// A duration as written: whole seconds (`600`) or humantime text (`10m`, `30d`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum RawDuration {
-    Seconds(i64),
-    Text(String),
-}
-
-impl RawDuration {
-    fn positive(&self, setting: &str) -> Result<Duration, ConfigError> {
-        let duration = match self {
-            Self::Seconds(n) if *n > 0 => Duration::from_secs(*n as u64),
-            Self::Seconds(n) => return Err(ConfigError::new(setting, format!("must be a positive duration, got {n}"))),
-            Self::Text(text) if text.trim_start().starts_with('-') => {
-                return Err(ConfigError::new(setting, format!("must be a positive duration, got {text}")))
-            }
-            Self::Text(text) => humantime::parse_duration(text.trim())
-                .map_err(|e| ConfigError::new(setting, format!("is not a duration like `10m` or `600` ({e})")))?,
-        };
-        if duration.is_zero() {
-            return Err(ConfigError::new(setting, "must be a positive duration, got 0"));
-        }
-        Ok(duration)
-    }
-}
-
 /// Where the settings come from; the process environment in production, a map in tests.
 pub struct Sources<'a> {
     pub file: Option<&'a Path>,
@@ -264,120 +194,12 @@ impl Settings {
         // settings and its values typed by them, so what does not fit comes from the file.
         let raw = RawSettings::deserialize(toml::Value::Table(tree.clone()))
             .map_err(|e| misfit(sources.file, &tree, &settings, e))?;
-        Self::validate(raw)
+        validate::validate(raw)
     }
 
     /// The embedded default: SQLite, in-process hot store, loopback listener.
     pub fn is_development(&self) -> bool {
         matches!(self.database, DatabaseUrl::Sqlite(_)) || self.redis_url.is_none()
-    }
-
-    fn validate(raw: RawSettings) -> Result<Self, ConfigError> {
-        let issuer = Issuer::parse(raw.issuer.as_deref().unwrap_or("http://127.0.0.1:8080"))
-            .map_err(|e| ConfigError::new("issuer", e))?;
-        let listen_text = raw.listen.as_deref().unwrap_or("127.0.0.1:8080");
-        let listen = listen_text
-            .parse::<SocketAddr>()
-            .map_err(|_| ConfigError::new("listen", format!("must be host:port with an IP host, got {listen_text}")))?;
-        let database = DatabaseUrl::parse(raw.database_url.as_deref().unwrap_or("sqlite://./data/idp.db"))
-            .map_err(|e| ConfigError::new("database_url", e))?;
-        let database_pool_size = match raw.database_pool_size {
-            None => 10,
-            Some(n @ 1..=1000) => n as u32,
-            Some(n) => return Err(ConfigError::new("database_pool_size", format!("must be 1 to 1000, got {n}"))),
-        };
-        let redis_url = match raw.redis_url.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(text) => Some(RedisUrl::parse(text).map_err(|e| ConfigError::new("redis_url", e))?),
-        };
-        let redis_prefix = raw.redis_prefix.unwrap_or_else(|| "idp:".into());
-        if redis_prefix.contains(['{', '}']) || redis_prefix.chars().any(char::is_whitespace) {
-            return Err(ConfigError::new("redis_prefix", "must not contain braces or spaces"));
-        }
-        let keys_dir = PathBuf::from(raw.keys_dir.unwrap_or_else(|| "keys".into()));
-        let log = raw.log.unwrap_or_else(|| "info".into());
-        tracing_subscriber::EnvFilter::try_new(&log)
-            .map_err(|e| ConfigError::new("log", format!("is not a log filter ({e})")))?;
-        let workers = match raw.workers {
-            None => None,
-            Some(n @ 1..=256) => Some(n as usize),
-            Some(n) => return Err(ConfigError::new("workers", format!("must be 1 to 256, got {n}"))),
-        };
-
-        let duration = |raw: Option<RawDuration>, setting: &str, default: u64| match raw {
-            Some(d) => d.positive(setting),
-            None => Ok(Duration::from_secs(default)),
-        };
-        // A window that may be switched off with `0`.
-        let duration_or_zero = |raw: Option<RawDuration>, setting: &str| match raw {
-            Some(RawDuration::Seconds(0)) | None => Ok(Duration::ZERO),
-            Some(RawDuration::Text(text)) if text.trim() == "0s" => Ok(Duration::ZERO),
-            Some(d) => d.positive(setting),
-        };
-        let keys = KeySettings {
-            rotate_every: duration(raw.keys.rotate_every, "keys.rotate_every", 30 * 86_400)?,
-            publish_window: duration(raw.keys.publish_window, "keys.publish_window", 3_600)?,
-            jwks_max_age: duration(raw.keys.jwks_max_age, "keys.jwks_max_age", 300)?,
-            refresh_interval: duration(raw.keys.refresh_interval, "keys.refresh_interval", 2)?,
-        };
-        if keys.publish_window < keys.jwks_max_age {
-            return Err(ConfigError::new(
-                "keys.publish_window",
-                "must be at least keys.jwks_max_age, or verifiers with a cached JWKS meet unknown keys",
-            ));
-        }
-        if keys.rotate_every <= keys.publish_window {
-            return Err(ConfigError::new("keys.rotate_every", "must be longer than keys.publish_window"));
-        }
-        let tokens = TokenSettings {
-            access_token_lifetime: duration(raw.tokens.access_token_lifetime, "tokens.access_token_lifetime", 600)?,
-            id_token_lifetime: duration(raw.tokens.id_token_lifetime, "tokens.id_token_lifetime", 3_600)?,
-            refresh_token_idle_lifetime: duration(
-                raw.tokens.refresh_token_idle_lifetime,
-                "tokens.refresh_token_idle_lifetime",
-                14 * 86_400,
-            )?,
-            refresh_token_absolute_lifetime: duration(
-                raw.tokens.refresh_token_absolute_lifetime,
-                "tokens.refresh_token_absolute_lifetime",
-                90 * 86_400,
-            )?,
-            refresh_token_reuse_grace: duration_or_zero(
-                raw.tokens.refresh_token_reuse_grace,
-                "tokens.refresh_token_reuse_grace",
-            )?,
-        };
-
-        let dpop = DpopSettings {
-            require_nonce: raw.dpop.require_nonce.unwrap_or(true),
-            proof_max_age: duration(raw.dpop.proof_max_age, "dpop.proof_max_age", 300)?,
-        };
-        if dpop.proof_max_age > Duration::from_secs(3_600) {
-            return Err(ConfigError::new("dpop.proof_max_age", "must be at most 1h"));
-        }
-        let sessions = SessionSettings {
-            idle_lifetime: duration(raw.sessions.idle_lifetime, "sessions.idle_lifetime", 1_800)?,
-            absolute_lifetime: duration(raw.sessions.absolute_lifetime, "sessions.absolute_lifetime", 43_200)?,
-        };
-        if sessions.idle_lifetime > sessions.absolute_lifetime {
-            return Err(ConfigError::new("sessions.idle_lifetime", "must not exceed sessions.absolute_lifetime"));
-        }
-
-        Ok(Self {
-            dpop,
-            sessions,
-            issuer,
-            listen,
-            database,
-            database_pool_size,
-            redis_url,
-            redis_prefix,
-            keys_dir,
-            log,
-            workers,
-            keys,
-            tokens,
-        })
     }
 }
 

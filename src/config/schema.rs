@@ -5,7 +5,7 @@
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
-use super::RawSettings;
+use super::raw::RawSettings;
 
 /// One setting: its key (`tokens.access_token_lifetime`) and what its field takes.
 #[derive(Debug, Clone, PartialEq, Eq)]

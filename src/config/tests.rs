@@ -18,6 +18,55 @@ fn defaults_are_the_embedded_development_setup() {
 }
 
 #[test]
+fn the_defaults_are_the_documented_ones() {
+    let s = from_env(&[]).unwrap();
+    let (minute, hour, day) = (60, 3_600, 86_400);
+    assert_eq!(s.database_pool_size, 10);
+    assert_eq!(s.redis_prefix, "idp:");
+    assert_eq!(s.keys_dir, PathBuf::from("keys"));
+    assert_eq!(s.log, "info");
+    assert_eq!(s.workers, None);
+    let seconds = |d: Duration| d.as_secs();
+    assert_eq!(
+        [s.keys.rotate_every, s.keys.publish_window, s.keys.jwks_max_age, s.keys.refresh_interval].map(seconds),
+        [30 * day, hour, 5 * minute, 2]
+    );
+    assert_eq!(
+        [
+            s.tokens.access_token_lifetime,
+            s.tokens.id_token_lifetime,
+            s.tokens.refresh_token_idle_lifetime,
+            s.tokens.refresh_token_absolute_lifetime,
+            s.tokens.refresh_token_reuse_grace,
+        ]
+        .map(seconds),
+        [10 * minute, hour, 14 * day, 90 * day, 0]
+    );
+    assert!(s.dpop.require_nonce);
+    assert_eq!(s.dpop.proof_max_age, Duration::from_secs(5 * minute));
+    assert_eq!([s.sessions.idle_lifetime, s.sessions.absolute_lifetime].map(seconds), [30 * minute, 12 * hour]);
+}
+
+#[test]
+fn a_section_written_in_part_keeps_the_other_defaults() {
+    let (s, _) = from_file("[keys]\nrotate_every = \"7d\"\n", &[]);
+    let s = s.unwrap();
+    assert_eq!(s.keys.rotate_every, Duration::from_secs(7 * 86_400));
+    assert_eq!(s.keys.publish_window, Duration::from_secs(3_600));
+}
+
+#[test]
+fn the_reuse_grace_may_be_switched_off_with_0_or_0s_other_lifetimes_may_not() {
+    for off in ["0", "0s"] {
+        let s = from_env(&[("IDP_TOKENS__REFRESH_TOKEN_REUSE_GRACE", off)]).unwrap();
+        assert_eq!(s.tokens.refresh_token_reuse_grace, Duration::ZERO, "{off}");
+        assert_eq!(refused(&[("IDP_SESSIONS__IDLE_LIFETIME", off)]).setting, "sessions.idle_lifetime");
+    }
+    let s = from_env(&[("IDP_TOKENS__REFRESH_TOKEN_REUSE_GRACE", "30s")]).unwrap();
+    assert_eq!(s.tokens.refresh_token_reuse_grace, Duration::from_secs(30));
+}
+
+#[test]
 fn issuer_with_another_scheme_is_refused_naming_the_setting() {
     let err = from_env(&[("IDP_ISSUER", "ftp://x")]).unwrap_err();
     assert_eq!(err.setting, "issuer");
