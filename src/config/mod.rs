@@ -155,6 +155,12 @@ fn subject(setting: &str) -> String {
     }
 }
 
+/// Every setting's key (`tokens.access_token_lifetime`), read off the structs the file and the
+/// environment are deserialized into; `tests/docs.rs` checks each is documented.
+pub fn setting_keys() -> Vec<String> {
+    schema::settings().into_iter().map(|s| s.key).collect()
+}
+
 /// `tokens.access_token_lifetime` -> `IDP_TOKENS__ACCESS_TOKEN_LIFETIME`.
 pub fn env_name(setting: &str) -> String {
     format!("IDP_{}", setting.replace('.', "__").to_ascii_uppercase())
