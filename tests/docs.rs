@@ -52,6 +52,9 @@ fn every_setting_is_documented_in_src_config_and_in_the_readme() {
         let setting = row.trim_start_matches("| `").split('`').next().unwrap();
         assert!(settings.contains(setting), "the README lists {setting}, which is no setting: {row}");
     }
+    for variable in idp::config::NOT_SETTINGS {
+        assert!(readme.contains(&format!("`{variable}`")), "README does not say {variable} is allowed");
+    }
 }
 
 #[test]

@@ -163,7 +163,7 @@ pub fn setting_keys() -> Vec<String> {
 
 /// `tokens.access_token_lifetime` -> `IDP_TOKENS__ACCESS_TOKEN_LIFETIME`.
 pub fn env_name(setting: &str) -> String {
-    format!("IDP_{}", setting.replace('.', "__").to_ascii_uppercase())
+    format!("{}{}", env::PREFIX, setting.replace('.', "__").to_ascii_uppercase())
 }
 
 impl ConfigError {

@@ -29,7 +29,7 @@ pub(super) struct RawSettings {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default, deny_unknown_fields, expecting = "a table of settings")]
 pub(super) struct RawKeys {
     pub rotate_every: RawDuration,
     pub publish_window: RawDuration,
@@ -38,7 +38,7 @@ pub(super) struct RawKeys {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default, deny_unknown_fields, expecting = "a table of settings")]
 pub(super) struct RawTokens {
     pub access_token_lifetime: RawDuration,
     pub id_token_lifetime: RawDuration,
@@ -48,14 +48,14 @@ pub(super) struct RawTokens {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default, deny_unknown_fields, expecting = "a table of settings")]
 pub(super) struct RawDpop {
     pub require_nonce: bool,
     pub proof_max_age: RawDuration,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default, deny_unknown_fields, expecting = "a table of settings")]
 pub(super) struct RawSessions {
     pub idle_lifetime: RawDuration,
     pub absolute_lifetime: RawDuration,
@@ -63,7 +63,7 @@ pub(super) struct RawSessions {
 
 /// A duration as written: whole seconds (`600`) or humantime text (`10m`, `30d`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "expected a duration: whole seconds or text such as \"10m\"")]
 pub(super) enum RawDuration {
     Seconds(i64),
     Text(String),
