@@ -4,6 +4,7 @@
 pub mod cors;
 pub mod form;
 pub mod pages;
+pub mod session;
 
 use actix_web::{HttpMessage, HttpRequest};
 

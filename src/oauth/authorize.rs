@@ -15,61 +15,22 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{CodeChallenge, GrantType, ResourceIndicator, ScopeSet};
+use crate::domain::{
+    AuthorizationRequest, CodeChallenge, GrantType, Prompt, ResourceIndicator, ResponseMode, ScopeSet,
+};
 use crate::error::ErrorCode;
 use crate::http::pages;
+use crate::http::session::{Interaction, Session, SignedIn};
 use crate::services::codes::CodeGrant;
 use crate::services::registry::client::OIDC_SCOPES;
 use crate::services::registry::Client;
 use crate::services::users::User;
-use crate::session::{Interaction, Session, SignedIn};
 use crate::state::AppState;
 use crate::store::hot::HotStoreError;
 
 /// Longest `nonce` and `state` accepted (FAPI 2.0 asks for at least 64 characters of nonce).
 const MAX_NONCE: usize = 512;
 const MAX_STATE: usize = 2048;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResponseMode {
-    Query,
-    FormPost,
-}
-
-/// `prompt` (OIDC Core §3.1.2.1); `none` never comes with another value.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Prompt {
-    pub none: bool,
-    pub login: bool,
-    pub consent: bool,
-}
-
-/// A valid authorization request of a known client, its redirect URI checked.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AuthorizationRequest {
-    pub client_id: String,
-    /// As the client sent it (a loopback port may differ from the registered one), or the only
-    /// registered one when the request had none.
-    pub redirect_uri: String,
-    pub redirect_uri_sent: bool,
-    pub response_mode: ResponseMode,
-    pub state: Option<String>,
-    pub scope: ScopeSet,
-    /// The audiences the code may yield tokens for: those asked for, or the client's default.
-    pub resources: Vec<ResourceIndicator>,
-    pub code_challenge: CodeChallenge,
-    pub nonce: Option<String>,
-    pub prompt: Prompt,
-    pub max_age: Option<i64>,
-    pub login_hint: Option<String>,
-    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
-    pub dpop_jkt: Option<String>,
-    /// The hot-store key of the pushed request (RFC 9126) this came from: used up when the
-    /// code is issued (FAPI 2.0 §5.3.2.2 note 3), not when the page loads.
-    #[serde(default)]
-    pub pushed: Option<String>,
-}
 
 impl AuthorizationRequest {
     pub fn reply(&self) -> Reply {
@@ -345,7 +306,7 @@ pub async fn authorize_post(req: HttpRequest, payload: web::Payload, state: web:
     };
     // A cross-site POST carries no `SameSite=Lax` cookie: answering it would start a new
     // session over the user's own. The same request as a top-level GET carries the cookie.
-    if req.cookie(crate::session::cookie_name(&state)).is_none() {
+    if req.cookie(crate::http::session::cookie_name(&state)).is_none() {
         let query = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(url::form_urlencoded::parse(&body))
             .finish();
@@ -370,7 +331,7 @@ async fn authorize(req: &HttpRequest, state: &AppState, raw: RawParams) -> HttpR
             }
             Ok(Some(request_uri)) => {
                 let client_id = raw.get("client_id").ok().flatten().ok_or_else(AuthorizeError::unknown_client)?;
-                crate::oauth::par::pushed_request(state, client_id, request_uri).await?
+                pushed_request(state, client_id, request_uri).await?
             }
             Err(Repeated) => return Err(AuthorizeError::unknown_client()),
         };
@@ -571,4 +532,46 @@ pub fn deny(state: &AppState, request: &AuthorizationRequest) -> HttpResponse {
         description: "the user denied the request",
     }
     .into_response(state)
+}
+
+/// RFC 9126 §2.2: the `request_uri` of a pushed request.
+pub const URN_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
+/// A pushed authorization request, kept in the hot store under its `request_uri`'s hash.
+#[derive(Serialize, Deserialize)]
+pub struct Pushed {
+    pub request: AuthorizationRequest,
+    pub expires_at: i64,
+}
+
+/// Hot-store key of a pushed request.
+pub fn pushed_key(request_uri: &str) -> String {
+    crate::store::hot::key("par", &crate::crypto::b64url(&crate::crypto::sha256(request_uri.as_bytes())))
+}
+
+/// The pushed request a `request_uri` names, for `client_id`. Unknown, expired or another
+/// client's: an error page (there is no checked redirect URI to send an error to).
+pub async fn pushed_request(
+    state: &AppState,
+    client_id: &str,
+    request_uri: &str,
+) -> Result<(std::sync::Arc<Client>, AuthorizationRequest), AuthorizeError> {
+    let expired = AuthorizeError::expired;
+    if !request_uri.starts_with(URN_PREFIX) {
+        return Err(expired());
+    }
+    let bytes =
+        state.hot.get(&pushed_key(request_uri)).await.map_err(AuthorizeError::unavailable)?.ok_or_else(expired)?;
+    let pushed: Pushed = serde_json::from_slice(&bytes).map_err(AuthorizeError::unavailable)?;
+    if pushed.request.client_id != client_id || pushed.expires_at <= state.clock.now() {
+        return Err(expired());
+    }
+    let client = state
+        .registry
+        .client(client_id)
+        .await
+        .map_err(AuthorizeError::unavailable)?
+        .filter(|c| c.enabled)
+        .ok_or_else(AuthorizeError::unknown_client)?;
+    Ok((client, pushed.request))
 }

@@ -5,8 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::login::{accept_submission, expired, resume, InteractionQuery, Submission};
-use super::{Interaction, Session};
 use crate::http::pages::{self, ConsentPage};
+use crate::http::session::{Interaction, Session};
 use crate::oauth::authorize::{continue_interaction, AuthorizeError};
 use crate::services::registry::Client;
 use crate::state::AppState;

@@ -3,9 +3,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{Interaction, Session};
 use crate::http::form::{read_body, FormParams};
 use crate::http::pages::{self, LoginPage};
+use crate::http::session::{Interaction, Session};
 use crate::oauth::authorize::{continue_interaction, AuthorizeError};
 use crate::services::registry::Client;
 use crate::services::sign_in_limits::Attempter;

@@ -12,9 +12,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use super::Session;
 use crate::http::form::{read_body, FormParams};
 use crate::http::pages::{self, LogoutPage};
+use crate::http::session::Session;
 use crate::oauth::id_token;
 use crate::services::registry::Client;
 use crate::state::AppState;
@@ -99,7 +99,7 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
         // An RP's cross-site POST carries no `SameSite=Lax` cookie, so the session could not
         // be found and the logout would only look done: the same request as a top-level GET
         // carries it.
-        if req.cookie(super::cookie_name(state)).is_none() {
+        if req.cookie(crate::http::session::cookie_name(state)).is_none() {
             let query = url::form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(
                     ["id_token_hint", "client_id", "post_logout_redirect_uri", "state"]
