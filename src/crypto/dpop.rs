@@ -15,9 +15,9 @@ use josekit::JoseError;
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::jws::{CompactJws, Es256PublicKey};
-use super::signing::{has_private_members, thumbprint};
 use super::{b64url, constant_time_eq, sha256};
+use idp_verify::jwk::{has_private_members, thumbprint};
+use idp_verify::jws::{CompactJws, Es256PublicKey};
 
 /// Proof algorithms we verify, advertised as `dpop_signing_alg_values_supported` (RFC 9449
 /// §5.1). Only asymmetric algorithms (§11.6): a MAC would need a secret shared with a client

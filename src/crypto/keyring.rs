@@ -22,7 +22,6 @@ use josekit::jws::JwsSigner;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::jws::{p256_point, Es256PublicKey};
 use super::kek::{Kek, KekError};
 use super::signing::SigningAlg;
 use super::{b64url, sha256};
@@ -31,6 +30,7 @@ use crate::config::Settings;
 use crate::store::db::is_unique_violation;
 use crate::store::models::{NewAuditEvent, SigningKeyRow};
 use crate::store::{Db, StoreError};
+use idp_verify::jws::{p256_point, Es256PublicKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringError {

@@ -5,45 +5,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use idp_verify::store::revoked_key;
+use serde::Serialize;
 
 use crate::crypto::{Keyring, SigningAlg};
 use crate::verify::TokenError;
 
-/// Seconds of clock skew tolerated when checking `exp`, `nbf` and `iat`.
-pub const LEEWAY: i64 = 5;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Confirmation {
-    pub jkt: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccessTokenClaims {
-    pub iss: String,
-    pub sub: String,
-    pub aud: String,
-    pub client_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    pub iat: i64,
-    pub exp: i64,
-    pub jti: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cnf: Option<Confirmation>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub origin: Option<String>,
-}
-
-impl AccessTokenClaims {
-    pub fn token_type(&self) -> &'static str {
-        if self.cnf.is_some() {
-            "DPoP"
-        } else {
-            "Bearer"
-        }
-    }
-}
+// The claims are the verifier's, so what is signed here is what a resource server reads.
+pub use idp_verify::token::{AccessTokenClaims, Confirmation, LEEWAY};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
@@ -158,11 +127,6 @@ impl VerifiedTokens {
         check_time(&entry.1, now)?;
         Ok(entry.1.clone())
     }
-}
-
-/// Hot-store key of a revoked token id; it lives until the token would have expired.
-pub fn revoked_key(jti: &str) -> String {
-    crate::store::hot::key("revoked-jti", jti)
 }
 
 /// Puts a token id into the revoked set for as long as a verifier could still accept the

@@ -11,7 +11,6 @@ use base64::Engine;
 use serde::Deserialize;
 
 use super::form::FormParams;
-use crate::crypto::jws::CompactJws;
 use crate::crypto::{b64url, sha256};
 use crate::domain::TokenEndpointAuthMethod;
 use crate::error::OAuthError;
@@ -19,6 +18,7 @@ use crate::registry::client::ASSERTION_ALGS;
 use crate::registry::Client;
 use crate::startup::AppState;
 use crate::store::hot::key;
+use idp_verify::jws::CompactJws;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Longest lifetime accepted for a client assertion, and the skew allowed on its times.

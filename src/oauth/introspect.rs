@@ -4,9 +4,10 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use idp_verify::store::revoked_key;
 use serde::Serialize;
 
-use super::access_token::{revoked_key, AccessTokenClaims};
+use super::access_token::AccessTokenClaims;
 use super::client_auth::{self, AuthenticatedRequest};
 use super::form::read_body;
 use super::no_store_response;

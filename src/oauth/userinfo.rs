@@ -8,13 +8,13 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::domain::ScopeSet;
-use crate::oauth::access_token::revoked_key;
 use crate::oauth::dpop;
 use crate::oauth::id_token::user_claims;
 use crate::policy::cors;
 use crate::startup::AppState;
 use crate::verify::request::{check_origin, read_authorization, read_proof};
 use crate::verify::{Challenge, ProofError, Scheme, TokenError, VerifyError};
+use idp_verify::store::revoked_key;
 
 pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let state = state.get_ref();

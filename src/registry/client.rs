@@ -244,7 +244,7 @@ fn client_keys(jwks: &Value) -> Result<Vec<ClientKey>, String> {
     let mut out = Vec::new();
     for key in keys {
         let map: Map<String, Value> = key.as_object().cloned().ok_or("a JWK is not an object")?;
-        if crate::crypto::signing::has_private_members(&map) {
+        if idp_verify::jwk::has_private_members(&map) {
             return Err("a JWK holds private key material".into());
         }
         let kid = map.get("kid").and_then(Value::as_str).map(str::to_owned);

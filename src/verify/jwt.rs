@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::error::TokenError;
-use crate::crypto::jws::{CompactJws, Es256PublicKey};
 use crate::oauth::access_token::{AccessTokenClaims, Confirmation};
+use idp_verify::jws::{CompactJws, Es256PublicKey};
 
 /// Tokens of this provider are well under 1 KiB; a longer value is refused unread.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;

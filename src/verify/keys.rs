@@ -11,8 +11,8 @@ use arc_swap::ArcSwap;
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 
-use crate::crypto::jws::Es256PublicKey;
-use crate::crypto::signing::has_private_members;
+use idp_verify::jwk::has_private_members;
+use idp_verify::jws::Es256PublicKey;
 
 /// A JWKS larger than this is refused: this provider publishes a handful of keys.
 const MAX_JWKS_BYTES: usize = 256 * 1024;

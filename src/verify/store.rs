@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 
-use crate::oauth::access_token::revoked_key;
 use crate::store::hot::{key, HotStore, HotStoreError};
+use idp_verify::store::revoked_key;
 
 /// A store that could not answer. The verifier fails closed on it (503), never "valid".
 #[derive(Debug, thiserror::Error)]
