@@ -1,6 +1,5 @@
 //! Keys and the cryptography around them.
 
-pub mod dpop;
 pub mod kek;
 pub mod keyring;
 pub mod nonce;

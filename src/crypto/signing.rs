@@ -7,7 +7,7 @@ use std::str::FromStr;
 use idp_verify::jwk::thumbprint;
 use josekit::jwk::alg::ed::EdCurve;
 use josekit::jwk::KeyPair;
-use josekit::jws::{EdDSA, JwsSigner, ES256, RS256};
+use josekit::jws::{EdDSA, JwsSigner, JwsVerifier, ES256, RS256};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -62,6 +62,16 @@ impl SigningAlg {
             Self::Es256 => Box::new(ES256.signer_from_der(der)?),
             Self::Rs256 => Box::new(RS256.signer_from_der(der)?),
             Self::EdDsa => Box::new(EdDSA.signer_from_der(der)?),
+        })
+    }
+
+    /// For JWTs this provider signed and gets back (ID tokens as `id_token_hint`); keys from
+    /// clients are verified by `idp_verify::alg` instead.
+    pub fn verifier_from_jwk(self, jwk: &josekit::jwk::Jwk) -> Result<Box<dyn JwsVerifier>, josekit::JoseError> {
+        Ok(match self {
+            Self::Es256 => Box::new(ES256.verifier_from_jwk(jwk)?),
+            Self::Rs256 => Box::new(RS256.verifier_from_jwk(jwk)?),
+            Self::EdDsa => Box::new(EdDSA.verifier_from_jwk(jwk)?),
         })
     }
 }

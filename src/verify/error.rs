@@ -7,7 +7,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
-use crate::crypto::dpop::{DpopError, SUPPORTED_ALGS};
+use idp_verify::dpop::{DpopError, SUPPORTED_ALGS};
 
 /// The authorization scheme a token came with (RFC 6750 §2.1, RFC 9449 §7.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

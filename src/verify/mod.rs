@@ -40,12 +40,9 @@ pub use self::store::{
     HotStoreReplayCache, HotStoreRevocationList, MemoryReplayCache, ReplayCache, RevocationList, StoreError,
 };
 use crate::clock::{SharedClock, SystemClock};
-use crate::crypto::dpop::{verify_proof, ProofCheck, VerifiedProof};
 use crate::crypto::{b64url, sha256};
 use crate::oauth::access_token::AccessTokenClaims;
-
-/// How far in the future a DPoP proof's `iat` may be (the provider's own bound).
-const PROOF_MAX_FUTURE: i64 = crate::oauth::dpop::MAX_FUTURE;
+use idp_verify::dpop::{verify_proof, ProofCheck, VerifiedProof, MAX_FUTURE as PROOF_MAX_FUTURE};
 
 /// A resource server's view of the provider, validated by [`Verifier::new`].
 #[derive(Debug, Clone)]
