@@ -18,7 +18,6 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod users;
-pub mod verify;
 
 pub use startup::{AppState, Application, StartupError};
 

@@ -6,10 +6,10 @@ use base64::Engine;
 use std::sync::Arc;
 
 use idp_verify::store::revoked_key;
+use idp_verify::TokenError;
 use serde::Serialize;
 
 use crate::crypto::{Keyring, SigningAlg};
-use crate::verify::TokenError;
 
 // The claims are the verifier's, so what is signed here is what a resource server reads.
 pub use idp_verify::token::{AccessTokenClaims, Confirmation, LEEWAY};
@@ -63,10 +63,10 @@ fn check_time(claims: &AccessTokenClaims, now: i64) -> Result<(), TokenError> {
     Ok(())
 }
 
-/// Shape, header (the same rules a resource server applies, `verify::jwt::parse`), signature
+/// Shape, header (the same rules a resource server applies, `idp_verify::jwt::parse`), signature
 /// by a published key of this node's keyring, and `iss`; returns the key id with the claims.
 fn verify_signature(keyring: &Keyring, issuer: &str, token: &str) -> Result<(String, AccessTokenClaims), TokenError> {
-    let unverified = crate::verify::jwt::parse(token)?;
+    let unverified = idp_verify::jwt::parse(token)?;
     let key = keyring.verification_key(&unverified.kid).ok_or(TokenError::UnknownKey)?;
     let public = key.es256.as_ref().map(|k| k.public()).ok_or(TokenError::UnknownKey)?;
     let claims = unverified.verify_signature([public])?;

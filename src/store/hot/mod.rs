@@ -7,6 +7,7 @@
 
 mod memory;
 mod redis;
+mod verifier;
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use tokio::sync::broadcast;
 
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
+pub use self::verifier::{HotStoreReplayCache, HotStoreRevocationList};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HotStoreError {
