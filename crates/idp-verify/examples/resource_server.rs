@@ -56,12 +56,15 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-#[actix_web::main]
-async fn main() -> Result<(), String> {
+fn main() -> Result<(), String> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
+    // What `#[actix_web::main]` expands to, without the macros feature the crate does not need.
+    actix_web::rt::System::new().block_on(serve())
+}
 
+async fn serve() -> Result<(), String> {
     let issuer = env("IDP_ISSUER").unwrap_or_else(|| "http://127.0.0.1:8080".into());
     let audience = env("RS_AUDIENCE").ok_or("RS_AUDIENCE is required: this API's identifier")?;
     let listen = env("RS_LISTEN").unwrap_or_else(|| "127.0.0.1:8081".into());
