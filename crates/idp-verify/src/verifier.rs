@@ -30,8 +30,9 @@ pub struct VerifierConfig {
     /// proxy adds one). A proof's `htu` must be this plus the request path; the URL is never
     /// taken from `Host` or `X-Forwarded-*` (RFC 9700 §4.13).
     pub public_url: String,
-    /// Clock skew tolerated on `exp`, `nbf` and `iat`. Default 5 s ([`LEEWAY`]), which the
-    /// provider's revocation entries outlive; a longer one may accept a revoked token then.
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`. Default 5 s ([`LEEWAY`]): the provider
+    /// keeps a revoked token id that long past `exp`, so with a longer leeway a revoked token
+    /// passes again once its entry is gone.
     pub leeway: Duration,
     /// Accept unbound tokens with the `Bearer` scheme. DPoP-bound tokens always need `DPoP`.
     /// Default `false`.
@@ -201,7 +202,7 @@ impl Verifier {
 
     /// Logs `error` once (a 5xx as an error, a refusal as info): what every answer to a
     /// refused request goes through.
-    pub fn log(&self, error: &VerifyError) {
+    pub(crate) fn log(&self, error: &VerifyError) {
         let code = error.code().unwrap_or("none");
         if error.status() >= 500 {
             tracing::error!(error.code = code, error.cause = %error, "access token check failed");
