@@ -18,7 +18,6 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
-pub mod verify;
 
 pub use startup::Application;
 pub use state::{AppState, StartupError};

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::nonce::NonceIssuer;
-use crate::oauth::access_token::VerifiedTokens;
+use crate::services::access_tokens::signing::VerifiedTokens;
 use crate::services::access_tokens::Revocations;
 use crate::services::audit::AuditLog;
 use crate::services::codes::Codes;

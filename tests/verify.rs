@@ -1,4 +1,4 @@
-//! The resource-server verifier (`idp::verify`) against a real provider: a small actix-web
+//! The resource-server verifier (`idp_verify`) against a real provider: a small actix-web
 //! resource server runs in-process behind `require_access_token`, and clients present tokens
 //! the provider issued (Bearer, DPoP-bound, origin-bound), revoked, forged or misused.
 
@@ -20,9 +20,10 @@ use common::oauth::{claims_of, error_of, header_of, TestClient, API, BROWSER_ORI
 use common::{spawn_app, Backend, TestApp, TestData};
 use idp::clock::Clock;
 use idp::crypto::SigningAlg;
-use idp::verify::{
-    require_access_token, HotStoreReplayCache, HotStoreRevocationList, RevocationList, StoreError, VerifiedAccess,
-    Verifier, VerifierConfig, VerifyError,
+use idp::store::hot::{HotStoreReplayCache, HotStoreRevocationList};
+use idp_verify::redis::RedisStore;
+use idp_verify::{
+    require_access_token, RevocationList, StoreError, VerifiedAccess, Verifier, VerifierConfig, VerifyError,
 };
 use serde_json::{json, Value};
 
@@ -680,6 +681,47 @@ async fn the_extractor_verifies_on_its_own_without_the_middleware(backend: Backe
 
     let refused = rs.get("/extract", &[("Authorization", "Bearer abc.def.ghi")]).await;
     assert_eq!(error_of(refused).await, (401, "invalid_token".into()));
+    rs.stop().await;
+    app.stop().await;
+}
+
+/// A resource server on the provider's Redis with `idp_verify::redis` alone (the example's
+/// set-up): it sees `/revoke` at once, and its nodes share DPoP proof ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_server_on_the_providers_redis_sees_revocations_and_shares_proof_ids() {
+    if !Backend::PostgresRedis.available() {
+        eprintln!("skipped: IDP_TEST_DATABASE_URL and IDP_TEST_REDIS_URL are not set");
+        return;
+    }
+    let data = TestData::new(Backend::PostgresRedis);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let client = app.service_client().await;
+    let redis_url = data.redis_url.as_deref().expect("a Redis URL");
+    let redis = RedisStore::connect(redis_url, &data.redis_prefix).await.expect("the provider's Redis");
+    let on_redis = |verifier: Verifier| verifier.with_revocation(redis.clone()).with_replay_cache(redis.clone());
+    let rs = spawn_rs_with(&app, |_| {}, on_redis).await;
+    let public_url = rs.url.clone();
+    let second_node = spawn_rs_with(&app, |config| config.public_url = public_url, on_redis).await;
+
+    let key = DpopKey::es256();
+    let token = dpop_token(&app, &client, &key).await;
+    let once = proof(&app, &key, "GET", &rs.url("/api/hello"), Some(&token));
+    let headers = [("Authorization", dpop(&token)), ("DPoP", once)];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    assert_eq!(rs.get("/api/hello", &headers).await.status(), 200);
+    let replayed = second_node.get("/api/hello", &headers).await;
+    assert_eq!(error_of(replayed).await, (401, "invalid_dpop_proof".into()), "a proof once, across nodes");
+
+    let bearer_token = app.access_token(&client).await;
+    let authorization = bearer(&bearer_token);
+    assert_eq!(rs.get("/api/hello", &[("Authorization", &authorization)]).await.status(), 200);
+    let secret = client.secret.as_deref().unwrap();
+    let revoked = app.post_form("/revoke", &[("token", &bearer_token)], Some((&client.id, secret)), &[]).await;
+    assert_eq!(revoked.status(), 200);
+    let response = rs.get("/api/hello", &[("Authorization", &authorization)]).await;
+    assert_eq!(error_of(response).await, (401, "invalid_token".into()), "the provider's revocation, read from Redis");
+    second_node.stop().await;
     rs.stop().await;
     app.stop().await;
 }

@@ -10,7 +10,6 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
 
-use crate::crypto::jws::CompactJws;
 use crate::crypto::{b64url, sha256};
 use crate::domain::TokenEndpointAuthMethod;
 use crate::error::{ErrorCode, OAuthError};
@@ -19,6 +18,7 @@ use crate::services::registry::client::ASSERTION_ALGS;
 use crate::services::registry::Client;
 use crate::state::AppState;
 use crate::store::hot::key;
+use idp_verify::jws::CompactJws;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Longest lifetime accepted for a client assertion, and the skew allowed on its times.

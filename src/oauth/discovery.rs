@@ -4,10 +4,10 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, Bytes};
 use actix_web::HttpResponse;
+use idp_verify::dpop::SUPPORTED_ALGS;
 use serde_json::{json, Value};
 
 use crate::config::Settings;
-use crate::crypto::dpop::SUPPORTED_ALGS;
 use crate::services::registry::client::ASSERTION_ALGS;
 
 #[derive(Debug, Clone)]

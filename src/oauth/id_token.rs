@@ -129,7 +129,7 @@ pub fn verify_own(state: &AppState, token: &str) -> Option<Map<String, Value>> {
         return None;
     }
     let jwk = josekit::jwk::Jwk::from_map(key.public_jwk.clone()).ok()?;
-    let verifier = crate::services::registry::client::jws_verifier(alg.as_str(), &jwk).ok()?;
+    let verifier = alg.verifier_from_jwk(&jwk).ok()?;
     let (payload, _) = josekit::jwt::decode_with_verifier(token, verifier.as_ref()).ok()?;
     let claims = payload.claims_set().clone();
     if claims.contains_key("events") {

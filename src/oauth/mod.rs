@@ -1,6 +1,5 @@
 //! Protocol endpoints.
 
-pub mod access_token;
 pub mod authorize;
 pub mod client_auth;
 pub mod discovery;

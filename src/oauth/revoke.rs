@@ -5,10 +5,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::access_token;
 use super::client_auth::{self, AuthenticatedRequest};
 use crate::error::{no_store_response, ErrorCode, OAuthError};
 use crate::http::form::read_body;
+use crate::services::access_tokens::signing as access_token;
 use crate::services::refresh_families::RefreshToken;
 use crate::state::AppState;
 

@@ -24,13 +24,13 @@ use serde_json::{json, Map, Value};
 
 use crate::clock::{SharedClock, UnixTime};
 use crate::config::Settings;
-use crate::crypto::jws::{p256_point, Es256PublicKey};
 use crate::crypto::kek::{Kek, KekError};
 use crate::crypto::signing::SigningAlg;
 use crate::crypto::{b64url, sha256};
 use crate::store::db::is_unique_violation;
 use crate::store::models::{NewAuditEvent, SigningKeyRow};
 use crate::store::{Db, HotStore, StoreError};
+use idp_verify::jws::{p256_point, Es256PublicKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringError {

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::crypto::b64url;
 use crate::domain::{Origin, ResourceIndicator, ScopeSet};
 use crate::error::{ErrorCode, OAuthError};
-use crate::oauth::access_token::{self, AccessTokenClaims, Confirmation};
+use crate::services::access_tokens::signing::{self as access_token, AccessTokenClaims, Confirmation};
 use crate::services::audit::RequestMeta;
 use crate::services::registry::{Client, ResourceServer};
 use crate::state::AppState;

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use idp_verify::alg::{JwsAlg, SignatureVerifier};
 use josekit::jwk::Jwk;
-use josekit::jws::JwsVerifier;
 use serde_json::{json, Map, Value};
 
 use super::resource::{json_list, parse_scope_list, validate_lifetime, validate_name, ResourceServer};
@@ -53,7 +53,7 @@ struct StoredSecret {
 pub struct ClientKey {
     pub kid: Option<String>,
     pub alg: String,
-    pub verifier: Box<dyn JwsVerifier>,
+    pub verifier: SignatureVerifier,
 }
 
 impl fmt::Debug for ClientKey {
@@ -244,7 +244,7 @@ fn client_keys(jwks: &Value) -> Result<Vec<ClientKey>, String> {
     let mut out = Vec::new();
     for key in keys {
         let map: Map<String, Value> = key.as_object().cloned().ok_or("a JWK is not an object")?;
-        if crate::crypto::signing::has_private_members(&map) {
+        if idp_verify::jwk::has_private_members(&map) {
             return Err("a JWK holds private key material".into());
         }
         let kid = map.get("kid").and_then(Value::as_str).map(str::to_owned);
@@ -257,30 +257,18 @@ fn client_keys(jwks: &Value) -> Result<Vec<ClientKey>, String> {
             (None, other) => return Err(format!("unsupported key type {other}")),
         };
         for alg in algs {
-            let verifier = jws_verifier(alg, &jwk)?;
+            let verifier = JwsAlg::parse(alg)
+                .ok_or_else(|| format!("algorithm {alg} is not accepted for client assertions"))
+                .and_then(|parsed| SignatureVerifier::new(parsed, &map).map_err(|e| e.to_string()))?;
             out.push(ClientKey { kid: kid.clone(), alg: alg.to_owned(), verifier });
         }
     }
     Ok(out)
 }
 
-/// Algorithms accepted for client assertions (asymmetric only; never `none` or HMAC).
+/// Algorithms accepted for client assertions (asymmetric only; never `none` or HMAC): the
+/// verifier crate's [`JwsAlg`] set, DPoP's too, in the order discovery has always listed them.
 pub const ASSERTION_ALGS: [&str; 5] = ["ES256", "ES384", "RS256", "PS256", "EdDSA"];
-
-/// A verifier for `alg` (an asymmetric algorithm this provider accepts) and public key `jwk`:
-/// client assertions, and this provider's own ID tokens given back as hints.
-pub fn jws_verifier(alg: &str, jwk: &Jwk) -> Result<Box<dyn JwsVerifier>, String> {
-    use josekit::jws::{EdDSA, ES256, ES384, PS256, RS256};
-    let verifier: Box<dyn JwsVerifier> = match alg {
-        "ES256" => Box::new(ES256.verifier_from_jwk(jwk).map_err(|e| e.to_string())?),
-        "ES384" => Box::new(ES384.verifier_from_jwk(jwk).map_err(|e| e.to_string())?),
-        "RS256" => Box::new(RS256.verifier_from_jwk(jwk).map_err(|e| e.to_string())?),
-        "PS256" => Box::new(PS256.verifier_from_jwk(jwk).map_err(|e| e.to_string())?),
-        "EdDSA" => Box::new(EdDSA.verifier_from_jwk(jwk).map_err(|e| e.to_string())?),
-        other => return Err(format!("algorithm {other} is not accepted for client assertions")),
-    };
-    Ok(verifier)
-}
 
 pub(super) fn wants_secret(row: &ClientRow) -> bool {
     matches!(row.token_endpoint_auth_method.as_str(), "client_secret_basic" | "client_secret_post")
@@ -457,5 +445,19 @@ impl ClientRegistration {
             post_logout_redirect_uris: list(post_logout_redirect_uris.iter().map(|r| r.as_str()).collect()),
             backchannel_logout_uri,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assertion_algs_are_the_shared_set_every_client_key_can_be_verified_in() {
+        let mut advertised = ASSERTION_ALGS.to_vec();
+        advertised.sort_unstable();
+        let mut shared = JwsAlg::NAMES.to_vec();
+        shared.sort_unstable();
+        assert_eq!(advertised, shared);
     }
 }

@@ -9,6 +9,7 @@ mod keyspace;
 pub mod keyspaces;
 mod memory;
 mod redis;
+mod verifier;
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use tokio::sync::broadcast;
 pub use self::keyspace::{Counter, HashedKey, KeyId, Keyspace, Marker};
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
+pub use self::verifier::{HotStoreReplayCache, HotStoreRevocationList};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HotStoreError {

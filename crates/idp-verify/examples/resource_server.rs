@@ -1,7 +1,8 @@
-//! A small resource server that accepts this provider's access tokens through `idp::verify`:
+//! A small resource server that accepts idp's access tokens through `idp-verify` alone:
 //! `GET /hello` answers with the token's subject and scopes.
 //!
-//! Try it against a provider on the embedded development setup:
+//! Try it against a provider on the embedded development setup (commands from the repository
+//! root):
 //!
 //!     # 1. The provider, on http://127.0.0.1:8080 (another terminal).
 //!     cargo run -- serve
@@ -15,7 +16,7 @@
 //!     # 3. This resource server, on http://127.0.0.1:8081.
 //!     IDP_ISSUER=http://127.0.0.1:8080 RS_AUDIENCE=https://hello-api.localhost \
 //!     RS_LISTEN=127.0.0.1:8081 RS_PUBLIC_URL=http://127.0.0.1:8081 RS_ACCEPT_BEARER=true \
-//!         cargo run --example resource_server
+//!         cargo run -p idp-verify --example resource_server --features actix,redis
 //!
 //!     # 4. A token, and a call with it.
 //!     TOKEN=$(curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials \
@@ -37,14 +38,10 @@
 //!   revoked tokens are then refused at once and DPoP proof ids are shared between nodes.
 //!   Without it revocation is not seen here (the embedded provider keeps it in its memory).
 
-use std::sync::Arc;
-
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
-use idp::store::hot::{HotStore, RedisStore};
-use idp::verify::{
-    require_access_token, HotStoreReplayCache, HotStoreRevocationList, VerifiedAccess, Verifier, VerifierConfig,
-};
+use idp_verify::redis::RedisStore;
+use idp_verify::{require_access_token, VerifiedAccess, Verifier, VerifierConfig};
 
 async fn hello(access: VerifiedAccess) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
@@ -59,12 +56,15 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-#[actix_web::main]
-async fn main() -> Result<(), String> {
+fn main() -> Result<(), String> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
+    // What `#[actix_web::main]` expands to, without the macros feature the crate does not need.
+    actix_web::rt::System::new().block_on(serve())
+}
 
+async fn serve() -> Result<(), String> {
     let issuer = env("IDP_ISSUER").unwrap_or_else(|| "http://127.0.0.1:8080".into());
     let audience = env("RS_AUDIENCE").ok_or("RS_AUDIENCE is required: this API's identifier")?;
     let listen = env("RS_LISTEN").unwrap_or_else(|| "127.0.0.1:8081".into());
@@ -79,11 +79,8 @@ async fn main() -> Result<(), String> {
     match env("IDP_REDIS_URL") {
         Some(url) => {
             let prefix = env("IDP_REDIS_PREFIX").unwrap_or_else(|| "idp:".into());
-            let hot: Arc<dyn HotStore> =
-                Arc::new(RedisStore::connect(&url, &prefix).await.map_err(|e| format!("redis: {e}"))?);
-            verifier = verifier
-                .with_revocation(HotStoreRevocationList::new(hot.clone()))
-                .with_replay_cache(HotStoreReplayCache::new(hot));
+            let redis = RedisStore::connect(&url, &prefix).await.map_err(|e| e.to_string())?;
+            verifier = verifier.with_revocation(redis.clone()).with_replay_cache(redis);
         }
         None => tracing::warn!("IDP_REDIS_URL is not set: revoked tokens stay valid here until they expire"),
     }

@@ -92,6 +92,39 @@ impl Es256PublicKey {
     }
 }
 
+/// A P-256 key pair made with ring, for tests here that sign what they verify.
+#[cfg(test)]
+pub(crate) struct TestEs256Key {
+    pair: ring::signature::EcdsaKeyPair,
+    rng: ring::rand::SystemRandom,
+}
+
+#[cfg(test)]
+impl TestEs256Key {
+    pub(crate) fn generate() -> Self {
+        use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+        Self { pair, rng }
+    }
+
+    /// `r || s`, as JWS ES256 signatures are.
+    pub(crate) fn sign(&self, message: &[u8]) -> Vec<u8> {
+        self.pair.sign(&self.rng, message).unwrap().as_ref().to_vec()
+    }
+
+    /// The public JWK: `kty`, `crv`, `x`, `y`.
+    pub(crate) fn public_jwk(&self) -> Map<String, Value> {
+        let point = ring::signature::KeyPair::public_key(&self.pair).as_ref();
+        let jwk = serde_json::json!({
+            "kty": "EC", "crv": "P-256",
+            "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..]),
+        });
+        jwk.as_object().cloned().unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,26 +141,12 @@ mod tests {
 
     #[test]
     fn an_es256_signature_verifies_only_with_its_own_key() {
-        let rng = ring::rand::SystemRandom::new();
-        let pkcs8 =
-            ring::signature::EcdsaKeyPair::generate_pkcs8(&ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-                .unwrap();
-        let pair = ring::signature::EcdsaKeyPair::from_pkcs8(
-            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-            pkcs8.as_ref(),
-            &rng,
-        )
-        .unwrap();
-        let signature = pair.sign(&rng, b"message").unwrap();
-        let public = ring::signature::KeyPair::public_key(&pair).as_ref().to_vec();
-        let jwk: Map<String, Value> = serde_json::from_value(serde_json::json!({
-            "kty": "EC", "crv": "P-256",
-            "x": URL_SAFE_NO_PAD.encode(&public[1..33]), "y": URL_SAFE_NO_PAD.encode(&public[33..]),
-        }))
-        .unwrap();
+        let pair = TestEs256Key::generate();
+        let signature = pair.sign(b"message");
+        let jwk = pair.public_jwk();
         let key = Es256PublicKey::from_jwk(&jwk).unwrap();
-        assert!(key.verify(b"message", signature.as_ref()));
-        assert!(!key.verify(b"other message", signature.as_ref()));
+        assert!(key.verify(b"message", &signature));
+        assert!(!key.verify(b"other message", &signature));
         let mut short = jwk.clone();
         short.insert("x".into(), Value::String(URL_SAFE_NO_PAD.encode([7u8; 31])));
         assert!(Es256PublicKey::from_jwk(&short).is_none());

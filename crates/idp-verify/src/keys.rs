@@ -11,8 +11,8 @@ use arc_swap::ArcSwap;
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 
-use crate::crypto::jws::Es256PublicKey;
-use crate::crypto::signing::has_private_members;
+use crate::jwk::has_private_members;
+use crate::jws::Es256PublicKey;
 
 /// A JWKS larger than this is refused: this provider publishes a handful of keys.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -239,16 +239,20 @@ fn key_ops_allow_verify(jwk: &Map<String, Value>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use josekit::jws::{ES256, RS256};
     use serde_json::json;
 
     use super::*;
+    use crate::jws::TestEs256Key;
 
     fn es256_jwk(kid: &str) -> Value {
-        let pair = ES256.generate_key_pair().unwrap();
-        let mut jwk = pair.to_jwk_public_key().as_ref().clone();
+        let mut jwk = TestEs256Key::generate().public_jwk();
         jwk.insert("kid".into(), json!(kid));
         Value::Object(jwk)
+    }
+
+    /// RFC 7638 §3.1's RSA key: another type of key, whatever its `kid`.
+    fn rsa_jwk() -> Map<String, Value> {
+        serde_json::from_str(r#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256"}"#).unwrap()
     }
 
     fn kids(body: Value) -> Vec<String> {
@@ -257,7 +261,7 @@ mod tests {
 
     #[test]
     fn fapi_28_only_es256_signature_keys_are_kept() {
-        let mut rsa = RS256.generate_key_pair(2048).unwrap().to_jwk_public_key().as_ref().clone();
+        let mut rsa = rsa_jwk();
         rsa.insert("kid".into(), json!("same"));
         let with = |name: &str, value: Value| {
             let mut jwk = es256_jwk("same");

@@ -1,51 +1,20 @@
-//! What a resource server needs to accept this provider's access tokens (RFC 9068 JWTs, bound
-//! by DPoP, RFC 9449): a [`Verifier`] that checks a request as an ordered list of named steps,
-//! an actix-web middleware ([`require_access_token`]) and extractor ([`VerifiedAccess`]), and
-//! errors shaped as RFC 6750 §3 and RFC 9449 §7.1 ([`VerifyError`]).
-//!
-//! ```ignore
-//! let config = VerifierConfig::new("https://idp.example.com", "https://api.example.com", "https://api.example.com");
-//! let verifier = web::Data::new(Verifier::new(config)?.with_revocation(HotStoreRevocationList::new(hot)));
-//! App::new()
-//!     .app_data(verifier.clone())
-//!     .service(web::scope("/api").wrap(from_fn(verify::require_access_token)).route("/hello", web::get().to(hello)));
-//! async fn hello(access: VerifiedAccess) -> impl Responder { access.claims.sub.clone() }
-//! ```
-//!
-//! The token is read from `Authorization` only (CORE-20, DPOP-27); keys come from the
-//! provider's JWKS only, never from the token (JWT-5); a DPoP-bound token needs the `DPoP`
-//! scheme and a proof for this very request by the bound key (DPOP-16, DPOP-25, DPOP-28); a
-//! token a browser obtained is honoured only from its origin (SECURITY.md §3); and a lookup
-//! that fails (JWKS, revocation list, replay cache) fails closed with 503.
-
-mod error;
-pub mod jwt;
-mod keys;
-mod middleware;
-pub(crate) mod request;
-mod store;
+//! The [`Verifier`]: every check of a request to a protected resource, as an ordered list of
+//! named steps.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::HttpRequest;
 use url::Url;
 
-pub use self::error::{Challenge, ProofError, Scheme, TokenError, VerifyError};
-use self::jwt::Expected;
-use self::keys::{KeyCache, Lookup};
-pub use self::middleware::require_access_token;
-use self::request::Presented;
-pub use self::store::{
-    HotStoreReplayCache, HotStoreRevocationList, MemoryReplayCache, ReplayCache, RevocationList, StoreError,
-};
 use crate::clock::{SharedClock, SystemClock};
-use crate::crypto::dpop::{verify_proof, ProofCheck, VerifiedProof};
-use crate::crypto::{b64url, sha256};
-use crate::oauth::access_token::AccessTokenClaims;
-
-/// How far in the future a DPoP proof's `iat` may be (the provider's own bound).
-const PROOF_MAX_FUTURE: i64 = crate::oauth::dpop::MAX_FUTURE;
+use crate::dpop::{verify_proof, ProofCheck, VerifiedProof, MAX_FUTURE as PROOF_MAX_FUTURE};
+use crate::encoding::{b64url, sha256};
+use crate::error::{Challenge, ProofError, Refusal, Scheme, TokenError, VerifyError};
+use crate::jwt::{self, Expected};
+use crate::keys::{KeyCache, Lookup};
+use crate::request::{self, Presented, Request};
+use crate::store::{MemoryReplayCache, ReplayCache, RevocationList};
+use crate::token::{AccessTokenClaims, LEEWAY};
 
 /// A resource server's view of the provider, validated by [`Verifier::new`].
 #[derive(Debug, Clone)]
@@ -61,7 +30,9 @@ pub struct VerifierConfig {
     /// proxy adds one). A proof's `htu` must be this plus the request path; the URL is never
     /// taken from `Host` or `X-Forwarded-*` (RFC 9700 §4.13).
     pub public_url: String,
-    /// Clock skew tolerated on `exp`, `nbf` and `iat`. Default 5 s.
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`. Default 5 s ([`LEEWAY`]): the provider
+    /// keeps a revoked token id that long past `exp`, so with a longer leeway a revoked token
+    /// passes again once its entry is gone.
     pub leeway: Duration,
     /// Accept unbound tokens with the `Bearer` scheme. DPoP-bound tokens always need `DPoP`.
     /// Default `false`.
@@ -83,7 +54,7 @@ impl VerifierConfig {
             issuer,
             audience: audience.into(),
             public_url: public_url.into(),
-            leeway: Duration::from_secs(5),
+            leeway: Duration::from_secs(LEEWAY as u64),
             accept_bearer: false,
             dpop_max_age: Duration::from_secs(300),
             jwks_refetch_interval: Duration::from_secs(5),
@@ -201,7 +172,7 @@ impl Verifier {
     }
 
     /// Where DPoP proof ids are remembered: a shared store for a resource server of several
-    /// nodes ([`HotStoreReplayCache`]).
+    /// nodes (with the `redis` feature, `RedisStore`).
     pub fn with_replay_cache(mut self, cache: impl ReplayCache) -> Self {
         self.replay = Arc::new(cache);
         self
@@ -229,26 +200,31 @@ impl Verifier {
         Challenge { bearer: self.accept_bearer }
     }
 
-    /// Renders `error` with this verifier's challenge, logging it once.
-    pub fn reject(&self, error: VerifyError) -> actix_web::Error {
+    /// Logs `error` once (a 5xx as an error, a refusal as info): what every answer to a
+    /// refused request goes through.
+    pub(crate) fn log(&self, error: &VerifyError) {
         let code = error.code().unwrap_or("none");
-        if error.status().is_server_error() {
+        if error.status() >= 500 {
             tracing::error!(error.code = code, error.cause = %error, "access token check failed");
         } else {
             tracing::info!(error.code = code, error.cause = %error, "access refused");
         }
-        let response = error.response(self.challenge());
-        actix_web::error::InternalError::from_response(error, response).into()
+    }
+
+    /// The answer to a refused request, with this verifier's challenge; logged once.
+    pub fn refuse(&self, error: &VerifyError) -> Refusal {
+        self.log(error);
+        error.refusal(self.challenge())
     }
 
     /// Every check of a request to a protected resource, in order.
-    pub async fn verify_request(&self, req: &HttpRequest) -> Result<VerifiedAccess, VerifyError> {
-        let presented = request::read_authorization(req)?;
+    pub async fn verify(&self, req: &Request<'_>) -> Result<VerifiedAccess, VerifyError> {
+        let presented = request::read_authorization(req.authorization)?;
         self.check_scheme_accepted(&presented)?;
         let now = self.clock.now();
         let claims = self.verify_token(presented.token, now).await?;
         let proof = self.check_binding(req, &presented, &claims, now)?;
-        request::check_origin(req, &claims)?;
+        request::check_origin(req.origin, &claims)?;
         self.check_not_revoked(&claims).await?;
         if let Some(proof) = &proof {
             self.check_not_replayed(proof).await?;
@@ -282,7 +258,7 @@ impl Verifier {
     /// the bound key; an unbound token is not presented as DPoP.
     fn check_binding(
         &self,
-        req: &HttpRequest,
+        req: &Request<'_>,
         presented: &Presented<'_>,
         claims: &AccessTokenClaims,
         now: i64,
@@ -293,10 +269,10 @@ impl Verifier {
             (Scheme::Dpop, None) => return Err(TokenError::NotBound.into()),
             (Scheme::Dpop, Some(cnf)) => cnf,
         };
-        let proof = request::read_proof(req)?;
-        let htu = format!("{}{}", self.base_url, req.path());
+        let proof = request::read_proof(req.dpop)?;
+        let htu = format!("{}{}", self.base_url, req.path);
         let check = ProofCheck {
-            method: req.method().as_str(),
+            method: req.method,
             expected_htu: &htu,
             now,
             max_age: self.dpop_max_age,

@@ -1,13 +1,10 @@
 //! What a resource server answers when it refuses a request: RFC 6750 §3 (`invalid_request`
 //! 400, `invalid_token` 401, `insufficient_scope` 403) and RFC 9449 §7.1 (`invalid_dpop_proof`
 //! 401, a `DPoP` challenge with `algs`), with a JSON body. The public description is generic;
-//! the detail (`Display`) is for the log only.
+//! the detail (`Display`) is for the log only. [`VerifyError::refusal`] is the answer as plain
+//! HTTP parts, for any server; the `actix` feature renders it as an `HttpResponse`.
 
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
-
-use crate::crypto::dpop::{DpopError, SUPPORTED_ALGS};
+use crate::dpop::{DpopError, SUPPORTED_ALGS};
 
 /// The authorization scheme a token came with (RFC 6750 §2.1, RFC 9449 §7.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,7 +98,7 @@ pub enum VerifyError {
     /// 401 `invalid_dpop_proof`.
     #[error("DPoP proof refused: {0}")]
     InvalidDpopProof(#[from] ProofError),
-    /// 403 `insufficient_scope`, from [`VerifiedAccess::require_scope`](super::VerifiedAccess::require_scope).
+    /// 403 `insufficient_scope`, from [`VerifiedAccess::require_scope`](crate::VerifiedAccess::require_scope).
     #[error("the token lacks the scope {scope}")]
     InsufficientScope { scheme: Scheme, scope: String },
     /// 503: the keys or the revocation list could not be read. Fails closed: never "valid".
@@ -114,12 +111,13 @@ impl VerifyError {
         Self::InsufficientScope { scheme, scope: scope.into() }
     }
 
-    pub fn status(&self) -> StatusCode {
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
         match self {
-            Self::MissingToken | Self::InvalidToken(_) | Self::InvalidDpopProof(_) => StatusCode::UNAUTHORIZED,
-            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::MissingToken | Self::InvalidToken(_) | Self::InvalidDpopProof(_) => 401,
+            Self::InvalidRequest(_) => 400,
+            Self::InsufficientScope { .. } => 403,
+            Self::Unavailable(_) => 503,
         }
     }
 
@@ -147,30 +145,25 @@ impl VerifyError {
         }
     }
 
-    /// The response, with the challenges of [`Challenge`] on 400 and 401. `insufficient_scope`
+    /// The answer, with the challenges of [`Challenge`] on 400 and 401. `insufficient_scope`
     /// challenges with the scheme the token came with; a 503 carries `Retry-After`.
-    pub fn response(&self, challenge: Challenge) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status());
-        response
-            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-            .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")));
-        for value in self.challenges(challenge) {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                response.append_header((header::WWW_AUTHENTICATE, value));
-            }
-        }
+    pub fn refusal(&self, challenge: Challenge) -> Refusal {
+        let mut headers =
+            vec![("cache-control", "no-store".to_owned()), ("content-type", "application/json".to_owned())];
+        headers.extend(self.www_authenticate(challenge).into_iter().map(|value| ("www-authenticate", value)));
         if matches!(self, Self::Unavailable(_)) {
-            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            headers.push(("retry-after", "1".to_owned()));
         }
         let body = match self.code() {
             Some(code) => serde_json::json!({ "error": code, "error_description": self.description() }),
             None => serde_json::json!({ "error_description": self.description() }),
         };
-        response.body(body.to_string())
+        Refusal { status: self.status(), headers, body: body.to_string() }
     }
 
-    /// `WWW-Authenticate` values, one challenge each (RFC 9110 §11.6.1), `DPoP` first.
-    fn challenges(&self, challenge: Challenge) -> Vec<String> {
+    /// `WWW-Authenticate` values, one challenge each (RFC 9110 §11.6.1), `DPoP` first. Visible
+    /// ASCII only: descriptions are fixed text and a scope with other characters is left out.
+    pub fn www_authenticate(&self, challenge: Challenge) -> Vec<String> {
         let description = self.description();
         let algs = format!("algs=\"{}\"", SUPPORTED_ALGS.join(" "));
         let with_error = |code: &str| format!("error=\"{code}\", error_description=\"{description}\"");
@@ -225,15 +218,19 @@ pub struct Challenge {
     pub bearer: bool,
 }
 
-/// Rendered with a `DPoP`-only challenge; [`Verifier::reject`](super::Verifier::reject)
-/// renders with the verifier's own [`Challenge`].
-impl ResponseError for VerifyError {
-    fn status_code(&self) -> StatusCode {
-        self.status()
-    }
+/// A refusal as HTTP: status, headers (names in lower case; `www-authenticate` may repeat,
+/// one challenge each) and a JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
 
-    fn error_response(&self) -> HttpResponse {
-        self.response(Challenge::default())
+impl Refusal {
+    /// Every value of header `name`, in order.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -241,15 +238,15 @@ impl ResponseError for VerifyError {
 mod tests {
     use super::*;
 
-    fn header_values(response: &HttpResponse) -> Vec<String> {
-        response.headers().get_all(header::WWW_AUTHENTICATE).map(|v| v.to_str().unwrap().to_owned()).collect()
+    fn header_values(refusal: &Refusal) -> Vec<String> {
+        refusal.header_values("www-authenticate").map(str::to_owned).collect()
     }
 
     #[test]
     fn invalid_token_challenges_with_dpop_and_algs_and_with_bearer_when_accepted() {
         let error = VerifyError::InvalidToken(TokenError::Expired);
-        let response = error.response(Challenge { bearer: true });
-        assert_eq!(response.status(), 401);
+        let response = error.refusal(Challenge { bearer: true });
+        assert_eq!(response.status, 401);
         assert_eq!(
             header_values(&response),
             [
@@ -258,33 +255,34 @@ mod tests {
                 "Bearer error=\"invalid_token\", error_description=\"the access token is not valid here\"",
             ]
         );
-        let dpop_only = error.response(Challenge { bearer: false });
+        let dpop_only = error.refusal(Challenge { bearer: false });
         assert_eq!(header_values(&dpop_only).len(), 1);
     }
 
     #[test]
     fn missing_token_challenge_has_no_error_code() {
-        let response = VerifyError::MissingToken.response(Challenge { bearer: true });
+        let response = VerifyError::MissingToken.refusal(Challenge { bearer: true });
         assert_eq!(header_values(&response), ["DPoP algs=\"ES256 ES384 PS256 RS256 EdDSA\"", "Bearer"]);
     }
 
     #[test]
     fn insufficient_scope_names_the_scope_and_the_scheme_used() {
-        let response = VerifyError::insufficient_scope(Scheme::Bearer, "write").response(Challenge::default());
-        assert_eq!(response.status(), 403);
+        let response = VerifyError::insufficient_scope(Scheme::Bearer, "write").refusal(Challenge::default());
+        assert_eq!(response.status, 403);
         let values = header_values(&response);
         assert_eq!(values.len(), 1);
         assert!(values[0].starts_with("Bearer error=\"insufficient_scope\""), "{values:?}");
         assert!(values[0].ends_with("scope=\"write\""), "{values:?}");
-        let odd = VerifyError::insufficient_scope(Scheme::Dpop, "a\"b").response(Challenge::default());
+        let odd = VerifyError::insufficient_scope(Scheme::Dpop, "a\"b").refusal(Challenge::default());
         assert!(!header_values(&odd)[0].contains("scope=\"a"), "an unsafe scope is left out");
     }
 
     #[test]
     fn unavailable_is_503_without_a_challenge() {
-        let response = VerifyError::Unavailable("redis down".into()).response(Challenge { bearer: true });
-        assert_eq!(response.status(), 503);
+        let response = VerifyError::Unavailable("redis down".into()).refusal(Challenge { bearer: true });
+        assert_eq!(response.status, 503);
         assert!(header_values(&response).is_empty());
-        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
+        assert_eq!(response.header_values("Retry-After").collect::<Vec<_>>(), ["1"]);
+        assert!(response.body.contains("temporarily_unavailable") && !response.body.contains("redis"));
     }
 }

@@ -5,9 +5,9 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::error::TokenError;
-use crate::crypto::jws::{CompactJws, Es256PublicKey};
-use crate::oauth::access_token::{AccessTokenClaims, Confirmation};
+use crate::error::TokenError;
+use crate::jws::{CompactJws, Es256PublicKey};
+use crate::token::{AccessTokenClaims, Confirmation};
 
 /// Tokens of this provider are well under 1 KiB; a longer value is refused unread.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -197,11 +197,11 @@ fn confirmation(cnf: Map<String, Value>) -> Result<Confirmation, TokenError> {
 
 #[cfg(test)]
 mod tests {
-    use josekit::jws::ES256;
     use serde_json::json;
 
     use super::*;
-    use crate::crypto::b64url;
+    use crate::encoding::b64url;
+    use crate::jws::TestEs256Key;
 
     const NOW: i64 = 1_700_000_000;
     const ISSUER: &str = "https://idp.example";
@@ -294,14 +294,13 @@ mod tests {
 
     #[test]
     fn the_signature_is_checked_with_each_candidate_key() {
-        let right = ES256.generate_key_pair().unwrap();
-        let wrong = ES256.generate_key_pair().unwrap();
+        let right = TestEs256Key::generate();
+        let wrong = TestEs256Key::generate();
         let input =
             format!("{}.{}", b64url(header().to_string().as_bytes()), b64url(json!(claims()).to_string().as_bytes()));
-        let signer = ES256.signer_from_der(right.to_der_private_key()).unwrap();
-        let token = format!("{input}.{}", b64url(&josekit::jws::JwsSigner::sign(&signer, input.as_bytes()).unwrap()));
-        let right = Es256PublicKey::from_jwk(right.to_jwk_public_key().as_ref()).unwrap();
-        let wrong = Es256PublicKey::from_jwk(wrong.to_jwk_public_key().as_ref()).unwrap();
+        let token = format!("{input}.{}", b64url(&right.sign(input.as_bytes())));
+        let right = Es256PublicKey::from_jwk(&right.public_jwk()).unwrap();
+        let wrong = Es256PublicKey::from_jwk(&wrong.public_jwk()).unwrap();
         let unverified = parse(&token).unwrap();
         assert_eq!(unverified.kid, "k1");
         assert_eq!(unverified.verify_signature([]).unwrap_err(), TokenError::UnknownKey);

@@ -5,46 +5,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use idp_verify::TokenError;
+use serde::Serialize;
 
 use crate::crypto::SigningAlg;
 use crate::services::keys::Keyring;
-use crate::verify::TokenError;
 
-/// Seconds of clock skew tolerated when checking `exp`, `nbf` and `iat`.
-pub const LEEWAY: i64 = 5;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Confirmation {
-    pub jkt: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccessTokenClaims {
-    pub iss: String,
-    pub sub: String,
-    pub aud: String,
-    pub client_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    pub iat: i64,
-    pub exp: i64,
-    pub jti: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cnf: Option<Confirmation>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub origin: Option<String>,
-}
-
-impl AccessTokenClaims {
-    pub fn token_type(&self) -> &'static str {
-        if self.cnf.is_some() {
-            "DPoP"
-        } else {
-            "Bearer"
-        }
-    }
-}
+// The claims are the verifier's, so what is signed here is what a resource server reads.
+pub use idp_verify::token::{AccessTokenClaims, Confirmation, LEEWAY};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
@@ -95,10 +63,10 @@ fn check_time(claims: &AccessTokenClaims, now: i64) -> Result<(), TokenError> {
     Ok(())
 }
 
-/// Shape, header (the same rules a resource server applies, `verify::jwt::parse`), signature
+/// Shape, header (the same rules a resource server applies, `idp_verify::jwt::parse`), signature
 /// by a published key of this node's keyring, and `iss`; returns the key id with the claims.
 fn verify_signature(keyring: &Keyring, issuer: &str, token: &str) -> Result<(String, AccessTokenClaims), TokenError> {
-    let unverified = crate::verify::jwt::parse(token)?;
+    let unverified = idp_verify::jwt::parse(token)?;
     let key = keyring.verification_key(&unverified.kid).ok_or(TokenError::UnknownKey)?;
     let public = key.es256.as_ref().map(|k| k.public()).ok_or(TokenError::UnknownKey)?;
     let claims = unverified.verify_signature([public])?;
@@ -159,24 +127,4 @@ impl VerifiedTokens {
         check_time(&entry.1, now)?;
         Ok(entry.1.clone())
     }
-}
-
-/// Hot-store key of a revoked token id; it lives until the token would have expired.
-pub fn revoked_key(jti: &str) -> String {
-    crate::store::hot::key("revoked-jti", jti)
-}
-
-/// Puts a token id into the revoked set for as long as a verifier could still accept the
-/// token: until `exp` plus the verifiers' [`LEEWAY`]. Nothing to do for a token past that.
-pub async fn revoke(
-    hot: &dyn crate::store::HotStore,
-    jti: &str,
-    exp: i64,
-    now: i64,
-) -> Result<(), crate::store::HotStoreError> {
-    let remaining = exp + LEEWAY - now;
-    if remaining <= 0 {
-        return Ok(());
-    }
-    hot.put(&revoked_key(jti), b"1", std::time::Duration::from_secs(remaining as u64)).await
 }

@@ -1,11 +1,15 @@
-//! Access-token revocation: the set of revoked token ids every node and every resource server
-//! that shares the hot store reads. An id stays in it for as long as a verifier could still
-//! accept the token.
+//! Access tokens: signing and checking this provider's RFC 9068 JWTs ([`signing`]), and
+//! revocation: the set of revoked token ids every node and every resource server that shares
+//! the hot store reads. An id stays in it for as long as a verifier could still accept the
+//! token.
+
+pub mod signing;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::oauth::access_token::LEEWAY;
+use idp_verify::token::LEEWAY;
+
 use crate::store::hot::{keyspaces, Keyspace, Marker};
 use crate::store::{HotStore, HotStoreError};
 
@@ -39,5 +43,15 @@ impl Revocations {
 
     pub async fn is_revoked(&self, jti: &str) -> Result<bool, HotStoreError> {
         REVOKED.is_marked(self.hot.as_ref(), jti).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_revoked_set_is_where_resource_servers_read_it() {
+        assert_eq!(REVOKED.key("j1"), idp_verify::store::revoked_key("j1"));
     }
 }

@@ -1,53 +1,43 @@
 //! The state a resource server reads or writes per request: the provider's revoked token ids
 //! and the DPoP proof ids it has already accepted. Both are traits so a resource server can
-//! keep them where it likes; the implementations here use the provider's hot store.
+//! keep them where it likes: in this process ([`MemoryReplayCache`]), in the provider's Redis
+//! (the `redis` feature), or in the provider's own hot store (the provider implements them).
+//! The provider's key names for them are defined here, once, so a resource server reading the
+//! provider's store and the provider writing it cannot drift.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 
-use crate::oauth::access_token::revoked_key;
-use crate::store::hot::{key, HotStore, HotStoreError};
+/// `kind:{id}`: the id is the Redis Cluster hash tag, as the provider's hot store builds keys.
+fn key(kind: &str, id: &str) -> String {
+    format!("{kind}:{{{id}}}")
+}
+
+/// The key (before the store's prefix) under which the provider records a revoked access
+/// token id (`jti`) until the token would have expired plus [`crate::token::LEEWAY`].
+pub fn revoked_key(jti: &str) -> String {
+    key("revoked-jti", jti)
+}
+
+/// The key (before the store's prefix) under which a resource server records a DPoP proof
+/// id it accepted (RFC 9449 §11.1), so every node of it refuses the proof afterwards.
+pub fn replay_key(id: &str) -> String {
+    key("rs-dpop-jti", id)
+}
 
 /// A store that could not answer. The verifier fails closed on it (503), never "valid".
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct StoreError(pub String);
 
-impl From<HotStoreError> for StoreError {
-    fn from(error: HotStoreError) -> Self {
-        Self(error.to_string())
-    }
-}
-
 /// Revoked access-token ids (`jti`), as `POST /revoke` records them.
 #[async_trait]
 pub trait RevocationList: Send + Sync + std::fmt::Debug + 'static {
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;
-}
-
-/// Reads the revoked set the provider writes ([`revoked_key`]): for a resource server that
-/// shares the provider's Redis (same URL and `redis_prefix`), or the provider itself.
-#[derive(Debug, Clone)]
-pub struct HotStoreRevocationList {
-    hot: Arc<dyn HotStore>,
-}
-
-impl HotStoreRevocationList {
-    pub fn new(hot: Arc<dyn HotStore>) -> Self {
-        Self { hot }
-    }
-}
-
-#[async_trait]
-impl RevocationList for HotStoreRevocationList {
-    async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
-        Ok(self.hot.get(&revoked_key(jti)).await?.is_some())
-    }
 }
 
 /// Remembers DPoP proof ids (RFC 9449 §11.1) so each proof is accepted once.
@@ -56,25 +46,6 @@ pub trait ReplayCache: Send + Sync + std::fmt::Debug + 'static {
     /// Records `id` for `ttl`; `true` when this call recorded it (first use), `false` when it
     /// was already there.
     async fn first_use(&self, id: &str, ttl: Duration) -> Result<bool, StoreError>;
-}
-
-/// Proof ids in the hot store, so every node of a resource server sees them.
-#[derive(Debug, Clone)]
-pub struct HotStoreReplayCache {
-    hot: Arc<dyn HotStore>,
-}
-
-impl HotStoreReplayCache {
-    pub fn new(hot: Arc<dyn HotStore>) -> Self {
-        Self { hot }
-    }
-}
-
-#[async_trait]
-impl ReplayCache for HotStoreReplayCache {
-    async fn first_use(&self, id: &str, ttl: Duration) -> Result<bool, StoreError> {
-        Ok(self.hot.put_if_absent(&key("rs-dpop-jti", id), b"1", ttl).await?)
-    }
 }
 
 /// Proof ids in this process: the default, right for a resource server of one node. Expired
@@ -114,7 +85,6 @@ impl ReplayCache for MemoryReplayCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::hot::MemoryStore;
 
     #[tokio::test]
     async fn memory_replay_cache_accepts_an_id_once_until_it_expires() {
@@ -129,13 +99,9 @@ mod tests {
         assert!(cache.seen.len() < MemoryReplayCache::SWEEP_EVERY, "expired ids are swept");
     }
 
-    #[tokio::test]
-    async fn hot_store_revocation_list_reads_what_revoke_writes() {
-        let hot: Arc<dyn HotStore> = Arc::new(MemoryStore::new());
-        let list = HotStoreRevocationList::new(hot.clone());
-        assert!(!list.is_revoked("j1").await.unwrap());
-        hot.put(&revoked_key("j1"), b"1", Duration::from_secs(60)).await.unwrap();
-        assert!(list.is_revoked("j1").await.unwrap());
-        assert!(!list.is_revoked("j2").await.unwrap());
+    #[test]
+    fn keys_are_the_providers_hash_tagged_names() {
+        assert_eq!(revoked_key("j1"), "revoked-jti:{j1}");
+        assert_eq!(replay_key("abc"), "rs-dpop-jti:{abc}");
     }
 }
