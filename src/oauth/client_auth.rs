@@ -279,18 +279,6 @@ pub async fn authenticated_request(
     Ok(AuthenticatedRequest { client, params, origin, cors })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::form_decode;
-
-    #[test]
-    fn basic_credentials_are_form_decoded() {
-        assert_eq!(form_decode("a%3Ab+c%2B").as_deref(), Some("a:b c+"));
-        assert_eq!(form_decode("idp_cs_plain-_").as_deref(), Some("idp_cs_plain-_"));
-        assert_eq!(form_decode("%FF"), None, "not UTF-8");
-    }
-}
-
 /// Audits the refusals an operator must be able to see (SECURITY.md §7).
 pub fn refused(state: &AppState, req: &HttpRequest, client_id: Option<&str>, error: &OAuthError) {
     let action = match (error.code, error.status().as_u16()) {
@@ -306,4 +294,16 @@ pub fn refused(state: &AppState, req: &HttpRequest, client_id: Option<&str>, err
             .to_string(),
     );
     state.audit.record_refusal(event);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::form_decode;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        assert_eq!(form_decode("a%3Ab+c%2B").as_deref(), Some("a:b c+"));
+        assert_eq!(form_decode("idp_cs_plain-_").as_deref(), Some("idp_cs_plain-_"));
+        assert_eq!(form_decode("%FF"), None, "not UTF-8");
+    }
 }
