@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{redis_url, Backend};
-use idp::store::hot::{key, MemoryStore, RedisStore};
+use idp::store::hot::{keyspaces, Keyspace, Marker, MemoryStore, RedisStore};
 use idp::store::HotStore;
 
 async fn store(backend: Backend) -> Arc<dyn HotStore> {
@@ -138,7 +138,8 @@ async fn ping_answers(backend: Backend) {
 
 #[test]
 fn keys_carry_their_id_as_the_cluster_hash_tag() {
-    assert_eq!(key("dpop-jti", "abc"), "dpop-jti:{abc}");
+    let proof_ids: Keyspace<Marker> = Keyspace::of(&keyspaces::DPOP_PROOF_ID);
+    assert_eq!(proof_ids.key("abc"), "dpop-jti:{abc}");
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{CodeChallenge, ResourceIndicator, ScopeSet};
+use crate::store::hot::HashedKey;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -41,8 +42,8 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
     pub dpop_jkt: Option<String>,
-    /// The hot-store key of the pushed request (RFC 9126) this came from: used up when the
-    /// code is issued (FAPI 2.0 §5.3.2.2 note 3), not when the page loads.
+    /// The hash of the `request_uri` of the pushed request (RFC 9126) this came from: used up
+    /// when the code is issued (FAPI 2.0 §5.3.2.2 note 3), not when the page loads.
     #[serde(default)]
-    pub pushed: Option<String>,
+    pub pushed: Option<HashedKey>,
 }

@@ -12,10 +12,10 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::HttpRequest;
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{b64url, random_token, sha256};
+use crate::crypto::random_token;
 use crate::domain::AuthorizationRequest;
 use crate::state::AppState;
-use crate::store::hot::{key, HotStoreError};
+use crate::store::hot::{keyspaces, HashedKey, HotStoreError, Keyspace};
 
 /// How long a started sign-in or consent may take.
 pub const INTERACTION_LIFETIME: Duration = Duration::from_secs(600);
@@ -72,9 +72,17 @@ fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
     cookie
 }
 
-fn store_key(id: &str) -> String {
-    // The id itself never reaches the store: a read of Redis does not yield usable cookies.
-    key("session", &b64url(&sha256(id.as_bytes())))
+// The session id itself never reaches the store (it is keyed by its hash): a read of Redis
+// does not yield usable cookies.
+const SESSIONS: Keyspace<SessionData> = Keyspace::of(&keyspaces::BROWSER_SESSION);
+const INTERACTIONS: Keyspace<Interaction> = Keyspace::of(&keyspaces::INTERACTION);
+
+/// A stored record that no longer decodes (written by an older version) counts as absent.
+fn readable<T>(read: Result<Option<T>, HotStoreError>) -> Result<Option<T>, HotStoreError> {
+    match read {
+        Err(HotStoreError::Corrupt { .. }) => Ok(None),
+        other => other,
+    }
 }
 
 impl Session {
@@ -87,15 +95,12 @@ impl Session {
         if id.len() != 43 {
             return Ok(None);
         }
-        let Some(bytes) = state.hot.get(&store_key(&id)).await? else {
-            return Ok(None);
-        };
-        let Ok(data) = serde_json::from_slice::<SessionData>(&bytes) else {
+        let Some(data) = readable(SESSIONS.get(state.hot.as_ref(), &HashedKey::of(&id)).await)? else {
             return Ok(None);
         };
         let now = state.clock.now();
         if data.expires_at <= now {
-            state.hot.delete(&store_key(&id)).await?;
+            SESSIONS.delete(state.hot.as_ref(), &HashedKey::of(&id)).await?;
             return Ok(None);
         }
         let session = Session { id, data, is_new: false };
@@ -125,8 +130,7 @@ impl Session {
             // Before sign-in a session only serves its interactions.
             ttl = ttl.min(INTERACTION_LIFETIME);
         }
-        let bytes = serde_json::to_vec(&self.data).map_err(|e| HotStoreError::Protocol(e.to_string()))?;
-        state.hot.put(&store_key(&self.id), &bytes, ttl).await
+        SESSIONS.put(state.hot.as_ref(), &HashedKey::of(&self.id), &self.data, ttl).await
     }
 
     /// Signs `user_id` in now: a new id and CSRF token replace the old ones, the binding stays.
@@ -138,7 +142,7 @@ impl Session {
         state: &AppState,
         user_id: &str,
     ) -> Result<(Session, Option<(SignedIn, Vec<String>)>), HotStoreError> {
-        state.hot.delete(&store_key(&self.id)).await?;
+        SESSIONS.delete(state.hot.as_ref(), &HashedKey::of(&self.id)).await?;
         let now = state.clock.now();
         let (user, clients, ended) = match self.data.user {
             Some(previous) if previous.user_id == user_id => {
@@ -173,7 +177,7 @@ impl Session {
 
     /// Ends the session (logout).
     pub async fn end(&self, state: &AppState) -> Result<(), HotStoreError> {
-        state.hot.delete(&store_key(&self.id)).await.map(drop)
+        SESSIONS.delete(state.hot.as_ref(), &HashedKey::of(&self.id)).await.map(drop)
     }
 
     pub fn cookie(&self, state: &AppState) -> Cookie<'static> {
@@ -206,10 +210,6 @@ pub struct Interaction {
 }
 
 impl Interaction {
-    fn key(id: &str) -> String {
-        key("interaction", id)
-    }
-
     /// Stores a new interaction; returns its id.
     pub async fn start(&self, state: &AppState) -> Result<String, HotStoreError> {
         let id = random_token();
@@ -218,8 +218,7 @@ impl Interaction {
     }
 
     pub async fn save(&self, state: &AppState, id: &str) -> Result<(), HotStoreError> {
-        let bytes = serde_json::to_vec(self).map_err(|e| HotStoreError::Protocol(e.to_string()))?;
-        state.hot.put(&Self::key(id), &bytes, INTERACTION_LIFETIME).await
+        INTERACTIONS.put(state.hot.as_ref(), id, self, INTERACTION_LIFETIME).await
     }
 
     /// The interaction `id`, if it is live and belongs to `session`'s browser.
@@ -227,16 +226,13 @@ impl Interaction {
         if id.len() != 43 {
             return Ok(None);
         }
-        let Some(bytes) = state.hot.get(&Self::key(id)).await? else {
-            return Ok(None);
-        };
-        let interaction = serde_json::from_slice::<Interaction>(&bytes).ok();
+        let interaction = readable(INTERACTIONS.get(state.hot.as_ref(), id).await)?;
         Ok(interaction
             .filter(|i| crate::crypto::constant_time_eq(i.binding.as_bytes(), session.data.binding.as_bytes())))
     }
 
     /// Ends the interaction; `false` when it was already ended (used by a concurrent request).
     pub async fn finish(state: &AppState, id: &str) -> Result<bool, HotStoreError> {
-        state.hot.delete(&Self::key(id)).await
+        INTERACTIONS.delete(state.hot.as_ref(), id).await
     }
 }

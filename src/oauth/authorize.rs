@@ -26,7 +26,7 @@ use crate::services::registry::client::OIDC_SCOPES;
 use crate::services::registry::Client;
 use crate::services::users::User;
 use crate::state::AppState;
-use crate::store::hot::HotStoreError;
+use crate::store::hot::{keyspaces, HashedKey, HotStoreError, Keyspace};
 
 /// Longest `nonce` and `state` accepted (FAPI 2.0 asks for at least 64 characters of nonce).
 const MAX_NONCE: usize = 512;
@@ -429,7 +429,7 @@ pub async fn continue_interaction(
                 }
             }
             if let Some(pushed) = &interaction.request.pushed {
-                if !state.hot.delete(pushed).await.map_err(AuthorizeError::unavailable)? {
+                if !PUSHED.delete(state.hot.as_ref(), pushed).await.map_err(AuthorizeError::unavailable)? {
                     return Err(AuthorizeError::expired());
                 }
             }
@@ -544,10 +544,8 @@ pub struct Pushed {
     pub expires_at: i64,
 }
 
-/// Hot-store key of a pushed request.
-pub fn pushed_key(request_uri: &str) -> String {
-    crate::store::hot::key("par", &crate::crypto::b64url(&crate::crypto::sha256(request_uri.as_bytes())))
-}
+/// Pushed requests, keyed by their `request_uri`'s hash.
+pub const PUSHED: Keyspace<Pushed> = Keyspace::of(&keyspaces::PUSHED_REQUEST);
 
 /// The pushed request a `request_uri` names, for `client_id`. Unknown, expired or another
 /// client's: an error page (there is no checked redirect URI to send an error to).
@@ -560,9 +558,11 @@ pub async fn pushed_request(
     if !request_uri.starts_with(URN_PREFIX) {
         return Err(expired());
     }
-    let bytes =
-        state.hot.get(&pushed_key(request_uri)).await.map_err(AuthorizeError::unavailable)?.ok_or_else(expired)?;
-    let pushed: Pushed = serde_json::from_slice(&bytes).map_err(AuthorizeError::unavailable)?;
+    let pushed = PUSHED
+        .get(state.hot.as_ref(), &HashedKey::of(request_uri))
+        .await
+        .map_err(AuthorizeError::unavailable)?
+        .ok_or_else(expired)?;
     if pushed.request.client_id != client_id || pushed.expires_at <= state.clock.now() {
         return Err(expired());
     }

@@ -10,15 +10,16 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
 
-use crate::crypto::{b64url, sha256};
 use crate::domain::TokenEndpointAuthMethod;
 use crate::error::{ErrorCode, OAuthError};
 use crate::http::form::FormParams;
 use crate::services::registry::client::ASSERTION_ALGS;
 use crate::services::registry::Client;
 use crate::state::AppState;
-use crate::store::hot::key;
+use crate::store::hot::{keyspaces, HashedKey, Keyspace, Marker};
 use idp_verify::jws::CompactJws;
+
+const ASSERTION_IDS: Keyspace<Marker> = Keyspace::of(&keyspaces::ASSERTION_ID);
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Longest lifetime accepted for a client assertion, and the skew allowed on its times.
@@ -242,9 +243,11 @@ async fn verify_assertion(
         return Err(failed("assertion not valid yet"));
     }
     let jti = claims.jti.filter(|j| !j.is_empty() && j.len() <= 256).ok_or_else(|| failed("assertion without jti"))?;
-    let replay_key = key("assertion-jti", &b64url(&sha256(format!("{id}\n{jti}").as_bytes())));
     let ttl = Duration::from_secs((exp - now + SKEW).max(1) as u64);
-    let first_use = state.hot.put_if_absent(&replay_key, b"1", ttl).await.map_err(OAuthError::unavailable)?;
+    let first_use = ASSERTION_IDS
+        .first_use(state.hot.as_ref(), &HashedKey::of_parts(&[id, &jti]), ttl)
+        .await
+        .map_err(OAuthError::unavailable)?;
     if !first_use {
         return Err(failed("assertion jti already used"));
     }

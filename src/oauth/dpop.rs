@@ -7,10 +7,11 @@ use actix_web::HttpRequest;
 
 use idp_verify::dpop::{verify_proof, DpopError, ProofCheck, VerifiedProof, MAX_FUTURE};
 
-use crate::crypto::{b64url, sha256};
 use crate::error::{ErrorCode, OAuthError};
 use crate::state::AppState;
-use crate::store::hot::{key, HotStoreError};
+use crate::store::hot::{keyspaces, HashedKey, HotStoreError, Keyspace, Marker};
+
+const PROOF_IDS: Keyspace<Marker> = Keyspace::of(&keyspaces::DPOP_PROOF_ID);
 
 /// Checks the `DPoP` header of a request to `htu` with `method`. `None` when there is no proof
 /// and none is `required`.
@@ -74,7 +75,6 @@ pub fn verify(
 /// RFC 9449 §11.1: `true` the first time a proof `jti` is seen for `htu` on any node; it is
 /// remembered for as long as its proof could be accepted.
 pub async fn first_use(state: &AppState, htu: &str, jti: &str) -> Result<bool, HotStoreError> {
-    let replay_key = key("dpop-jti", &b64url(&sha256(format!("{htu}\n{jti}").as_bytes())));
     let ttl = Duration::from_secs((state.settings.dpop.proof_max_age.as_secs() as i64 + MAX_FUTURE) as u64);
-    state.hot.put_if_absent(&replay_key, b"1", ttl).await
+    PROOF_IDS.first_use(state.hot.as_ref(), &HashedKey::of_parts(&[htu, jti]), ttl).await
 }

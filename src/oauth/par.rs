@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::authorize::{parse_request, pushed_key, AuthorizeError, Pushed, RawParams, URN_PREFIX};
+use super::authorize::{parse_request, AuthorizeError, Pushed, RawParams, PUSHED, URN_PREFIX};
 use super::client_auth::{self, AuthenticatedRequest};
 use super::dpop;
 use super::no_store_response;
@@ -16,6 +16,7 @@ use crate::crypto::random_token;
 use crate::error::{ErrorCode, OAuthError};
 use crate::http::form::read_body;
 use crate::state::AppState;
+use crate::store::hot::HashedKey;
 
 /// RFC 9126 §2.2: a short lifetime (FAPI 2.0: under 600 s).
 pub const REQUEST_URI_LIFETIME: Duration = Duration::from_secs(60);
@@ -59,11 +60,10 @@ pub async fn push(
             }
         }
         let request_uri = format!("{URN_PREFIX}{}", random_token());
-        let store_key = pushed_key(&request_uri);
-        request.pushed = Some(store_key.clone());
+        let hash = HashedKey::of(&request_uri);
+        request.pushed = Some(hash.clone());
         let pushed = Pushed { request, expires_at: state.clock.now() + REQUEST_URI_LIFETIME.as_secs() as i64 };
-        let bytes = serde_json::to_vec(&pushed).map_err(OAuthError::server_error)?;
-        state.hot.put(&store_key, &bytes, REQUEST_URI_LIFETIME).await.map_err(OAuthError::unavailable)?;
+        PUSHED.put(state.hot.as_ref(), &hash, &pushed, REQUEST_URI_LIFETIME).await.map_err(OAuthError::unavailable)?;
         Ok(request_uri)
     }
     .await;

@@ -58,7 +58,7 @@ pub trait HotStore: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// `kind:{id}`: the id is the hash tag, so one logical item maps to one Redis Cluster slot.
-pub fn key(kind: &str, id: &str) -> String {
+pub(crate) fn key(kind: &str, id: &str) -> String {
     format!("{kind}:{{{id}}}")
 }
 
