@@ -160,7 +160,7 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
                     .route(web::method(actix_web::http::Method::OPTIONS).to(userinfo::preflight))
                     .default_service(not_allowed()),
             )
-            // The browser pages: no CORS here (SECURITY.md §2, RFC 9700 §2.6).
+            // The browser pages: no CORS here (docs/security.md §2, RFC 9700 §2.6).
             .service(
                 web::resource("/authorize")
                     .route(web::get().to(authorize::authorize_get))

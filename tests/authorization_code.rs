@@ -589,7 +589,7 @@ async fn repeated_failed_sign_ins_lock_the_username_until_unlocked(backend: Back
     let pairs: Vec<(&str, &str)> = fields.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let cookie = browser.cookie.clone();
     let response = browser.submit("/login", &pairs).await;
-    assert_eq!(response.status(), 429, "SECURITY.md §7: locked, even with the right password");
+    assert_eq!(response.status(), 429, "docs/security.md §7: locked, even with the right password");
     assert_eq!(response.headers()["retry-after"], "900");
     assert_eq!(browser.cookie, cookie, "not signed in");
     assert!(!audit_actions(&app, "login").await.is_empty());

@@ -6,7 +6,7 @@
 //! of the code never re-checks them.
 //!
 //! Parse errors are [`DomainError`]s: a short, generic description that is safe to send as an
-//! OAuth `error_description` and never contains the input (SECURITY.md §5, §7).
+//! OAuth `error_description` and never contains the input (docs/security.md §5, §7).
 
 mod auth_method;
 mod authorization_request;

@@ -1,5 +1,5 @@
 //! Web origins (RFC 6454 §6.2 serialisation), as registered by clients and as sent by
-//! browsers in the `Origin` header (SECURITY.md §1).
+//! browsers in the `Origin` header (docs/security.md §1).
 
 use url::Url;
 

@@ -22,7 +22,7 @@ pub fn request_origin(req: &HttpRequest) -> Result<Option<Origin>, OAuthError> {
     Origin::parse_header(text).map(Some).map_err(|_| OAuthError::origin_not_allowed())
 }
 
-/// SECURITY.md §1: lacking `Origin`, a browser's `Referer` still names the page's origin, and
+/// docs/security.md §1: lacking `Origin`, a browser's `Referer` still names the page's origin, and
 /// that too must be one the client registered (403 otherwise). Nothing is echoed: without
 /// `Origin` this is not a CORS request, and only `Origin` binds a token to an origin.
 pub fn check_referer(client: &crate::services::registry::Client, req: &HttpRequest) -> Result<(), OAuthError> {

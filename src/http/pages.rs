@@ -1,6 +1,6 @@
 //! The provider's HTML: compile-time templates (askama escapes every value by context), a
 //! strict Content-Security-Policy with a fresh nonce per response, and the same-origin check
-//! of every form POST (SECURITY.md §4, §5).
+//! of every form POST (docs/security.md §4, §5).
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -126,7 +126,7 @@ pub fn form_post(redirect_uri: &str, fields: &[(&str, &str)]) -> HttpResponse {
     }
 }
 
-/// Whether a form POST comes from this provider's own pages (SECURITY.md §4). Browsers send
+/// Whether a form POST comes from this provider's own pages (docs/security.md §4). Browsers send
 /// `Origin` on every POST; our pages carry `Referrer-Policy: no-referrer`, under which the
 /// Fetch standard has the browser send `Origin: null` for a same-origin form, so `null` is
 /// accepted only together with `Sec-Fetch-Site: same-origin`, a header no page can forge.
@@ -140,7 +140,7 @@ pub fn is_same_origin_post(state: &AppState, req: &HttpRequest) -> bool {
 }
 
 /// The 403 every refused form POST gets: nothing about why, nothing changed; the refusal is
-/// audited (SECURITY.md §7) with the reason, which the page does not show.
+/// audited (docs/security.md §7) with the reason, which the page does not show.
 pub fn refuse_form(state: &AppState, req: &HttpRequest, reason: &'static str) -> HttpResponse {
     let mut event = crate::http::request_meta(req).event(state.clock.now(), "form.refused", "refused");
     event.detail = Some(serde_json::json!({ "page": req.path(), "reason": reason }).to_string());

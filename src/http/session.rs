@@ -62,7 +62,7 @@ pub fn cookie_name(state: &AppState) -> &'static str {
     }
 }
 
-/// SECURITY.md §4: `HttpOnly`, `SameSite=Lax`, host-only (no `Domain`), `Secure` on https.
+/// docs/security.md §4: `HttpOnly`, `SameSite=Lax`, host-only (no `Domain`), `Secure` on https.
 fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
     let mut cookie = Cookie::new(cookie_name(state), value);
     cookie.set_path("/");

@@ -296,7 +296,7 @@ pub async fn authorize_post(req: HttpRequest, payload: web::Payload, state: web:
             "An authorization request sent by POST must be form-encoded.",
         );
     }
-    // SECURITY.md §6: the same body limit as every other form here.
+    // docs/security.md §6: the same body limit as every other form here.
     let Ok(body) = crate::http::form::read_body(payload).await else {
         return pages::error_page(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -282,7 +282,7 @@ pub async fn authenticated_request(
     Ok(AuthenticatedRequest { client, params, origin, cors })
 }
 
-/// Audits the refusals an operator must be able to see (SECURITY.md §7).
+/// Audits the refusals an operator must be able to see (docs/security.md §7).
 pub fn refused(state: &AppState, req: &HttpRequest, client_id: Option<&str>, error: &OAuthError) {
     let action = match (error.code, error.status().as_u16()) {
         (_, 403) => "origin.refused",

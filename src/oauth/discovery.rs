@@ -8,6 +8,7 @@ use idp_verify::dpop::SUPPORTED_ALGS;
 use serde_json::{json, Value};
 
 use crate::config::Settings;
+use crate::domain::{GrantType, TokenEndpointAuthMethod};
 use crate::services::registry::client::ASSERTION_ALGS;
 
 #[derive(Debug, Clone)]
@@ -27,7 +28,14 @@ impl Metadata {
 
 pub fn document(settings: &Settings) -> Value {
     let issuer = &settings.issuer;
-    let auth_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+    // From the enums the code dispatches on, so an added grant or method cannot be forgotten
+    // here. `none` is how public clients register; it is not a way to authenticate.
+    let auth_methods: Vec<&str> = TokenEndpointAuthMethod::ALL
+        .iter()
+        .filter(|m| **m != TokenEndpointAuthMethod::None)
+        .map(|m| m.as_str())
+        .collect();
+    let grant_types: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
     json!({
         "issuer": issuer.as_str(),
         "jwks_uri": issuer.endpoint("/jwks"),
@@ -40,7 +48,7 @@ pub fn document(settings: &Settings) -> Value {
         "backchannel_logout_session_supported": true,
         "require_pushed_authorization_requests": false,
         // Always explicit: an absent list means authorization_code and implicit (RFC 8414 §2).
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": grant_types,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "code_challenge_methods_supported": ["S256"],

@@ -17,7 +17,7 @@ use crate::state::AppState;
 pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let state = state.get_ref();
     let outcome = claims(state, &req).await;
-    // CORS for the token's own client's origins (SECURITY.md §2); an error answers CORS only
+    // CORS for the token's own client's origins (docs/security.md §2); an error answers CORS only
     // to an origin some client registered, so a browser app can read why it was refused.
     let origin = cors::request_origin(&req).ok().flatten();
     let allowed = match (&origin, &outcome) {

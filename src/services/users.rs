@@ -4,7 +4,6 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::Serialize;
@@ -147,7 +146,11 @@ fn validate_text(field: &str, value: Option<String>) -> Result<Option<String>, U
 }
 
 fn hash(password: &Password) -> Result<String, UserError> {
-    let salt = SaltString::generate(&mut OsRng);
+    // 128 random bits from the same source as every other secret here (ring's system RNG).
+    let mut random = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
+        .map_err(|_| UserError::Hash("no system randomness".into()))?;
+    let salt = SaltString::encode_b64(&random).map_err(|e| UserError::Hash(e.to_string()))?;
     argon2()
         .hash_password(password.0.as_bytes(), &salt)
         .map(|h| h.to_string())

@@ -33,7 +33,7 @@ pub fn expired() -> HttpResponse {
     pages::error_page(StatusCode::BAD_REQUEST, pages::EXPIRED_TITLE, pages::EXPIRED_MESSAGE)
 }
 
-/// A form POST on a sign-in page that passed what every such POST needs (SECURITY.md §4):
+/// A form POST on a sign-in page that passed what every such POST needs (docs/security.md §4):
 /// this provider's origin, a readable form, a live interaction of this browser, and the
 /// session's CSRF token.
 pub(super) struct Submission {

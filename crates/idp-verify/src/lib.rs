@@ -6,7 +6,7 @@
 //!   only, never from the token (JWT-5), fetched and cached here; its claims; for a DPoP-bound
 //!   token the `DPoP` scheme and a proof for this very request by the bound key (DPOP-16,
 //!   DPOP-25, DPOP-28), each proof accepted once; for a token a browser obtained, only its
-//!   origin (SECURITY.md §3); and the provider's revocation list. A lookup that fails (JWKS,
+//!   origin (docs/security.md §3); and the provider's revocation list. A lookup that fails (JWKS,
 //!   revocation list, replay cache) fails closed with 503.
 //! - refusals shaped as RFC 6750 §3 and RFC 9449 §7.1 ([`VerifyError`], [`Refusal`]).
 //! - the pieces the provider shares with it: token claims ([`token`]), DPoP proof checks

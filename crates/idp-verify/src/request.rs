@@ -121,7 +121,7 @@ pub fn read_proof(dpop: Header<'_>) -> Result<&str, ProofError> {
     value.map_err(|NotText| ProofError::NotText)
 }
 
-/// SECURITY.md §3: a token a browser obtained carries `origin`; a request that comes with an
+/// docs/security.md §3: a token a browser obtained carries `origin`; a request that comes with an
 /// `Origin` must come from exactly that one (byte for byte, as browsers serialise origins).
 /// Without `Origin` the request is not a cross-origin browser request and passes.
 pub fn check_origin(origin: Header<'_>, claims: &AccessTokenClaims) -> Result<(), TokenError> {

@@ -26,7 +26,7 @@ pub struct AccessTokenClaims {
     pub jti: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
-    /// SECURITY.md §3: the browser origin the token was issued to, if a browser asked.
+    /// docs/security.md §3: the browser origin the token was issued to, if a browser asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
 }

@@ -286,7 +286,7 @@ impl Verifier {
         Ok(Some(verified))
     }
 
-    /// Revocation is in force at once (SECURITY.md §3); a list that cannot answer fails closed.
+    /// Revocation is in force at once (docs/security.md §3); a list that cannot answer fails closed.
     async fn check_not_revoked(&self, claims: &AccessTokenClaims) -> Result<(), VerifyError> {
         let Some(list) = &self.revocation else {
             return Ok(());

@@ -431,7 +431,7 @@ impl ClientRegistration {
             default_resource: default_resource.map(|r| r.as_str().to_owned()),
             redirect_uris: list(redirect_uris.iter().map(|r| r.as_str()).collect()),
             web_origins: list(web_origins.iter().map(|o| o.as_str()).collect()),
-            // SECURITY.md §3: public clients must use DPoP.
+            // docs/security.md §3: public clients must use DPoP.
             dpop_bound_access_tokens: self.require_dpop || client_type == ClientType::Public,
             access_token_lifetime: self.access_token_lifetime,
             jwks,

@@ -3,7 +3,7 @@ use diesel::prelude::*;
 use crate::store::schema::audit_events;
 use crate::store::DbConnection;
 
-/// A security decision, as `SECURITY.md` §7 asks: who, from where, did what, with what outcome.
+/// A security decision, as `docs/security.md` §7 asks: who, from where, did what, with what outcome.
 #[derive(Debug, Clone, Default, Insertable)]
 #[diesel(table_name = audit_events)]
 pub struct NewAuditEvent {
