@@ -1,6 +1,6 @@
 //! Pushed authorization requests (RFC 9126, FAPI 2.0 §5.3.2.2).
 
-mod common;
+use crate::common;
 
 use common::browser::{
     authorize_query, location, query_param, token_body, web_app_registration, Browser, WEB_APP_REDIRECT,
@@ -155,9 +155,10 @@ async fn a_proof_sent_with_the_pushed_request_binds_the_code(backend: Backend) {
     app.stop().await;
 }
 
-backend_tests!(
-    a_proof_sent_with_the_pushed_request_binds_the_code,
-    a_pushed_request_is_used_through_its_request_uri_once,
-    pushed_requests_are_authenticated_and_checked_like_authorization_requests,
-    a_client_that_requires_par_cannot_use_a_plain_authorization_request,
-);
+crate::suite_tests! {
+    on_each_backend:
+        a_proof_sent_with_the_pushed_request_binds_the_code,
+        a_pushed_request_is_used_through_its_request_uri_once,
+        pushed_requests_are_authenticated_and_checked_like_authorization_requests,
+        a_client_that_requires_par_cannot_use_a_plain_authorization_request;
+}

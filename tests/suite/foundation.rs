@@ -1,7 +1,7 @@
 //! The foundation: discovery, JWKS, keys that survive restarts and rotate across nodes,
 //! readiness, metrics and the headers on every response.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -360,22 +360,23 @@ async fn two_nodes_share_keys_and_see_each_others_rotation(backend: Backend) {
     second.stop().await;
 }
 
-backend_tests!(
-    discovery_names_the_issuer_and_jwks_uri,
-    every_advertised_endpoint_exists,
-    jwks_publishes_es256_and_rs256_public_keys_only,
-    jwks_answers_304_to_a_matching_if_none_match,
-    cors_preflight_for_public_documents_reflects_nothing,
-    every_response_carries_the_security_headers,
-    an_https_issuer_adds_strict_transport_security,
-    request_ids_are_echoed_when_plain_and_made_otherwise,
-    metrics_count_requests_by_route_and_status,
-    healthz_and_readyz_answer_when_everything_is_up,
-    a_restart_keeps_the_same_keys,
-    a_deleted_kek_stops_start_and_creates_nothing,
-    a_different_kek_stops_start,
-    keys_rotate_from_the_cli_reaches_the_running_server_and_signs_only_after_the_window,
-    a_second_rotation_while_a_key_is_pending_changes_nothing,
-    keys_rotate_on_schedule_ahead_of_their_publish_window,
-    two_nodes_share_keys_and_see_each_others_rotation,
-);
+crate::suite_tests! {
+    on_each_backend:
+        discovery_names_the_issuer_and_jwks_uri,
+        every_advertised_endpoint_exists,
+        jwks_publishes_es256_and_rs256_public_keys_only,
+        jwks_answers_304_to_a_matching_if_none_match,
+        cors_preflight_for_public_documents_reflects_nothing,
+        every_response_carries_the_security_headers,
+        an_https_issuer_adds_strict_transport_security,
+        request_ids_are_echoed_when_plain_and_made_otherwise,
+        metrics_count_requests_by_route_and_status,
+        healthz_and_readyz_answer_when_everything_is_up,
+        a_restart_keeps_the_same_keys,
+        a_deleted_kek_stops_start_and_creates_nothing,
+        a_different_kek_stops_start,
+        keys_rotate_from_the_cli_reaches_the_running_server_and_signs_only_after_the_window,
+        a_second_rotation_while_a_key_is_pending_changes_nothing,
+        keys_rotate_on_schedule_ahead_of_their_publish_window,
+        two_nodes_share_keys_and_see_each_others_rotation;
+}

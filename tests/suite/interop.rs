@@ -10,7 +10,7 @@
 //! Needs node and `npm ci --prefix tests/interop`. Without them the test is skipped, unless
 //! `IDP_TEST_INTEROP=1` (set by `.ci/run`) demands it, in which case it fails.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -203,7 +203,24 @@ async fn openid_client_code_flow_with_par_userinfo_refresh_and_logout(backend: B
     run.assert_success();
 }
 
-backend_tests!(
-    oauth4webapi_client_credentials_with_dpop_nonce_introspection_and_revocation,
-    openid_client_code_flow_with_par_userinfo_refresh_and_logout,
-);
+/// Registered by hand: on top of the PostgreSQL + Redis rule, a test is ignored (and reported
+/// as such) when node or its npm package is missing here, unless `IDP_TEST_INTEROP=1` demands it.
+pub fn tests() -> Vec<libtest_mimic::Trial> {
+    let module = common::harness::Module::of(module_path!());
+    let needing = |package: &str, trials: Vec<libtest_mimic::Trial>| {
+        let unavailable = !required() && missing_prerequisite(package).is_some();
+        trials.into_iter().map(move |trial| {
+            let ignored = trial.has_ignored_flag() || unavailable;
+            trial.with_ignored_flag(ignored)
+        })
+    };
+    let oauth4webapi = module.on_each_backend(
+        "oauth4webapi_client_credentials_with_dpop_nonce_introspection_and_revocation",
+        oauth4webapi_client_credentials_with_dpop_nonce_introspection_and_revocation,
+    );
+    let openid_client = module.on_each_backend(
+        "openid_client_code_flow_with_par_userinfo_refresh_and_logout",
+        openid_client_code_flow_with_par_userinfo_refresh_and_logout,
+    );
+    needing("oauth4webapi", oauth4webapi).chain(needing("openid-client", openid_client)).collect()
+}

@@ -1,6 +1,6 @@
 //! Introspection (RFC 7662) and revocation (RFC 7009).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -204,25 +204,8 @@ async fn rev_1_revocation_requires_client_authentication_and_a_token(backend: Ba
     app.stop().await;
 }
 
-backend_tests!(
-    int_3_an_active_token_is_described_with_its_claims,
-    int_7_a_dpop_bound_token_is_introspected_with_cnf_and_token_type_dpop,
-    int_3_expired_malformed_and_foreign_tokens_are_only_inactive,
-    int_5_a_caller_sees_only_tokens_meant_for_it,
-    int_2_introspection_requires_client_authentication,
-    rev_4_a_revoked_token_is_inactive_at_once,
-    rev_5_unknown_and_malformed_tokens_get_200,
-    rev_3_a_client_cannot_revoke_another_clients_token,
-    rev_1_revocation_requires_client_authentication_and_a_token,
-);
-
 /// Two nodes sharing PostgreSQL and Redis: a revocation through one is in force on the other.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rev_4_a_revocation_on_one_node_is_in_force_on_every_node_at_once() {
-    if !Backend::PostgresRedis.available() {
-        eprintln!("skipped: IDP_TEST_DATABASE_URL and IDP_TEST_REDIS_URL are not set");
-        return;
-    }
     let data = TestData::new(Backend::PostgresRedis);
     let first = spawn_app(&data).await;
     // Nodes of one deployment share the issuer.
@@ -238,12 +221,7 @@ async fn rev_4_a_revocation_on_one_node_is_in_force_on_every_node_at_once() {
 }
 
 /// REV-6: when the revoked set cannot be written, the answer is 503, never a false 200.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rev_6_a_storage_failure_is_503_with_retry_after_never_a_false_200() {
-    if !Backend::PostgresRedis.available() {
-        eprintln!("skipped: IDP_TEST_DATABASE_URL and IDP_TEST_REDIS_URL are not set");
-        return;
-    }
     let redis = url::Url::parse(&redis_url().unwrap()).unwrap();
     let target = std::net::ToSocketAddrs::to_socket_addrs(&(redis.host_str().unwrap(), redis.port().unwrap_or(6379)))
         .unwrap()
@@ -269,4 +247,20 @@ async fn rev_6_a_storage_failure_is_503_with_retry_after_never_a_false_200() {
     assert!(recovered);
     assert_eq!(app.introspect(&client, &token).await["active"], false);
     app.stop().await;
+}
+
+crate::suite_tests! {
+    on_each_backend:
+        int_3_an_active_token_is_described_with_its_claims,
+        int_7_a_dpop_bound_token_is_introspected_with_cnf_and_token_type_dpop,
+        int_3_expired_malformed_and_foreign_tokens_are_only_inactive,
+        int_5_a_caller_sees_only_tokens_meant_for_it,
+        int_2_introspection_requires_client_authentication,
+        rev_4_a_revoked_token_is_inactive_at_once,
+        rev_5_unknown_and_malformed_tokens_get_200,
+        rev_3_a_client_cannot_revoke_another_clients_token,
+        rev_1_revocation_requires_client_authentication_and_a_token;
+    on_postgres_redis:
+        rev_4_a_revocation_on_one_node_is_in_force_on_every_node_at_once,
+        rev_6_a_storage_failure_is_503_with_retry_after_never_a_false_200;
 }

@@ -2,7 +2,7 @@
 //! resource server runs in-process behind `require_access_token`, and clients present tokens
 //! the provider issued (Bearer, DPoP-bound, origin-bound), revoked, forged or misused.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -684,29 +684,30 @@ async fn the_extractor_verifies_on_its_own_without_the_middleware(backend: Backe
     app.stop().await;
 }
 
-backend_tests!(
-    jwt_5_a_valid_bearer_token_reaches_the_handler_with_its_claims,
-    jwt_5_a_token_for_another_audience_is_refused,
-    jwt_5_an_expired_token_is_refused_once_the_leeway_has_passed,
-    revocation_is_in_force_at_once,
-    a_revocation_list_that_cannot_answer_fails_closed,
-    dpop_25_a_dpop_bound_token_with_a_proof_for_this_request_reaches_the_handler,
-    dpop_28_a_dpop_bound_token_presented_as_bearer_is_refused,
-    dpop_16_a_proof_by_another_key_than_cnf_jkt_is_refused,
-    dpop_16_a_proof_without_the_ath_of_this_token_is_refused,
-    dpop_15_a_replayed_proof_is_refused,
-    dpop_12_the_expected_htu_comes_from_the_configured_url_never_the_host_header,
-    an_unbound_token_presented_with_the_dpop_scheme_is_refused,
-    a_token_bound_to_an_origin_is_refused_from_another_origin,
-    jwt_5_an_id_token_like_jwt_with_typ_jwt_is_refused,
-    jwt_5_alg_none_and_a_key_in_the_token_header_are_refused,
-    fapi_28_an_unknown_kid_refetches_the_jwks_once_then_fails,
-    core_20_a_token_in_the_query_string_is_never_looked_at,
-    dpop_27_a_token_in_proxy_authorization_is_never_looked_at,
-    core_22_scheme_names_are_case_insensitive,
-    core_21_two_authorization_headers_are_invalid_request,
-    core_21_a_missing_scope_is_403_insufficient_scope_with_a_challenge,
-    dpop_26_a_request_without_a_token_gets_a_dpop_challenge_with_algs,
-    dpop_28_bearer_is_refused_where_only_dpop_is_accepted,
-    the_extractor_verifies_on_its_own_without_the_middleware,
-);
+crate::suite_tests! {
+    on_each_backend:
+        jwt_5_a_valid_bearer_token_reaches_the_handler_with_its_claims,
+        jwt_5_a_token_for_another_audience_is_refused,
+        jwt_5_an_expired_token_is_refused_once_the_leeway_has_passed,
+        revocation_is_in_force_at_once,
+        a_revocation_list_that_cannot_answer_fails_closed,
+        dpop_25_a_dpop_bound_token_with_a_proof_for_this_request_reaches_the_handler,
+        dpop_28_a_dpop_bound_token_presented_as_bearer_is_refused,
+        dpop_16_a_proof_by_another_key_than_cnf_jkt_is_refused,
+        dpop_16_a_proof_without_the_ath_of_this_token_is_refused,
+        dpop_15_a_replayed_proof_is_refused,
+        dpop_12_the_expected_htu_comes_from_the_configured_url_never_the_host_header,
+        an_unbound_token_presented_with_the_dpop_scheme_is_refused,
+        a_token_bound_to_an_origin_is_refused_from_another_origin,
+        jwt_5_an_id_token_like_jwt_with_typ_jwt_is_refused,
+        jwt_5_alg_none_and_a_key_in_the_token_header_are_refused,
+        fapi_28_an_unknown_kid_refetches_the_jwks_once_then_fails,
+        core_20_a_token_in_the_query_string_is_never_looked_at,
+        dpop_27_a_token_in_proxy_authorization_is_never_looked_at,
+        core_22_scheme_names_are_case_insensitive,
+        core_21_two_authorization_headers_are_invalid_request,
+        core_21_a_missing_scope_is_403_insufficient_scope_with_a_challenge,
+        dpop_26_a_request_without_a_token_gets_a_dpop_challenge_with_algs,
+        dpop_28_bearer_is_refused_where_only_dpop_is_accepted,
+        the_extractor_verifies_on_its_own_without_the_middleware;
+}

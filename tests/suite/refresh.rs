@@ -2,7 +2,7 @@
 //! reuse detection that revokes the family, binding to client and (public clients) DPoP key,
 //! narrower scope and other resources, lifetimes, revocation.
 
-mod common;
+use crate::common;
 
 use common::browser::{token_body, web_app_registration, VERIFIER, WEB_APP_REDIRECT};
 use common::oauth::{claims_of, error_of, TestClient, API, OTHER_API};
@@ -329,14 +329,15 @@ async fn on_the_embedded_store_a_revocation_by_another_process_is_honoured(backe
     app.stop().await;
 }
 
-backend_tests!(
-    on_the_embedded_store_a_revocation_by_another_process_is_honoured,
-    withdrawing_consent_asks_again_and_revokes_the_grants_it_allowed,
-    refresh_tokens_rotate_and_a_used_one_revokes_the_whole_family,
-    refresh_narrows_scope_and_switches_resource_within_the_grant,
-    of_two_concurrent_refreshes_exactly_one_wins,
-    refresh_tokens_expire_when_idle_and_without_offline_access_none_is_issued,
-    within_the_grace_window_the_previous_token_may_be_retried,
-    revoking_a_refresh_token_revokes_its_grant_and_a_replayed_code_too,
-    a_public_clients_refresh_token_needs_a_proof_by_its_dpop_key,
-);
+crate::suite_tests! {
+    on_each_backend:
+        on_the_embedded_store_a_revocation_by_another_process_is_honoured,
+        withdrawing_consent_asks_again_and_revokes_the_grants_it_allowed,
+        refresh_tokens_rotate_and_a_used_one_revokes_the_whole_family,
+        refresh_narrows_scope_and_switches_resource_within_the_grant,
+        of_two_concurrent_refreshes_exactly_one_wins,
+        refresh_tokens_expire_when_idle_and_without_offline_access_none_is_issued,
+        within_the_grace_window_the_previous_token_may_be_retried,
+        revoking_a_refresh_token_revokes_its_grant_and_a_replayed_code_too,
+        a_public_clients_refresh_token_needs_a_proof_by_its_dpop_key;
+}

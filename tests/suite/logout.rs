@@ -1,6 +1,6 @@
 //! Logout: OpenID Connect RP-Initiated Logout 1.0 and Back-Channel Logout 1.0.
 
-mod common;
+use crate::common;
 
 use common::browser::{authorize_query, hidden, location, query_param, token_body, web_app_registration, Browser};
 use common::oauth::{claims_of, header_of, TestClient};
@@ -186,10 +186,11 @@ async fn an_rps_cross_site_post_becomes_a_get_that_carries_the_session(backend: 
     app.stop().await;
 }
 
-backend_tests!(
-    an_rps_cross_site_post_becomes_a_get_that_carries_the_session,
-    rp_initiated_logout_with_a_hint_ends_the_session_and_returns_with_state,
-    a_post_logout_redirect_uri_must_be_registered_exactly,
-    without_a_hint_the_user_confirms_on_a_csrf_protected_form,
-    a_back_channel_logout_token_reaches_each_client_of_the_session,
-);
+crate::suite_tests! {
+    on_each_backend:
+        an_rps_cross_site_post_becomes_a_get_that_carries_the_session,
+        rp_initiated_logout_with_a_hint_ends_the_session_and_returns_with_state,
+        a_post_logout_redirect_uri_must_be_registered_exactly,
+        without_a_hint_the_user_confirms_on_a_csrf_protected_form,
+        a_back_channel_logout_token_reaches_each_client_of_the_session;
+}

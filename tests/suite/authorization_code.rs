@@ -2,7 +2,7 @@
 //! RFC 9700): sign-in and consent pages, codes, their exchange, ID tokens and userinfo, and the
 //! attacks each step must refuse without changing anything.
 
-mod common;
+use crate::common;
 
 use common::browser::{
     authorize_query, hidden, location, query_param, token_body, web_app_registration, Browser, VERIFIER,
@@ -693,21 +693,22 @@ async fn optional_oidc_parameters_are_accepted_and_a_long_nonce_comes_back_whole
     app.stop().await;
 }
 
-backend_tests!(
-    optional_oidc_parameters_are_accepted_and_a_long_nonce_comes_back_whole,
-    consent_is_kept_per_resource_and_never_adds_up_across_resources,
-    a_cross_site_post_to_authorize_becomes_a_get_that_carries_the_session,
-    repeated_failed_sign_ins_lock_the_username_until_unlocked,
-    oidc_code_flow_signs_in_consents_and_exchanges_the_code_for_tokens,
-    consent_is_remembered_and_first_party_clients_skip_it,
-    pkce_is_required_as_s256_and_a_wrong_verifier_leaves_the_code_usable,
-    a_replayed_code_is_refused_and_revokes_the_tokens_of_its_first_use,
-    an_unknown_client_or_redirect_uri_gets_an_error_page_and_no_redirect,
-    other_errors_go_back_to_the_client_with_state_and_iss,
-    login_and_consent_forms_refuse_csrf_and_change_nothing,
-    script_payloads_reach_pages_only_escaped,
-    prompt_login_and_max_age_ask_for_the_password_again,
-    userinfo_answers_for_tokens_issued_to_the_provider_itself,
-    a_code_bound_with_dpop_jkt_needs_a_proof_by_that_key,
-    discovery_lists_the_code_flow,
-);
+crate::suite_tests! {
+    on_each_backend:
+        optional_oidc_parameters_are_accepted_and_a_long_nonce_comes_back_whole,
+        consent_is_kept_per_resource_and_never_adds_up_across_resources,
+        a_cross_site_post_to_authorize_becomes_a_get_that_carries_the_session,
+        repeated_failed_sign_ins_lock_the_username_until_unlocked,
+        oidc_code_flow_signs_in_consents_and_exchanges_the_code_for_tokens,
+        consent_is_remembered_and_first_party_clients_skip_it,
+        pkce_is_required_as_s256_and_a_wrong_verifier_leaves_the_code_usable,
+        a_replayed_code_is_refused_and_revokes_the_tokens_of_its_first_use,
+        an_unknown_client_or_redirect_uri_gets_an_error_page_and_no_redirect,
+        other_errors_go_back_to_the_client_with_state_and_iss,
+        login_and_consent_forms_refuse_csrf_and_change_nothing,
+        script_payloads_reach_pages_only_escaped,
+        prompt_login_and_max_age_ask_for_the_password_again,
+        userinfo_answers_for_tokens_issued_to_the_provider_itself,
+        a_code_bound_with_dpop_jkt_needs_a_proof_by_that_key,
+        discovery_lists_the_code_flow;
+}

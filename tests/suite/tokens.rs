@@ -1,7 +1,7 @@
 //! The token endpoint with client_credentials: client authentication (RFC 6749 §2.3, RFC 7523),
 //! resource indicators (RFC 8707), RFC 9068 access tokens, errors (RFC 6749 §5.2) and CORS.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -545,29 +545,30 @@ async fn an_oversized_body_is_refused_with_an_oauth_error(backend: Backend) {
     app.stop().await;
 }
 
-backend_tests!(
-    lacking_origin_a_referer_from_an_unregistered_origin_is_refused,
-    an_oversized_body_is_refused_with_an_oauth_error,
-    jwt_3_client_credentials_token_is_an_rfc9068_jwt_for_the_default_resource,
-    jwt_2_the_token_signature_verifies_with_the_published_key,
-    res_5_a_requested_resource_becomes_the_audience_and_cuts_the_scopes,
-    res_1_a_resource_that_is_not_an_absolute_uri_without_fragment_is_invalid_target,
-    res_2_a_resource_the_client_may_not_use_is_invalid_target,
-    res_4_one_token_names_one_audience_so_two_resources_are_invalid_target,
-    a_scope_outside_what_client_and_resource_allow_is_invalid_scope,
-    core_1_a_repeated_parameter_is_invalid_request_and_an_empty_one_is_omitted,
-    core_10_the_token_endpoint_takes_only_a_form_post_with_nothing_in_the_uri,
-    core_12_a_wrong_secret_is_401_invalid_client_with_a_basic_challenge,
-    client_secret_post_is_accepted_only_for_a_client_registered_for_it,
-    two_authentication_methods_in_one_request_are_invalid_request,
-    bcp_12_password_and_unknown_grants_are_unsupported_grant_type,
-    a_grant_the_client_is_not_registered_for_is_unauthorized_client,
-    a_disabled_or_deleted_client_is_refused_at_once,
-    a_client_disabled_on_one_node_is_refused_by_another_within_a_second,
-    a_rotated_secret_keeps_the_old_one_valid_for_the_overlap_only,
-    secrets_are_generated_with_256_bits_and_stored_only_as_keyed_hashes,
-    private_key_jwt_accepts_a_fresh_assertion_once,
-    a_registered_browser_origin_gets_cors_headers_and_an_origin_bound_token,
-    an_origin_the_client_did_not_register_is_403_without_cors_headers,
-    preflight_answers_registered_origins_with_a_fixed_policy,
-);
+crate::suite_tests! {
+    on_each_backend:
+        lacking_origin_a_referer_from_an_unregistered_origin_is_refused,
+        an_oversized_body_is_refused_with_an_oauth_error,
+        jwt_3_client_credentials_token_is_an_rfc9068_jwt_for_the_default_resource,
+        jwt_2_the_token_signature_verifies_with_the_published_key,
+        res_5_a_requested_resource_becomes_the_audience_and_cuts_the_scopes,
+        res_1_a_resource_that_is_not_an_absolute_uri_without_fragment_is_invalid_target,
+        res_2_a_resource_the_client_may_not_use_is_invalid_target,
+        res_4_one_token_names_one_audience_so_two_resources_are_invalid_target,
+        a_scope_outside_what_client_and_resource_allow_is_invalid_scope,
+        core_1_a_repeated_parameter_is_invalid_request_and_an_empty_one_is_omitted,
+        core_10_the_token_endpoint_takes_only_a_form_post_with_nothing_in_the_uri,
+        core_12_a_wrong_secret_is_401_invalid_client_with_a_basic_challenge,
+        client_secret_post_is_accepted_only_for_a_client_registered_for_it,
+        two_authentication_methods_in_one_request_are_invalid_request,
+        bcp_12_password_and_unknown_grants_are_unsupported_grant_type,
+        a_grant_the_client_is_not_registered_for_is_unauthorized_client,
+        a_disabled_or_deleted_client_is_refused_at_once,
+        a_client_disabled_on_one_node_is_refused_by_another_within_a_second,
+        a_rotated_secret_keeps_the_old_one_valid_for_the_overlap_only,
+        secrets_are_generated_with_256_bits_and_stored_only_as_keyed_hashes,
+        private_key_jwt_accepts_a_fresh_assertion_once,
+        a_registered_browser_origin_gets_cors_headers_and_an_origin_bound_token,
+        an_origin_the_client_did_not_register_is_403_without_cors_headers,
+        preflight_answers_registered_origins_with_a_fixed_policy;
+}

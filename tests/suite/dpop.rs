@@ -1,7 +1,7 @@
 //! DPoP at the token endpoint (RFC 9449 §4.3, §5, §8): every check of a proof, the server
 //! nonce, replay, binding and the exact error for each bad proof.
 
-mod common;
+use crate::common;
 
 use common::dpop::DpopKey;
 use common::oauth::{claims_of, error_of, service_registration, TestClient};
@@ -269,23 +269,24 @@ fn now() -> i64 {
     idp::clock::Clock::now(&idp::clock::SystemClock)
 }
 
-backend_tests!(
-    dpop_19_a_valid_proof_binds_the_token_to_the_key,
-    dpop_13_a_missing_or_foreign_nonce_gets_use_dpop_nonce_with_a_fresh_one,
-    dpop_1_two_dpop_headers_are_refused,
-    dpop_2_a_value_that_is_not_one_compact_jws_is_refused,
-    dpop_4_a_typ_other_than_dpop_jwt_is_refused,
-    dpop_5_none_and_symmetric_algorithms_are_refused,
-    dpop_7_a_signature_by_another_key_is_refused,
-    dpop_8_a_private_or_symmetric_jwk_is_refused,
-    dpop_9_htm_must_be_the_request_method,
-    dpop_10_htu_must_be_this_endpoint_ignoring_query_and_fragment,
-    dpop_11_htu_is_compared_after_scheme_and_host_normalisation,
-    dpop_12_an_htu_that_is_not_a_string_is_refused,
-    dpop_14_a_proof_too_old_or_too_far_in_the_future_is_refused,
-    dpop_15_a_replayed_proof_is_refused,
-    dpop_17_extra_header_parameters_and_claims_are_accepted,
-    dpop_22_a_client_registered_for_bound_tokens_gets_none_without_a_proof,
-    a_resource_that_requires_dpop_gets_no_bearer_tokens,
-    nonces_from_one_node_are_accepted_by_another,
-);
+crate::suite_tests! {
+    on_each_backend:
+        dpop_19_a_valid_proof_binds_the_token_to_the_key,
+        dpop_13_a_missing_or_foreign_nonce_gets_use_dpop_nonce_with_a_fresh_one,
+        dpop_1_two_dpop_headers_are_refused,
+        dpop_2_a_value_that_is_not_one_compact_jws_is_refused,
+        dpop_4_a_typ_other_than_dpop_jwt_is_refused,
+        dpop_5_none_and_symmetric_algorithms_are_refused,
+        dpop_7_a_signature_by_another_key_is_refused,
+        dpop_8_a_private_or_symmetric_jwk_is_refused,
+        dpop_9_htm_must_be_the_request_method,
+        dpop_10_htu_must_be_this_endpoint_ignoring_query_and_fragment,
+        dpop_11_htu_is_compared_after_scheme_and_host_normalisation,
+        dpop_12_an_htu_that_is_not_a_string_is_refused,
+        dpop_14_a_proof_too_old_or_too_far_in_the_future_is_refused,
+        dpop_15_a_replayed_proof_is_refused,
+        dpop_17_extra_header_parameters_and_claims_are_accepted,
+        dpop_22_a_client_registered_for_bound_tokens_gets_none_without_a_proof,
+        a_resource_that_requires_dpop_gets_no_bearer_tokens,
+        nonces_from_one_node_are_accepted_by_another;
+}
