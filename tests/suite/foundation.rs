@@ -5,10 +5,10 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{eventually, spawn_app, spawn_app_with, Backend, TestData};
+use common::{eventually, spawn_app, spawn_app_with, spawn_app_with_env, Backend, TestData};
 use idp::clock::ManualClock;
 use idp::crypto::{KeyState, SigningAlg};
-use idp::store::models::{AuditEvent, SigningKeyRow};
+use idp::store::models::SigningKeyRow;
 use serde_json::Value;
 
 const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
@@ -146,7 +146,7 @@ async fn every_response_carries_the_security_headers(backend: Backend) {
 
 async fn an_https_issuer_adds_strict_transport_security(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app_with(&data, ManualClock::starting_now(), &[("IDP_ISSUER", "https://idp.test")]).await.unwrap();
+    let app = spawn_app_with_env(&data, &[("IDP_ISSUER", "https://idp.test")]).await;
     let response = app.get("/jwks").await;
     assert_eq!(response.headers()["strict-transport-security"], "max-age=31536000; includeSubDomains");
     app.stop().await;
@@ -295,7 +295,7 @@ async fn keys_rotate_from_the_cli_reaches_the_running_server_and_signs_only_afte
     let gone = eventually(Duration::from_secs(5), || async { !app.jwks_kids().await.contains(&active_before) }).await;
     assert!(gone, "an expired key leaves the JWKS");
 
-    let audit = app.state.db.run(|c| AuditEvent::recent(c, "keys.create", 20)).await.unwrap();
+    let audit = app.audit_events("keys.create", 20).await;
     assert!(audit.iter().any(|e| e.detail.as_deref().unwrap_or("").contains("\"trigger\":\"operator\"")));
     app.stop().await;
 }

@@ -4,7 +4,7 @@ use crate::common;
 
 use common::browser::{authorize_query, hidden, location, query_param, token_body, web_app_registration, Browser};
 use common::oauth::{claims_of, header_of, TestClient};
-use common::{spawn_app, Backend, TestApp, TestData};
+use common::{Backend, TestApp, TestData};
 use idp::registry::ClientRegistration;
 
 const SIGNED_OUT: &str = "https://app.test/signed-out";
@@ -142,15 +142,14 @@ async fn a_back_channel_logout_token_reaches_each_client_of_the_session(backend:
     tokio::spawn(receiver);
 
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app
-        .register_client(ClientRegistration {
+    let (app, client) = common::browser::app_with_alice(
+        &data,
+        ClientRegistration {
             backchannel_logout_uri: Some(format!("http://127.0.0.1:{port}/backchannel")),
             ..app_with_logout()
-        })
-        .await;
-    app.create_user("alice").await;
+        },
+    )
+    .await;
     let (mut browser, id_token) = signed_in(&app, &client).await;
     let response = browser.get(&format!("/logout?{}", logout_query(&[("id_token_hint", &id_token)]))).await;
     assert_eq!(response.status(), 200, "the signed-out page");

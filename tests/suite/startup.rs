@@ -8,8 +8,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::proxy::TcpProxy;
-use common::{eventually, postgres_url, redis_url, spawn_app_with, Backend, TestData};
-use idp::clock::ManualClock;
+use common::{eventually, postgres_url, redis_url, spawn_app_with_env, Backend, TestData};
 
 fn run_idp(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_idp"));
@@ -116,7 +115,7 @@ async fn readyz_follows_postgres_and_redis_going_down_and_coming_back() {
     let mut data = TestData::new(Backend::PostgresRedis);
     data.database_url = through(&data.database_url, &pg_proxy);
     data.redis_url = Some(through(&redis, &redis_proxy));
-    let app = spawn_app_with(&data, ManualClock::starting_now(), &[]).await.unwrap();
+    let app = spawn_app_with_env(&data, &[]).await;
     assert_eq!(ready_status(&app).await, 200);
 
     redis_proxy.cut();

@@ -16,8 +16,10 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use common::dpop::DpopKey;
-use common::oauth::{claims_of, error_of, header_of, TestClient, API, BROWSER_ORIGIN, OTHER_API};
-use common::{spawn_app, Backend, TestApp, TestData};
+use common::oauth::{
+    claims_of, error_of, header_of, spawn_with_api_and_client, TestClient, API, BROWSER_ORIGIN, OTHER_API,
+};
+use common::{Backend, TestApp, TestData};
 use idp::clock::Clock;
 use idp::crypto::SigningAlg;
 use idp::verify::{
@@ -115,35 +117,14 @@ async fn spawn_rs_with(
     Rs { url, verifier, http: reqwest::Client::new(), handle }
 }
 
-/// A nonce as a client learns it: from a `use_dpop_nonce` answer.
-async fn nonce(app: &TestApp, client: &TestClient, key: &DpopKey) -> String {
-    let proof = key.proof("POST", &app.token_endpoint(), None, None);
-    let response = app.token_for(client, &[], &[("DPoP", &proof)]).await;
-    assert_eq!(response.status(), 400);
-    response.headers()["dpop-nonce"].to_str().unwrap().to_owned()
-}
-
-/// An access token bound to `key` (`cnf.jkt`).
-async fn dpop_token(app: &TestApp, client: &TestClient, key: &DpopKey) -> String {
-    let nonce = nonce(app, client, key).await;
-    let proof = key.proof("POST", &app.token_endpoint(), Some(&nonce), None);
-    let response = app.token_for(client, &[], &[("DPoP", &proof)]).await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["token_type"], "DPoP");
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
 /// A proof for a request to the resource server, `iat` on the verifier's clock.
 fn proof(app: &TestApp, key: &DpopKey, method: &str, url: &str, token: Option<&str>) -> String {
     key.proof_at(method, url, None, token, app.clock.now())
 }
 
-async fn setup(backend: Backend) -> (TestData, TestApp, TestClient, Rs) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+/// A provider with the test APIs and a service client, and the usual resource server for it.
+async fn spawn_with_resource_server(backend: Backend) -> (TestData, TestApp, TestClient, Rs) {
+    let (data, app, client) = spawn_with_api_and_client(backend).await;
     let rs = spawn_rs(&app).await;
     (data, app, client, rs)
 }
@@ -182,7 +163,7 @@ fn b64url(bytes: &[u8]) -> String {
 }
 
 async fn jwt_5_a_valid_bearer_token_reaches_the_handler_with_its_claims(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let token = app.access_token(&client).await;
 
     let response = rs.get("/api/hello", &[("Authorization", &bearer(&token))]).await;
@@ -195,9 +176,8 @@ async fn jwt_5_a_valid_bearer_token_reaches_the_handler_with_its_claims(backend:
 }
 
 async fn jwt_5_a_token_for_another_audience_is_refused(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
-    let response = app.token_for(&client, &[("resource", OTHER_API)], &[]).await;
-    let token = response.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
+    let token = app.access_token_with(&client, &[("resource", OTHER_API)], &[]).await;
     assert_eq!(claims_of(&token)["aud"], OTHER_API);
 
     let response = rs.get("/api/hello", &[("Authorization", &bearer(&token))]).await;
@@ -219,7 +199,7 @@ async fn jwt_5_a_token_for_another_audience_is_refused(backend: Backend) {
 }
 
 async fn jwt_5_an_expired_token_is_refused_once_the_leeway_has_passed(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let token = app.access_token(&client).await;
     let lifetime = claims_of(&token)["exp"].as_i64().unwrap() - claims_of(&token)["iat"].as_i64().unwrap();
     let authorization = bearer(&token);
@@ -235,15 +215,12 @@ async fn jwt_5_an_expired_token_is_refused_once_the_leeway_has_passed(backend: B
 }
 
 async fn revocation_is_in_force_at_once(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let token = app.access_token(&client).await;
     let authorization = bearer(&token);
     assert_eq!(rs.get("/api/hello", &[("Authorization", &authorization)]).await.status(), 200);
 
-    let revoked = app
-        .post_form("/revoke", &[("token", &token)], Some((&client.id, client.secret.as_deref().unwrap())), &[])
-        .await;
-    assert_eq!(revoked.status(), 200);
+    assert_eq!(app.revoke(&client, &token).await.status(), 200);
 
     let response = rs.get("/api/hello", &[("Authorization", &authorization)]).await;
     assert_eq!(error_of(response).await, (401, "invalid_token".into()), "no wait, no retry");
@@ -262,10 +239,7 @@ impl RevocationList for Unreachable {
 }
 
 async fn a_revocation_list_that_cannot_answer_fails_closed(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let rs = spawn_rs_with(&app, |_| {}, |verifier| verifier.with_revocation(Unreachable)).await;
     let token = app.access_token(&client).await;
 
@@ -281,9 +255,9 @@ async fn a_revocation_list_that_cannot_answer_fails_closed(backend: Backend) {
 }
 
 async fn dpop_25_a_dpop_bound_token_with_a_proof_for_this_request_reaches_the_handler(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let key = DpopKey::es256();
-    let token = dpop_token(&app, &client, &key).await;
+    let token = app.dpop_token_for(&client, &key).await;
     assert_eq!(claims_of(&token)["cnf"]["jkt"], key.thumbprint().as_str());
 
     let get = proof(&app, &key, "GET", &rs.url("/api/hello"), Some(&token));
@@ -312,9 +286,9 @@ async fn dpop_25_a_dpop_bound_token_with_a_proof_for_this_request_reaches_the_ha
 }
 
 async fn dpop_28_a_dpop_bound_token_presented_as_bearer_is_refused(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let key = DpopKey::es256();
-    let token = dpop_token(&app, &client, &key).await;
+    let token = app.dpop_token_for(&client, &key).await;
 
     let without_proof = rs.get("/api/hello", &[("Authorization", &bearer(&token))]).await;
     assert_eq!(error_of(without_proof).await, (401, "invalid_token".into()));
@@ -327,10 +301,10 @@ async fn dpop_28_a_dpop_bound_token_presented_as_bearer_is_refused(backend: Back
 }
 
 async fn dpop_16_a_proof_by_another_key_than_cnf_jkt_is_refused(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let key = DpopKey::es256();
     let thief = DpopKey::es256();
-    let token = dpop_token(&app, &client, &key).await;
+    let token = app.dpop_token_for(&client, &key).await;
 
     let stolen = proof(&app, &thief, "GET", &rs.url("/api/hello"), Some(&token));
     let response = rs.get("/api/hello", &[("Authorization", &dpop(&token)), ("DPoP", &stolen)]).await;
@@ -341,10 +315,10 @@ async fn dpop_16_a_proof_by_another_key_than_cnf_jkt_is_refused(backend: Backend
 }
 
 async fn dpop_16_a_proof_without_the_ath_of_this_token_is_refused(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let key = DpopKey::es256();
-    let token = dpop_token(&app, &client, &key).await;
-    let other = dpop_token(&app, &client, &key).await;
+    let token = app.dpop_token_for(&client, &key).await;
+    let other = app.dpop_token_for(&client, &key).await;
     let url = rs.url("/api/hello");
 
     for (proof, why) in [
@@ -364,9 +338,9 @@ async fn dpop_16_a_proof_without_the_ath_of_this_token_is_refused(backend: Backe
 }
 
 async fn dpop_15_a_replayed_proof_is_refused(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let key = DpopKey::es256();
-    let token = dpop_token(&app, &client, &key).await;
+    let token = app.dpop_token_for(&client, &key).await;
     let once = proof(&app, &key, "GET", &rs.url("/api/hello"), Some(&token));
     let headers = [("Authorization", dpop(&token)), ("DPoP", once)];
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
@@ -380,9 +354,9 @@ async fn dpop_15_a_replayed_proof_is_refused(backend: Backend) {
 }
 
 async fn dpop_12_the_expected_htu_comes_from_the_configured_url_never_the_host_header(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let key = DpopKey::es256();
-    let token = dpop_token(&app, &client, &key).await;
+    let token = app.dpop_token_for(&client, &key).await;
 
     for (htu, method, why) in [
         ("http://evil.test/api/hello".to_owned(), "GET", "htu of the Host the request claims"),
@@ -399,7 +373,7 @@ async fn dpop_12_the_expected_htu_comes_from_the_configured_url_never_the_host_h
 }
 
 async fn an_unbound_token_presented_with_the_dpop_scheme_is_refused(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let key = DpopKey::es256();
     let token = app.access_token(&client).await;
 
@@ -412,9 +386,8 @@ async fn an_unbound_token_presented_with_the_dpop_scheme_is_refused(backend: Bac
 }
 
 async fn a_token_bound_to_an_origin_is_refused_from_another_origin(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
-    let response = app.token_for(&client, &[], &[("Origin", BROWSER_ORIGIN)]).await;
-    let token = response.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
+    let token = app.access_token_with(&client, &[], &[("Origin", BROWSER_ORIGIN)]).await;
     assert_eq!(claims_of(&token)["origin"], BROWSER_ORIGIN);
     let authorization = bearer(&token);
 
@@ -432,7 +405,7 @@ async fn a_token_bound_to_an_origin_is_refused_from_another_origin(backend: Back
 }
 
 async fn jwt_5_an_id_token_like_jwt_with_typ_jwt_is_refused(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let claims = claims_of(&app.access_token(&client).await);
     let kid = app.state.keyring.signing_key(SigningAlg::Es256).unwrap().kid.clone();
 
@@ -454,7 +427,7 @@ async fn jwt_5_an_id_token_like_jwt_with_typ_jwt_is_refused(backend: Backend) {
 }
 
 async fn jwt_5_alg_none_and_a_key_in_the_token_header_are_refused(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let token = app.access_token(&client).await;
     let claims = claims_of(&token);
     let kid = header_of(&token)["kid"].clone();
@@ -507,10 +480,7 @@ async fn counting_jwks(app: &TestApp) -> (String, Arc<AtomicUsize>, ServerHandle
 }
 
 async fn fapi_28_an_unknown_kid_refetches_the_jwks_once_then_fails(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let (jwks_uri, fetches, jwks) = counting_jwks(&app).await;
     let interval = Duration::from_secs(2);
     let rs = spawn_rs_with(
@@ -556,7 +526,7 @@ async fn fapi_28_an_unknown_kid_refetches_the_jwks_once_then_fails(backend: Back
 }
 
 async fn core_20_a_token_in_the_query_string_is_never_looked_at(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let token = app.access_token(&client).await;
 
     let only_query = rs.get(&format!("/api/hello?access_token={token}"), &[]).await;
@@ -571,9 +541,9 @@ async fn core_20_a_token_in_the_query_string_is_never_looked_at(backend: Backend
 }
 
 async fn dpop_27_a_token_in_proxy_authorization_is_never_looked_at(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let key = DpopKey::es256();
-    let token = dpop_token(&app, &client, &key).await;
+    let token = app.dpop_token_for(&client, &key).await;
     let proof = proof(&app, &key, "GET", &rs.url("/api/hello"), Some(&token));
 
     let response = rs.get("/api/hello", &[("Proxy-Authorization", &dpop(&token)), ("DPoP", &proof)]).await;
@@ -585,10 +555,10 @@ async fn dpop_27_a_token_in_proxy_authorization_is_never_looked_at(backend: Back
 }
 
 async fn core_22_scheme_names_are_case_insensitive(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let bearer_token = app.access_token(&client).await;
     let key = DpopKey::es256();
-    let dpop_token = dpop_token(&app, &client, &key).await;
+    let dpop_token = app.dpop_token_for(&client, &key).await;
 
     for scheme in ["bearer", "BEARER", "bEaReR"] {
         let response = rs.get("/api/hello", &[("Authorization", &format!("{scheme} {bearer_token}"))]).await;
@@ -605,7 +575,7 @@ async fn core_22_scheme_names_are_case_insensitive(backend: Backend) {
 }
 
 async fn core_21_two_authorization_headers_are_invalid_request(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let token = app.access_token(&client).await;
 
     let response =
@@ -619,7 +589,7 @@ async fn core_21_two_authorization_headers_are_invalid_request(backend: Backend)
 }
 
 async fn core_21_a_missing_scope_is_403_insufficient_scope_with_a_challenge(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let token = app.access_token(&client).await;
 
     let response = rs.get("/api/admin", &[("Authorization", &bearer(&token))]).await;
@@ -635,7 +605,7 @@ async fn core_21_a_missing_scope_is_403_insufficient_scope_with_a_challenge(back
 }
 
 async fn dpop_26_a_request_without_a_token_gets_a_dpop_challenge_with_algs(backend: Backend) {
-    let (_data, app, _client, rs) = setup(backend).await;
+    let (_data, app, _client, rs) = spawn_with_resource_server(backend).await;
 
     let response = rs.get("/api/hello", &[]).await;
 
@@ -648,10 +618,7 @@ async fn dpop_26_a_request_without_a_token_gets_a_dpop_challenge_with_algs(backe
 }
 
 async fn dpop_28_bearer_is_refused_where_only_dpop_is_accepted(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let rs = spawn_rs_with(&app, |config| config.accept_bearer = false, |verifier| verifier).await;
     let token = app.access_token(&client).await;
 
@@ -662,7 +629,7 @@ async fn dpop_28_bearer_is_refused_where_only_dpop_is_accepted(backend: Backend)
     assert_eq!(error_of(response).await, (401, "invalid_token".into()));
 
     let key = DpopKey::es256();
-    let bound = dpop_token(&app, &client, &key).await;
+    let bound = app.dpop_token_for(&client, &key).await;
     let proof = proof(&app, &key, "GET", &rs.url("/api/hello"), Some(&bound));
     let response = rs.get("/api/hello", &[("Authorization", &dpop(&bound)), ("DPoP", &proof)]).await;
     assert_eq!(response.status(), 200);
@@ -671,7 +638,7 @@ async fn dpop_28_bearer_is_refused_where_only_dpop_is_accepted(backend: Backend)
 }
 
 async fn the_extractor_verifies_on_its_own_without_the_middleware(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let token = app.access_token(&client).await;
 
     let response = rs.get("/extract", &[("Authorization", &bearer(&token))]).await;

@@ -10,6 +10,7 @@ pub mod browser;
 pub mod dpop;
 pub mod harness;
 pub mod oauth;
+pub mod provider;
 pub mod proxy;
 
 use std::net::TcpListener;
@@ -159,6 +160,11 @@ impl TestApp {
 /// Spawns a node on `data` with a fresh clock.
 pub async fn spawn_app(data: &TestData) -> TestApp {
     spawn_app_with(data, ManualClock::starting_now(), &[]).await.expect("app starts")
+}
+
+/// Spawns a node on `data` with a fresh clock and the `IDP_*` settings `env` on top.
+pub async fn spawn_app_with_env(data: &TestData, env: &[(&str, &str)]) -> TestApp {
+    spawn_app_with(data, ManualClock::starting_now(), env).await.expect("app starts")
 }
 
 pub async fn spawn_app_with(
