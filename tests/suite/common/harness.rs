@@ -73,10 +73,8 @@ impl Module {
     }
 
     pub fn sync_test(&self, name: &str, test: fn()) -> Vec<Trial> {
-        vec![Trial::test(self.name(name), move || {
-            test();
-            Ok::<(), Failed>(())
-        })]
+        let name = self.name(name);
+        vec![Trial::test(name.clone(), move || on_a_thread_named(name, test))]
     }
 }
 
@@ -86,14 +84,30 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()>,
 {
-    Trial::test(name, move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| Failed::from(format!("cannot start a tokio runtime: {e}")))?;
-        runtime.block_on(test());
-        Ok(())
+    Trial::test(name.clone(), move || {
+        on_a_thread_named(name, move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            runtime.block_on(test());
+        })
+    })
+}
+
+/// Runs `test` on a thread named after the test, as libtest does, so that a panic message
+/// (printed as it happens, among other tests' output) says which test it comes from.
+fn on_a_thread_named(name: String, test: impl FnOnce() + Send + 'static) -> Result<(), Failed> {
+    let thread =
+        std::thread::Builder::new().name(name).spawn(test).map_err(|e| format!("cannot start a thread: {e}"))?;
+    thread.join().map_err(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("(not a string)");
+        Failed::from(format!("test panicked: {message}"))
     })
 }
 
