@@ -1,50 +1,5 @@
-//! Time, injected: production reads the system clock, tests move a [`ManualClock`] to check
-//! expiry and key rotation without sleeping.
+//! Time, injected: the resource-server verifier's clock (`idp_verify::clock`), so the provider
+//! and a verifier in the same test move together. Production reads the system clock, tests
+//! move a [`ManualClock`] to check expiry and key rotation without sleeping.
 
-use std::fmt::Debug;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
-
-/// Seconds since the Unix epoch, the unit of every JWT time claim and stored timestamp.
-pub type UnixTime = i64;
-
-pub trait Clock: Send + Sync + Debug + 'static {
-    fn now(&self) -> UnixTime;
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> UnixTime {
-        chrono::Utc::now().timestamp()
-    }
-}
-
-/// A clock that stands still until a test moves it. Clones share the same time.
-#[derive(Debug, Clone)]
-pub struct ManualClock(Arc<AtomicI64>);
-
-impl ManualClock {
-    /// Starts at the current system time, so stored rows look ordinary.
-    pub fn starting_now() -> Self {
-        Self(Arc::new(AtomicI64::new(SystemClock.now())))
-    }
-
-    pub fn advance(&self, by: Duration) {
-        self.0.fetch_add(by.as_secs() as i64, Ordering::SeqCst);
-    }
-
-    pub fn set(&self, to: UnixTime) {
-        self.0.store(to, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> UnixTime {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-pub type SharedClock = Arc<dyn Clock>;
+pub use idp_verify::clock::*;

@@ -3,24 +3,24 @@
 //! `main.rs` is a thin CLI over this library; [`build_server`] assembles a node from
 //! [`config::Settings`], so tests spawn real servers on port 0.
 
-pub mod audit;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod http;
 pub mod oauth;
 pub mod ops;
-pub mod policy;
-pub mod registry;
+pub mod services;
 pub mod session;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;
-pub mod users;
-pub mod verify;
 
-pub use startup::{AppState, Application, StartupError};
+pub use startup::Application;
+pub use state::{AppState, StartupError};
 
 /// Builds a node (stores connected, keys loaded, listener bound) ready to
 /// [`Application::run_until_stopped`].

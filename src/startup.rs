@@ -2,161 +2,26 @@
 //! background upkeep. Tests build it on port 0 with their own data and clock.
 
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-use crate::audit::AuditLog;
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::crypto::nonce::NonceIssuer;
-use crate::crypto::{Keyring, KeyringError};
 use crate::error::Problem;
-use crate::oauth::access_token::VerifiedTokens;
+use crate::http::pages;
 use crate::oauth::{authorize, discovery, introspect, jwks, par, revoke, token, userinfo};
 use crate::ops;
-use crate::registry::{Registry, REGISTRY_CHANNEL};
-use crate::session::{self, pages};
-use crate::store::hot::{MemoryStore, RedisStore};
-use crate::store::{Db, HotStore};
-use crate::telemetry::{self, Metrics, ResponsePolicy};
-use crate::users::Users;
-
-/// Channel on which nodes announce that the key table changed.
-pub const KEYS_CHANNEL: &str = "keys";
-
-/// Why the provider did not start: one line naming the setting to look at.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error("cannot start: `database_url` (IDP_DATABASE_URL): {0}")]
-    Database(String),
-    #[error("cannot start: `redis_url` (IDP_REDIS_URL): {0}")]
-    HotStore(String),
-    #[error("cannot start: `keys_dir` (IDP_KEYS_DIR): {0}")]
-    Keys(#[from] KeyringError),
-    #[error("cannot start: `listen` (IDP_LISTEN): {0}")]
-    Listen(std::io::Error),
-}
-
-/// Everything a node shares between its workers.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub db: Db,
-    pub hot: Arc<dyn HotStore>,
-    pub keyring: Arc<Keyring>,
-    pub registry: Arc<Registry>,
-    pub users: Users,
-    pub nonces: Arc<NonceIssuer>,
-    /// Signatures of access tokens already checked (introspection hot path).
-    pub verified_tokens: Arc<VerifiedTokens>,
-    pub audit: AuditLog,
-    pub endpoints: Arc<Endpoints>,
-    pub clock: SharedClock,
-    pub metrics: Metrics,
-    shutdown: Arc<watch::Sender<bool>>,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-/// Absolute URLs of this provider's endpoints, from the configured issuer (never from request
-/// headers, RFC 9700 §4.13).
-#[derive(Debug, Clone)]
-pub struct Endpoints {
-    pub token: String,
-    pub introspection: String,
-    pub revocation: String,
-    pub par: String,
-    pub userinfo: String,
-}
-
-impl Endpoints {
-    fn new(settings: &Settings) -> Self {
-        let issuer = &settings.issuer;
-        Self {
-            token: issuer.endpoint("/token"),
-            introspection: issuer.endpoint("/introspect"),
-            revocation: issuer.endpoint("/revoke"),
-            par: issuer.endpoint("/par"),
-            userinfo: issuer.endpoint("/userinfo"),
-        }
-    }
-}
-
-impl AppState {
-    /// Connects the stores and opens the keyring. The hot store is asked first and the KEK is
-    /// written last, so a start that fails on an unreachable backend writes nothing.
-    pub async fn connect(settings: Settings, clock: SharedClock) -> Result<Self, StartupError> {
-        let hot: Arc<dyn HotStore> = match &settings.redis_url {
-            Some(url) => Arc::new(
-                RedisStore::connect(url.as_str(), &settings.redis_prefix)
-                    .await
-                    .map_err(|e| StartupError::HotStore(format!("{}: {e}", crate::config::redact_url(url.as_str()))))?,
-            ),
-            None => Arc::new(MemoryStore::new()),
-        };
-        let database = settings.database.clone();
-        let pool_size = settings.database_pool_size;
-        let db = tokio::task::spawn_blocking(move || Db::connect(&database, pool_size))
-            .await
-            .map_err(|e| StartupError::Database(e.to_string()))?
-            .map_err(StartupError::Database)?;
-        let applied = db.migrate().await.map_err(|e| StartupError::Database(e.to_string()))?;
-        if !applied.is_empty() {
-            tracing::info!(migrations = ?applied, backend = db.backend_name(), "applied database migrations");
-        }
-        let keyring = {
-            let (db, dir, clock, settings) = (db.clone(), settings.keys_dir.clone(), clock.clone(), settings.clone());
-            tokio::task::spawn_blocking(move || Keyring::open(db, &dir, clock, &settings))
-                .await
-                .map_err(|e| StartupError::Database(e.to_string()))??
-        };
-        let registry = {
-            let (db, clock, key) = (db.clone(), clock.clone(), keyring.derive_key("client secrets"));
-            tokio::task::spawn_blocking(move || Registry::open(db, clock, key))
-                .await
-                .map_err(|e| StartupError::Database(e.to_string()))?
-                .map_err(|e| StartupError::Database(e.to_string()))?
-        };
-        let nonces = NonceIssuer::new(keyring.derive_key("dpop nonces"));
-        let (shutdown, stopped) = watch::channel(false);
-        let (audit, audit_writer) = AuditLog::start(db.clone(), stopped);
-        Ok(Self {
-            users: Users::new(db.clone(), clock.clone()),
-            endpoints: Arc::new(Endpoints::new(&settings)),
-            settings: Arc::new(settings),
-            db,
-            hot,
-            keyring: Arc::new(keyring),
-            registry: Arc::new(registry),
-            nonces: Arc::new(nonces),
-            verified_tokens: Arc::new(VerifiedTokens::new(50_000)),
-            audit,
-            clock,
-            metrics: Metrics::new(),
-            shutdown: Arc::new(shutdown),
-            tasks: Arc::new(Mutex::new(vec![audit_writer])),
-        })
-    }
-
-    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
-        let handle = tokio::spawn(task);
-        self.tasks.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
-    }
-
-    /// Stops the background tasks (key and registry upkeep, audit writer) and waits for them.
-    pub async fn shut_down(&self) {
-        let _ = self.shutdown.send(true);
-        let tasks: Vec<_> = self.tasks.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
-        for task in tasks {
-            let _ = task.await;
-        }
-    }
-}
+use crate::services::keys::KEYS_CHANNEL;
+use crate::services::registry::REGISTRY_CHANNEL;
+use crate::session;
+use crate::state::{AppState, StartupError};
+use crate::store::HotStore;
+use crate::telemetry::{self, ResponsePolicy};
 
 pub struct Application {
     port: u16,
@@ -334,22 +199,8 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
 async fn key_upkeep(state: AppState, stopped: watch::Receiver<bool>) {
     let every = state.settings.keys.refresh_interval;
     on_tick_or_announcement(&state.hot, KEYS_CHANNEL, every, stopped, || async {
-        let keyring = state.keyring.clone();
-        let upkeep = tokio::task::spawn_blocking(move || {
-            let rotated = keyring.maintain()?;
-            keyring.refresh()?;
-            Ok::<bool, KeyringError>(rotated)
-        })
-        .await;
-        match upkeep {
-            Ok(Ok(true)) => {
-                if let Err(e) = state.hot.publish(KEYS_CHANNEL, b"changed").await {
-                    tracing::warn!(error = %e, "could not announce a key change; other nodes see it at their next refresh");
-                }
-            }
-            Ok(Ok(false)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "key upkeep failed; retrying"),
-            Err(e) => tracing::error!(error = %e, "key upkeep task failed"),
+        if let Err(e) = state.keyring.upkeep().await {
+            tracing::error!(error = %e, "key upkeep failed; retrying");
         }
     })
     .await

@@ -1,14 +1,14 @@
-//! Signing algorithms the provider holds keys for, key generation and RFC 7638 key ids.
+//! Signing algorithms the provider holds keys for, and key generation; a key's id is its
+//! RFC 7638 thumbprint.
 
 use std::fmt;
 use std::str::FromStr;
 
+use idp_verify::jwk::thumbprint;
 use josekit::jwk::alg::ed::EdCurve;
 use josekit::jwk::KeyPair;
-use josekit::jws::{EdDSA, JwsSigner, ES256, RS256};
+use josekit::jws::{EdDSA, JwsSigner, JwsVerifier, ES256, RS256};
 use serde_json::{Map, Value};
-
-use super::{b64url, sha256};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SigningAlg {
@@ -64,6 +64,16 @@ impl SigningAlg {
             Self::EdDsa => Box::new(EdDSA.signer_from_der(der)?),
         })
     }
+
+    /// For JWTs this provider signed and gets back (ID tokens as `id_token_hint`); keys from
+    /// clients are verified by `idp_verify::alg` instead.
+    pub fn verifier_from_jwk(self, jwk: &josekit::jwk::Jwk) -> Result<Box<dyn JwsVerifier>, josekit::JoseError> {
+        Ok(match self {
+            Self::Es256 => Box::new(ES256.verifier_from_jwk(jwk)?),
+            Self::Rs256 => Box::new(RS256.verifier_from_jwk(jwk)?),
+            Self::EdDsa => Box::new(EdDSA.verifier_from_jwk(jwk)?),
+        })
+    }
 }
 
 impl fmt::Display for SigningAlg {
@@ -89,41 +99,11 @@ pub struct GeneratedKey {
     pub private_der: Vec<u8>,
 }
 
-/// RFC 7638 JWK thumbprint: base64url(SHA-256) of the required members in lexicographic order.
-pub fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
-    let members: &[&str] = match jwk.get("kty")?.as_str()? {
-        "EC" => &["crv", "kty", "x", "y"],
-        "RSA" => &["e", "kty", "n"],
-        "OKP" => &["crv", "kty", "x"],
-        _ => return None,
-    };
-    let mut canonical = Map::new();
-    for member in members {
-        canonical.insert((*member).to_owned(), Value::String(jwk.get(*member)?.as_str()?.to_owned()));
-    }
-    // serde_json's Map is ordered by key (no `preserve_order`), which is what RFC 7638 needs.
-    let json = serde_json::to_string(&canonical).ok()?;
-    Some(b64url(&sha256(json.as_bytes())))
-}
-
-/// Whether a JWK holds private or symmetric material (it must never be published).
-pub fn has_private_members(jwk: &Map<String, Value>) -> bool {
-    ["d", "p", "q", "dp", "dq", "qi", "oth", "k"].iter().any(|m| jwk.contains_key(*m))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use idp_verify::jwk::has_private_members;
 
-    #[test]
-    fn rfc7638_example_thumbprint() {
-        // RFC 7638 §3.1.
-        let jwk: Map<String, Value> = serde_json::from_str(
-            r#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#,
-        )
-        .unwrap();
-        assert_eq!(thumbprint(&jwk).unwrap(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
-    }
+    use super::*;
 
     #[test]
     fn generated_keys_are_public_only_and_named_by_their_thumbprint() {

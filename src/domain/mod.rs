@@ -9,6 +9,7 @@
 //! OAuth `error_description` and never contains the input (SECURITY.md §5, §7).
 
 mod auth_method;
+mod authorization_request;
 mod client_id;
 mod client_type;
 mod grant_type;
@@ -19,6 +20,7 @@ mod resource;
 mod scope;
 
 pub use auth_method::TokenEndpointAuthMethod;
+pub use authorization_request::{AuthorizationRequest, Prompt, ResponseMode};
 pub use client_id::ClientId;
 pub use client_type::ClientType;
 pub use grant_type::GrantType;

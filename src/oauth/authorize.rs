@@ -9,71 +9,28 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::AuditLog;
-use crate::crypto::{b64url, random_token, sha256};
-use crate::domain::{CodeChallenge, GrantType, ResourceIndicator, ScopeSet};
-use crate::registry::client::OIDC_SCOPES;
-use crate::registry::Client;
-use crate::session::pages;
-use crate::session::{Interaction, Session, SignedIn};
-use crate::startup::AppState;
-use crate::store::hot::{key, HotStoreError};
-use crate::store::models::ConsentRow;
-use crate::users::User;
+use crate::domain::{
+    AuthorizationRequest, CodeChallenge, GrantType, Prompt, ResourceIndicator, ResponseMode, ScopeSet,
+};
+use crate::error::ErrorCode;
+use crate::http::pages;
+use crate::http::session::{Interaction, Session, SignedIn};
+use crate::services::codes::CodeGrant;
+use crate::services::registry::client::OIDC_SCOPES;
+use crate::services::registry::Client;
+use crate::services::users::User;
+use crate::state::AppState;
+use crate::store::hot::HotStoreError;
 
-/// Authorization codes live this long (FAPI 2.0 §5.3.2.1: at most 60 s).
-pub const CODE_LIFETIME: Duration = Duration::from_secs(60);
 /// Longest `nonce` and `state` accepted (FAPI 2.0 asks for at least 64 characters of nonce).
 const MAX_NONCE: usize = 512;
 const MAX_STATE: usize = 2048;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResponseMode {
-    Query,
-    FormPost,
-}
-
-/// `prompt` (OIDC Core §3.1.2.1); `none` never comes with another value.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Prompt {
-    pub none: bool,
-    pub login: bool,
-    pub consent: bool,
-}
-
-/// A valid authorization request of a known client, its redirect URI checked.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AuthorizationRequest {
-    pub client_id: String,
-    /// As the client sent it (a loopback port may differ from the registered one), or the only
-    /// registered one when the request had none.
-    pub redirect_uri: String,
-    pub redirect_uri_sent: bool,
-    pub response_mode: ResponseMode,
-    pub state: Option<String>,
-    pub scope: ScopeSet,
-    /// The audiences the code may yield tokens for: those asked for, or the client's default.
-    pub resources: Vec<ResourceIndicator>,
-    pub code_challenge: CodeChallenge,
-    pub nonce: Option<String>,
-    pub prompt: Prompt,
-    pub max_age: Option<i64>,
-    pub login_hint: Option<String>,
-    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
-    pub dpop_jkt: Option<String>,
-    /// The hot-store key of the pushed request (RFC 9126) this came from: used up when the
-    /// code is issued (FAPI 2.0 §5.3.2.2 note 3), not when the page loads.
-    #[serde(default)]
-    pub pushed: Option<String>,
-}
 
 impl AuthorizationRequest {
     pub fn reply(&self) -> Reply {
@@ -89,48 +46,12 @@ pub struct Reply {
     state: Option<String>,
 }
 
-/// The errors of the authorization endpoint (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthorizeErrorCode {
-    InvalidRequest,
-    UnauthorizedClient,
-    AccessDenied,
-    UnsupportedResponseType,
-    InvalidScope,
-    InvalidTarget,
-    ServerError,
-    TemporarilyUnavailable,
-    LoginRequired,
-    ConsentRequired,
-    RequestNotSupported,
-    InvalidRequestUri,
-}
-
-impl AuthorizeErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidRequest => "invalid_request",
-            Self::UnauthorizedClient => "unauthorized_client",
-            Self::AccessDenied => "access_denied",
-            Self::UnsupportedResponseType => "unsupported_response_type",
-            Self::InvalidScope => "invalid_scope",
-            Self::InvalidTarget => "invalid_target",
-            Self::ServerError => "server_error",
-            Self::TemporarilyUnavailable => "temporarily_unavailable",
-            Self::LoginRequired => "login_required",
-            Self::ConsentRequired => "consent_required",
-            Self::RequestNotSupported => "request_not_supported",
-            Self::InvalidRequestUri => "invalid_request_uri",
-        }
-    }
-}
-
 #[derive(Debug)]
 pub enum AuthorizeError {
     /// Shown to the user; the client is not trusted with a redirect.
     Page { status: StatusCode, title: &'static str, message: &'static str },
     /// Sent to the client's redirect URI.
-    Redirect { reply: Reply, code: AuthorizeErrorCode, description: &'static str },
+    Redirect { reply: Reply, code: ErrorCode, description: &'static str },
 }
 
 impl AuthorizeError {
@@ -239,7 +160,7 @@ pub async fn parse_request(
     // From here on the redirect URI is trusted; errors go back to it.
     let mut reply = Reply { redirect_uri: redirect_uri.clone(), mode: ResponseMode::Query, state: None };
     let fail = |reply: &Reply, code, description| AuthorizeError::Redirect { reply: reply.clone(), code, description };
-    let invalid = |reply: &Reply, description| fail(reply, AuthorizeErrorCode::InvalidRequest, description);
+    let invalid = |reply: &Reply, description| fail(reply, ErrorCode::InvalidRequest, description);
 
     reply.state = match raw.get("state") {
         Ok(Some(s)) if s.len() > MAX_STATE => return Err(invalid(&reply, "state is too long")),
@@ -255,40 +176,33 @@ pub async fn parse_request(
     let single = |name: &str| raw.get(name).map_err(|Repeated| invalid(&reply, "a parameter is repeated"));
 
     if single("request")?.is_some() {
-        return Err(fail(&reply, AuthorizeErrorCode::RequestNotSupported, "request objects are not supported"));
+        return Err(fail(&reply, ErrorCode::RequestNotSupported, "request objects are not supported"));
     }
     match single("response_type")? {
         None => return Err(invalid(&reply, "response_type is required")),
         Some("code") => {}
         Some(_) => {
-            return Err(fail(
-                &reply,
-                AuthorizeErrorCode::UnsupportedResponseType,
-                "only response_type=code is supported",
-            ))
+            return Err(fail(&reply, ErrorCode::UnsupportedResponseType, "only response_type=code is supported"))
         }
     }
     if !client.allows_grant(GrantType::AuthorizationCode) {
-        return Err(fail(
-            &reply,
-            AuthorizeErrorCode::UnauthorizedClient,
-            "the client may not use the authorization code grant",
-        ));
+        return Err(fail(&reply, ErrorCode::UnauthorizedClient, "the client may not use the authorization code grant"));
     }
     let scope = match single("scope")? {
-        Some(text) => ScopeSet::parse(text)
-            .map_err(|_| fail(&reply, AuthorizeErrorCode::InvalidScope, "the scope is malformed"))?,
+        Some(text) => {
+            ScopeSet::parse(text).map_err(|_| fail(&reply, ErrorCode::InvalidScope, "the scope is malformed"))?
+        }
         None => ScopeSet::empty(),
     };
     if !scope.is_subset(&client.scopes) {
-        return Err(fail(&reply, AuthorizeErrorCode::InvalidScope, "a requested scope is not allowed"));
+        return Err(fail(&reply, ErrorCode::InvalidScope, "a requested scope is not allowed"));
     }
     let mut resources = Vec::new();
     for text in raw.all("resource") {
         let resource = ResourceIndicator::parse(text)
-            .map_err(|_| fail(&reply, AuthorizeErrorCode::InvalidTarget, "the resource is not a valid absolute URI"))?;
+            .map_err(|_| fail(&reply, ErrorCode::InvalidTarget, "the resource is not a valid absolute URI"))?;
         if !client.allows_resource(&resource) || state.registry.resource(resource.as_str()).is_none() {
-            return Err(fail(&reply, AuthorizeErrorCode::InvalidTarget, "the resource is not allowed for this client"));
+            return Err(fail(&reply, ErrorCode::InvalidTarget, "the resource is not allowed for this client"));
         }
         if !resources.contains(&resource) {
             resources.push(resource);
@@ -383,7 +297,7 @@ pub async fn authorize_post(req: HttpRequest, payload: web::Payload, state: web:
         );
     }
     // SECURITY.md §6: the same body limit as every other form here.
-    let Ok(body) = crate::oauth::form::read_body(payload).await else {
+    let Ok(body) = crate::http::form::read_body(payload).await else {
         return pages::error_page(
             StatusCode::PAYLOAD_TOO_LARGE,
             "Request too large",
@@ -392,7 +306,7 @@ pub async fn authorize_post(req: HttpRequest, payload: web::Payload, state: web:
     };
     // A cross-site POST carries no `SameSite=Lax` cookie: answering it would start a new
     // session over the user's own. The same request as a top-level GET carries the cookie.
-    if req.cookie(crate::session::cookie_name(&state)).is_none() {
+    if req.cookie(crate::http::session::cookie_name(&state)).is_none() {
         let query = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(url::form_urlencoded::parse(&body))
             .finish();
@@ -409,7 +323,7 @@ async fn authorize(req: &HttpRequest, state: &AppState, raw: RawParams) -> HttpR
                 if client.require_pushed_authorization_requests {
                     return Err(AuthorizeError::Redirect {
                         reply: request.reply(),
-                        code: AuthorizeErrorCode::InvalidRequest,
+                        code: ErrorCode::InvalidRequest,
                         description: "this client sends authorization requests through PAR only",
                     });
                 }
@@ -417,7 +331,7 @@ async fn authorize(req: &HttpRequest, state: &AppState, raw: RawParams) -> HttpR
             }
             Ok(Some(request_uri)) => {
                 let client_id = raw.get("client_id").ok().flatten().ok_or_else(AuthorizeError::unknown_client)?;
-                crate::oauth::par::pushed_request(state, client_id, request_uri).await?
+                pushed_request(state, client_id, request_uri).await?
             }
             Err(Repeated) => return Err(AuthorizeError::unknown_client()),
         };
@@ -435,7 +349,7 @@ async fn authorize(req: &HttpRequest, state: &AppState, raw: RawParams) -> HttpR
         if needs_login && request.prompt.none {
             return Err(AuthorizeError::Redirect {
                 reply: request.reply(),
-                code: AuthorizeErrorCode::LoginRequired,
+                code: ErrorCode::LoginRequired,
                 description: "the user is not signed in",
             });
         }
@@ -477,7 +391,7 @@ pub async fn continue_interaction(
         None if prompt.none => {
             return Err(AuthorizeError::Redirect {
                 reply,
-                code: AuthorizeErrorCode::LoginRequired,
+                code: ErrorCode::LoginRequired,
                 description: "the user is not signed in",
             })
         }
@@ -486,7 +400,7 @@ pub async fn continue_interaction(
             if prompt.none {
                 return Err(AuthorizeError::Redirect {
                     reply,
-                    code: AuthorizeErrorCode::ConsentRequired,
+                    code: ErrorCode::ConsentRequired,
                     description: "the user has not consented",
                 });
             }
@@ -522,7 +436,8 @@ pub async fn continue_interaction(
             let code =
                 issue_code(state, &interaction.request, &user, record).await.map_err(AuthorizeError::unavailable)?;
             session.remember_client(state, client.id.as_str()).await.map_err(AuthorizeError::unavailable)?;
-            let mut event = AuditLog::about(req, state.clock.now(), "authorization.code.issued", "success");
+            let mut event =
+                crate::http::request_meta(req).event(state.clock.now(), "authorization.code.issued", "success");
             event.client_id = Some(client.id.as_str().to_owned());
             event.user_id = Some(user.user_id.clone());
             state.audit.record(event);
@@ -555,17 +470,10 @@ async fn needs_consent(
     if client.first_party {
         return Ok(false);
     }
-    let (user_id, client_id) = (user.user_id.clone(), client.id.as_str().to_owned());
-    let remembered = state
-        .db
-        .run(move |conn| ConsentRow::find(conn, &user_id, &client_id))
-        .await
-        .map_err(AuthorizeError::unavailable)?;
-    let Some(remembered) = remembered else {
-        return Ok(true);
-    };
-    let asked = crate::session::consent::ConsentGrant::requested(state, request);
-    Ok(!crate::session::consent::ConsentGrant::from_row(&remembered).covers(&asked))
+    let asked = state.consents.requested(&request.scope, &request.resources);
+    let covered =
+        state.consents.covers(&user.user_id, client.id.as_str(), &asked).await.map_err(AuthorizeError::unavailable)?;
+    Ok(!covered)
 }
 
 /// An authorization response (RFC 6749 §4.1.2) with `iss` (RFC 9207): a 303 to the redirect
@@ -588,38 +496,12 @@ fn respond(state: &AppState, reply: &Reply, fields: &[(&str, &str)]) -> HttpResp
     }
 }
 
-/// What a code stands for; kept in the hot store under the code's hash for [`CODE_LIFETIME`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CodeGrant {
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub redirect_uri_sent: bool,
-    pub code_challenge: CodeChallenge,
-    pub dpop_jkt: Option<String>,
-    pub nonce: Option<String>,
-    pub scope: ScopeSet,
-    pub resources: Vec<ResourceIndicator>,
-    pub auth_time: i64,
-    pub sid: String,
-    /// Checked against the provider's clock too, not only left to the store's expiry.
-    pub expires_at: i64,
-    /// The user's claims as read when the code was issued (at most 60 s ago), so the exchange
-    /// needs no database read.
-    pub user: User,
-}
-
-/// Hot-store key of a code (its SHA-256: the code itself is never stored).
-pub fn code_key(code: &str) -> String {
-    key("code", &b64url(&sha256(code.as_bytes())))
-}
-
 async fn issue_code(
     state: &AppState,
     request: &AuthorizationRequest,
     user: &SignedIn,
     record: User,
 ) -> Result<String, HotStoreError> {
-    let code = random_token();
     let grant = CodeGrant {
         client_id: request.client_id.clone(),
         redirect_uri: request.redirect_uri.clone(),
@@ -631,12 +513,10 @@ async fn issue_code(
         resources: request.resources.clone(),
         auth_time: user.auth_time,
         sid: user.sid.clone(),
-        expires_at: state.clock.now() + CODE_LIFETIME.as_secs() as i64,
+        expires_at: 0,
         user: record,
     };
-    let bytes = serde_json::to_vec(&grant).map_err(|e| HotStoreError::Protocol(e.to_string()))?;
-    state.hot.put(&code_key(&code), &bytes, CODE_LIFETIME).await?;
-    Ok(code)
+    state.codes.issue(grant).await
 }
 
 /// Scopes of OpenID Connect (never a resource server's).
@@ -648,8 +528,50 @@ pub fn is_oidc_scope(scope: &str) -> bool {
 pub fn deny(state: &AppState, request: &AuthorizationRequest) -> HttpResponse {
     AuthorizeError::Redirect {
         reply: request.reply(),
-        code: AuthorizeErrorCode::AccessDenied,
+        code: ErrorCode::AccessDenied,
         description: "the user denied the request",
     }
     .into_response(state)
+}
+
+/// RFC 9126 §2.2: the `request_uri` of a pushed request.
+pub const URN_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
+/// A pushed authorization request, kept in the hot store under its `request_uri`'s hash.
+#[derive(Serialize, Deserialize)]
+pub struct Pushed {
+    pub request: AuthorizationRequest,
+    pub expires_at: i64,
+}
+
+/// Hot-store key of a pushed request.
+pub fn pushed_key(request_uri: &str) -> String {
+    crate::store::hot::key("par", &crate::crypto::b64url(&crate::crypto::sha256(request_uri.as_bytes())))
+}
+
+/// The pushed request a `request_uri` names, for `client_id`. Unknown, expired or another
+/// client's: an error page (there is no checked redirect URI to send an error to).
+pub async fn pushed_request(
+    state: &AppState,
+    client_id: &str,
+    request_uri: &str,
+) -> Result<(std::sync::Arc<Client>, AuthorizationRequest), AuthorizeError> {
+    let expired = AuthorizeError::expired;
+    if !request_uri.starts_with(URN_PREFIX) {
+        return Err(expired());
+    }
+    let bytes =
+        state.hot.get(&pushed_key(request_uri)).await.map_err(AuthorizeError::unavailable)?.ok_or_else(expired)?;
+    let pushed: Pushed = serde_json::from_slice(&bytes).map_err(AuthorizeError::unavailable)?;
+    if pushed.request.client_id != client_id || pushed.expires_at <= state.clock.now() {
+        return Err(expired());
+    }
+    let client = state
+        .registry
+        .client(client_id)
+        .await
+        .map_err(AuthorizeError::unavailable)?
+        .filter(|c| c.enabled)
+        .ok_or_else(AuthorizeError::unknown_client)?;
+    Ok((client, pushed.request))
 }

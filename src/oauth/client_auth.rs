@@ -10,15 +10,15 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
 
-use super::form::FormParams;
-use crate::crypto::jws::CompactJws;
 use crate::crypto::{b64url, sha256};
 use crate::domain::TokenEndpointAuthMethod;
-use crate::error::OAuthError;
-use crate::registry::client::ASSERTION_ALGS;
-use crate::registry::Client;
-use crate::startup::AppState;
+use crate::error::{ErrorCode, OAuthError};
+use crate::http::form::FormParams;
+use crate::services::registry::client::ASSERTION_ALGS;
+use crate::services::registry::Client;
+use crate::state::AppState;
 use crate::store::hot::key;
+use idp_verify::jws::CompactJws;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Longest lifetime accepted for a client assertion, and the skew allowed on its times.
@@ -269,15 +269,31 @@ pub async fn authenticated_request(
     body: &[u8],
     endpoint: &str,
 ) -> Result<AuthenticatedRequest, OAuthError> {
-    let origin = crate::policy::cors::request_origin(req)?;
+    let origin = crate::http::cors::request_origin(req)?;
     let params = FormParams::parse(req, body)?;
     let presented = Presented::from_request(req, &params)?;
-    let client =
-        authenticate(state, presented, endpoint).await.inspect_err(|e| super::token::refused(state, req, None, e))?;
-    let cors = crate::policy::cors::allowed_origin(&client, origin.as_ref())
-        .and_then(|cors| crate::policy::cors::check_referer(&client, req).map(|()| cors))
-        .inspect_err(|e| super::token::refused(state, req, Some(client.id.as_str()), e))?;
+    let client = authenticate(state, presented, endpoint).await.inspect_err(|e| refused(state, req, None, e))?;
+    let cors = crate::http::cors::allowed_origin(&client, origin.as_ref())
+        .and_then(|cors| crate::http::cors::check_referer(&client, req).map(|()| cors))
+        .inspect_err(|e| refused(state, req, Some(client.id.as_str()), e))?;
     Ok(AuthenticatedRequest { client, params, origin, cors })
+}
+
+/// Audits the refusals an operator must be able to see (SECURITY.md §7).
+pub fn refused(state: &AppState, req: &HttpRequest, client_id: Option<&str>, error: &OAuthError) {
+    let action = match (error.code, error.status().as_u16()) {
+        (_, 403) => "origin.refused",
+        (ErrorCode::InvalidClient, _) => "client.authentication.failed",
+        (ErrorCode::InvalidDpopProof, _) => "dpop.refused",
+        _ => return,
+    };
+    let mut event = crate::http::request_meta(req).event(state.clock.now(), action, "refused");
+    event.client_id = client_id.map(str::to_owned);
+    event.detail = Some(
+        serde_json::json!({ "endpoint": req.path(), "error": error.code.as_str(), "reason": error.to_string() })
+            .to_string(),
+    );
+    state.audit.record_refusal(event);
 }
 
 #[cfg(test)]

@@ -4,11 +4,11 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, Bytes};
 use actix_web::HttpResponse;
+use idp_verify::dpop::SUPPORTED_ALGS;
 use serde_json::{json, Value};
 
 use crate::config::Settings;
-use crate::crypto::dpop::SUPPORTED_ALGS;
-use crate::registry::client::ASSERTION_ALGS;
+use crate::services::registry::client::ASSERTION_ALGS;
 
 #[derive(Debug, Clone)]
 pub struct Metadata {
@@ -45,7 +45,7 @@ pub fn document(settings: &Settings) -> Value {
         "response_modes_supported": ["query", "form_post"],
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
-        "scopes_supported": crate::registry::client::OIDC_SCOPES,
+        "scopes_supported": crate::services::registry::client::OIDC_SCOPES,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
         "claims_supported": [

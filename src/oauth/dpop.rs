@@ -5,14 +5,12 @@ use std::time::Duration;
 
 use actix_web::HttpRequest;
 
-use crate::crypto::dpop::{verify_proof, DpopError, ProofCheck, VerifiedProof};
+use idp_verify::dpop::{verify_proof, DpopError, ProofCheck, VerifiedProof, MAX_FUTURE};
+
 use crate::crypto::{b64url, sha256};
 use crate::error::{ErrorCode, OAuthError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::hot::{key, HotStoreError};
-
-/// How far in the future a proof's `iat` may be (clock skew; FAPI 2.0 allows up to 10 s).
-pub const MAX_FUTURE: i64 = 10;
 
 /// Checks the `DPoP` header of a request to `htu` with `method`. `None` when there is no proof
 /// and none is `required`.

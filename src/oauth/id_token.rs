@@ -8,9 +8,9 @@ use serde_json::{Map, Value};
 
 use crate::crypto::SigningAlg;
 use crate::domain::ScopeSet;
-use crate::registry::Client;
-use crate::startup::AppState;
-use crate::users::User;
+use crate::services::registry::Client;
+use crate::services::users::User;
+use crate::state::AppState;
 
 /// What the ID token says about one authentication.
 pub struct Authentication<'a> {
@@ -129,7 +129,7 @@ pub fn verify_own(state: &AppState, token: &str) -> Option<Map<String, Value>> {
         return None;
     }
     let jwk = josekit::jwk::Jwk::from_map(key.public_jwk.clone()).ok()?;
-    let verifier = crate::registry::client::jws_verifier(alg.as_str(), &jwk).ok()?;
+    let verifier = alg.verifier_from_jwk(&jwk).ok()?;
     let (payload, _) = josekit::jwt::decode_with_verifier(token, verifier.as_ref()).ok()?;
     let claims = payload.claims_set().clone();
     if claims.contains_key("events") {

@@ -6,15 +6,15 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::access_token::{revoked_key, AccessTokenClaims};
+use super::client_auth::refused;
 use super::client_auth::{self, AuthenticatedRequest};
-use super::form::read_body;
 use super::no_store_response;
-use super::token::refused;
 use crate::domain::ClientType;
 use crate::error::OAuthError;
-use crate::registry::Client;
-use crate::startup::AppState;
+use crate::http::form::read_body;
+use crate::services::access_tokens::signing::AccessTokenClaims;
+use crate::services::registry::Client;
+use crate::state::AppState;
 
 pub async fn introspect(
     req: HttpRequest,
@@ -71,6 +71,6 @@ async fn active_claims(
     if !may_see {
         return Ok(None);
     }
-    let revoked = state.hot.get(&revoked_key(&claims.jti)).await.map_err(OAuthError::unavailable)?;
-    Ok(revoked.is_none().then_some(claims))
+    let revoked = state.revocations.is_revoked(&claims.jti).await.map_err(OAuthError::unavailable)?;
+    Ok((!revoked).then_some(claims))
 }

@@ -3,8 +3,8 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::crypto::Keyring;
 use crate::oauth::discovery::Metadata;
+use crate::services::keys::Keyring;
 
 pub async fn jwks(req: HttpRequest, keyring: web::Data<Keyring>, metadata: web::Data<Metadata>) -> HttpResponse {
     let document = keyring.jwks();

@@ -6,32 +6,19 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::authorize::{parse_request, AuthorizationRequest, AuthorizeError, AuthorizeErrorCode, RawParams};
+use super::authorize::{parse_request, pushed_key, AuthorizeError, Pushed, RawParams, URN_PREFIX};
 use super::client_auth::{self, AuthenticatedRequest};
 use super::dpop;
-use super::form::read_body;
 use super::no_store_response;
-use crate::crypto::{b64url, random_token, sha256};
+use crate::crypto::random_token;
 use crate::error::{ErrorCode, OAuthError};
-use crate::registry::Client;
-use crate::startup::AppState;
-use crate::store::hot::key;
+use crate::http::form::read_body;
+use crate::state::AppState;
 
 /// RFC 9126 §2.2: a short lifetime (FAPI 2.0: under 600 s).
 pub const REQUEST_URI_LIFETIME: Duration = Duration::from_secs(60);
-const URN_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
-
-#[derive(Serialize, Deserialize)]
-struct Pushed {
-    request: AuthorizationRequest,
-    expires_at: i64,
-}
-
-fn pushed_key(request_uri: &str) -> String {
-    key("par", &b64url(&sha256(request_uri.as_bytes())))
-}
 
 #[derive(Serialize)]
 struct PushResponse {
@@ -96,39 +83,12 @@ fn as_oauth_error(error: AuthorizeError) -> OAuthError {
         AuthorizeError::Page { .. } => OAuthError::invalid_request("the client or redirect_uri is not valid"),
         AuthorizeError::Redirect { code, description, .. } => {
             let code = match code {
-                AuthorizeErrorCode::InvalidScope => ErrorCode::InvalidScope,
-                AuthorizeErrorCode::InvalidTarget => ErrorCode::InvalidTarget,
-                AuthorizeErrorCode::UnauthorizedClient => ErrorCode::UnauthorizedClient,
+                ErrorCode::InvalidScope => ErrorCode::InvalidScope,
+                ErrorCode::InvalidTarget => ErrorCode::InvalidTarget,
+                ErrorCode::UnauthorizedClient => ErrorCode::UnauthorizedClient,
                 _ => ErrorCode::InvalidRequest,
             };
             OAuthError::new(code, description)
         }
     }
-}
-
-/// The pushed request a `request_uri` names, for `client_id`. Unknown, expired or another
-/// client's: an error page (there is no checked redirect URI to send an error to).
-pub async fn pushed_request(
-    state: &AppState,
-    client_id: &str,
-    request_uri: &str,
-) -> Result<(std::sync::Arc<Client>, AuthorizationRequest), AuthorizeError> {
-    let expired = AuthorizeError::expired;
-    if !request_uri.starts_with(URN_PREFIX) {
-        return Err(expired());
-    }
-    let bytes =
-        state.hot.get(&pushed_key(request_uri)).await.map_err(AuthorizeError::unavailable)?.ok_or_else(expired)?;
-    let pushed: Pushed = serde_json::from_slice(&bytes).map_err(AuthorizeError::unavailable)?;
-    if pushed.request.client_id != client_id || pushed.expires_at <= state.clock.now() {
-        return Err(expired());
-    }
-    let client = state
-        .registry
-        .client(client_id)
-        .await
-        .map_err(AuthorizeError::unavailable)?
-        .filter(|c| c.enabled)
-        .ok_or_else(AuthorizeError::unknown_client)?;
-    Ok((client, pushed.request))
 }

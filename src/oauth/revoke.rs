@@ -5,14 +5,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::access_token;
 use super::client_auth::{self, AuthenticatedRequest};
-use super::form::read_body;
-use super::grants::refresh_token;
-use super::no_store_response;
-use crate::audit::AuditLog;
-use crate::error::{ErrorCode, OAuthError};
-use crate::startup::AppState;
+use crate::error::{no_store_response, ErrorCode, OAuthError};
+use crate::http::form::read_body;
+use crate::services::access_tokens::signing as access_token;
+use crate::services::refresh_families::RefreshToken;
+use crate::state::AppState;
 
 pub async fn revoke(
     req: HttpRequest,
@@ -28,16 +26,20 @@ pub async fn revoke(
     };
 
     let now = state.clock.now();
-    if token.starts_with(refresh_token::PREFIX) {
+    if RefreshToken::has_prefix(token) {
         // RFC 7009 §2.1: revoking a refresh token revokes its grant and its access tokens.
-        if let Some(family) = refresh_token::family_of(state, token).await.map_err(|e| e.with_cors(cors.as_ref()))? {
+        let family = state.refresh_families.family_of(&RefreshToken::new(token)).await;
+        if let Some(family) = family.map_err(|e| OAuthError::from(e).with_cors(cors.as_ref()))? {
             if family.client_id != caller.id.as_str() {
                 return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the token was not issued to this client")
                     .with_cors(cors.as_ref()));
             }
-            let revoked =
-                refresh_token::revoke_family(state, &family.family_id).await.map_err(|e| e.with_cors(cors.as_ref()))?;
-            let mut event = AuditLog::about(&req, now, "refresh_token.revoke", "success");
+            let revoked = state
+                .refresh_families
+                .revoke(&family.family_id)
+                .await
+                .map_err(|e| OAuthError::from(e).with_cors(cors.as_ref()))?;
+            let mut event = crate::http::request_meta(&req).event(now, "refresh_token.revoke", "success");
             event.client_id = Some(caller.id.as_str().to_owned());
             event.user_id = Some(family.user_id);
             event.detail =
@@ -51,10 +53,12 @@ pub async fn revoke(
             return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the token was not issued to this client")
                 .with_cors(cors.as_ref()));
         }
-        access_token::revoke(state.hot.as_ref(), &claims.jti, claims.exp, now)
+        state
+            .revocations
+            .revoke(&claims.jti, claims.exp, now)
             .await
             .map_err(|e| OAuthError::unavailable(e).with_cors(cors.as_ref()))?;
-        let mut event = AuditLog::about(&req, now, "token.revoke", "success");
+        let mut event = crate::http::request_meta(&req).event(now, "token.revoke", "success");
         event.client_id = Some(caller.id.as_str().to_owned());
         event.detail = Some(serde_json::json!({ "jti": claims.jti, "aud": claims.aud }).to_string());
         state.audit.record(event);

@@ -3,23 +3,19 @@
 use actix_web::http::header::HeaderValue;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Serialize;
 
-use super::access_token::AccessTokenClaims;
 use super::client_auth::{self, AuthenticatedRequest};
 use super::dpop;
-use super::form::{read_body, FormParams};
 use super::grants::authorization_code::{self, AuthorizationCodeRequest};
 use super::grants::client_credentials::{self, ClientCredentialsRequest};
 use super::grants::refresh_token::{self, RefreshTokenRequest};
-use super::grants::Binding;
-use super::no_store_response;
-use crate::audit::AuditLog;
-use crate::crypto::b64url;
-use crate::domain::{GrantType, ResourceIndicator, ScopeSet};
-use crate::error::{ErrorCode, OAuthError};
-use crate::policy::cors;
-use crate::startup::AppState;
+use super::grants::{Binding, GrantContext, Issued};
+use crate::domain::{CodeVerifier, GrantType, ResourceIndicator, ScopeSet};
+use crate::error::{no_store_response, ErrorCode, OAuthError};
+use crate::http::cors;
+use crate::http::form::{read_body, FormParams};
+use crate::services::refresh_families::RefreshToken;
+use crate::state::AppState;
 
 /// A token request, parsed: each grant with exactly what it needs.
 #[derive(Debug)]
@@ -55,14 +51,13 @@ impl TryFrom<&FormParams> for TokenRequest {
             GrantType::AuthorizationCode => Ok(TokenRequest::AuthorizationCode(AuthorizationCodeRequest {
                 code: params.get("code").ok_or(OAuthError::invalid_request("code is required"))?.to_owned(),
                 redirect_uri: params.get("redirect_uri").map(str::to_owned),
-                code_verifier: params.get("code_verifier").map(str::to_owned),
+                code_verifier: params.get("code_verifier").and_then(|v| CodeVerifier::parse(v).ok()),
                 resource: single_resource(params)?,
             })),
             GrantType::RefreshToken => Ok(TokenRequest::RefreshToken(RefreshTokenRequest {
-                refresh_token: params
-                    .get("refresh_token")
-                    .ok_or(OAuthError::invalid_request("refresh_token is required"))?
-                    .to_owned(),
+                refresh_token: RefreshToken::new(
+                    params.get("refresh_token").ok_or(OAuthError::invalid_request("refresh_token is required"))?,
+                ),
                 scope: scope(params)?,
                 resource: single_resource(params)?,
             })),
@@ -89,37 +84,6 @@ fn single_resource(params: &FormParams) -> Result<Option<ResourceIndicator>, OAu
     }
 }
 
-#[derive(Debug, Serialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
-}
-
-impl TokenResponse {
-    pub fn bearer_or_dpop(access_token: String, claims: &AccessTokenClaims) -> Self {
-        Self {
-            access_token,
-            token_type: claims.token_type(),
-            expires_in: claims.exp - claims.iat,
-            scope: claims.scope.clone(),
-            refresh_token: None,
-            id_token: None,
-        }
-    }
-}
-
-/// A fresh token id: 128 random bits.
-pub fn new_jti() -> String {
-    b64url(uuid::Uuid::new_v4().as_bytes())
-}
-
 pub async fn token(
     req: HttpRequest,
     payload: web::Payload,
@@ -140,14 +104,15 @@ pub async fn token(
         let binding = Binding { jkt: proof.map(|p| p.jkt), origin: origin.clone() };
         let bound = binding.jkt.is_some();
         let grant = request.grant_type();
-        let response = match request {
-            TokenRequest::ClientCredentials(request) => client_credentials::issue(state, &client, request, binding)?,
-            TokenRequest::AuthorizationCode(request) => {
-                authorization_code::issue(state, &req, &client, request, binding).await?
-            }
-            TokenRequest::RefreshToken(request) => refresh_token::issue(state, &req, &client, request, binding).await?,
+        let cx = GrantContext { state, client: &client, binding, request: crate::http::request_meta(&req) };
+        let issued = match request {
+            TokenRequest::ClientCredentials(request) => client_credentials::issue(&cx, request).await?,
+            TokenRequest::AuthorizationCode(request) => authorization_code::issue(&cx, request).await?,
+            TokenRequest::RefreshToken(request) => refresh_token::issue(&cx, request).await?,
         };
         state.metrics.token_issued(grant.as_str(), bound);
+        audit_issued(&cx, grant, &issued);
+        let response = issued.response;
         Ok((response, bound))
     }
     .await;
@@ -164,27 +129,27 @@ pub async fn token(
             Ok(http.json(response))
         }
         Err(e) => {
-            refused(state, &req, Some(client.id.as_str()), &e);
+            client_auth::refused(state, &req, Some(client.id.as_str()), &e);
             Err(e.with_cors(cors.as_ref()))
         }
     }
 }
 
-/// Audits the refusals an operator must be able to see (SECURITY.md §7).
-pub fn refused(state: &AppState, req: &HttpRequest, client_id: Option<&str>, error: &OAuthError) {
-    let action = match (error.code, error.status().as_u16()) {
-        (_, 403) => "origin.refused",
-        (ErrorCode::InvalidClient, _) => "client.authentication.failed",
-        (ErrorCode::InvalidDpopProof, _) => "dpop.refused",
-        _ => return,
-    };
-    let mut event = AuditLog::about(req, state.clock.now(), action, "refused");
-    event.client_id = client_id.map(str::to_owned);
-    event.detail = Some(
-        serde_json::json!({ "endpoint": req.path(), "error": error.code.as_str(), "reason": error.to_string() })
-            .to_string(),
-    );
-    state.audit.record_refusal(event);
+/// `token.issued` for every grant. Tokens a person's grant yields get a row each; tokens a
+/// client gets for itself come at machine rates, so they are counted per client and interval
+/// (one row per client per interval) instead of a write per token.
+fn audit_issued(cx: &GrantContext<'_>, grant: GrantType, issued: &Issued) {
+    let state = cx.state;
+    match &issued.user_id {
+        Some(user_id) => {
+            let mut event = cx.request.event(state.clock.now(), "token.issued", "success");
+            event.client_id = Some(cx.client.id.as_str().to_owned());
+            event.user_id = Some(user_id.clone());
+            event.detail = Some(serde_json::json!({ "grant_type": grant.as_str(), "jti": issued.jti }).to_string());
+            state.audit.record(event);
+        }
+        None => state.audit.count_machine_issuance(cx.client.id.as_str(), grant.as_str()),
+    }
 }
 
 /// `OPTIONS` on the client-authenticated endpoints.

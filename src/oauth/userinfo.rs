@@ -4,17 +4,15 @@
 //! one comes as `Bearer` (RFC 6750 §2.1). Errors are RFC 6750 / RFC 9449 challenges.
 
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use idp_verify::request::{check_origin, read_authorization, read_proof};
+use idp_verify::{Challenge, ProofError, Request, Scheme, TokenError, VerifyError};
 
 use crate::domain::ScopeSet;
-use crate::oauth::access_token::revoked_key;
+use crate::http::cors;
 use crate::oauth::dpop;
 use crate::oauth::id_token::user_claims;
-use crate::policy::cors;
-use crate::startup::AppState;
-use crate::verify::request::{check_origin, read_authorization, read_proof};
-use crate::verify::{Challenge, ProofError, Scheme, TokenError, VerifyError};
+use crate::state::AppState;
 
 pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let state = state.get_ref();
@@ -36,7 +34,7 @@ pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
             .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")))
             .body(serde_json::Value::Object(claims).to_string()),
         Err(error) => {
-            if error.status() == StatusCode::SERVICE_UNAVAILABLE {
+            if matches!(error, VerifyError::Unavailable(_)) {
                 tracing::error!(error = %error, "userinfo could not check a token");
             }
             error.response(Challenge { bearer: true })
@@ -56,7 +54,8 @@ async fn claims(
     state: &AppState,
     req: &HttpRequest,
 ) -> Result<(serde_json::Map<String, serde_json::Value>, String), VerifyError> {
-    let presented = read_authorization(req)?;
+    let parts = Request::from_http(req);
+    let presented = read_authorization(parts.authorization)?;
     let now = state.clock.now();
     let issuer = state.settings.issuer.as_str();
     let claims = state.verified_tokens.verify(&state.keyring, issuer, presented.token, now)?;
@@ -69,7 +68,7 @@ async fn claims(
         (Scheme::Dpop, None) => return Err(TokenError::NotBound.into()),
         (Scheme::Dpop, Some(cnf)) => {
             let endpoint = &state.endpoints.userinfo;
-            let proof = dpop::verify(state, read_proof(req)?, req.method().as_str(), endpoint, Some(presented.token))
+            let proof = dpop::verify(state, read_proof(parts.dpop)?, parts.method, endpoint, Some(presented.token))
                 .map_err(ProofError::from)?;
             if proof.jkt != cnf.jkt {
                 return Err(TokenError::KeyMismatch.into());
@@ -79,8 +78,8 @@ async fn claims(
             }
         }
     }
-    check_origin(req, &claims)?;
-    if state.hot.get(&revoked_key(&claims.jti)).await.map_err(unavailable)?.is_some() {
+    check_origin(parts.origin, &claims)?;
+    if state.revocations.is_revoked(&claims.jti).await.map_err(unavailable)? {
         return Err(TokenError::Revoked.into());
     }
     let scope = claims.scope.as_deref().map(ScopeSet::parse).transpose().ok().flatten().unwrap_or_else(ScopeSet::empty);

@@ -1,19 +1,16 @@
 //! `GET|POST /consent`: the user allows or denies what a client asked for; an allowed request
 //! is remembered (durably) so the same request does not ask again.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::login::{accept_submission, expired, resume, InteractionQuery, Submission};
-use super::pages::{self, ConsentPage};
-use super::{Interaction, Session};
-use crate::audit::AuditLog;
-use crate::oauth::authorize::{continue_interaction, is_oidc_scope, AuthorizationRequest, AuthorizeError};
-use crate::registry::Client;
-use crate::startup::AppState;
-use crate::store::models::{ConsentRow, NewAuditEvent};
+use crate::http::pages::{self, ConsentPage};
+use crate::http::session::{Interaction, Session};
+use crate::oauth::authorize::{continue_interaction, AuthorizeError};
+use crate::services::registry::Client;
+use crate::state::AppState;
+use crate::store::models::NewAuditEvent;
 
 /// Words a user understands for the OpenID Connect scopes; other scopes are shown as named.
 fn describe(scope: &str) -> String {
@@ -77,7 +74,7 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
         return pages::refuse_form(state, &req, "consent before sign-in");
     };
     let now = state.clock.now();
-    let mut event = AuditLog::about(&req, now, "consent", "granted");
+    let mut event = crate::http::request_meta(&req).event(now, "consent", "granted");
     event.client_id = Some(client.id.as_str().to_owned());
     event.user_id = Some(user.user_id.clone());
     match params.get("decision") {
@@ -105,60 +102,6 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     }
 }
 
-/// What a consent allows: OpenID Connect scopes, and per resource server the scopes at it.
-/// Kept per resource so that `read` allowed at one API and `write` at another never add up to
-/// `write` at the first (OIDC Core §3.1.2.4, RFC 9700 §4.14.2).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ConsentGrant {
-    pub scopes: BTreeSet<String>,
-    pub resources: BTreeMap<String, BTreeSet<String>>,
-}
-
-impl ConsentGrant {
-    /// What `request` asks the user to allow.
-    pub fn requested(state: &AppState, request: &AuthorizationRequest) -> Self {
-        let scopes =
-            request.scope.iter().filter(|s| is_oidc_scope(s.as_str())).map(|s| s.as_str().to_owned()).collect();
-        let resources = request
-            .resources
-            .iter()
-            .map(|r| {
-                let at_resource = match state.registry.resource(r.as_str()) {
-                    Some(server) => {
-                        request.scope.intersection(&server.scopes).iter().map(|s| s.as_str().to_owned()).collect()
-                    }
-                    None => BTreeSet::new(),
-                };
-                (r.as_str().to_owned(), at_resource)
-            })
-            .collect();
-        Self { scopes, resources }
-    }
-
-    pub fn from_row(row: &ConsentRow) -> Self {
-        Self {
-            scopes: serde_json::from_str(&row.scopes).unwrap_or_default(),
-            resources: serde_json::from_str(&row.resources).unwrap_or_default(),
-        }
-    }
-
-    /// Whether this grant allows everything `asked` asks for.
-    pub fn covers(&self, asked: &ConsentGrant) -> bool {
-        asked.scopes.is_subset(&self.scopes)
-            && asked
-                .resources
-                .iter()
-                .all(|(resource, scopes)| self.resources.get(resource).is_some_and(|g| scopes.is_subset(g)))
-    }
-
-    fn merge(&mut self, other: ConsentGrant) {
-        self.scopes.extend(other.scopes);
-        for (resource, scopes) in other.resources {
-            self.resources.entry(resource).or_default().extend(scopes);
-        }
-    }
-}
-
 /// Stores the consent, merged with what the user allowed this client before, with its audit
 /// event in the same transaction.
 async fn remember(
@@ -168,81 +111,10 @@ async fn remember(
     event: &NewAuditEvent,
 ) -> Result<(), AuthorizeError> {
     let request = &interaction.request;
-    let (user_id, client_id) = (user_id.to_owned(), request.client_id.clone());
-    let granted = ConsentGrant::requested(state, request);
-    let (db, event, now) = (state.db.clone(), event.clone(), state.clock.now());
-    tokio::task::spawn_blocking(move || {
-        db.write_audited(&event, |conn| {
-            let mut all = ConsentRow::find(conn, &user_id, &client_id)?
-                .map(|row| ConsentGrant::from_row(&row))
-                .unwrap_or_default();
-            all.merge(granted);
-            ConsentRow {
-                user_id: user_id.clone(),
-                client_id: client_id.clone(),
-                scopes: serde_json::to_string(&all.scopes).unwrap_or_else(|_| "[]".into()),
-                resources: serde_json::to_string(&all.resources).unwrap_or_else(|_| "{}".into()),
-                granted_at: now,
-            }
-            .replace(conn)
-        })
-    })
-    .await
-    .map_err(AuthorizeError::unavailable)?
-    .map_err(AuthorizeError::unavailable)
-}
-
-/// A consent as an operator or the user sees it.
-#[derive(Debug, serde::Serialize)]
-pub struct GrantedConsent {
-    pub client_id: String,
-    pub scopes: BTreeSet<String>,
-    /// Per resource server, the scopes allowed there.
-    pub resources: BTreeMap<String, BTreeSet<String>>,
-    pub granted_at: i64,
-}
-
-/// The consents a user gave.
-pub async fn list(state: &AppState, user_id: &str) -> Result<Vec<GrantedConsent>, crate::store::StoreError> {
-    let id = user_id.to_owned();
-    let rows = state.db.run(move |conn| ConsentRow::for_user(conn, &id)).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let grant = ConsentGrant::from_row(&row);
-            GrantedConsent {
-                client_id: row.client_id,
-                scopes: grant.scopes,
-                resources: grant.resources,
-                granted_at: row.granted_at,
-            }
-        })
-        .collect())
-}
-
-/// Withdraws a user's consent for a client: the next authorization asks again, and the
-/// refresh tokens the consent allowed (with their access tokens) are revoked. Returns whether
-/// a consent existed and how many grants were revoked.
-pub async fn withdraw(state: &AppState, user_id: &str, client_id: &str) -> Result<(bool, usize), String> {
-    let (user, client, now) = (user_id.to_owned(), client_id.to_owned(), state.clock.now());
-    let audit = NewAuditEvent {
-        user_id: Some(user.clone()),
-        client_id: Some(client.clone()),
-        ..NewAuditEvent::new(now, "consent.withdraw", "success")
-    };
-    let db = state.db.clone();
-    let (existed, families) = tokio::task::spawn_blocking(move || {
-        db.write_audited(&audit, |conn| {
-            let existed = ConsentRow::delete(conn, &user, &client)? > 0;
-            let families = crate::store::models::RefreshFamilyRow::live_for(conn, &user, &client)?;
-            Ok((existed, families))
-        })
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| e.to_string())?;
-    for family in &families {
-        crate::oauth::grants::refresh_token::revoke_family(state, family).await.map_err(|e| e.to_string())?;
-    }
-    Ok((existed, families.len()))
+    let granted = state.consents.requested(&request.scope, &request.resources);
+    state
+        .consents
+        .remember(user_id, &request.client_id, granted, event.clone())
+        .await
+        .map_err(AuthorizeError::unavailable)
 }

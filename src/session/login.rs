@@ -3,71 +3,29 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::pages::{self, LoginPage};
-use super::{Interaction, Session};
-use crate::audit::AuditLog;
+use crate::http::form::{read_body, FormParams};
+use crate::http::pages::{self, LoginPage};
+use crate::http::session::{Interaction, Session};
 use crate::oauth::authorize::{continue_interaction, AuthorizeError};
-use crate::oauth::form::{read_body, FormParams};
-use crate::registry::Client;
-use crate::startup::AppState;
+use crate::services::registry::Client;
+use crate::services::sign_in_limits::Attempter;
+use crate::state::AppState;
 
 #[derive(serde::Deserialize)]
 pub struct InteractionQuery {
     pub interaction: String,
 }
 
-/// SECURITY.md §7: this many failed sign-ins within [`LOCK_WINDOW`] lock the username (known or
-/// not, so the lock tells nothing about which exist), and a higher number locks the address.
-const MAX_FAILURES_PER_USERNAME: i64 = 5;
-const MAX_FAILURES_PER_ADDRESS: i64 = 50;
-const LOCK_WINDOW: std::time::Duration = std::time::Duration::from_secs(900);
-
-fn failures_key(kind: &str, id: &str) -> String {
-    crate::store::hot::key(&format!("login-failures-{kind}"), id)
-}
-
-fn lock_key(kind: &str, id: &str) -> String {
-    crate::store::hot::key(&format!("login-lock-{kind}"), id)
-}
-
-/// The lockable identities of a sign-in attempt: the normalized username and the peer address.
-fn identities(req: &HttpRequest, username: &str) -> Vec<(&'static str, String, i64)> {
-    let mut ids = Vec::new();
-    if let Ok(name) = crate::users::normalize_username(username) {
-        ids.push(("username", name, MAX_FAILURES_PER_USERNAME));
+/// Who a sign-in attempt counts against: the normalized username and the peer address.
+fn attempters(req: &HttpRequest, username: &str) -> Vec<Attempter> {
+    let mut attempters = Vec::new();
+    if let Ok(name) = crate::services::users::normalize_username(username) {
+        attempters.push(Attempter::Username(name));
     }
     if let Some(ip) = req.peer_addr().map(|a| a.ip().to_string()) {
-        ids.push(("address", ip, MAX_FAILURES_PER_ADDRESS));
+        attempters.push(Attempter::Address(ip));
     }
-    ids
-}
-
-async fn is_locked(state: &AppState, ids: &[(&'static str, String, i64)]) -> Result<bool, crate::store::HotStoreError> {
-    for (kind, id, _) in ids {
-        if state.hot.get(&lock_key(kind, id)).await?.is_some() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// Counts a failure; at the limit the identity is locked for [`LOCK_WINDOW`].
-async fn count_failure(
-    state: &AppState,
-    ids: &[(&'static str, String, i64)],
-) -> Result<(), crate::store::HotStoreError> {
-    for (kind, id, limit) in ids {
-        if state.hot.increment(&failures_key(kind, id), LOCK_WINDOW).await? >= *limit {
-            state.hot.put(&lock_key(kind, id), b"1", LOCK_WINDOW).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Lets a locked-out username sign in again (`idp users unlock`).
-pub async fn unlock(state: &AppState, username: &str) -> Result<(), crate::store::HotStoreError> {
-    state.hot.delete(&lock_key("username", username)).await?;
-    state.hot.delete(&failures_key("username", username)).await.map(drop)
+    attempters
 }
 
 /// The page for a sign-in step that cannot go on (expired, or from another browser).
@@ -176,11 +134,11 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
         };
     let username = params.get("username").unwrap_or_default();
     let password = params.get("password").unwrap_or_default();
-    let ids = identities(&req, username);
-    match is_locked(state, &ids).await {
+    let attempters = attempters(&req, username);
+    match state.sign_in_limits.is_locked(&attempters).await {
         Ok(false) => {}
         Ok(true) => {
-            let mut event = AuditLog::about(&req, state.clock.now(), "login", "locked");
+            let mut event = crate::http::request_meta(&req).event(state.clock.now(), "login", "locked");
             event.client_id = Some(client.id.as_str().to_owned());
             state.audit.record_refusal(event);
             let mut page = login_page(
@@ -204,10 +162,10 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     };
     let now = state.clock.now();
     let Some(user) = user else {
-        if let Err(e) = count_failure(state, &ids).await {
+        if let Err(e) = state.sign_in_limits.count_failure(&attempters).await {
             return AuthorizeError::unavailable(e).into_response(state);
         }
-        let mut event = AuditLog::about(&req, now, "login", "failure");
+        let mut event = crate::http::request_meta(&req).event(now, "login", "failure");
         event.client_id = Some(client.id.as_str().to_owned());
         event.detail =
             Some(serde_json::json!({ "username": username.chars().take(64).collect::<String>() }).to_string());
@@ -222,8 +180,8 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
             Some("The username or password is not right."),
         );
     };
-    if let Some((_, name, _)) = ids.iter().find(|(kind, _, _)| *kind == "username") {
-        let _ = state.hot.delete(&failures_key("username", name)).await;
+    if let Some(Attempter::Username(name)) = attempters.first() {
+        let _ = state.sign_in_limits.forget_failures(name).await;
     }
     let session = match session.sign_in(state, &user.user_id).await {
         Ok((session, None)) => session,
@@ -234,7 +192,7 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
         }
         Err(e) => return AuthorizeError::unavailable(e).into_response(state),
     };
-    let mut event = AuditLog::about(&req, now, "login", "success");
+    let mut event = crate::http::request_meta(&req).event(now, "login", "success");
     event.client_id = Some(client.id.as_str().to_owned());
     event.user_id = Some(user.user_id);
     state.audit.record(event);

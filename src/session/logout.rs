@@ -12,13 +12,12 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use super::pages::{self, LogoutPage};
-use super::Session;
-use crate::audit::AuditLog;
-use crate::oauth::form::{read_body, FormParams};
+use crate::http::form::{read_body, FormParams};
+use crate::http::pages::{self, LogoutPage};
+use crate::http::session::Session;
 use crate::oauth::id_token;
-use crate::registry::Client;
-use crate::startup::AppState;
+use crate::services::registry::Client;
+use crate::state::AppState;
 
 /// What a logout request asks for, its parts checked.
 struct LogoutRequest {
@@ -100,7 +99,7 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
         // An RP's cross-site POST carries no `SameSite=Lax` cookie, so the session could not
         // be found and the logout would only look done: the same request as a top-level GET
         // carries it.
-        if req.cookie(super::cookie_name(state)).is_none() {
+        if req.cookie(crate::http::session::cookie_name(state)).is_none() {
             let query = url::form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(
                     ["id_token_hint", "client_id", "post_logout_redirect_uri", "state"]
@@ -163,7 +162,7 @@ async fn log_out(state: &AppState, req: &HttpRequest, session: Session, request:
         return unavailable(e);
     }
     let user = session.data.user.clone();
-    let mut event = AuditLog::about(req, state.clock.now(), "logout", "success");
+    let mut event = crate::http::request_meta(req).event(state.clock.now(), "logout", "success");
     event.user_id = user.as_ref().map(|u| u.user_id.clone());
     event.client_id = request.client.as_ref().map(|c| c.id.as_str().to_owned());
     state.audit.record(event);

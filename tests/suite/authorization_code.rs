@@ -10,7 +10,7 @@ use common::browser::{
 };
 use common::oauth::{claims_of, error_of, header_of, API};
 use common::{spawn_app, spawn_app_with_env, Backend, TestData};
-use idp::registry::ClientRegistration;
+use idp::services::registry::ClientRegistration;
 use serde_json::Value;
 
 /// Verifies a JWT's signature with the provider's published key named by its `kid`.

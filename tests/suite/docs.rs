@@ -1,26 +1,59 @@
-//! The README stays true: every setting documented in `src/config.rs` is in its table, and CI
-//! never runs without the PostgreSQL + Redis half of the suite. The suite runs what it lists.
+//! The README stays true: every setting the configuration structs take is documented in
+//! `src/config/` and has a row in the README's table, and CI never runs without the PostgreSQL +
+//! Redis half of the suite. The suite runs what it lists.
 
-fn the_readme_lists_every_setting_of_config_rs() {
-    let config = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config.rs")).unwrap();
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let mut documented = 0;
-    for line in config.lines().map(str::trim) {
-        let Some(rest) = line.strip_prefix("/// `") else {
-            continue;
-        };
-        let Some((setting, rest)) = rest.split_once("` / `") else {
-            continue;
-        };
-        let Some((env, _)) = rest.split_once('`') else {
-            continue;
-        };
-        assert_eq!(env, idp::config::env_name(setting), "env name of {setting}");
-        let row = format!("| `{setting}` | `{env}` |");
-        assert!(readme.contains(&row), "README lacks {row}");
-        documented += 1;
+use std::collections::BTreeSet;
+
+/// The settings documented with a ``/// `setting` / `IDP_ENV` `` line in `src/config/*.rs`.
+fn documented_settings() -> BTreeSet<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/config");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
+        .collect();
+    files.sort();
+    let mut documented = BTreeSet::new();
+    for file in files {
+        let source = std::fs::read_to_string(&file).unwrap();
+        for line in source.lines().map(str::trim) {
+            let Some(rest) = line.strip_prefix("/// `") else {
+                continue;
+            };
+            let Some((setting, rest)) = rest.split_once("` / `") else {
+                continue;
+            };
+            let Some((env, _)) = rest.split_once('`') else {
+                continue;
+            };
+            assert_eq!(env, idp::config::env_name(setting), "env name of {setting} in {}", file.display());
+            assert!(documented.insert(setting.to_owned()), "{setting} is documented twice");
+        }
     }
-    assert!(documented >= 15, "found only {documented} documented settings");
+    documented
+}
+
+fn every_setting_is_documented_in_src_config_and_in_the_readme() {
+    let settings: BTreeSet<String> = idp::config::setting_keys().into_iter().collect();
+    assert!(settings.len() >= 15, "found only {} settings", settings.len());
+    assert_eq!(
+        documented_settings(),
+        settings,
+        "the settings documented in src/config/ (left) against those the structs take (right)"
+    );
+
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for setting in &settings {
+        let row = format!("| `{setting}` | `{}` |", idp::config::env_name(setting));
+        assert!(readme.contains(&row), "README lacks {row}");
+    }
+    for row in readme.lines().filter(|line| line.starts_with("| `") && line.contains("| `IDP_")) {
+        let setting = row.trim_start_matches("| `").split('`').next().unwrap();
+        assert!(settings.contains(setting), "the README lists {setting}, which is no setting: {row}");
+    }
+    for variable in idp::config::NOT_SETTINGS {
+        assert!(readme.contains(&format!("`{variable}`")), "README does not say {variable} is allowed");
+    }
 }
 
 fn under_ci_the_postgres_and_redis_backends_are_configured() {
@@ -58,7 +91,7 @@ fn every_test_of_the_suite_is_listed_for_the_runner_not_marked_for_libtest() {
 
 crate::suite_tests! {
     sync_test:
-        the_readme_lists_every_setting_of_config_rs,
+        every_setting_is_documented_in_src_config_and_in_the_readme,
         under_ci_the_postgres_and_redis_backends_are_configured,
         every_test_of_the_suite_is_listed_for_the_runner_not_marked_for_libtest;
 }

@@ -6,7 +6,7 @@ use crate::common;
 use common::dpop::DpopKey;
 use common::oauth::{claims_of, error_of, service_registration, spawn_with_api_and_client, TestClient};
 use common::{spawn_app, Backend, TestApp, TestData};
-use idp::registry::ClientRegistration;
+use idp::services::registry::ClientRegistration;
 use serde_json::{json, Value};
 
 /// Sends `proof` and expects `invalid_dpop_proof` (DPOP-18).

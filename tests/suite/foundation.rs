@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use common::{eventually, spawn_app, spawn_app_with, spawn_app_with_env, Backend, TestData};
 use idp::clock::ManualClock;
-use idp::crypto::{KeyState, SigningAlg};
+use idp::crypto::SigningAlg;
+use idp::services::keys::KeyState;
 use idp::store::models::SigningKeyRow;
 use serde_json::Value;
 
@@ -306,14 +307,15 @@ async fn a_second_rotation_while_a_key_is_pending_changes_nothing(backend: Backe
     let keyring = app.state.keyring.clone();
     let first = tokio::task::spawn_blocking({
         let keyring = keyring.clone();
-        move || keyring.rotate(&[SigningAlg::Es256])
+        move || keyring.rotate_blocking(&[SigningAlg::Es256])
     })
     .await
     .unwrap()
     .unwrap();
-    let second = tokio::task::spawn_blocking(move || keyring.rotate(&[SigningAlg::Es256])).await.unwrap().unwrap();
-    assert!(matches!(first[0], idp::crypto::keyring::RotationOutcome::Created { .. }));
-    assert!(matches!(second[0], idp::crypto::keyring::RotationOutcome::AlreadyPending { .. }));
+    let second =
+        tokio::task::spawn_blocking(move || keyring.rotate_blocking(&[SigningAlg::Es256])).await.unwrap().unwrap();
+    assert!(matches!(first[0], idp::services::keys::RotationOutcome::Created { .. }));
+    assert!(matches!(second[0], idp::services::keys::RotationOutcome::AlreadyPending { .. }));
     assert_eq!(app.state.db.run(SigningKeyRow::all).await.unwrap().len(), 4);
     app.stop().await;
 }
@@ -352,8 +354,9 @@ async fn two_nodes_share_keys_and_see_each_others_rotation(backend: Backend) {
     assert_eq!(a, b);
 
     let keyring = first.state.keyring.clone();
-    let outcomes = tokio::task::spawn_blocking(move || keyring.rotate(&[SigningAlg::EdDsa])).await.unwrap().unwrap();
-    let idp::crypto::keyring::RotationOutcome::Created { kid, .. } = &outcomes[0] else { panic!("{outcomes:?}") };
+    let outcomes =
+        tokio::task::spawn_blocking(move || keyring.rotate_blocking(&[SigningAlg::EdDsa])).await.unwrap().unwrap();
+    let idp::services::keys::RotationOutcome::Created { kid, .. } = &outcomes[0] else { panic!("{outcomes:?}") };
     let seen = eventually(Duration::from_secs(5), || async { second.jwks_kids().await.contains(kid) }).await;
     assert!(seen);
     first.stop().await;

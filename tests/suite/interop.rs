@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use common::oauth::{spawn_with_api_and_client, OTHER_API};
 use common::{Backend, TestApp, TestData};
 use idp::clock::{Clock, SystemClock};
-use idp::registry::ClientRegistration;
+use idp::services::registry::ClientRegistration;
 
 /// Longest a script may run; each of its requests gives up after 10 s on its own.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);

@@ -8,7 +8,7 @@ use common::dpop::DpopKey;
 use common::oauth::{error_of, service_registration, spawn_with_api_and_client, TestClient, API, OTHER_API};
 use common::proxy::TcpProxy;
 use common::{redis_url, spawn_app, spawn_app_with_env, Backend, TestApp, TestData};
-use idp::registry::ClientRegistration;
+use idp::services::registry::ClientRegistration;
 use serde_json::Value;
 
 /// A resource server's own credentials: a client whose resources include the API.

@@ -5,7 +5,7 @@ use crate::common;
 use common::browser::{authorize_query, hidden, location, query_param, token_body, web_app_registration, Browser};
 use common::oauth::{claims_of, header_of, TestClient};
 use common::{Backend, TestApp, TestData};
-use idp::registry::ClientRegistration;
+use idp::services::registry::ClientRegistration;
 
 const SIGNED_OUT: &str = "https://app.test/signed-out";
 

@@ -9,6 +9,7 @@
 
 mod common;
 
+mod architecture;
 mod authorization_code;
 mod docs;
 mod dpop;
@@ -30,6 +31,7 @@ fn main() {
         args.test_threads = std::env::var("RUST_TEST_THREADS").ok().and_then(|n| n.parse().ok());
     }
     let mut trials: Vec<libtest_mimic::Trial> = [
+        architecture::tests(),
         authorization_code::tests(),
         docs::tests(),
         dpop::tests(),

@@ -7,7 +7,7 @@ use common::browser::{
 };
 use common::oauth::{error_of, TestClient};
 use common::{spawn_app_with_env, Backend, TestData};
-use idp::registry::ClientRegistration;
+use idp::services::registry::ClientRegistration;
 use serde_json::Value;
 
 fn pushed_form(client: &TestClient, extra: &[(&str, &str)]) -> Vec<(String, String)> {

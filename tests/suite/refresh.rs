@@ -7,7 +7,7 @@ use crate::common;
 use common::browser::{token_body, web_app_registration, VERIFIER, WEB_APP_REDIRECT};
 use common::oauth::{claims_of, error_of, TestClient, API, OTHER_API};
 use common::{spawn_app_with_env, Backend, TestData};
-use idp::registry::ClientRegistration;
+use idp::services::registry::ClientRegistration;
 use serde_json::Value;
 
 fn refreshing_app_registration() -> ClientRegistration {
@@ -145,10 +145,8 @@ async fn refresh_tokens_expire_when_idle_and_without_offline_access_none_is_issu
 
     // A disabled user's grants end (refreshes do not read the user).
     let live = first_tokens(&app, &client, &[]).await["refresh_token"].as_str().unwrap().to_owned();
-    let users = app.state.users.clone();
-    let alice = tokio::task::spawn_blocking(move || users.set_enabled("alice", false)).await.unwrap().unwrap();
-    let revoked = app.revoke_user_grants(&alice.user_id).await;
-    assert!(revoked >= 1);
+    let revoked = app.disable_user("alice").await;
+    assert!(revoked >= 1, "disabling a user revokes their grants");
     let (status, error) = error_of(refresh(&app, &client, &live, &[]).await).await;
     assert_eq!((status, error.as_str()), (400, "invalid_grant"), "disabled user");
     app.stop().await;

@@ -11,7 +11,7 @@ use common::oauth::{
 };
 use common::{eventually, spawn_app, spawn_app_with, Backend, TestData};
 use idp::clock::ManualClock;
-use idp::registry::ClientRegistration;
+use idp::services::registry::ClientRegistration;
 use idp::store::models::ClientSecretRow;
 use serde_json::{json, Value};
 
@@ -252,12 +252,12 @@ async fn a_disabled_or_deleted_client_is_refused_at_once(backend: Backend) {
 
     let registry = app.state.registry.clone();
     let id = client.id.clone();
-    tokio::task::spawn_blocking(move || registry.set_enabled(&id, false)).await.unwrap().unwrap();
+    registry.set_enabled(&id, false).await.unwrap();
     assert_eq!(error_of(app.token_for(&client, &[], &[]).await).await, (401, "invalid_client".into()));
 
     let registry = app.state.registry.clone();
     let id = client.id.clone();
-    tokio::task::spawn_blocking(move || registry.delete_client(&id)).await.unwrap().unwrap();
+    registry.delete_client(&id).await.unwrap();
     assert_eq!(error_of(app.token_for(&client, &[], &[]).await).await, (401, "invalid_client".into()));
     app.stop().await;
 }
@@ -275,7 +275,7 @@ async fn a_client_disabled_on_one_node_is_refused_by_another_within_a_second(bac
 
     let registry = first.state.registry.clone();
     let id = client.id.clone();
-    tokio::task::spawn_blocking(move || registry.set_enabled(&id, false)).await.unwrap().unwrap();
+    registry.set_enabled(&id, false).await.unwrap();
     let started = std::time::Instant::now();
     let refused =
         eventually(Duration::from_millis(1500), || async { second.token_for(&client, &[], &[]).await.status() == 401 })
@@ -295,7 +295,7 @@ async fn a_rotated_secret_keeps_the_old_one_valid_for_the_overlap_only(backend: 
 
     let registry = app.state.registry.clone();
     let id = old.id.clone();
-    let new_secret = tokio::task::spawn_blocking(move || registry.rotate_secret(&id, 60)).await.unwrap().unwrap();
+    let new_secret = registry.rotate_secret(&id, 60).await.unwrap();
     let new = TestClient { id: old.id.clone(), secret: Some(new_secret.expose().to_owned()) };
     assert_eq!(app.token_for(&old, &[], &[]).await.status(), 200, "old secret inside the overlap");
     assert_eq!(app.token_for(&new, &[], &[]).await.status(), 200);

@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use common::{spawn_app, Backend, TestData};
+use idp::services::users::{NewUser, Password, UserError};
 use idp::store::models::UserRow;
-use idp::users::{NewUser, Password, UserError};
 
 fn alice() -> NewUser {
     NewUser {
@@ -25,13 +25,7 @@ async fn a_user_signs_in_only_with_the_right_password_while_enabled(backend: Bac
     let data = TestData::new(backend);
     let app = spawn_app(&data).await;
     let users = app.state.users.clone();
-    let created = tokio::task::spawn_blocking({
-        let users = users.clone();
-        move || users.create(alice())
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let created = users.create(alice()).await.unwrap();
     assert_eq!(created.username, "alice", "usernames are case-insensitive");
     assert!(uuid::Uuid::parse_str(&created.user_id).is_ok(), "the subject is a UUID");
 
@@ -46,13 +40,7 @@ async fn a_user_signs_in_only_with_the_right_password_while_enabled(backend: Bac
     assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
     assert!(!stored.contains("correct horse"));
 
-    tokio::task::spawn_blocking({
-        let users = users.clone();
-        move || users.set_enabled("alice", false)
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    users.disable("alice").await.unwrap();
     assert!(users.authenticate("alice", "correct horse battery").await.unwrap().is_none(), "disabled");
     app.stop().await;
 }
@@ -61,12 +49,8 @@ async fn a_second_user_with_the_same_username_is_refused(backend: Backend) {
     let data = TestData::new(backend);
     let app = spawn_app(&data).await;
     let users = app.state.users.clone();
-    let again = tokio::task::spawn_blocking(move || {
-        users.create(alice()).unwrap();
-        users.create(NewUser { username: "ALICE".into(), ..alice() })
-    })
-    .await
-    .unwrap();
+    users.create(alice()).await.unwrap();
+    let again = users.create(NewUser { username: "ALICE".into(), ..alice() }).await;
     assert!(matches!(again, Err(UserError::Conflict)), "{again:?}");
     app.stop().await;
 }
@@ -75,13 +59,7 @@ async fn signing_in_as_an_unknown_user_costs_as_much_as_a_wrong_password(backend
     let data = TestData::new(backend);
     let app = spawn_app(&data).await;
     let users = app.state.users.clone();
-    tokio::task::spawn_blocking({
-        let users = users.clone();
-        move || users.create(alice())
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    users.create(alice()).await.unwrap();
     // Warm the decoy hash, then compare medians of a few attempts.
     users.authenticate("nobody", "whatever-password").await.unwrap();
     let mut known = Vec::new();

@@ -1,4 +1,4 @@
-//! The resource-server verifier (`idp::verify`) against a real provider: a small actix-web
+//! The resource-server verifier (`idp_verify`) against a real provider: a small actix-web
 //! resource server runs in-process behind `require_access_token`, and clients present tokens
 //! the provider issued (Bearer, DPoP-bound, origin-bound), revoked, forged or misused.
 
@@ -22,9 +22,10 @@ use common::oauth::{
 use common::{Backend, TestApp, TestData};
 use idp::clock::Clock;
 use idp::crypto::SigningAlg;
-use idp::verify::{
-    require_access_token, HotStoreReplayCache, HotStoreRevocationList, RevocationList, StoreError, VerifiedAccess,
-    Verifier, VerifierConfig, VerifyError,
+use idp::store::hot::{HotStoreReplayCache, HotStoreRevocationList};
+use idp_verify::redis::RedisStore;
+use idp_verify::{
+    require_access_token, RevocationList, StoreError, VerifiedAccess, Verifier, VerifierConfig, VerifyError,
 };
 use serde_json::{json, Value};
 
@@ -651,6 +652,37 @@ async fn the_extractor_verifies_on_its_own_without_the_middleware(backend: Backe
     app.stop().await;
 }
 
+/// A resource server on the provider's Redis with `idp_verify::redis` alone (the example's
+/// set-up): it sees `/revoke` at once, and its nodes share DPoP proof ids.
+async fn a_resource_server_on_the_providers_redis_sees_revocations_and_shares_proof_ids() {
+    let (data, app, client) = spawn_with_api_and_client(Backend::PostgresRedis).await;
+    let redis_url = data.redis_url.as_deref().expect("a Redis URL");
+    let redis = RedisStore::connect(redis_url, &data.redis_prefix).await.expect("the provider's Redis");
+    let on_redis = |verifier: Verifier| verifier.with_revocation(redis.clone()).with_replay_cache(redis.clone());
+    let rs = spawn_rs_with(&app, |_| {}, on_redis).await;
+    let public_url = rs.url.clone();
+    let second_node = spawn_rs_with(&app, |config| config.public_url = public_url, on_redis).await;
+
+    let key = DpopKey::es256();
+    let token = app.dpop_token_for(&client, &key).await;
+    let once = proof(&app, &key, "GET", &rs.url("/api/hello"), Some(&token));
+    let headers = [("Authorization", dpop(&token)), ("DPoP", once)];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    assert_eq!(rs.get("/api/hello", &headers).await.status(), 200);
+    let replayed = second_node.get("/api/hello", &headers).await;
+    assert_eq!(error_of(replayed).await, (401, "invalid_dpop_proof".into()), "a proof once, across nodes");
+
+    let bearer_token = app.access_token(&client).await;
+    let authorization = bearer(&bearer_token);
+    assert_eq!(rs.get("/api/hello", &[("Authorization", &authorization)]).await.status(), 200);
+    assert_eq!(app.revoke(&client, &bearer_token).await.status(), 200);
+    let response = rs.get("/api/hello", &[("Authorization", &authorization)]).await;
+    assert_eq!(error_of(response).await, (401, "invalid_token".into()), "the provider's revocation, read from Redis");
+    second_node.stop().await;
+    rs.stop().await;
+    app.stop().await;
+}
+
 crate::suite_tests! {
     on_each_backend:
         jwt_5_a_valid_bearer_token_reaches_the_handler_with_its_claims,
@@ -677,4 +709,6 @@ crate::suite_tests! {
         dpop_26_a_request_without_a_token_gets_a_dpop_challenge_with_algs,
         dpop_28_bearer_is_refused_where_only_dpop_is_accepted,
         the_extractor_verifies_on_its_own_without_the_middleware;
+    on_postgres_redis:
+        a_resource_server_on_the_providers_redis_sees_revocations_and_shares_proof_ids;
 }

@@ -1,96 +1,48 @@
 //! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6, OIDC Core §3.1.3): the code
-//! is checked against everything it was bound to before it is taken, so a wrong verifier or
-//! redirect URI changes nothing; it is then taken atomically (of two concurrent exchanges one
-//! wins), and a later attempt with the same code revokes what the first one issued.
+//! service checks the code against what it was bound to and uses it up (a replay revokes what
+//! the first exchange issued); this grant signs the tokens and starts a refresh family when
+//! the user granted `offline_access`.
 
-use std::time::Duration;
-
-use actix_web::HttpRequest;
-use serde::{Deserialize, Serialize};
-
-use super::refresh_token::{revoke_family, start_family, NewFamily};
-use super::{access_token_lifetime, grant_audience, mint_access_token, token_scope, Audience, Binding};
-use crate::audit::AuditLog;
+use super::{
+    access_token_lifetime, grant_audience, mint_access_token, new_jti, token_scope, Audience, GrantContext, Issued,
+    TokenResponse,
+};
 use crate::domain::{ClientType, CodeVerifier, GrantType, ResourceIndicator};
 use crate::error::{ErrorCode, OAuthError};
-use crate::oauth::access_token;
-use crate::oauth::authorize::{code_key, CodeGrant, CODE_LIFETIME};
 use crate::oauth::id_token::{self, Authentication};
-use crate::oauth::token::TokenResponse;
-use crate::registry::Client;
-use crate::startup::AppState;
-use crate::store::hot::key;
+use crate::services::codes::{CodeError, Presentation};
+use crate::services::refresh_families::NewFamily;
 
 #[derive(Debug)]
 pub struct AuthorizationCodeRequest {
     pub code: String,
+    /// Compared as sent with the authorization request's (RFC 6749 §4.1.3), so kept as sent.
     pub redirect_uri: Option<String>,
-    pub code_verifier: Option<String>,
+    /// `None` when absent or malformed: either way PKCE fails, at the same step.
+    pub code_verifier: Option<CodeVerifier>,
     pub resource: Option<ResourceIndicator>,
 }
 
-/// What a redeemed code issued, kept while those tokens live so a replay can revoke them
-/// (RFC 6749 §4.1.2, §10.5).
-#[derive(Debug, Serialize, Deserialize)]
-struct Redeemed {
-    access_tokens: Vec<(String, i64)>,
-    #[serde(default)]
-    refresh_family: Option<String>,
-    /// Set by a replay, for an exchange still running to see.
-    #[serde(default)]
-    replayed: bool,
-}
-
-async fn replayed_meanwhile(state: &AppState, code: &str) -> Result<bool, OAuthError> {
-    let record = state.hot.get(&redeemed_key(code)).await.map_err(OAuthError::unavailable)?;
-    Ok(record.and_then(|bytes| serde_json::from_slice::<Redeemed>(&bytes).ok()).is_some_and(|r| r.replayed))
-}
-
-fn redeemed_key(code: &str) -> String {
-    key("code-redeemed", &crate::crypto::b64url(&crate::crypto::sha256(code.as_bytes())))
-}
-
-fn invalid_grant(description: &'static str) -> OAuthError {
-    OAuthError::new(ErrorCode::InvalidGrant, description)
-}
-
-pub async fn issue(
-    state: &AppState,
-    req: &HttpRequest,
-    client: &Client,
-    request: AuthorizationCodeRequest,
-    binding: Binding,
-) -> Result<TokenResponse, OAuthError> {
-    let code_key = code_key(&request.code);
-    let Some(stored) = state.hot.get(&code_key).await.map_err(OAuthError::unavailable)? else {
-        revoke_if_redeemed(state, req, client, &request.code).await?;
-        return Err(invalid_grant("the code is invalid, expired or already used"));
-    };
-    let grant: CodeGrant = serde_json::from_slice(&stored).map_err(OAuthError::server_error)?;
-    if grant.client_id != client.id.as_str() || grant.expires_at <= state.clock.now() {
-        return Err(invalid_grant("the code is invalid, expired or already used"));
-    }
-    // RFC 6749 §4.1.3: identical to the authorization request's, when it had one.
-    let redirect_ok = match (&request.redirect_uri, grant.redirect_uri_sent) {
-        (Some(presented), _) => *presented == grant.redirect_uri,
-        (None, sent) => !sent,
-    };
-    if !redirect_ok {
-        return Err(invalid_grant("redirect_uri does not match the authorization request"));
-    }
-    let verifier = request
-        .code_verifier
-        .as_deref()
-        .and_then(|v| CodeVerifier::parse(v).ok())
-        .ok_or(invalid_grant("PKCE verification failed"))?;
-    if !grant.code_challenge.is_satisfied_by(&verifier) {
-        return Err(invalid_grant("PKCE verification failed"));
-    }
-    if let Some(bound) = &grant.dpop_jkt {
-        if binding.jkt.as_ref() != Some(bound) {
-            return Err(invalid_grant("the code is bound to another DPoP key"));
+impl From<CodeError> for OAuthError {
+    fn from(error: CodeError) -> Self {
+        match error {
+            CodeError::Hot(e) => OAuthError::unavailable(e),
+            CodeError::Refresh(e) => e.into(),
+            refused => OAuthError::new(ErrorCode::InvalidGrant, refused.description()),
         }
     }
+}
+
+pub async fn issue(cx: &GrantContext<'_>, request: AuthorizationCodeRequest) -> Result<Issued, OAuthError> {
+    let (state, client) = (cx.state, cx.client);
+    let presentation = Presentation {
+        client_id: client.id.as_str(),
+        redirect_uri: request.redirect_uri.as_deref(),
+        code_verifier: request.code_verifier.as_ref(),
+        jkt: cx.binding.jkt.as_deref(),
+    };
+    let checked = state.codes.check(&request.code, &presentation, &cx.request).await?;
+    let grant = &checked.grant;
     let server = grant_audience(state, &grant.resources, &grant.scope, request.resource.as_ref())?;
     let user = grant.user.clone();
     let audience = match &server {
@@ -100,40 +52,19 @@ pub async fn issue(
     // BCP-8: refresh tokens only when the user granted offline_access to a client allowed them.
     let offline = grant.scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken);
 
-    // Claim the redemption before taking the code: the record names what this exchange will
-    // issue, so a replay at any moment from here on can revoke it (RFC 6749 §4.1.2).
-    let now = state.clock.now();
-    let jti = crate::oauth::token::new_jti();
-    let exp = now + access_token_lifetime(state, client, &audience);
+    let jti = new_jti();
+    let exp = state.clock.now() + access_token_lifetime(state, client, &audience);
     let family_id = offline.then(|| uuid::Uuid::new_v4().to_string());
-    let claim =
-        Redeemed { access_tokens: vec![(jti.clone(), exp)], refresh_family: family_id.clone(), replayed: false };
-    let ttl = Duration::from_secs((exp - now).max(CODE_LIFETIME.as_secs() as i64) as u64);
-    let claimed = state
-        .hot
-        .put_if_absent(
-            &redeemed_key(&request.code),
-            &serde_json::to_vec(&claim).map_err(OAuthError::server_error)?,
-            ttl,
-        )
-        .await
-        .map_err(OAuthError::unavailable)?;
-    if !claimed {
-        revoke_if_redeemed(state, req, client, &request.code).await?;
-        return Err(invalid_grant("the code is invalid, expired or already used"));
-    }
-    let taken = state.hot.take(&code_key).await.map_err(OAuthError::unavailable)?;
-    if taken.as_deref() != Some(stored.as_slice()) {
-        return Err(invalid_grant("the code is invalid, expired or already used"));
-    }
+    state.codes.redeem(&request.code, &checked, (jti.clone(), exp), family_id.clone(), &cx.request).await?;
 
     let scope = token_scope(&grant.scope, server.as_deref());
-    let (access_token, claims) = mint_access_token(state, client, &user.user_id, audience, &scope, binding, jti)?;
-    let refresh = match family_id {
+    let (access_token, claims) =
+        mint_access_token(state, client, &user.user_id, audience, &scope, cx.binding.clone(), jti)?;
+    let refresh_token = match &family_id {
         Some(family_id) => {
             let family = NewFamily {
-                family_id,
-                client,
+                family_id: family_id.clone(),
+                client_id: client.id.as_str(),
                 user_id: &user.user_id,
                 scope: &grant.scope,
                 resources: &grant.resources,
@@ -144,21 +75,22 @@ pub async fn issue(
                 auth_time: grant.auth_time,
                 sid: &grant.sid,
             };
-            Some(start_family(state, family, &claims).await?)
+            Some(
+                state
+                    .refresh_families
+                    .start(family, (claims.jti.clone(), claims.exp))
+                    .await
+                    .map_err(OAuthError::from)?,
+            )
         }
         None => None,
     };
-    // A replay that came while this exchange ran revoked the access token already, but found
-    // the family not yet written: revoke it now, and answer as for any used code.
-    if replayed_meanwhile(state, &request.code).await? {
-        if let Some((_, family_id)) = &refresh {
-            revoke_family(state, family_id).await?;
-        }
-        return Err(invalid_grant("the code is invalid, expired or already used"));
+    if state.codes.replayed_meanwhile(&request.code, family_id.as_deref()).await? {
+        return Err(CodeError::Invalid.into());
     }
 
     let mut response = TokenResponse::bearer_or_dpop(access_token, &claims);
-    response.refresh_token = refresh.map(|(token, _)| token);
+    response.refresh_token = refresh_token.map(|t| t.into_string());
     if grant.scope.contains("openid") {
         let authentication =
             Authentication { auth_time: grant.auth_time, sid: &grant.sid, nonce: grant.nonce.as_deref() };
@@ -167,43 +99,5 @@ pub async fn issue(
                 .map_err(OAuthError::server_error)?;
         response.id_token = Some(id_token);
     }
-    let mut event = AuditLog::about(req, state.clock.now(), "token.issued", "success");
-    event.client_id = Some(client.id.as_str().to_owned());
-    event.user_id = Some(user.user_id);
-    event.detail = Some(serde_json::json!({ "grant_type": "authorization_code", "jti": claims.jti }).to_string());
-    state.audit.record(event);
-    Ok(response)
-}
-
-/// RFC 6749 §4.1.2, RFC 9700 §4.2.4: a code presented again revokes the tokens its first use
-/// issued, and the attempt is audited.
-async fn revoke_if_redeemed(
-    state: &AppState,
-    req: &HttpRequest,
-    client: &Client,
-    code: &str,
-) -> Result<(), OAuthError> {
-    let Some(bytes) = state.hot.get(&redeemed_key(code)).await.map_err(OAuthError::unavailable)? else {
-        return Ok(());
-    };
-    let Ok(mut redeemed) = serde_json::from_slice::<Redeemed>(&bytes) else {
-        return Ok(());
-    };
-    let now = state.clock.now();
-    let latest_exp = redeemed.access_tokens.iter().map(|(_, exp)| *exp).max().unwrap_or(now);
-    redeemed.replayed = true;
-    let ttl = Duration::from_secs((latest_exp - now).max(CODE_LIFETIME.as_secs() as i64) as u64);
-    let marked = serde_json::to_vec(&redeemed).map_err(OAuthError::server_error)?;
-    state.hot.put(&redeemed_key(code), &marked, ttl).await.map_err(OAuthError::unavailable)?;
-    for (jti, exp) in &redeemed.access_tokens {
-        access_token::revoke(state.hot.as_ref(), jti, *exp, now).await.map_err(OAuthError::unavailable)?;
-    }
-    if let Some(family) = &redeemed.refresh_family {
-        revoke_family(state, family).await?;
-    }
-    let mut event = AuditLog::about(req, now, "authorization.code.replayed", "refused");
-    event.client_id = Some(client.id.as_str().to_owned());
-    event.detail = Some(serde_json::json!({ "revoked_access_tokens": redeemed.access_tokens.len() }).to_string());
-    state.audit.record(event);
-    Ok(())
+    Ok(Issued { response, user_id: Some(user.user_id), jti: claims.jti })
 }

@@ -1,12 +1,9 @@
 //! `grant_type=client_credentials` (RFC 6749 §4.4): a token for the client itself, for one
 //! resource server (RFC 8707), with the scopes both the client and that resource allow.
 
-use super::{mint_access_token, Audience, Binding};
+use super::{mint_access_token, new_jti, Audience, GrantContext, Issued, TokenResponse};
 use crate::domain::{ResourceIndicator, ScopeSet};
 use crate::error::{ErrorCode, OAuthError};
-use crate::oauth::token::TokenResponse;
-use crate::registry::Client;
-use crate::startup::AppState;
 
 #[derive(Debug)]
 pub struct ClientCredentialsRequest {
@@ -14,12 +11,8 @@ pub struct ClientCredentialsRequest {
     pub resource: Option<ResourceIndicator>,
 }
 
-pub fn issue(
-    state: &AppState,
-    client: &Client,
-    request: ClientCredentialsRequest,
-    binding: Binding,
-) -> Result<TokenResponse, OAuthError> {
+pub async fn issue(cx: &GrantContext<'_>, request: ClientCredentialsRequest) -> Result<Issued, OAuthError> {
+    let (state, client) = (cx.state, cx.client);
     let resource = request
         .resource
         .or_else(|| client.default_resource.clone())
@@ -39,8 +32,14 @@ pub fn issue(
         Some(requested) => requested,
         None => allowed,
     };
-    let jti = crate::oauth::token::new_jti();
-    let (token, claims) =
-        mint_access_token(state, client, client.id.as_str(), Audience::Resource(&server), &scope, binding, jti)?;
-    Ok(TokenResponse::bearer_or_dpop(token, &claims))
+    let (token, claims) = mint_access_token(
+        state,
+        client,
+        client.id.as_str(),
+        Audience::Resource(&server),
+        &scope,
+        cx.binding.clone(),
+        new_jti(),
+    )?;
+    Ok(Issued { jti: claims.jti.clone(), response: TokenResponse::bearer_or_dpop(token, &claims), user_id: None })
 }

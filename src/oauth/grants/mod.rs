@@ -1,4 +1,7 @@
-//! One module per grant type, and the access token they all end with.
+//! One module per grant type, and the access token they all end with. Every grant has the same
+//! contract: `issue(&GrantContext, its request) -> Result<Issued, OAuthError>`; the token
+//! endpoint builds the context once, dispatches on the parsed request, and audits what was
+//! issued, so adding a grant is a module here and a variant of `token::TokenRequest`.
 
 pub mod authorization_code;
 pub mod client_credentials;
@@ -6,11 +9,68 @@ pub mod refresh_token;
 
 use std::sync::Arc;
 
+use serde::Serialize;
+
+use crate::crypto::b64url;
 use crate::domain::{Origin, ResourceIndicator, ScopeSet};
 use crate::error::{ErrorCode, OAuthError};
-use crate::oauth::access_token::{self, AccessTokenClaims, Confirmation};
-use crate::registry::{Client, ResourceServer};
-use crate::startup::AppState;
+use crate::services::access_tokens::signing::{self as access_token, AccessTokenClaims, Confirmation};
+use crate::services::audit::RequestMeta;
+use crate::services::registry::{Client, ResourceServer};
+use crate::state::AppState;
+
+/// What every grant receives, built once by the token endpoint.
+pub struct GrantContext<'a> {
+    pub state: &'a AppState,
+    /// The authenticated client.
+    pub client: &'a Client,
+    /// What the token will be bound to (the DPoP key, the calling origin).
+    pub binding: Binding,
+    /// For the audit trail.
+    pub request: RequestMeta,
+}
+
+/// What a grant issued.
+#[derive(Debug)]
+pub struct Issued {
+    pub response: TokenResponse,
+    /// The user the tokens act for; `None` when the client acts for itself.
+    pub user_id: Option<String>,
+    /// The access token's id.
+    pub jti: String,
+}
+
+/// The token endpoint's success body (RFC 6749 §5.1).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+impl TokenResponse {
+    pub fn bearer_or_dpop(access_token: String, claims: &AccessTokenClaims) -> Self {
+        Self {
+            access_token,
+            token_type: claims.token_type(),
+            expires_in: claims.exp - claims.iat,
+            scope: claims.scope.clone(),
+            refresh_token: None,
+            id_token: None,
+        }
+    }
+}
+
+/// A fresh token id: 128 random bits.
+pub fn new_jti() -> String {
+    b64url(uuid::Uuid::new_v4().as_bytes())
+}
 
 /// What an issued token is bound to.
 #[derive(Debug, Default, Clone)]

@@ -2,19 +2,24 @@
 //! token ids, rate-limit counters, sessions) behind one small contract, kept in Redis in
 //! production and in process memory for the embedded single-node default.
 //!
-//! Keys are plain strings chosen by callers; a part in braces (`dpop-jti:{abc}`) is the Redis
-//! Cluster hash tag, so keys that must live together share it. Use [`key`] to build them.
+//! Every key belongs to one of the [`keyspaces`], read and written through a typed [`Keyspace`];
+//! a part in braces (`dpop-jti:{abc}`) is the Redis Cluster hash tag.
 
+mod keyspace;
+pub mod keyspaces;
 mod memory;
 mod redis;
+mod verifier;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
+pub use self::keyspace::{Counter, HashedKey, KeyId, Keyspace, Marker};
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
+pub use self::verifier::{HotStoreReplayCache, HotStoreRevocationList};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HotStoreError {
@@ -22,6 +27,8 @@ pub enum HotStoreError {
     Unavailable(String),
     #[error("hot store answered unexpectedly: {0}")]
     Protocol(String),
+    #[error("an entry of `{keyspace}` could not be read or written: {cause}")]
+    Corrupt { keyspace: &'static str, cause: String },
 }
 
 #[async_trait]

@@ -2,7 +2,7 @@
 //! a browser sends on a form POST, reads hidden fields out of the HTML, follows nothing by
 //! itself (each step is asserted by the test).
 
-use idp::registry::ClientRegistration;
+use idp::services::registry::ClientRegistration;
 use serde_json::Value;
 
 use super::oauth::{TestClient, API};
@@ -183,17 +183,17 @@ pub fn web_app_registration() -> ClientRegistration {
 
 impl TestApp {
     /// A user with [`PASSWORD`].
-    pub async fn create_user(&self, username: &str) -> idp::users::User {
+    pub async fn create_user(&self, username: &str) -> idp::services::users::User {
         let users = self.state.users.clone();
-        let new = idp::users::NewUser {
+        let new = idp::services::users::NewUser {
             username: username.to_owned(),
             email: Some(format!("{username}@example.test")),
             email_verified: true,
             name: Some(format!("{username} Example")),
-            password: Some(idp::users::Password::parse(PASSWORD.into()).unwrap()),
+            password: Some(idp::services::users::Password::parse(PASSWORD.into()).unwrap()),
             ..Default::default()
         };
-        tokio::task::spawn_blocking(move || users.create(new)).await.unwrap().unwrap()
+        users.create(new).await.unwrap()
     }
 
     /// Exchanges a code (client_secret_basic).

@@ -1,7 +1,7 @@
 //! Fixtures and typed requests for the OAuth endpoints.
 
 use base64::Engine;
-use idp::registry::{ClientRegistration, ResourceRegistration};
+use idp::services::registry::{ClientRegistration, ResourceRegistration};
 use serde_json::Value;
 
 use super::dpop::DpopKey;
@@ -53,13 +53,12 @@ impl TestApp {
             require_dpop,
             ..Default::default()
         };
-        tokio::task::spawn_blocking(move || registry.create_resource(registration)).await.unwrap().unwrap();
+        registry.create_resource(registration).await.unwrap();
     }
 
     pub async fn register_client(&self, registration: ClientRegistration) -> TestClient {
         let registry = self.state.registry.clone();
-        let (client, secret) =
-            tokio::task::spawn_blocking(move || registry.create_client(registration)).await.unwrap().unwrap();
+        let (client, secret) = registry.create_client(registration).await.unwrap();
         TestClient { id: client.id.as_str().to_owned(), secret: secret.map(|s| s.expose().to_owned()) }
     }
 

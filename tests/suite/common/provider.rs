@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use idp::session::consent::GrantedConsent;
+use idp::services::consents::GrantedConsent;
 use idp::store::models::AuditEvent;
 
 use super::TestApp;
@@ -30,21 +30,22 @@ impl TestApp {
 
     /// What an operator does to lift a sign-in lock on `username`.
     pub async fn unlock_user(&self, username: &str) {
-        idp::session::login::unlock(&self.state, username).await.expect("unlock");
+        self.state.sign_in_limits.unlock(username).await.expect("unlock");
     }
 
     /// The consents a user has given, as the account page lists them.
     pub async fn consents_of(&self, user_id: &str) -> Vec<GrantedConsent> {
-        idp::session::consent::list(&self.state, user_id).await.expect("list consents")
+        self.state.consents.list(user_id).await.expect("list consents")
     }
 
     /// Withdraws the user's consent to `client_id`: (whether there was one, grants revoked).
     pub async fn withdraw_consent(&self, user_id: &str, client_id: &str) -> (bool, usize) {
-        idp::session::consent::withdraw(&self.state, user_id, client_id).await.expect("withdraw consent")
+        let withdrawal = self.state.consents.withdraw(user_id, client_id).await.expect("withdraw consent");
+        (withdrawal.existed, withdrawal.revoked_grants)
     }
 
-    /// Revokes every refresh grant of a user (what disabling a user does); the number revoked.
-    pub async fn revoke_user_grants(&self, user_id: &str) -> usize {
-        idp::oauth::grants::refresh_token::revoke_user_grants(&self.state, user_id).await.expect("revoke user grants")
+    /// Disables `username` as an operator does; the number of refresh grants that revoked.
+    pub async fn disable_user(&self, username: &str) -> usize {
+        self.state.users.disable(username).await.expect("disable user").1
     }
 }

@@ -1,0 +1,93 @@
+//! `idp users …`: end users, their consents and sign-in locks, through the users, consents and
+//! sign-in-limit services (the same ones the pages use).
+
+use anyhow::{anyhow, Context};
+
+use super::{print_json, UsersCommand};
+use crate::services::users::{normalize_username, NewUser, Password, User};
+use crate::state::AppState;
+
+async fn find_user(state: &AppState, username: &str) -> anyhow::Result<User> {
+    state.users.find_by_username(username).await?.ok_or_else(|| anyhow!("no such user"))
+}
+
+fn password_from_stdin() -> anyhow::Result<Password> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("cannot read the password")?;
+    Ok(Password::parse(line.trim_end_matches(['\r', '\n']).to_owned())?)
+}
+
+pub async fn run(command: UsersCommand, state: AppState) -> anyhow::Result<()> {
+    match command {
+        UsersCommand::Create {
+            username,
+            email,
+            email_verified,
+            name,
+            given_name,
+            family_name,
+            password_stdin,
+            json,
+        } => {
+            let password = if password_stdin { Some(password_from_stdin()?) } else { None };
+            let new = NewUser { username, email, email_verified, name, given_name, family_name, password };
+            let user = state.users.create(new).await?;
+            if json {
+                print_json(&user)?;
+            } else {
+                println!("created user {} ({})", user.username, user.user_id);
+            }
+        }
+        UsersCommand::SetPassword { username } => {
+            let user = state.users.set_password(&username, password_from_stdin()?).await?;
+            println!("password set for {}", user.username);
+        }
+        UsersCommand::Disable { username } => {
+            let (user, revoked) = state.users.disable(&username).await?;
+            println!("disabled {}; {revoked} refresh grant(s) revoked", user.username);
+        }
+        UsersCommand::Enable { username } => {
+            let user = state.users.enable(&username).await?;
+            println!("enabled {}", user.username);
+        }
+        UsersCommand::Consents { username, json } => {
+            let user = find_user(&state, &username).await?;
+            let consents = state.consents.list(&user.user_id).await?;
+            if json {
+                return print_json(&consents);
+            }
+            for c in consents {
+                let scopes = c.scopes.iter().cloned().collect::<Vec<_>>().join(" ");
+                let at: Vec<String> = c
+                    .resources
+                    .iter()
+                    .map(|(r, s)| format!("{r} ({})", s.iter().cloned().collect::<Vec<_>>().join(" ")))
+                    .collect();
+                println!("{}  scopes: {scopes}  resources: {}", c.client_id, at.join(", "));
+            }
+        }
+        UsersCommand::RevokeConsent { username, client_id } => {
+            let user = find_user(&state, &username).await?;
+            let withdrawal = state.consents.withdraw(&user.user_id, &client_id).await?;
+            if !withdrawal.existed && withdrawal.revoked_grants == 0 {
+                return Err(anyhow!("{} gave no consent to {client_id}", user.username));
+            }
+            println!("consent withdrawn; {} refresh grant(s) revoked", withdrawal.revoked_grants);
+        }
+        UsersCommand::Unlock { username } => {
+            let username = normalize_username(&username)?;
+            state.sign_in_limits.unlock(&username).await?;
+            println!("{username} may sign in again");
+        }
+        UsersCommand::List { json } => {
+            let all = state.users.list().await?;
+            if json {
+                return print_json(&all);
+            }
+            for u in all {
+                println!("{}  {}  {}  enabled: {}", u.user_id, u.username, u.email.unwrap_or_default(), u.enabled);
+            }
+        }
+    }
+    Ok(())
+}

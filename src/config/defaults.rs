@@ -1,0 +1,61 @@
+//! The defaults, in one place: what each setting is when neither the file nor the environment
+//! sets it, written as an operator would write them (the README's table shows the same).
+
+use super::raw::{RawDpop, RawKeys, RawSessions, RawSettings, RawTokens};
+
+impl Default for RawSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".into(),
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://./data/idp.db".into(),
+            database_pool_size: 10,
+            redis_url: None,
+            redis_prefix: "idp:".into(),
+            keys_dir: "keys".into(),
+            log: "info".into(),
+            workers: None,
+            keys: RawKeys {
+                rotate_every: "30d".into(),
+                publish_window: "1h".into(),
+                jwks_max_age: "5m".into(),
+                refresh_interval: "2s".into(),
+            },
+            tokens: RawTokens {
+                access_token_lifetime: "10m".into(),
+                id_token_lifetime: "1h".into(),
+                refresh_token_idle_lifetime: "14d".into(),
+                refresh_token_absolute_lifetime: "90d".into(),
+                refresh_token_reuse_grace: "0s".into(),
+            },
+            dpop: RawDpop { require_nonce: true, proof_max_age: "5m".into() },
+            sessions: RawSessions { idle_lifetime: "30m".into(), absolute_lifetime: "12h".into() },
+        }
+    }
+}
+
+// A section written in part takes the rest from the table above.
+
+impl Default for RawKeys {
+    fn default() -> Self {
+        RawSettings::default().keys
+    }
+}
+
+impl Default for RawTokens {
+    fn default() -> Self {
+        RawSettings::default().tokens
+    }
+}
+
+impl Default for RawDpop {
+    fn default() -> Self {
+        RawSettings::default().dpop
+    }
+}
+
+impl Default for RawSessions {
+    fn default() -> Self {
+        RawSettings::default().sessions
+    }
+}

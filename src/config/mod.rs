@@ -1,0 +1,239 @@
+//! Settings: built-in defaults, then an optional TOML file (`--config` or `IDP_CONFIG`), then
+//! `IDP_*` environment variables, parsed into typed values and validated before anything starts.
+//!
+//! The doc comments on [`Settings`] and its sections are the configuration reference; the README
+//! renders them as a table. Every mistake is reported as one line that names the setting.
+//!
+//! - `raw.rs`: the settings as written, the shape the file and the environment deserialize into;
+//! - `defaults.rs`: every default, in one table;
+//! - `env.rs`: the `IDP_*` overlay on the file's TOML tree, and the variables that are not settings;
+//! - `schema.rs`: the settings there are, read off `raw.rs`, and the one a typo probably meant;
+//! - `validate.rs`: from written values to typed ones, each checked;
+//! - `types.rs`: [`Issuer`], [`DatabaseUrl`], [`RedisUrl`].
+
+mod defaults;
+mod env;
+mod raw;
+mod schema;
+mod types;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use raw::RawSettings;
+
+pub use env::NOT_SETTINGS;
+pub use types::{redact_url, DatabaseUrl, Issuer, RedisUrl};
+
+/// The validated configuration of one `idp` node.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `issuer` / `IDP_ISSUER`: the public base URL clients see, byte for byte the `iss` of every
+    /// token and the prefix of every endpoint. Absolute `https` URL without query or fragment;
+    /// `http` only for a loopback host (local development). Default `http://127.0.0.1:8080`.
+    pub issuer: Issuer,
+    /// `listen` / `IDP_LISTEN`: `host:port` to bind. Default `127.0.0.1:8080`; `:0` picks a port.
+    pub listen: SocketAddr,
+    /// `database_url` / `IDP_DATABASE_URL`: `postgres://…` (production) or `sqlite://PATH` (the
+    /// embedded default, `sqlite://./data/idp.db`).
+    pub database: DatabaseUrl,
+    /// `database_pool_size` / `IDP_DATABASE_POOL_SIZE`: connections per node. Default 10.
+    pub database_pool_size: u32,
+    /// `redis_url` / `IDP_REDIS_URL`: `redis://…` for the shared hot store. Absent: an in-process
+    /// store, correct for a single node only.
+    pub redis_url: Option<RedisUrl>,
+    /// `redis_prefix` / `IDP_REDIS_PREFIX`: prefix of every Redis key and channel, so several
+    /// deployments (or test runs) can share one Redis. Default `idp:`.
+    pub redis_prefix: String,
+    /// `keys_dir` / `IDP_KEYS_DIR`: directory holding `kek`, the key-encryption key that seals the
+    /// signing keys in the database. Every node needs the same file. Default `keys`.
+    pub keys_dir: PathBuf,
+    /// `log` / `IDP_LOG`: a tracing filter (`info`, `idp=debug,actix_web=warn`). Default `info`.
+    pub log: String,
+    /// `workers` / `IDP_WORKERS`: HTTP worker threads. Default: one per core.
+    pub workers: Option<usize>,
+    /// `[keys]`: signing keys and their rotation.
+    pub keys: KeySettings,
+    /// `[tokens]`: lifetimes of what the provider issues.
+    pub tokens: TokenSettings,
+    /// `[dpop]`: DPoP proof checks (RFC 9449).
+    pub dpop: DpopSettings,
+    /// `[sessions]`: browser sessions on the provider's own pages.
+    pub sessions: SessionSettings,
+}
+
+/// `[sessions]` section.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// `sessions.idle_lifetime` / `IDP_SESSIONS__IDLE_LIFETIME`: a browser session unused this
+    /// long ends. Default `30m`.
+    pub idle_lifetime: Duration,
+    /// `sessions.absolute_lifetime` / `IDP_SESSIONS__ABSOLUTE_LIFETIME`: a session ends this long
+    /// after sign-in however active it is. Default `12h`.
+    pub absolute_lifetime: Duration,
+}
+
+/// `[dpop]` section.
+#[derive(Debug, Clone)]
+pub struct DpopSettings {
+    /// `dpop.require_nonce` / `IDP_DPOP__REQUIRE_NONCE`: proofs must carry a server nonce
+    /// (`use_dpop_nonce` hands one out); closes the window for proofs made in advance. Default `true`.
+    pub require_nonce: bool,
+    /// `dpop.proof_max_age` / `IDP_DPOP__PROOF_MAX_AGE`: how old (by `iat`) a proof may be. Default `5m`.
+    pub proof_max_age: Duration,
+}
+
+/// `[keys]` section.
+#[derive(Debug, Clone)]
+pub struct KeySettings {
+    /// `keys.rotate_every` / `IDP_KEYS__ROTATE_EVERY`: how long a key signs before its successor
+    /// takes over. Default `30d`.
+    pub rotate_every: Duration,
+    /// `keys.publish_window` / `IDP_KEYS__PUBLISH_WINDOW`: how long a new key sits in the JWKS
+    /// as `next` before it signs. Must be at least `keys.jwks_max_age`, so no verifier meets an
+    /// unknown `kid`. Default `1h`.
+    pub publish_window: Duration,
+    /// `keys.jwks_max_age` / `IDP_KEYS__JWKS_MAX_AGE`: `Cache-Control: max-age` of `/jwks` and the
+    /// discovery documents. Default `5m`.
+    pub jwks_max_age: Duration,
+    /// `keys.refresh_interval` / `IDP_KEYS__REFRESH_INTERVAL`: how often a node re-reads the key
+    /// table, so a rotation made elsewhere (another node, `idp keys rotate`) is seen. Default `2s`.
+    pub refresh_interval: Duration,
+}
+
+/// `[tokens]` section.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// `tokens.access_token_lifetime` / `IDP_TOKENS__ACCESS_TOKEN_LIFETIME`. Default `10m`.
+    pub access_token_lifetime: Duration,
+    /// `tokens.id_token_lifetime` / `IDP_TOKENS__ID_TOKEN_LIFETIME`. Default `1h`.
+    pub id_token_lifetime: Duration,
+    /// `tokens.refresh_token_idle_lifetime` / `IDP_TOKENS__REFRESH_TOKEN_IDLE_LIFETIME`: a refresh
+    /// token unused this long expires. Default `14d`.
+    pub refresh_token_idle_lifetime: Duration,
+    /// `tokens.refresh_token_absolute_lifetime` / `IDP_TOKENS__REFRESH_TOKEN_ABSOLUTE_LIFETIME`: a
+    /// grant's refresh tokens end this long after sign-in. Default `90d`.
+    pub refresh_token_absolute_lifetime: Duration,
+    /// `tokens.refresh_token_reuse_grace` / `IDP_TOKENS__REFRESH_TOKEN_REUSE_GRACE`: how long the
+    /// previous refresh token may be presented again (a lost response retried) instead of
+    /// counting as reuse. Default `0s` (off).
+    pub refresh_token_reuse_grace: Duration,
+}
+
+impl TokenSettings {
+    /// The longest a token signed by this node can stay valid: how long a retired key must
+    /// remain published.
+    pub fn longest_lifetime(&self) -> Duration {
+        self.access_token_lifetime.max(self.id_token_lifetime)
+    }
+}
+
+/// One configuration mistake: what it concerns and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {problem}", subject(.setting))]
+pub struct ConfigError {
+    /// The setting (`tokens.access_token_lifetime`), `config file`, or an `IDP_*` variable that
+    /// names no setting.
+    pub setting: String,
+    pub problem: String,
+}
+
+/// The [`ConfigError::setting`] of a file that cannot be read or does not fit the settings.
+const FILE: &str = "config file";
+
+fn subject(setting: &str) -> String {
+    if setting == FILE {
+        format!("invalid setting `{FILE}`")
+    } else if setting.starts_with(env::PREFIX) {
+        format!("unknown variable `{setting}`")
+    } else {
+        format!("invalid setting `{setting}` ({})", env_name(setting))
+    }
+}
+
+/// Every setting's key (`tokens.access_token_lifetime`), read off the structs the file and the
+/// environment are deserialized into; `tests/docs.rs` checks each is documented.
+pub fn setting_keys() -> Vec<String> {
+    schema::settings().into_iter().map(|s| s.key).collect()
+}
+
+/// `tokens.access_token_lifetime` -> `IDP_TOKENS__ACCESS_TOKEN_LIFETIME`.
+pub fn env_name(setting: &str) -> String {
+    format!("{}{}", env::PREFIX, setting.replace('.', "__").to_ascii_uppercase())
+}
+
+impl ConfigError {
+    fn new(setting: &str, problem: impl Into<String>) -> Self {
+        // One line, always: multi-line parser messages are folded.
+        let problem = problem.into().split_whitespace().collect::<Vec<_>>().join(" ");
+        Self { setting: setting.to_owned(), problem }
+    }
+}
+
+/// Where the settings come from; the process environment in production, a map in tests.
+pub struct Sources<'a> {
+    pub file: Option<&'a Path>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Settings {
+    /// Reads the file named by `--config` (or `IDP_CONFIG`) and the process environment.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with(env::PREFIX)).collect();
+        let env_file = env.iter().find(|(k, _)| k == "IDP_CONFIG").map(|(_, v)| PathBuf::from(v));
+        let file = config_file.map(Path::to_path_buf).or(env_file);
+        Self::from_sources(Sources { file: file.as_deref(), env })
+    }
+
+    pub fn from_sources(sources: Sources<'_>) -> Result<Self, ConfigError> {
+        let mut tree = match sources.file {
+            Some(path) => read_file(path)?,
+            None => toml::Table::new(),
+        };
+        let settings = schema::settings();
+        env::overlay(&mut tree, &sources.env, &settings)?;
+        // `deny_unknown_fields` refuses a key that is no setting; the environment's keys are
+        // settings and its values typed by them, so what does not fit comes from the file.
+        let raw = RawSettings::deserialize(toml::Value::Table(tree.clone()))
+            .map_err(|e| misfit(sources.file, &tree, &settings, e))?;
+        validate::validate(raw)
+    }
+
+    /// The embedded default: SQLite, in-process hot store, loopback listener.
+    pub fn is_development(&self) -> bool {
+        matches!(self.database, DatabaseUrl::Sqlite(_)) || self.redis_url.is_none()
+    }
+}
+
+/// The file does not fit the settings: an unknown key, named with the setting it probably
+/// meant, or the deserializer's own message (which names the key) for a value of the wrong type.
+fn misfit(
+    file: Option<&Path>,
+    tree: &toml::Table,
+    settings: &[schema::Setting],
+    error: toml::de::Error,
+) -> ConfigError {
+    let problem = match schema::unknown_key(tree, settings) {
+        Some(key) => match schema::nearest(&key, settings) {
+            Some(meant) => format!("unknown key `{key}`; did you mean `{}`?", meant.key),
+            None => format!("unknown key `{key}`"),
+        },
+        None => error.to_string(),
+    };
+    let file = file.map_or("(no file)".into(), |path| path.display().to_string());
+    ConfigError::new(FILE, format!("{file}: {problem}"))
+}
+
+/// The file as a TOML tree, not yet checked against the settings.
+fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(FILE, format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| ConfigError::new(FILE, format!("{}: {}", path.display(), e.message())))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,104 @@
+//! From the settings as written to [`Settings`]: each value parsed and checked, alone and
+//! against the others; a mistake names the setting.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::raw::RawSettings;
+use super::{
+    ConfigError, DatabaseUrl, DpopSettings, Issuer, KeySettings, RedisUrl, SessionSettings, Settings, TokenSettings,
+};
+
+pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
+    let issuer = Issuer::parse(&raw.issuer).map_err(|e| ConfigError::new("issuer", e))?;
+    let listen = raw
+        .listen
+        .parse::<SocketAddr>()
+        .map_err(|_| ConfigError::new("listen", format!("must be host:port with an IP host, got {}", raw.listen)))?;
+    let database = DatabaseUrl::parse(&raw.database_url).map_err(|e| ConfigError::new("database_url", e))?;
+    let database_pool_size = match raw.database_pool_size {
+        n @ 1..=1000 => n as u32,
+        n => return Err(ConfigError::new("database_pool_size", format!("must be 1 to 1000, got {n}"))),
+    };
+    let redis_url = match raw.redis_url.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => Some(RedisUrl::parse(text).map_err(|e| ConfigError::new("redis_url", e))?),
+    };
+    let redis_prefix = raw.redis_prefix;
+    if redis_prefix.contains(['{', '}']) || redis_prefix.chars().any(char::is_whitespace) {
+        return Err(ConfigError::new("redis_prefix", "must not contain braces or spaces"));
+    }
+    let keys_dir = PathBuf::from(raw.keys_dir);
+    let log = raw.log;
+    tracing_subscriber::EnvFilter::try_new(&log)
+        .map_err(|e| ConfigError::new("log", format!("is not a log filter ({e})")))?;
+    let workers = match raw.workers {
+        None => None,
+        Some(n @ 1..=256) => Some(n as usize),
+        Some(n) => return Err(ConfigError::new("workers", format!("must be 1 to 256, got {n}"))),
+    };
+
+    let keys = KeySettings {
+        rotate_every: raw.keys.rotate_every.positive("keys.rotate_every")?,
+        publish_window: raw.keys.publish_window.positive("keys.publish_window")?,
+        jwks_max_age: raw.keys.jwks_max_age.positive("keys.jwks_max_age")?,
+        refresh_interval: raw.keys.refresh_interval.positive("keys.refresh_interval")?,
+    };
+    if keys.publish_window < keys.jwks_max_age {
+        return Err(ConfigError::new(
+            "keys.publish_window",
+            "must be at least keys.jwks_max_age, or verifiers with a cached JWKS meet unknown keys",
+        ));
+    }
+    if keys.rotate_every <= keys.publish_window {
+        return Err(ConfigError::new("keys.rotate_every", "must be longer than keys.publish_window"));
+    }
+    let tokens = TokenSettings {
+        access_token_lifetime: raw.tokens.access_token_lifetime.positive("tokens.access_token_lifetime")?,
+        id_token_lifetime: raw.tokens.id_token_lifetime.positive("tokens.id_token_lifetime")?,
+        refresh_token_idle_lifetime: raw
+            .tokens
+            .refresh_token_idle_lifetime
+            .positive("tokens.refresh_token_idle_lifetime")?,
+        refresh_token_absolute_lifetime: raw
+            .tokens
+            .refresh_token_absolute_lifetime
+            .positive("tokens.refresh_token_absolute_lifetime")?,
+        refresh_token_reuse_grace: raw
+            .tokens
+            .refresh_token_reuse_grace
+            .positive_or_zero("tokens.refresh_token_reuse_grace")?,
+    };
+
+    let dpop = DpopSettings {
+        require_nonce: raw.dpop.require_nonce,
+        proof_max_age: raw.dpop.proof_max_age.positive("dpop.proof_max_age")?,
+    };
+    if dpop.proof_max_age > Duration::from_secs(3_600) {
+        return Err(ConfigError::new("dpop.proof_max_age", "must be at most 1h"));
+    }
+    let sessions = SessionSettings {
+        idle_lifetime: raw.sessions.idle_lifetime.positive("sessions.idle_lifetime")?,
+        absolute_lifetime: raw.sessions.absolute_lifetime.positive("sessions.absolute_lifetime")?,
+    };
+    if sessions.idle_lifetime > sessions.absolute_lifetime {
+        return Err(ConfigError::new("sessions.idle_lifetime", "must not exceed sessions.absolute_lifetime"));
+    }
+
+    Ok(Settings {
+        dpop,
+        sessions,
+        issuer,
+        listen,
+        database,
+        database_pool_size,
+        redis_url,
+        redis_prefix,
+        keys_dir,
+        log,
+        workers,
+        keys,
+        tokens,
+    })
+}

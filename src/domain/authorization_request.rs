@@ -1,0 +1,48 @@
+//! A valid authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1, RFC 7636, RFC 9449 §10)
+//! of a known client, its redirect URI checked: what `/authorize` and `/par` parse into, what
+//! an interaction carries through sign-in and consent.
+
+use serde::{Deserialize, Serialize};
+
+use super::{CodeChallenge, ResourceIndicator, ScopeSet};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    Query,
+    FormPost,
+}
+
+/// `prompt` (OIDC Core §3.1.2.1); `none` never comes with another value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+}
+
+/// A valid authorization request of a known client, its redirect URI checked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    /// As the client sent it (a loopback port may differ from the registered one), or the only
+    /// registered one when the request had none.
+    pub redirect_uri: String,
+    pub redirect_uri_sent: bool,
+    pub response_mode: ResponseMode,
+    pub state: Option<String>,
+    pub scope: ScopeSet,
+    /// The audiences the code may yield tokens for: those asked for, or the client's default.
+    pub resources: Vec<ResourceIndicator>,
+    pub code_challenge: CodeChallenge,
+    pub nonce: Option<String>,
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
+    pub dpop_jkt: Option<String>,
+    /// The hot-store key of the pushed request (RFC 9126) this came from: used up when the
+    /// code is issued (FAPI 2.0 §5.3.2.2 note 3), not when the page loads.
+    #[serde(default)]
+    pub pushed: Option<String>,
+}

@@ -1,0 +1,133 @@
+//! The RFC 6749 §5.2 error of the OAuth endpoints.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use super::response::{no_store_response, DPOP_NONCE};
+use super::ErrorCode;
+
+/// An error of an OAuth endpoint: `{"error", "error_description"}` with `Cache-Control:
+/// no-store`, `WWW-Authenticate` on 401, `DPoP-Nonce` when a nonce is asked for, and CORS
+/// headers only when the request's origin was verified for the client.
+#[derive(Debug)]
+pub struct OAuthError {
+    pub code: ErrorCode,
+    pub description: &'static str,
+    status: StatusCode,
+    dpop_nonce: Option<String>,
+    cors_origin: Option<HeaderValue>,
+    /// Logged with the request id, never sent.
+    cause: Option<String>,
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.description)?;
+        if let Some(cause) = &self.cause {
+            write!(f, " ({cause})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for OAuthError {}
+
+impl OAuthError {
+    pub fn new(code: ErrorCode, description: &'static str) -> Self {
+        debug_assert!(description.bytes().all(is_error_text_byte), "RFC 6749 §5.2 charset: {description}");
+        Self { code, description, status: code.status(), dpop_nonce: None, cors_origin: None, cause: None }
+    }
+
+    pub fn invalid_request(description: &'static str) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+
+    pub fn invalid_client(description: &'static str) -> Self {
+        Self::new(ErrorCode::InvalidClient, description)
+    }
+
+    pub fn invalid_dpop_proof(description: &'static str) -> Self {
+        Self::new(ErrorCode::InvalidDpopProof, description)
+    }
+
+    /// A cross-origin request from an origin the client did not register: 403, no CORS.
+    pub fn origin_not_allowed() -> Self {
+        Self { status: StatusCode::FORBIDDEN, ..Self::invalid_request("origin not allowed") }
+    }
+
+    pub fn payload_too_large() -> Self {
+        Self { status: StatusCode::PAYLOAD_TOO_LARGE, ..Self::invalid_request("the request body is too large") }
+    }
+
+    pub fn server_error(cause: impl std::fmt::Display) -> Self {
+        Self::new(ErrorCode::ServerError, "the server could not complete the request").caused_by(cause)
+    }
+
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        Self::new(ErrorCode::TemporarilyUnavailable, "the server is temporarily unavailable").caused_by(cause)
+    }
+
+    pub fn caused_by(mut self, cause: impl std::fmt::Display) -> Self {
+        self.cause = Some(cause.to_string());
+        self
+    }
+
+    pub fn with_dpop_nonce(mut self, nonce: String) -> Self {
+        self.dpop_nonce = Some(nonce);
+        self
+    }
+
+    pub fn with_cors(mut self, origin: Option<&HeaderValue>) -> Self {
+        self.cors_origin = origin.cloned();
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+/// RFC 6749 §5.2: error and error_description use %x20-21 / %x23-5B / %x5D-7E only.
+fn is_error_text_byte(b: u8) -> bool {
+    matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)
+}
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.status.is_server_error() {
+            tracing::error!(
+                error.code = self.code.as_str(),
+                error.cause = self.cause.as_deref(),
+                "oauth request failed"
+            );
+        } else {
+            tracing::info!(
+                error.code = self.code.as_str(),
+                error.description = self.description,
+                error.cause = self.cause.as_deref(),
+                "oauth request refused"
+            );
+        }
+        let description: String =
+            self.description.bytes().map(|b| if is_error_text_byte(b) { b as char } else { ' ' }).collect();
+        let body = serde_json::json!({ "error": self.code.as_str(), "error_description": description });
+        let mut response = no_store_response(self.status, self.cors_origin.as_ref());
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")));
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 6749 §5.2 / RFC 9110 §11.6.1: a 401 names the scheme to authenticate with.
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"idp\"")));
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
+        if let Some(nonce) = self.dpop_nonce.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
+            response.insert_header((DPOP_NONCE, nonce));
+        }
+        response.body(body.to_string())
+    }
+}

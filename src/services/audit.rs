@@ -1,0 +1,175 @@
+//! The audit trail (docs/security.md §7): security decisions written as rows, off the request
+//! path. Requests hand events to a bounded queue; one task writes them in batches. When the
+//! queue is full (a flood), events are dropped with a warning, never blocking a request.
+//!
+//! Tokens that clients get for themselves (client_credentials) come at machine rates: a row
+//! each would cost more than the token, so they are counted per client and grant type and
+//! written as one `token.issued` row per client per [`ISSUANCE_INTERVAL`], with the count.
+
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use diesel::Connection;
+use tokio::sync::{mpsc, watch};
+
+use crate::clock::SharedClock;
+use crate::store::models::NewAuditEvent;
+use crate::store::Db;
+
+const QUEUE: usize = 10_000;
+/// How often counted machine issuance is written.
+pub const ISSUANCE_INTERVAL: Duration = Duration::from_secs(60);
+const BATCH: usize = 500;
+
+/// Refusals audited per second per node; beyond it a flood of bad requests would turn into a
+/// flood of database writes, so the excess is only logged.
+const REFUSALS_PER_SECOND: u32 = 100;
+
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    queue: mpsc::Sender<NewAuditEvent>,
+    refusal_window: Arc<(AtomicI64, AtomicU32)>,
+    issuance: Arc<IssuanceCounts>,
+}
+
+/// Tokens issued per (client, grant type) since the last write; sharded, so counting takes no
+/// global lock on the token path.
+#[derive(Debug, Default)]
+struct IssuanceCounts {
+    counts: DashMap<(String, &'static str), u64>,
+    /// Start of the interval being counted (Unix seconds).
+    since: AtomicI64,
+}
+
+impl IssuanceCounts {
+    /// The rows for what was counted since the last call, and the counts reset.
+    fn drain(&self, now: i64) -> Vec<NewAuditEvent> {
+        let since = self.since.swap(now, Ordering::Relaxed);
+        let keys: Vec<_> = self.counts.iter().map(|entry| entry.key().clone()).collect();
+        keys.into_iter()
+            .filter_map(|key| self.counts.remove(&key))
+            .map(|((client_id, grant_type), count)| NewAuditEvent {
+                client_id: Some(client_id),
+                detail: Some(
+                    serde_json::json!({ "grant_type": grant_type, "count": count, "from": since, "to": now })
+                        .to_string(),
+                ),
+                ..NewAuditEvent::new(now, "token.issued", "success")
+            })
+            .collect()
+    }
+}
+
+impl AuditLog {
+    /// The log and the task that writes it; the task ends after `stopped` fires and the queue
+    /// is drained.
+    pub fn start(
+        db: Db,
+        clock: SharedClock,
+        mut stopped: watch::Receiver<bool>,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (queue, mut events) = mpsc::channel::<NewAuditEvent>(QUEUE);
+        let issuance = Arc::new(IssuanceCounts { since: AtomicI64::new(clock.now()), ..Default::default() });
+        let counted = issuance.clone();
+        let writer = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(ISSUANCE_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            let mut stopping = false;
+            loop {
+                let mut batch = Vec::new();
+                tokio::select! {
+                    event = events.recv() => match event {
+                        Some(event) => batch.push(event),
+                        None => return,
+                    },
+                    _ = tick.tick() => batch.extend(counted.drain(clock.now())),
+                    _ = stopped.changed(), if !stopping => {
+                        stopping = true;
+                        events.close();
+                        batch.extend(counted.drain(clock.now()));
+                    }
+                }
+                if batch.is_empty() {
+                    continue;
+                }
+                while batch.len() < BATCH {
+                    match events.try_recv() {
+                        Ok(event) => batch.push(event),
+                        Err(_) => break,
+                    }
+                }
+                let count = batch.len();
+                let written = db
+                    .run(move |conn| {
+                        conn.transaction(|conn| {
+                            for event in &batch {
+                                event.insert(conn)?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .await;
+                if let Err(e) = written {
+                    tracing::error!(error = %e, count, "audit events could not be written");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        });
+        (Self { queue, refusal_window: Arc::new((AtomicI64::new(0), AtomicU32::new(0))), issuance }, writer)
+    }
+
+    pub fn record(&self, event: NewAuditEvent) {
+        if let Err(e) = self.queue.try_send(event) {
+            tracing::warn!(action = %e.into_inner().action, "audit queue full; event dropped");
+        }
+    }
+
+    /// Counts a token a client got for itself; written with the others of its client and
+    /// interval.
+    pub fn count_machine_issuance(&self, client_id: &str, grant_type: &'static str) {
+        if let Some(mut count) = self.issuance.counts.get_mut(&(client_id.to_owned(), grant_type)) {
+            *count += 1;
+            return;
+        }
+        *self.issuance.counts.entry((client_id.to_owned(), grant_type)).or_insert(0) += 1;
+    }
+
+    /// Records a refused request, within the per-second budget for refusals.
+    pub fn record_refusal(&self, event: NewAuditEvent) {
+        let (window, used) = &*self.refusal_window;
+        if window.swap(event.at, Ordering::Relaxed) != event.at {
+            used.store(0, Ordering::Relaxed);
+        }
+        if used.fetch_add(1, Ordering::Relaxed) < REFUSALS_PER_SECOND {
+            self.record(event);
+        } else {
+            tracing::warn!(action = %event.action, "refusal not audited: over the per-second budget");
+        }
+    }
+}
+
+/// Where a request came from, as the audit trail records it: the edge that took the request
+/// fills it in (`http::request_meta`), so services audit without knowing HTTP.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub request_id: Option<String>,
+    /// The `Origin` header as sent, at most 200 characters.
+    pub origin: Option<String>,
+    /// The peer address.
+    pub ip: Option<String>,
+}
+
+impl RequestMeta {
+    /// An event about this request at `at`.
+    pub fn event(&self, at: i64, action: &str, outcome: &str) -> NewAuditEvent {
+        NewAuditEvent {
+            request_id: self.request_id.clone(),
+            origin: self.origin.clone(),
+            ip: self.ip.clone(),
+            ..NewAuditEvent::new(at, action, outcome)
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The services: one type per concept, holding its rules, used alike by the HTTP edge, the
+//! pages, the CLI and the admin API. Each returns a typed error; each announces its own changes
+//! to other nodes. They sit on the foundations (`domain`, `crypto`, `store`, `config`, `clock`)
+//! and know nothing of HTTP.
+
+pub mod access_tokens;
+pub mod audit;
+pub mod codes;
+pub mod consents;
+pub mod keys;
+pub mod refresh_families;
+pub mod registry;
+pub mod sign_in_limits;
+pub mod users;

@@ -1,0 +1,177 @@
+//! The state every edge receives (HTTP handlers, pages, the CLI): settings, stores, the
+//! services over them, and the clock. A node connects it once at start; it sits below the edges
+//! and above the services, so nothing here reaches up into a handler.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::crypto::nonce::NonceIssuer;
+use crate::services::access_tokens::signing::VerifiedTokens;
+use crate::services::access_tokens::Revocations;
+use crate::services::audit::AuditLog;
+use crate::services::codes::Codes;
+use crate::services::consents::Consents;
+use crate::services::keys::{Keyring, KeyringError};
+use crate::services::refresh_families::{RefreshFamilies, RefreshPolicy};
+use crate::services::registry::Registry;
+use crate::services::sign_in_limits::SignInLimits;
+use crate::services::users::Users;
+use crate::store::hot::{MemoryStore, RedisStore};
+use crate::store::{Db, HotStore};
+use crate::telemetry::Metrics;
+
+/// Why the provider did not start: one line naming the setting to look at.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot start: `database_url` (IDP_DATABASE_URL): {0}")]
+    Database(String),
+    #[error("cannot start: `redis_url` (IDP_REDIS_URL): {0}")]
+    HotStore(String),
+    #[error("cannot start: `keys_dir` (IDP_KEYS_DIR): {0}")]
+    Keys(#[from] KeyringError),
+    #[error("cannot start: `listen` (IDP_LISTEN): {0}")]
+    Listen(std::io::Error),
+}
+
+/// Everything a node shares between its workers.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub hot: Arc<dyn HotStore>,
+    pub keyring: Arc<Keyring>,
+    pub registry: Arc<Registry>,
+    pub users: Users,
+    pub nonces: Arc<NonceIssuer>,
+    /// Signatures of access tokens already checked (introspection hot path).
+    pub verified_tokens: Arc<VerifiedTokens>,
+    pub audit: AuditLog,
+    pub revocations: Revocations,
+    pub refresh_families: RefreshFamilies,
+    pub codes: Codes,
+    pub consents: Consents,
+    pub sign_in_limits: SignInLimits,
+    pub endpoints: Arc<Endpoints>,
+    pub clock: SharedClock,
+    pub metrics: Metrics,
+    pub(crate) shutdown: Arc<watch::Sender<bool>>,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+/// Absolute URLs of this provider's endpoints, from the configured issuer (never from request
+/// headers, RFC 9700 §4.13).
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub token: String,
+    pub introspection: String,
+    pub revocation: String,
+    pub par: String,
+    pub userinfo: String,
+}
+
+impl Endpoints {
+    fn new(settings: &Settings) -> Self {
+        let issuer = &settings.issuer;
+        Self {
+            token: issuer.endpoint("/token"),
+            introspection: issuer.endpoint("/introspect"),
+            revocation: issuer.endpoint("/revoke"),
+            par: issuer.endpoint("/par"),
+            userinfo: issuer.endpoint("/userinfo"),
+        }
+    }
+}
+
+impl AppState {
+    /// Connects the stores and opens the keyring. The hot store is asked first and the KEK is
+    /// written last, so a start that fails on an unreachable backend writes nothing.
+    pub async fn connect(settings: Settings, clock: SharedClock) -> Result<Self, StartupError> {
+        let hot: Arc<dyn HotStore> = match &settings.redis_url {
+            Some(url) => Arc::new(
+                RedisStore::connect(url.as_str(), &settings.redis_prefix)
+                    .await
+                    .map_err(|e| StartupError::HotStore(format!("{}: {e}", crate::config::redact_url(url.as_str()))))?,
+            ),
+            None => Arc::new(MemoryStore::new()),
+        };
+        let database = settings.database.clone();
+        let pool_size = settings.database_pool_size;
+        let db = tokio::task::spawn_blocking(move || Db::connect(&database, pool_size))
+            .await
+            .map_err(|e| StartupError::Database(e.to_string()))?
+            .map_err(StartupError::Database)?;
+        let applied = db.migrate().await.map_err(|e| StartupError::Database(e.to_string()))?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = ?applied, backend = db.backend_name(), "applied database migrations");
+        }
+        let keyring = {
+            let (db, hot, dir, clock, settings) =
+                (db.clone(), hot.clone(), settings.keys_dir.clone(), clock.clone(), settings.clone());
+            tokio::task::spawn_blocking(move || Keyring::open(db, hot, &dir, clock, &settings))
+                .await
+                .map_err(|e| StartupError::Database(e.to_string()))??
+        };
+        let registry = {
+            let (db, hot, clock, key) = (db.clone(), hot.clone(), clock.clone(), keyring.derive_key("client secrets"));
+            tokio::task::spawn_blocking(move || Registry::open(db, hot, clock, key))
+                .await
+                .map_err(|e| StartupError::Database(e.to_string()))?
+                .map_err(|e| StartupError::Database(e.to_string()))?
+        };
+        let nonces = NonceIssuer::new(keyring.derive_key("dpop nonces"));
+        let (shutdown, stopped) = watch::channel(false);
+        let (audit, audit_writer) = AuditLog::start(db.clone(), clock.clone(), stopped);
+        let registry = Arc::new(registry);
+        let revocations = Revocations::new(hot.clone());
+        let tokens = &settings.tokens;
+        let policy = RefreshPolicy {
+            idle: tokens.refresh_token_idle_lifetime.as_secs() as i64,
+            absolute: tokens.refresh_token_absolute_lifetime.as_secs() as i64,
+            reuse_grace: tokens.refresh_token_reuse_grace.as_secs() as i64,
+        };
+        let refresh_families =
+            RefreshFamilies::new(db.clone(), hot.clone(), revocations.clone(), audit.clone(), clock.clone(), policy);
+        let codes =
+            Codes::new(hot.clone(), revocations.clone(), refresh_families.clone(), audit.clone(), clock.clone());
+        let consents = Consents::new(db.clone(), registry.clone(), refresh_families.clone(), clock.clone());
+        Ok(Self {
+            users: Users::new(db.clone(), clock.clone(), refresh_families.clone()),
+            sign_in_limits: SignInLimits::new(hot.clone()),
+            revocations,
+            refresh_families,
+            codes,
+            consents,
+            endpoints: Arc::new(Endpoints::new(&settings)),
+            settings: Arc::new(settings),
+            db,
+            hot,
+            keyring: Arc::new(keyring),
+            registry,
+            nonces: Arc::new(nonces),
+            verified_tokens: Arc::new(VerifiedTokens::new(50_000)),
+            audit,
+            clock,
+            metrics: Metrics::new(),
+            shutdown: Arc::new(shutdown),
+            tasks: Arc::new(Mutex::new(vec![audit_writer])),
+        })
+    }
+
+    pub(crate) fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let handle = tokio::spawn(task);
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
+    }
+
+    /// Stops the background tasks (key and registry upkeep, audit writer) and waits for them.
+    pub async fn shut_down(&self) {
+        let _ = self.shutdown.send(true);
+        let tasks: Vec<_> = self.tasks.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+}
