@@ -5,7 +5,7 @@
 // (RFC 7662), revocation (RFC 7009) and introspection again. Every step asserts its result and
 // prints one line; any surprise throws and the process exits 1.
 //
-// Run by tests/interop.rs with ISSUER, CLIENT_ID, CLIENT_SECRET and RESOURCE set:
+// Run by tests/suite/interop.rs with ISSUER, CLIENT_ID, CLIENT_SECRET and RESOURCE set:
 //   ISSUER=http://127.0.0.1:8080 CLIENT_ID=… CLIENT_SECRET=… RESOURCE=https://api.test \
 //     node tests/interop/client_credentials.mjs
 

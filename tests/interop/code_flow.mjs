@@ -6,7 +6,7 @@
 // the published JWKS with jose), userinfo, refresh with rotation and reuse detection, and
 // RP-initiated logout. Every step asserts and prints one line; any surprise exits 1.
 //
-// Run by tests/interop.rs with ISSUER, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI,
+// Run by tests/suite/interop.rs with ISSUER, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI,
 // POST_LOGOUT_REDIRECT_URI, USERNAME and PASSWORD set.
 
 import assert from 'node:assert/strict'

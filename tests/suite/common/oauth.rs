@@ -4,7 +4,8 @@ use base64::Engine;
 use idp::services::registry::{ClientRegistration, ResourceRegistration};
 use serde_json::Value;
 
-use super::TestApp;
+use super::dpop::DpopKey;
+use super::{spawn_app, Backend, TestApp, TestData};
 
 pub const API: &str = "https://api.test";
 pub const OTHER_API: &str = "https://other-api.test";
@@ -15,6 +16,32 @@ pub const BROWSER_ORIGIN: &str = "https://app.test";
 pub struct TestClient {
     pub id: String,
     pub secret: Option<String>,
+}
+
+impl TestClient {
+    /// Its `client_secret_basic` credentials, as [`TestApp::post_form`] takes them.
+    pub fn basic(&self) -> Option<(&str, &str)> {
+        assert!(self.secret.is_some(), "client_secret_basic needs a confidential client");
+        self.secret.as_deref().map(|secret| (self.id.as_str(), secret))
+    }
+}
+
+/// A node with the test APIs ([`TestApp::register_apis`]) and a confidential client_credentials
+/// client for both ([`TestApp::service_client`]). Keep the `TestData` as long as the app runs.
+pub async fn spawn_with_api_and_client(backend: Backend) -> (TestData, TestApp, TestClient) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let client = app.service_client().await;
+    (data, app, client)
+}
+
+/// A node with the test APIs and the client `registration`.
+pub async fn app_with_client(data: &TestData, registration: ClientRegistration) -> (TestApp, TestClient) {
+    let app = spawn_app(data).await;
+    app.register_apis().await;
+    let client = app.register_client(registration).await;
+    (app, client)
 }
 
 impl TestApp {
@@ -75,23 +102,60 @@ impl TestApp {
     ) -> reqwest::Response {
         let mut all = vec![("grant_type", "client_credentials")];
         all.extend_from_slice(form);
-        self.post_form("/token", &all, Some((&client.id, client.secret.as_deref().unwrap())), headers).await
+        self.post_form("/token", &all, client.basic(), headers).await
     }
 
     /// An access token for `client` (default resource), asserting success.
     pub async fn access_token(&self, client: &TestClient) -> String {
-        let response = self.token_for(client, &[], &[]).await;
+        self.access_token_with(client, &[], &[]).await
+    }
+
+    /// An access token for `client` from a client_credentials request with `form` and `headers`
+    /// (e.g. a `resource`, an `Origin`), asserting success.
+    pub async fn access_token_with(
+        &self,
+        client: &TestClient,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> String {
+        let response = self.token_for(client, form, headers).await;
         assert_eq!(response.status(), 200);
         let body: Value = response.json().await.unwrap();
         body["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// A DPoP nonce as a client learns it: from the `use_dpop_nonce` answer to a proof by `key`
+    /// without one (DPOP-13).
+    pub async fn dpop_nonce(&self, client: &TestClient, key: &DpopKey) -> String {
+        let proof = key.proof("POST", &self.token_endpoint(), None, None);
+        let response = self.token_for(client, &[], &[("DPoP", &proof)]).await;
+        assert_eq!(response.status(), 400);
+        let nonce = response.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+        assert_eq!(response.json::<Value>().await.unwrap()["error"], "use_dpop_nonce", "DPOP-13");
+        nonce
+    }
+
+    /// An access token for `client` bound to `key` (`cnf.jkt`, `token_type` DPoP), asserting
+    /// success.
+    pub async fn dpop_token_for(&self, client: &TestClient, key: &DpopKey) -> String {
+        let nonce = self.dpop_nonce(client, key).await;
+        let proof = key.proof("POST", &self.token_endpoint(), Some(&nonce), None);
+        let response = self.token_for(client, &[], &[("DPoP", &proof)]).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["token_type"], "DPoP");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
     pub async fn introspect(&self, caller: &TestClient, token: &str) -> Value {
-        let response = self
-            .post_form("/introspect", &[("token", token)], Some((&caller.id, caller.secret.as_deref().unwrap())), &[])
-            .await;
+        let response = self.post_form("/introspect", &[("token", token)], caller.basic(), &[]).await;
         assert_eq!(response.status(), 200);
         response.json().await.unwrap()
+    }
+
+    /// `/revoke` (RFC 7009) by `caller` with client_secret_basic.
+    pub async fn revoke(&self, caller: &TestClient, token: &str) -> reqwest::Response {
+        self.post_form("/revoke", &[("token", token)], caller.basic(), &[]).await
     }
 
     pub fn token_endpoint(&self) -> String {

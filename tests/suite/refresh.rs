@@ -2,14 +2,12 @@
 //! reuse detection that revokes the family, binding to client and (public clients) DPoP key,
 //! narrower scope and other resources, lifetimes, revocation.
 
-mod common;
+use crate::common;
 
 use common::browser::{token_body, web_app_registration, VERIFIER, WEB_APP_REDIRECT};
 use common::oauth::{claims_of, error_of, TestClient, API, OTHER_API};
-use common::{spawn_app, spawn_app_with, Backend, TestData};
-use idp::clock::ManualClock;
+use common::{spawn_app_with_env, Backend, TestData};
 use idp::services::registry::ClientRegistration;
-use idp::store::models::AuditEvent;
 use serde_json::Value;
 
 fn refreshing_app_registration() -> ClientRegistration {
@@ -26,7 +24,7 @@ const OFFLINE: &str = "openid offline_access read";
 async fn refresh(app: &common::TestApp, client: &TestClient, token: &str, extra: &[(&str, &str)]) -> reqwest::Response {
     let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
     form.extend_from_slice(extra);
-    app.post_form("/token", &form, Some((&client.id, client.secret.as_deref().unwrap())), &[]).await
+    app.post_form("/token", &form, client.basic(), &[]).await
 }
 
 /// Signs alice in and exchanges the code; returns the token response.
@@ -39,9 +37,7 @@ async fn first_tokens(app: &common::TestApp, client: &TestClient, extra: &[(&str
 
 async fn refresh_tokens_rotate_and_a_used_one_revokes_the_whole_family(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(refreshing_app_registration()).await;
+    let (app, client) = common::oauth::app_with_client(&data, refreshing_app_registration()).await;
     let service = app.service_client().await;
     app.create_user("alice").await;
     let first = first_tokens(&app, &client, &[]).await;
@@ -69,17 +65,7 @@ async fn refresh_tokens_rotate_and_a_used_one_revokes_the_whole_family(backend: 
         let active = app.introspect(&service, tokens["access_token"].as_str().unwrap()).await;
         assert_eq!(active["active"], false, "the family's access tokens are revoked");
     }
-    let db = app.state.db.clone();
-    let mut audited = false;
-    for _ in 0..50 {
-        let events = db.run(|conn| AuditEvent::recent(conn, "refresh_token.reuse", 5)).await.unwrap();
-        if !events.is_empty() {
-            audited = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(audited, "reuse is audited");
+    assert!(!app.audited("refresh_token.reuse").await.is_empty(), "reuse is audited");
     app.stop().await;
 }
 
@@ -159,7 +145,7 @@ async fn refresh_tokens_expire_when_idle_and_without_offline_access_none_is_issu
 
     // A disabled user's grants end (refreshes do not read the user).
     let live = first_tokens(&app, &client, &[]).await["refresh_token"].as_str().unwrap().to_owned();
-    let (_, revoked) = app.state.users.disable("alice").await.unwrap();
+    let revoked = app.disable_user("alice").await;
     assert!(revoked >= 1, "disabling a user revokes their grants");
     let (status, error) = error_of(refresh(&app, &client, &live, &[]).await).await;
     assert_eq!((status, error.as_str()), (400, "invalid_grant"), "disabled user");
@@ -168,8 +154,7 @@ async fn refresh_tokens_expire_when_idle_and_without_offline_access_none_is_issu
 
 async fn within_the_grace_window_the_previous_token_may_be_retried(backend: Backend) {
     let data = TestData::new(backend);
-    let clock = ManualClock::starting_now();
-    let app = spawn_app_with(&data, clock, &[("IDP_TOKENS__REFRESH_TOKEN_REUSE_GRACE", "30s")]).await.unwrap();
+    let app = spawn_app_with_env(&data, &[("IDP_TOKENS__REFRESH_TOKEN_REUSE_GRACE", "30s")]).await;
     app.register_apis().await;
     let client = app.register_client(refreshing_app_registration()).await;
     app.create_user("alice").await;
@@ -211,19 +196,15 @@ async fn within_the_grace_window_the_previous_token_may_be_retried(backend: Back
 
 async fn revoking_a_refresh_token_revokes_its_grant_and_a_replayed_code_too(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(refreshing_app_registration()).await;
+    let (app, client) = common::oauth::app_with_client(&data, refreshing_app_registration()).await;
     let service = app.service_client().await;
     app.create_user("alice").await;
     let first = first_tokens(&app, &client, &[]).await;
     let rt = first["refresh_token"].as_str().unwrap();
     let other = app.register_client(refreshing_app_registration()).await;
-    let response =
-        app.post_form("/revoke", &[("token", rt)], Some((&other.id, other.secret.as_deref().unwrap())), &[]).await;
+    let response = app.post_form("/revoke", &[("token", rt)], other.basic(), &[]).await;
     assert_eq!(response.status(), 400, "REV: only the client's own tokens");
-    let response =
-        app.post_form("/revoke", &[("token", rt)], Some((&client.id, client.secret.as_deref().unwrap())), &[]).await;
+    let response = app.post_form("/revoke", &[("token", rt)], client.basic(), &[]).await;
     assert_eq!(response.status(), 200);
     let (status, _) = error_of(refresh(&app, &client, rt, &[]).await).await;
     assert_eq!(status, 400);
@@ -240,8 +221,7 @@ async fn revoking_a_refresh_token_revokes_its_grant_and_a_replayed_code_too(back
 
 async fn a_public_clients_refresh_token_needs_a_proof_by_its_dpop_key(backend: Backend) {
     let data = TestData::new(backend);
-    let app =
-        spawn_app_with(&data, ManualClock::starting_now(), &[("IDP_DPOP__REQUIRE_NONCE", "false")]).await.unwrap();
+    let app = spawn_app_with_env(&data, &[("IDP_DPOP__REQUIRE_NONCE", "false")]).await;
     app.register_apis().await;
     let client = app.register_client(ClientRegistration { public: true, ..refreshing_app_registration() }).await;
     app.create_user("alice").await;
@@ -274,9 +254,11 @@ async fn a_public_clients_refresh_token_needs_a_proof_by_its_dpop_key(backend: B
 
 async fn withdrawing_consent_asks_again_and_revokes_the_grants_it_allowed(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(ClientRegistration { first_party: false, ..refreshing_app_registration() }).await;
+    let (app, client) = common::oauth::app_with_client(
+        &data,
+        ClientRegistration { first_party: false, ..refreshing_app_registration() },
+    )
+    .await;
     let service = app.service_client().await;
     let alice = app.create_user("alice").await;
     let mut browser = common::browser::Browser::new(&app);
@@ -284,12 +266,11 @@ async fn withdrawing_consent_asks_again_and_revokes_the_grants_it_allowed(backen
     let to = browser.authorize(&query, "alice").await;
     let code = common::browser::query_param(&to, "code").unwrap();
     let tokens = token_body(app.exchange(&client, &code, &[]).await).await;
-    let consents = app.state.consents.list(&alice.user_id).await.unwrap();
+    let consents = app.consents_of(&alice.user_id).await;
     assert_eq!(consents.len(), 1);
     assert_eq!(consents[0].client_id, client.id);
 
-    let withdrawal = app.state.consents.withdraw(&alice.user_id, &client.id).await.unwrap();
-    let (existed, grants) = (withdrawal.existed, withdrawal.revoked_grants);
+    let (existed, grants) = app.withdraw_consent(&alice.user_id, &client.id).await;
     assert_eq!((existed, grants), (true, 1));
     let (status, error) = error_of(refresh(&app, &client, tokens["refresh_token"].as_str().unwrap(), &[]).await).await;
     assert_eq!((status, error.as_str()), (400, "invalid_grant"));
@@ -301,9 +282,7 @@ async fn withdrawing_consent_asks_again_and_revokes_the_grants_it_allowed(backen
 
 async fn on_the_embedded_store_a_revocation_by_another_process_is_honoured(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(refreshing_app_registration()).await;
+    let (app, client) = common::oauth::app_with_client(&data, refreshing_app_registration()).await;
     let alice = app.create_user("alice").await;
     let rt = first_tokens(&app, &client, &[]).await["refresh_token"].as_str().unwrap().to_owned();
     // What `idp users disable` in another process does: only the database is shared.
@@ -328,14 +307,15 @@ async fn on_the_embedded_store_a_revocation_by_another_process_is_honoured(backe
     app.stop().await;
 }
 
-backend_tests!(
-    on_the_embedded_store_a_revocation_by_another_process_is_honoured,
-    withdrawing_consent_asks_again_and_revokes_the_grants_it_allowed,
-    refresh_tokens_rotate_and_a_used_one_revokes_the_whole_family,
-    refresh_narrows_scope_and_switches_resource_within_the_grant,
-    of_two_concurrent_refreshes_exactly_one_wins,
-    refresh_tokens_expire_when_idle_and_without_offline_access_none_is_issued,
-    within_the_grace_window_the_previous_token_may_be_retried,
-    revoking_a_refresh_token_revokes_its_grant_and_a_replayed_code_too,
-    a_public_clients_refresh_token_needs_a_proof_by_its_dpop_key,
-);
+crate::suite_tests! {
+    on_each_backend:
+        on_the_embedded_store_a_revocation_by_another_process_is_honoured,
+        withdrawing_consent_asks_again_and_revokes_the_grants_it_allowed,
+        refresh_tokens_rotate_and_a_used_one_revokes_the_whole_family,
+        refresh_narrows_scope_and_switches_resource_within_the_grant,
+        of_two_concurrent_refreshes_exactly_one_wins,
+        refresh_tokens_expire_when_idle_and_without_offline_access_none_is_issued,
+        within_the_grace_window_the_previous_token_may_be_retried,
+        revoking_a_refresh_token_revokes_its_grant_and_a_replayed_code_too,
+        a_public_clients_refresh_token_needs_a_proof_by_its_dpop_key;
+}

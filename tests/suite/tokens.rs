@@ -1,15 +1,18 @@
 //! The token endpoint with client_credentials: client authentication (RFC 6749 §2.3, RFC 7523),
 //! resource indicators (RFC 8707), RFC 9068 access tokens, errors (RFC 6749 §5.2) and CORS.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::oauth::{claims_of, error_of, header_of, service_registration, TestClient, API, BROWSER_ORIGIN, OTHER_API};
+use common::oauth::{
+    claims_of, error_of, header_of, service_registration, spawn_with_api_and_client, TestClient, API, BROWSER_ORIGIN,
+    OTHER_API,
+};
 use common::{eventually, spawn_app, spawn_app_with, Backend, TestData};
 use idp::clock::ManualClock;
 use idp::services::registry::ClientRegistration;
-use idp::store::models::{AuditEvent, ClientSecretRow};
+use idp::store::models::ClientSecretRow;
 use serde_json::{json, Value};
 
 async fn tokens_issued(app: &common::TestApp) -> u64 {
@@ -21,10 +24,7 @@ async fn tokens_issued(app: &common::TestApp) -> u64 {
 }
 
 async fn jwt_3_client_credentials_token_is_an_rfc9068_jwt_for_the_default_resource(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
 
     let response = app.token_for(&client, &[], &[]).await;
     assert_eq!(response.status(), 200);
@@ -54,10 +54,7 @@ async fn jwt_3_client_credentials_token_is_an_rfc9068_jwt_for_the_default_resour
 }
 
 async fn jwt_2_the_token_signature_verifies_with_the_published_key(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let token = app.access_token(&client).await;
 
     let jwks: Value = app.get("/jwks").await.json().await.unwrap();
@@ -71,10 +68,7 @@ async fn jwt_2_the_token_signature_verifies_with_the_published_key(backend: Back
 }
 
 async fn res_5_a_requested_resource_becomes_the_audience_and_cuts_the_scopes(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
 
     let response = app.token_for(&client, &[("resource", OTHER_API)], &[]).await;
     assert_eq!(response.status(), 200);
@@ -86,10 +80,7 @@ async fn res_5_a_requested_resource_becomes_the_audience_and_cuts_the_scopes(bac
 }
 
 async fn res_1_a_resource_that_is_not_an_absolute_uri_without_fragment_is_invalid_target(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     for bad in ["api.test", "/relative", "https://api.test#frag", "https://api.test?x=1", "https://api.test/"] {
         let (status, error) = error_of(app.token_for(&client, &[("resource", bad)], &[]).await).await;
         assert_eq!((status, error.as_str()), (400, "invalid_target"), "{bad}");
@@ -112,20 +103,14 @@ async fn res_2_a_resource_the_client_may_not_use_is_invalid_target(backend: Back
 }
 
 async fn res_4_one_token_names_one_audience_so_two_resources_are_invalid_target(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let response = app.token_for(&client, &[("resource", API), ("resource", OTHER_API)], &[]).await;
     assert_eq!(error_of(response).await, (400, "invalid_target".into()));
     app.stop().await;
 }
 
 async fn a_scope_outside_what_client_and_resource_allow_is_invalid_scope(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
 
     let narrowed = app.token_for(&client, &[("scope", "read")], &[]).await;
     let body: Value = narrowed.json().await.unwrap();
@@ -143,10 +128,7 @@ async fn a_scope_outside_what_client_and_resource_allow_is_invalid_scope(backend
 }
 
 async fn core_1_a_repeated_parameter_is_invalid_request_and_an_empty_one_is_omitted(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let repeated = app.token_for(&client, &[("scope", "read"), ("scope", "write")], &[]).await;
     assert_eq!(error_of(repeated).await, (400, "invalid_request".into()));
     let empty = app.token_for(&client, &[("scope", "")], &[]).await;
@@ -155,10 +137,7 @@ async fn core_1_a_repeated_parameter_is_invalid_request_and_an_empty_one_is_omit
 }
 
 async fn core_10_the_token_endpoint_takes_only_a_form_post_with_nothing_in_the_uri(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     assert_eq!(app.get("/token").await.status(), 405);
 
     let secret = client.secret.clone().unwrap();
@@ -185,10 +164,7 @@ async fn core_10_the_token_endpoint_takes_only_a_form_post_with_nothing_in_the_u
 }
 
 async fn core_12_a_wrong_secret_is_401_invalid_client_with_a_basic_challenge(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let wrong = TestClient { id: client.id.clone(), secret: Some("idp_cs_wrong".into()) };
     let response = app.token_for(&wrong, &[], &[]).await;
     assert_eq!(response.status(), 401);
@@ -202,7 +178,7 @@ async fn core_12_a_wrong_secret_is_401_invalid_client_with_a_basic_challenge(bac
     let unknown = TestClient { id: "idp_c_unknownclient00000000".into(), secret: client.secret.clone() };
     assert_eq!(error_of(app.token_for(&unknown, &[], &[]).await).await, (401, "invalid_client".into()));
     let audited = eventually(Duration::from_secs(5), || async {
-        let events = app.state.db.run(|c| AuditEvent::recent(c, "client.authentication.failed", 10)).await.unwrap();
+        let events = app.audit_events("client.authentication.failed", 10).await;
         events.len() >= 2 && events.iter().all(|e| e.request_id.is_some() && e.outcome == "refused")
     })
     .await;
@@ -213,14 +189,11 @@ async fn core_12_a_wrong_secret_is_401_invalid_client_with_a_basic_challenge(bac
 
 async fn client_secret_post_is_accepted_only_for_a_client_registered_for_it(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let post_client = app
-        .register_client(ClientRegistration {
-            auth_method: Some("client_secret_post".into()),
-            ..service_registration()
-        })
-        .await;
+    let (app, post_client) = common::oauth::app_with_client(
+        &data,
+        ClientRegistration { auth_method: Some("client_secret_post".into()), ..service_registration() },
+    )
+    .await;
     let secret = post_client.secret.clone().unwrap();
     let form = [("grant_type", "client_credentials"), ("client_id", &post_client.id), ("client_secret", &secret)];
     assert_eq!(app.post_form("/token", &form, None, &[]).await.status(), 200);
@@ -237,10 +210,7 @@ async fn client_secret_post_is_accepted_only_for_a_client_registered_for_it(back
 }
 
 async fn two_authentication_methods_in_one_request_are_invalid_request(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let secret = client.secret.clone().unwrap();
     let response = app.token_for(&client, &[("client_id", &client.id), ("client_secret", &secret)], &[]).await;
     assert_eq!(error_of(response).await, (400, "invalid_request".into()));
@@ -249,10 +219,7 @@ async fn two_authentication_methods_in_one_request_are_invalid_request(backend: 
 }
 
 async fn bcp_12_password_and_unknown_grants_are_unsupported_grant_type(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let secret = client.secret.clone().unwrap();
     for grant in ["password", "urn:example:custom", "implicit"] {
         let form = [("grant_type", grant), ("username", "u"), ("password", "p")];
@@ -266,24 +233,21 @@ async fn bcp_12_password_and_unknown_grants_are_unsupported_grant_type(backend: 
 
 async fn a_grant_the_client_is_not_registered_for_is_unauthorized_client(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let web_app = app
-        .register_client(ClientRegistration {
+    let (app, web_app) = common::oauth::app_with_client(
+        &data,
+        ClientRegistration {
             grant_types: vec!["authorization_code".into()],
             redirect_uris: vec!["https://app.test/callback".into()],
             ..service_registration()
-        })
-        .await;
+        },
+    )
+    .await;
     assert_eq!(error_of(app.token_for(&web_app, &[], &[]).await).await, (400, "unauthorized_client".into()));
     app.stop().await;
 }
 
 async fn a_disabled_or_deleted_client_is_refused_at_once(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     assert_eq!(app.token_for(&client, &[], &[]).await.status(), 200, "cached now");
 
     let registry = app.state.registry.clone();
@@ -342,10 +306,7 @@ async fn a_rotated_secret_keeps_the_old_one_valid_for_the_overlap_only(backend: 
 }
 
 async fn secrets_are_generated_with_256_bits_and_stored_only_as_keyed_hashes(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let secret = client.secret.clone().unwrap();
     assert!(secret.starts_with("idp_cs_"));
     assert_eq!(secret.len(), "idp_cs_".len() + 43, "32 random bytes, base64url");
@@ -436,10 +397,7 @@ async fn private_key_jwt_accepts_a_fresh_assertion_once(backend: Backend) {
 }
 
 async fn a_registered_browser_origin_gets_cors_headers_and_an_origin_bound_token(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let response = app.token_for(&client, &[], &[("Origin", BROWSER_ORIGIN)]).await;
     assert_eq!(response.status(), 200);
     let headers = response.headers().clone();
@@ -456,10 +414,7 @@ async fn a_registered_browser_origin_gets_cors_headers_and_an_origin_bound_token
 }
 
 async fn an_origin_the_client_did_not_register_is_403_without_cors_headers(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     for origin in ["https://evil.test", "null", "https://app.test.evil.test", "http://app.test", "https://APP.test"] {
         let response = app.token_for(&client, &[], &[("Origin", origin)]).await;
         assert_eq!(response.status(), 403, "{origin}");
@@ -467,11 +422,7 @@ async fn an_origin_the_client_did_not_register_is_403_without_cors_headers(backe
         assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_request");
     }
     assert_eq!(tokens_issued(&app).await, 0);
-    let audited = eventually(Duration::from_secs(5), || async {
-        !app.state.db.run(|c| AuditEvent::recent(c, "origin.refused", 10)).await.unwrap().is_empty()
-    })
-    .await;
-    assert!(audited);
+    assert!(!app.audited("origin.refused").await.is_empty());
     app.stop().await;
 }
 
@@ -513,10 +464,7 @@ async fn preflight_answers_registered_origins_with_a_fixed_policy(backend: Backe
 }
 
 async fn lacking_origin_a_referer_from_an_unregistered_origin_is_refused(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     for referer in ["https://evil.test/page", "not a url", "http://app.test/"] {
         let response = app.token_for(&client, &[], &[("Referer", referer)]).await;
         assert_eq!(response.status(), 403, "{referer}");
@@ -532,10 +480,7 @@ async fn lacking_origin_a_referer_from_an_unregistered_origin_is_refused(backend
 }
 
 async fn an_oversized_body_is_refused_with_an_oauth_error(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let padding = "x".repeat(20 * 1024);
     let response = app.token_for(&client, &[("padding", &padding)], &[]).await;
     assert_eq!(response.status(), 413);
@@ -545,29 +490,30 @@ async fn an_oversized_body_is_refused_with_an_oauth_error(backend: Backend) {
     app.stop().await;
 }
 
-backend_tests!(
-    lacking_origin_a_referer_from_an_unregistered_origin_is_refused,
-    an_oversized_body_is_refused_with_an_oauth_error,
-    jwt_3_client_credentials_token_is_an_rfc9068_jwt_for_the_default_resource,
-    jwt_2_the_token_signature_verifies_with_the_published_key,
-    res_5_a_requested_resource_becomes_the_audience_and_cuts_the_scopes,
-    res_1_a_resource_that_is_not_an_absolute_uri_without_fragment_is_invalid_target,
-    res_2_a_resource_the_client_may_not_use_is_invalid_target,
-    res_4_one_token_names_one_audience_so_two_resources_are_invalid_target,
-    a_scope_outside_what_client_and_resource_allow_is_invalid_scope,
-    core_1_a_repeated_parameter_is_invalid_request_and_an_empty_one_is_omitted,
-    core_10_the_token_endpoint_takes_only_a_form_post_with_nothing_in_the_uri,
-    core_12_a_wrong_secret_is_401_invalid_client_with_a_basic_challenge,
-    client_secret_post_is_accepted_only_for_a_client_registered_for_it,
-    two_authentication_methods_in_one_request_are_invalid_request,
-    bcp_12_password_and_unknown_grants_are_unsupported_grant_type,
-    a_grant_the_client_is_not_registered_for_is_unauthorized_client,
-    a_disabled_or_deleted_client_is_refused_at_once,
-    a_client_disabled_on_one_node_is_refused_by_another_within_a_second,
-    a_rotated_secret_keeps_the_old_one_valid_for_the_overlap_only,
-    secrets_are_generated_with_256_bits_and_stored_only_as_keyed_hashes,
-    private_key_jwt_accepts_a_fresh_assertion_once,
-    a_registered_browser_origin_gets_cors_headers_and_an_origin_bound_token,
-    an_origin_the_client_did_not_register_is_403_without_cors_headers,
-    preflight_answers_registered_origins_with_a_fixed_policy,
-);
+crate::suite_tests! {
+    on_each_backend:
+        lacking_origin_a_referer_from_an_unregistered_origin_is_refused,
+        an_oversized_body_is_refused_with_an_oauth_error,
+        jwt_3_client_credentials_token_is_an_rfc9068_jwt_for_the_default_resource,
+        jwt_2_the_token_signature_verifies_with_the_published_key,
+        res_5_a_requested_resource_becomes_the_audience_and_cuts_the_scopes,
+        res_1_a_resource_that_is_not_an_absolute_uri_without_fragment_is_invalid_target,
+        res_2_a_resource_the_client_may_not_use_is_invalid_target,
+        res_4_one_token_names_one_audience_so_two_resources_are_invalid_target,
+        a_scope_outside_what_client_and_resource_allow_is_invalid_scope,
+        core_1_a_repeated_parameter_is_invalid_request_and_an_empty_one_is_omitted,
+        core_10_the_token_endpoint_takes_only_a_form_post_with_nothing_in_the_uri,
+        core_12_a_wrong_secret_is_401_invalid_client_with_a_basic_challenge,
+        client_secret_post_is_accepted_only_for_a_client_registered_for_it,
+        two_authentication_methods_in_one_request_are_invalid_request,
+        bcp_12_password_and_unknown_grants_are_unsupported_grant_type,
+        a_grant_the_client_is_not_registered_for_is_unauthorized_client,
+        a_disabled_or_deleted_client_is_refused_at_once,
+        a_client_disabled_on_one_node_is_refused_by_another_within_a_second,
+        a_rotated_secret_keeps_the_old_one_valid_for_the_overlap_only,
+        secrets_are_generated_with_256_bits_and_stored_only_as_keyed_hashes,
+        private_key_jwt_accepts_a_fresh_assertion_once,
+        a_registered_browser_origin_gets_cors_headers_and_an_origin_bound_token,
+        an_origin_the_client_did_not_register_is_403_without_cors_headers,
+        preflight_answers_registered_origins_with_a_fixed_policy;
+}

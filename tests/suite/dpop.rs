@@ -1,31 +1,13 @@
 //! DPoP at the token endpoint (RFC 9449 §4.3, §5, §8): every check of a proof, the server
 //! nonce, replay, binding and the exact error for each bad proof.
 
-mod common;
+use crate::common;
 
 use common::dpop::DpopKey;
-use common::oauth::{claims_of, error_of, service_registration, TestClient};
+use common::oauth::{claims_of, error_of, service_registration, spawn_with_api_and_client, TestClient};
 use common::{spawn_app, Backend, TestApp, TestData};
 use idp::services::registry::ClientRegistration;
 use serde_json::{json, Value};
-
-/// A nonce as a client learns it: from a `use_dpop_nonce` answer.
-async fn nonce(app: &TestApp, client: &TestClient, key: &DpopKey) -> String {
-    let proof = key.proof("POST", &app.token_endpoint(), None, None);
-    let response = app.token_for(client, &[], &[("DPoP", &proof)]).await;
-    assert_eq!(response.status(), 400);
-    let nonce = response.headers()["dpop-nonce"].to_str().unwrap().to_owned();
-    assert_eq!(response.json::<Value>().await.unwrap()["error"], "use_dpop_nonce", "DPOP-13");
-    nonce
-}
-
-async fn setup(backend: Backend) -> (TestData, TestApp, TestClient) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
-    (data, app, client)
-}
 
 /// Sends `proof` and expects `invalid_dpop_proof` (DPOP-18).
 async fn assert_refused(app: &TestApp, client: &TestClient, proof: &str, why: &str) {
@@ -34,9 +16,9 @@ async fn assert_refused(app: &TestApp, client: &TestClient, proof: &str, why: &s
 }
 
 async fn dpop_19_a_valid_proof_binds_the_token_to_the_key(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let key = DpopKey::es256();
-    let nonce = nonce(&app, &client, &key).await;
+    let nonce = app.dpop_nonce(&client, &key).await;
     let proof = key.proof("POST", &app.token_endpoint(), Some(&nonce), None);
     let response = app.token_for(&client, &[], &[("DPoP", &proof)]).await;
     assert_eq!(response.status(), 200);
@@ -49,9 +31,9 @@ async fn dpop_19_a_valid_proof_binds_the_token_to_the_key(backend: Backend) {
 }
 
 async fn dpop_13_a_missing_or_foreign_nonce_gets_use_dpop_nonce_with_a_fresh_one(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let key = DpopKey::es256();
-    let first = nonce(&app, &client, &key).await;
+    let first = app.dpop_nonce(&client, &key).await;
     assert!(first.len() >= 22, "DPOP-30: unpredictable");
     let proof = key.proof("POST", &app.token_endpoint(), Some("made-up-nonce"), None);
     let response = app.token_for(&client, &[], &[("DPoP", &proof)]).await;
@@ -62,9 +44,9 @@ async fn dpop_13_a_missing_or_foreign_nonce_gets_use_dpop_nonce_with_a_fresh_one
 }
 
 async fn dpop_1_two_dpop_headers_are_refused(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let key = DpopKey::es256();
-    let nonce = nonce(&app, &client, &key).await;
+    let nonce = app.dpop_nonce(&client, &key).await;
     let a = key.proof("POST", &app.token_endpoint(), Some(&nonce), None);
     let b = key.proof("POST", &app.token_endpoint(), Some(&nonce), None);
     let response = app.token_for(&client, &[], &[("DPoP", &a), ("dpop", &b)]).await;
@@ -76,7 +58,7 @@ async fn dpop_1_two_dpop_headers_are_refused(backend: Backend) {
 }
 
 async fn dpop_2_a_value_that_is_not_one_compact_jws_is_refused(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     for bad in ["not-a-jwt", "a.b", "a.b.c.d", "eyJ.eyJ.sig, eyJ.eyJ.sig"] {
         assert_refused(&app, &client, bad, bad).await;
     }
@@ -84,9 +66,9 @@ async fn dpop_2_a_value_that_is_not_one_compact_jws_is_refused(backend: Backend)
 }
 
 async fn dpop_4_a_typ_other_than_dpop_jwt_is_refused(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let key = DpopKey::es256();
-    let nonce = nonce(&app, &client, &key).await;
+    let nonce = app.dpop_nonce(&client, &key).await;
     for typ in [json!("jwt"), json!("at+jwt"), Value::Null] {
         let mut header = key.header();
         header["typ"] = typ.clone();
@@ -97,9 +79,9 @@ async fn dpop_4_a_typ_other_than_dpop_jwt_is_refused(backend: Backend) {
 }
 
 async fn dpop_5_none_and_symmetric_algorithms_are_refused(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let key = DpopKey::es256();
-    let nonce = nonce(&app, &client, &key).await;
+    let nonce = app.dpop_nonce(&client, &key).await;
     for alg in ["none", "HS256", "RS256"] {
         let mut header = key.header();
         header["alg"] = json!(alg);
@@ -110,10 +92,10 @@ async fn dpop_5_none_and_symmetric_algorithms_are_refused(backend: Backend) {
 }
 
 async fn dpop_7_a_signature_by_another_key_is_refused(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let key = DpopKey::es256();
     let other = DpopKey::es256();
-    let nonce = nonce(&app, &client, &key).await;
+    let nonce = app.dpop_nonce(&client, &key).await;
     let claims = key.claims("POST", &app.token_endpoint(), Some(&nonce), None, now());
     // Signed by `other`, but names `key`'s public JWK.
     assert_refused(&app, &client, &other.proof_with(key.header(), claims), "wrong signer").await;
@@ -121,9 +103,9 @@ async fn dpop_7_a_signature_by_another_key_is_refused(backend: Backend) {
 }
 
 async fn dpop_8_a_private_or_symmetric_jwk_is_refused(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let key = DpopKey::es256();
-    let nonce = nonce(&app, &client, &key).await;
+    let nonce = app.dpop_nonce(&client, &key).await;
     let mut private = key.header();
     private["jwk"] = Value::Object(key.private_jwk());
     let claims = key.claims("POST", &app.token_endpoint(), Some(&nonce), None, now());
@@ -135,17 +117,17 @@ async fn dpop_8_a_private_or_symmetric_jwk_is_refused(backend: Backend) {
 }
 
 async fn dpop_9_htm_must_be_the_request_method(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let key = DpopKey::es256();
-    let nonce = nonce(&app, &client, &key).await;
+    let nonce = app.dpop_nonce(&client, &key).await;
     assert_refused(&app, &client, &key.proof("GET", &app.token_endpoint(), Some(&nonce), None), "GET").await;
     app.stop().await;
 }
 
 async fn dpop_10_htu_must_be_this_endpoint_ignoring_query_and_fragment(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let key = DpopKey::es256();
-    let nonce = nonce(&app, &client, &key).await;
+    let nonce = app.dpop_nonce(&client, &key).await;
     for htu in [app.url("/introspect"), app.url("/token/x"), "https://elsewhere.test/token".to_owned()] {
         assert_refused(&app, &client, &key.proof("POST", &htu, Some(&nonce), None), &htu).await;
     }
@@ -156,9 +138,9 @@ async fn dpop_10_htu_must_be_this_endpoint_ignoring_query_and_fragment(backend: 
 }
 
 async fn dpop_11_htu_is_compared_after_scheme_and_host_normalisation(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let key = DpopKey::es256();
-    let nonce = nonce(&app, &client, &key).await;
+    let nonce = app.dpop_nonce(&client, &key).await;
     let upper = app.token_endpoint().replace("http://", "HTTP://");
     let proof = key.proof("POST", &upper, Some(&nonce), None);
     assert_eq!(app.token_for(&client, &[], &[("DPoP", &proof)]).await.status(), 200);
@@ -166,9 +148,9 @@ async fn dpop_11_htu_is_compared_after_scheme_and_host_normalisation(backend: Ba
 }
 
 async fn dpop_12_an_htu_that_is_not_a_string_is_refused(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let key = DpopKey::es256();
-    let nonce = nonce(&app, &client, &key).await;
+    let nonce = app.dpop_nonce(&client, &key).await;
     let mut claims = key.claims("POST", &app.token_endpoint(), Some(&nonce), None, now());
     claims["htu"] = json!([app.token_endpoint()]);
     assert_refused(&app, &client, &key.proof_with(key.header(), claims), "array htu").await;
@@ -176,9 +158,9 @@ async fn dpop_12_an_htu_that_is_not_a_string_is_refused(backend: Backend) {
 }
 
 async fn dpop_14_a_proof_too_old_or_too_far_in_the_future_is_refused(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let key = DpopKey::es256();
-    let nonce = nonce(&app, &client, &key).await;
+    let nonce = app.dpop_nonce(&client, &key).await;
     // Relative to the server's (manual) clock, which stood still since the app started.
     let server_now = idp::clock::Clock::now(&app.clock);
     for (iat, why) in [(server_now - 301, "older than 5 min"), (server_now + 61, "61 s ahead")] {
@@ -191,9 +173,9 @@ async fn dpop_14_a_proof_too_old_or_too_far_in_the_future_is_refused(backend: Ba
 }
 
 async fn dpop_15_a_replayed_proof_is_refused(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let key = DpopKey::es256();
-    let nonce = nonce(&app, &client, &key).await;
+    let nonce = app.dpop_nonce(&client, &key).await;
     let proof = key.proof("POST", &app.token_endpoint(), Some(&nonce), None);
     assert_eq!(app.token_for(&client, &[], &[("DPoP", &proof)]).await.status(), 200);
     assert_refused(&app, &client, &proof, "same jti again").await;
@@ -201,9 +183,9 @@ async fn dpop_15_a_replayed_proof_is_refused(backend: Backend) {
 }
 
 async fn dpop_17_extra_header_parameters_and_claims_are_accepted(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let key = DpopKey::es256();
-    let nonce = nonce(&app, &client, &key).await;
+    let nonce = app.dpop_nonce(&client, &key).await;
     let mut header = key.header();
     header["x-extra"] = json!("ok");
     let mut claims = key.claims("POST", &app.token_endpoint(), Some(&nonce), None, now());
@@ -215,13 +197,13 @@ async fn dpop_17_extra_header_parameters_and_claims_are_accepted(backend: Backen
 
 async fn dpop_22_a_client_registered_for_bound_tokens_gets_none_without_a_proof(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(ClientRegistration { require_dpop: true, ..service_registration() }).await;
+    let (app, client) =
+        common::oauth::app_with_client(&data, ClientRegistration { require_dpop: true, ..service_registration() })
+            .await;
     let response = app.token_for(&client, &[], &[]).await;
     assert_eq!(error_of(response).await, (400, "invalid_dpop_proof".into()));
     let key = DpopKey::es256();
-    let nonce = nonce(&app, &client, &key).await;
+    let nonce = app.dpop_nonce(&client, &key).await;
     let proof = key.proof("POST", &app.token_endpoint(), Some(&nonce), None);
     assert_eq!(app.token_for(&client, &[], &[("DPoP", &proof)]).await.status(), 200);
     app.stop().await;
@@ -249,7 +231,7 @@ async fn nonces_from_one_node_are_accepted_by_another(backend: Backend) {
     first.register_apis().await;
     let client = first.service_client().await;
     let key = DpopKey::es256();
-    let nonce = nonce(&first, &client, &key).await;
+    let nonce = first.dpop_nonce(&client, &key).await;
     let proof = key.proof("POST", &second.token_endpoint(), Some(&nonce), None);
     let response = common::eventually(std::time::Duration::from_secs(2), || async {
         second
@@ -269,23 +251,24 @@ fn now() -> i64 {
     idp::clock::Clock::now(&idp::clock::SystemClock)
 }
 
-backend_tests!(
-    dpop_19_a_valid_proof_binds_the_token_to_the_key,
-    dpop_13_a_missing_or_foreign_nonce_gets_use_dpop_nonce_with_a_fresh_one,
-    dpop_1_two_dpop_headers_are_refused,
-    dpop_2_a_value_that_is_not_one_compact_jws_is_refused,
-    dpop_4_a_typ_other_than_dpop_jwt_is_refused,
-    dpop_5_none_and_symmetric_algorithms_are_refused,
-    dpop_7_a_signature_by_another_key_is_refused,
-    dpop_8_a_private_or_symmetric_jwk_is_refused,
-    dpop_9_htm_must_be_the_request_method,
-    dpop_10_htu_must_be_this_endpoint_ignoring_query_and_fragment,
-    dpop_11_htu_is_compared_after_scheme_and_host_normalisation,
-    dpop_12_an_htu_that_is_not_a_string_is_refused,
-    dpop_14_a_proof_too_old_or_too_far_in_the_future_is_refused,
-    dpop_15_a_replayed_proof_is_refused,
-    dpop_17_extra_header_parameters_and_claims_are_accepted,
-    dpop_22_a_client_registered_for_bound_tokens_gets_none_without_a_proof,
-    a_resource_that_requires_dpop_gets_no_bearer_tokens,
-    nonces_from_one_node_are_accepted_by_another,
-);
+crate::suite_tests! {
+    on_each_backend:
+        dpop_19_a_valid_proof_binds_the_token_to_the_key,
+        dpop_13_a_missing_or_foreign_nonce_gets_use_dpop_nonce_with_a_fresh_one,
+        dpop_1_two_dpop_headers_are_refused,
+        dpop_2_a_value_that_is_not_one_compact_jws_is_refused,
+        dpop_4_a_typ_other_than_dpop_jwt_is_refused,
+        dpop_5_none_and_symmetric_algorithms_are_refused,
+        dpop_7_a_signature_by_another_key_is_refused,
+        dpop_8_a_private_or_symmetric_jwk_is_refused,
+        dpop_9_htm_must_be_the_request_method,
+        dpop_10_htu_must_be_this_endpoint_ignoring_query_and_fragment,
+        dpop_11_htu_is_compared_after_scheme_and_host_normalisation,
+        dpop_12_an_htu_that_is_not_a_string_is_refused,
+        dpop_14_a_proof_too_old_or_too_far_in_the_future_is_refused,
+        dpop_15_a_replayed_proof_is_refused,
+        dpop_17_extra_header_parameters_and_claims_are_accepted,
+        dpop_22_a_client_registered_for_bound_tokens_gets_none_without_a_proof,
+        a_resource_that_requires_dpop_gets_no_bearer_tokens,
+        nonces_from_one_node_are_accepted_by_another;
+}

@@ -3,7 +3,6 @@
 //!
 //! Deliberately independent of `idp::crypto::dpop`: the thumbprint and `ath` are computed here
 //! from the RFCs, so a test passes only if the server agrees with them.
-#![allow(dead_code)] // each test binary uses a different part of the harness
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -43,10 +42,6 @@ impl DpopKey {
         let canonical =
             format!(r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#, member("crv"), member("x"), member("y"));
         b64url(ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes()).as_ref())
-    }
-
-    pub fn public_jwk(&self) -> Map<String, Value> {
-        self.public_jwk.clone()
     }
 
     /// The key pair including the private `d`, to check a server refuses it in a header.

@@ -1,15 +1,15 @@
 //! The foundation: discovery, JWKS, keys that survive restarts and rotate across nodes,
 //! readiness, metrics and the headers on every response.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{eventually, spawn_app, spawn_app_with, Backend, TestData};
+use common::{eventually, spawn_app, spawn_app_with, spawn_app_with_env, Backend, TestData};
 use idp::clock::ManualClock;
 use idp::crypto::SigningAlg;
 use idp::services::keys::KeyState;
-use idp::store::models::{AuditEvent, SigningKeyRow};
+use idp::store::models::SigningKeyRow;
 use serde_json::Value;
 
 const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
@@ -147,7 +147,7 @@ async fn every_response_carries_the_security_headers(backend: Backend) {
 
 async fn an_https_issuer_adds_strict_transport_security(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app_with(&data, ManualClock::starting_now(), &[("IDP_ISSUER", "https://idp.test")]).await.unwrap();
+    let app = spawn_app_with_env(&data, &[("IDP_ISSUER", "https://idp.test")]).await;
     let response = app.get("/jwks").await;
     assert_eq!(response.headers()["strict-transport-security"], "max-age=31536000; includeSubDomains");
     app.stop().await;
@@ -296,7 +296,7 @@ async fn keys_rotate_from_the_cli_reaches_the_running_server_and_signs_only_afte
     let gone = eventually(Duration::from_secs(5), || async { !app.jwks_kids().await.contains(&active_before) }).await;
     assert!(gone, "an expired key leaves the JWKS");
 
-    let audit = app.state.db.run(|c| AuditEvent::recent(c, "keys.create", 20)).await.unwrap();
+    let audit = app.audit_events("keys.create", 20).await;
     assert!(audit.iter().any(|e| e.detail.as_deref().unwrap_or("").contains("\"trigger\":\"operator\"")));
     app.stop().await;
 }
@@ -363,22 +363,23 @@ async fn two_nodes_share_keys_and_see_each_others_rotation(backend: Backend) {
     second.stop().await;
 }
 
-backend_tests!(
-    discovery_names_the_issuer_and_jwks_uri,
-    every_advertised_endpoint_exists,
-    jwks_publishes_es256_and_rs256_public_keys_only,
-    jwks_answers_304_to_a_matching_if_none_match,
-    cors_preflight_for_public_documents_reflects_nothing,
-    every_response_carries_the_security_headers,
-    an_https_issuer_adds_strict_transport_security,
-    request_ids_are_echoed_when_plain_and_made_otherwise,
-    metrics_count_requests_by_route_and_status,
-    healthz_and_readyz_answer_when_everything_is_up,
-    a_restart_keeps_the_same_keys,
-    a_deleted_kek_stops_start_and_creates_nothing,
-    a_different_kek_stops_start,
-    keys_rotate_from_the_cli_reaches_the_running_server_and_signs_only_after_the_window,
-    a_second_rotation_while_a_key_is_pending_changes_nothing,
-    keys_rotate_on_schedule_ahead_of_their_publish_window,
-    two_nodes_share_keys_and_see_each_others_rotation,
-);
+crate::suite_tests! {
+    on_each_backend:
+        discovery_names_the_issuer_and_jwks_uri,
+        every_advertised_endpoint_exists,
+        jwks_publishes_es256_and_rs256_public_keys_only,
+        jwks_answers_304_to_a_matching_if_none_match,
+        cors_preflight_for_public_documents_reflects_nothing,
+        every_response_carries_the_security_headers,
+        an_https_issuer_adds_strict_transport_security,
+        request_ids_are_echoed_when_plain_and_made_otherwise,
+        metrics_count_requests_by_route_and_status,
+        healthz_and_readyz_answer_when_everything_is_up,
+        a_restart_keeps_the_same_keys,
+        a_deleted_kek_stops_start_and_creates_nothing,
+        a_different_kek_stops_start,
+        keys_rotate_from_the_cli_reaches_the_running_server_and_signs_only_after_the_window,
+        a_second_rotation_while_a_key_is_pending_changes_nothing,
+        keys_rotate_on_schedule_ahead_of_their_publish_window,
+        two_nodes_share_keys_and_see_each_others_rotation;
+}

@@ -1,6 +1,6 @@
 //! End users: creation, argon2id password hashes, sign-in checks, and the CLI.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -80,13 +80,15 @@ async fn signing_in_as_an_unknown_user_costs_as_much_as_a_wrong_password(backend
     app.stop().await;
 }
 
-backend_tests!(
-    a_user_signs_in_only_with_the_right_password_while_enabled,
-    a_second_user_with_the_same_username_is_refused,
-    signing_in_as_an_unknown_user_costs_as_much_as_a_wrong_password,
-);
+crate::suite_tests! {
+    on_each_backend:
+        a_user_signs_in_only_with_the_right_password_while_enabled,
+        a_second_user_with_the_same_username_is_refused,
+        signing_in_as_an_unknown_user_costs_as_much_as_a_wrong_password;
+    sync_test:
+        the_cli_creates_a_user_with_a_password_from_stdin_and_lists_it_without_the_hash;
+}
 
-#[test]
 fn the_cli_creates_a_user_with_a_password_from_stdin_and_lists_it_without_the_hash() {
     let data = TestData::new(Backend::SqliteMemory);
     let run = |args: &[&str], stdin: Option<&str>| {

@@ -1,6 +1,6 @@
 //! The hot-store contract, run against the in-process store and against Redis.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,25 +136,19 @@ async fn ping_answers(backend: Backend) {
     store(backend).await.ping().await.unwrap();
 }
 
-#[test]
 fn keys_carry_their_id_as_the_cluster_hash_tag() {
     let proof_ids: Keyspace<Marker> = Keyspace::of(&keyspaces::DPOP_PROOF_ID);
     assert_eq!(proof_ids.key("abc"), "dpop-jti:{abc}");
 }
 
-#[tokio::test]
 async fn redis_stores_with_different_prefixes_do_not_see_each_other() {
-    let Some(url) = redis_url() else {
-        eprintln!("skipped: IDP_TEST_REDIS_URL is not set");
-        return;
-    };
+    let url = redis_url().expect("IDP_TEST_REDIS_URL");
     let a = RedisStore::connect(&url, &format!("idptest:{}:", uuid::Uuid::new_v4().simple())).await.unwrap();
     let b = RedisStore::connect(&url, &format!("idptest:{}:", uuid::Uuid::new_v4().simple())).await.unwrap();
     a.put("shared-name", b"a", MINUTE).await.unwrap();
     assert_eq!(b.get("shared-name").await.unwrap(), None);
 }
 
-#[tokio::test]
 async fn an_unreachable_redis_is_an_error_not_a_hang() {
     let started = std::time::Instant::now();
     let result = RedisStore::connect("redis://127.0.0.1:9", "idptest:").await;
@@ -162,14 +156,21 @@ async fn an_unreachable_redis_is_an_error_not_a_hang() {
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
-backend_tests!(
-    put_then_get_returns_the_value_until_it_expires,
-    take_returns_the_value_once,
-    of_concurrent_takes_exactly_one_wins,
-    put_if_absent_stores_only_the_first_until_it_expires,
-    delete_reports_whether_something_was_removed,
-    increment_counts_within_a_window_that_the_first_increment_starts,
-    concurrent_increments_are_all_counted,
-    published_messages_reach_subscribers,
-    ping_answers,
-);
+crate::suite_tests! {
+    on_each_backend:
+        put_then_get_returns_the_value_until_it_expires,
+        take_returns_the_value_once,
+        of_concurrent_takes_exactly_one_wins,
+        put_if_absent_stores_only_the_first_until_it_expires,
+        delete_reports_whether_something_was_removed,
+        increment_counts_within_a_window_that_the_first_increment_starts,
+        concurrent_increments_are_all_counted,
+        published_messages_reach_subscribers,
+        ping_answers;
+    on_redis:
+        redis_stores_with_different_prefixes_do_not_see_each_other;
+    async_test:
+        an_unreachable_redis_is_an_error_not_a_hang;
+    sync_test:
+        keys_carry_their_id_as_the_cluster_hash_tag;
+}

@@ -1,12 +1,12 @@
 //! Pushed authorization requests (RFC 9126, FAPI 2.0 §5.3.2.2).
 
-mod common;
+use crate::common;
 
 use common::browser::{
     authorize_query, location, query_param, token_body, web_app_registration, Browser, WEB_APP_REDIRECT,
 };
 use common::oauth::{error_of, TestClient};
-use common::{spawn_app, Backend, TestData};
+use common::{spawn_app_with_env, Backend, TestData};
 use idp::services::registry::ClientRegistration;
 use serde_json::Value;
 
@@ -16,7 +16,7 @@ fn pushed_form(client: &TestClient, extra: &[(&str, &str)]) -> Vec<(String, Stri
 
 async fn push(app: &common::TestApp, client: &TestClient, form: &[(String, String)]) -> reqwest::Response {
     let pairs: Vec<(&str, &str)> = form.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    app.post_form("/par", &pairs, Some((&client.id, client.secret.as_deref().unwrap())), &[]).await
+    app.post_form("/par", &pairs, client.basic(), &[]).await
 }
 
 async fn a_pushed_request_is_used_through_its_request_uri_once(backend: Backend) {
@@ -63,9 +63,7 @@ async fn a_pushed_request_is_used_through_its_request_uri_once(backend: Backend)
 
 async fn pushed_requests_are_authenticated_and_checked_like_authorization_requests(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(web_app_registration()).await;
+    let (app, client) = common::oauth::app_with_client(&data, web_app_registration()).await;
     let form = pushed_form(&client, &[]);
     let pairs: Vec<(&str, &str)> = form.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let (status, error) = error_of(app.post_form("/par", &pairs, None, &[]).await).await;
@@ -99,11 +97,11 @@ async fn pushed_requests_are_authenticated_and_checked_like_authorization_reques
 
 async fn a_client_that_requires_par_cannot_use_a_plain_authorization_request(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app
-        .register_client(ClientRegistration { require_pushed_authorization_requests: true, ..web_app_registration() })
-        .await;
+    let (app, client) = common::oauth::app_with_client(
+        &data,
+        ClientRegistration { require_pushed_authorization_requests: true, ..web_app_registration() },
+    )
+    .await;
     let mut browser = Browser::new(&app);
     let response = browser.get(&format!("/authorize?{}", authorize_query(&client, &[]))).await;
     let to = location(&response);
@@ -117,10 +115,7 @@ async fn a_client_that_requires_par_cannot_use_a_plain_authorization_request(bac
 
 async fn a_proof_sent_with_the_pushed_request_binds_the_code(backend: Backend) {
     let data = TestData::new(backend);
-    let app =
-        common::spawn_app_with(&data, idp::clock::ManualClock::starting_now(), &[("IDP_DPOP__REQUIRE_NONCE", "false")])
-            .await
-            .unwrap();
+    let app = spawn_app_with_env(&data, &[("IDP_DPOP__REQUIRE_NONCE", "false")]).await;
     app.register_apis().await;
     let client = app.register_client(ClientRegistration { first_party: true, ..web_app_registration() }).await;
     app.create_user("alice").await;
@@ -155,9 +150,10 @@ async fn a_proof_sent_with_the_pushed_request_binds_the_code(backend: Backend) {
     app.stop().await;
 }
 
-backend_tests!(
-    a_proof_sent_with_the_pushed_request_binds_the_code,
-    a_pushed_request_is_used_through_its_request_uri_once,
-    pushed_requests_are_authenticated_and_checked_like_authorization_requests,
-    a_client_that_requires_par_cannot_use_a_plain_authorization_request,
-);
+crate::suite_tests! {
+    on_each_backend:
+        a_proof_sent_with_the_pushed_request_binds_the_code,
+        a_pushed_request_is_used_through_its_request_uri_once,
+        pushed_requests_are_authenticated_and_checked_like_authorization_requests,
+        a_client_that_requires_par_cannot_use_a_plain_authorization_request;
+}

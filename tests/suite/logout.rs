@@ -1,10 +1,10 @@
 //! Logout: OpenID Connect RP-Initiated Logout 1.0 and Back-Channel Logout 1.0.
 
-mod common;
+use crate::common;
 
 use common::browser::{authorize_query, hidden, location, query_param, token_body, web_app_registration, Browser};
 use common::oauth::{claims_of, header_of, TestClient};
-use common::{spawn_app, Backend, TestApp, TestData};
+use common::{Backend, TestApp, TestData};
 use idp::services::registry::ClientRegistration;
 
 const SIGNED_OUT: &str = "https://app.test/signed-out";
@@ -142,15 +142,14 @@ async fn a_back_channel_logout_token_reaches_each_client_of_the_session(backend:
     tokio::spawn(receiver);
 
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app
-        .register_client(ClientRegistration {
+    let (app, client) = common::browser::app_with_alice(
+        &data,
+        ClientRegistration {
             backchannel_logout_uri: Some(format!("http://127.0.0.1:{port}/backchannel")),
             ..app_with_logout()
-        })
-        .await;
-    app.create_user("alice").await;
+        },
+    )
+    .await;
     let (mut browser, id_token) = signed_in(&app, &client).await;
     let response = browser.get(&format!("/logout?{}", logout_query(&[("id_token_hint", &id_token)]))).await;
     assert_eq!(response.status(), 200, "the signed-out page");
@@ -186,10 +185,11 @@ async fn an_rps_cross_site_post_becomes_a_get_that_carries_the_session(backend: 
     app.stop().await;
 }
 
-backend_tests!(
-    an_rps_cross_site_post_becomes_a_get_that_carries_the_session,
-    rp_initiated_logout_with_a_hint_ends_the_session_and_returns_with_state,
-    a_post_logout_redirect_uri_must_be_registered_exactly,
-    without_a_hint_the_user_confirms_on_a_csrf_protected_form,
-    a_back_channel_logout_token_reaches_each_client_of_the_session,
-);
+crate::suite_tests! {
+    on_each_backend:
+        an_rps_cross_site_post_becomes_a_get_that_carries_the_session,
+        rp_initiated_logout_with_a_hint_ends_the_session_and_returns_with_state,
+        a_post_logout_redirect_uri_must_be_registered_exactly,
+        without_a_hint_the_user_confirms_on_a_csrf_protected_form,
+        a_back_channel_logout_token_reaches_each_client_of_the_session;
+}

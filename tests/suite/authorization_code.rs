@@ -2,29 +2,16 @@
 //! RFC 9700): sign-in and consent pages, codes, their exchange, ID tokens and userinfo, and the
 //! attacks each step must refuse without changing anything.
 
-mod common;
+use crate::common;
 
 use common::browser::{
     authorize_query, hidden, location, query_param, token_body, web_app_registration, Browser, VERIFIER,
     WEB_APP_REDIRECT,
 };
 use common::oauth::{claims_of, error_of, header_of, API};
-use common::{spawn_app, Backend, TestData};
+use common::{spawn_app, spawn_app_with_env, Backend, TestData};
 use idp::services::registry::ClientRegistration;
-use idp::store::models::AuditEvent;
 use serde_json::Value;
-
-async fn audit_actions(app: &common::TestApp, action: &'static str) -> Vec<AuditEvent> {
-    let db = app.state.db.clone();
-    for _ in 0..50 {
-        let events = db.run(move |conn| AuditEvent::recent(conn, action, 10)).await.unwrap();
-        if !events.is_empty() {
-            return events;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    Vec::new()
-}
 
 /// Verifies a JWT's signature with the provider's published key named by its `kid`.
 async fn verify_with_jwks(app: &common::TestApp, token: &str) -> Value {
@@ -43,9 +30,7 @@ async fn verify_with_jwks(app: &common::TestApp, token: &str) -> Value {
 
 async fn oidc_code_flow_signs_in_consents_and_exchanges_the_code_for_tokens(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(web_app_registration()).await;
+    let (app, client) = common::oauth::app_with_client(&data, web_app_registration()).await;
     let alice = app.create_user("alice").await;
     let mut browser = Browser::new(&app);
 
@@ -119,8 +104,8 @@ async fn oidc_code_flow_signs_in_consents_and_exchanges_the_code_for_tokens(back
         base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &digest.as_ref()[..16])
     };
     assert_eq!(claims["at_hash"], expected_at_hash.as_str(), "OIDC-16");
-    assert!(!audit_actions(&app, "login").await.is_empty(), "sign-in audited");
-    assert!(!audit_actions(&app, "consent").await.is_empty(), "consent audited");
+    assert!(!app.audited("login").await.is_empty(), "sign-in audited");
+    assert!(!app.audited("consent").await.is_empty(), "consent audited");
     app.stop().await;
 }
 
@@ -191,9 +176,7 @@ async fn pkce_is_required_as_s256_and_a_wrong_verifier_leaves_the_code_usable(ba
 
 async fn a_replayed_code_is_refused_and_revokes_the_tokens_of_its_first_use(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(web_app_registration()).await;
+    let (app, client) = common::oauth::app_with_client(&data, web_app_registration()).await;
     let service = app.service_client().await;
     app.create_user("alice").await;
     let code = app.code_for(&client, "alice", &[]).await;
@@ -204,7 +187,7 @@ async fn a_replayed_code_is_refused_and_revokes_the_tokens_of_its_first_use(back
     let (status, error) = error_of(app.exchange(&client, &code, &[]).await).await;
     assert_eq!((status, error.as_str()), (400, "invalid_grant"), "CORE-8");
     assert_eq!(app.introspect(&service, access_token).await["active"], false, "CORE-16: revoked");
-    assert!(!audit_actions(&app, "authorization.code.replayed").await.is_empty());
+    assert!(!app.audited("authorization.code.replayed").await.is_empty());
 
     // FAPI-11: a code lives 60 s.
     let code = app.code_for(&client, "alice", &[]).await;
@@ -216,9 +199,7 @@ async fn a_replayed_code_is_refused_and_revokes_the_tokens_of_its_first_use(back
 
 async fn an_unknown_client_or_redirect_uri_gets_an_error_page_and_no_redirect(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(web_app_registration()).await;
+    let (app, client) = common::oauth::app_with_client(&data, web_app_registration()).await;
     let mut browser = Browser::new(&app);
     let variants = [
         "https://app.test/callback/",
@@ -253,9 +234,7 @@ async fn an_unknown_client_or_redirect_uri_gets_an_error_page_and_no_redirect(ba
 
 async fn other_errors_go_back_to_the_client_with_state_and_iss(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(web_app_registration()).await;
+    let (app, client) = common::oauth::app_with_client(&data, web_app_registration()).await;
     let mut browser = Browser::new(&app);
     let repeated_scope = format!("{}&scope=openid", authorize_query(&client, &[]));
     let cases = [
@@ -294,9 +273,7 @@ async fn login_and_consent_forms_refuse_csrf_and_change_nothing(backend: Backend
     let data = TestData::new(backend);
     let (app, client) = common::browser::app_with_alice(&data, web_app_registration()).await;
     let mut browser = Browser::new(&app);
-    let response = browser.get(&format!("/authorize?{}", authorize_query(&client, &[]))).await;
-    let login_path = format!("/{}", location(&response));
-    let html = browser.get(&login_path).await.text().await.unwrap();
+    let (login_path, html) = browser.login_page(&authorize_query(&client, &[])).await;
     let (csrf, interaction) = (hidden(&html, "csrf_token"), hidden(&html, "interaction"));
     let form = |csrf: &str| {
         vec![
@@ -430,18 +407,18 @@ async fn prompt_login_and_max_age_ask_for_the_password_again(backend: Backend) {
 
 async fn userinfo_answers_for_tokens_issued_to_the_provider_itself(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app
-        .register_client(ClientRegistration {
+    let (app, client) = common::oauth::app_with_client(
+        &data,
+        ClientRegistration {
             resources: vec![],
             scopes: ["openid", "profile", "email"].map(String::from).to_vec(),
             first_party: true,
             id_token_alg: Some("ES256".into()),
             web_origins: vec!["https://app.test".into()],
             ..web_app_registration()
-        })
-        .await;
+        },
+    )
+    .await;
     let alice = app.create_user("alice").await;
     let code = app.code_for(&client, "alice", &[("scope", "openid email")]).await;
     let body = token_body(app.exchange(&client, &code, &[]).await).await;
@@ -512,10 +489,7 @@ async fn userinfo_answers_for_tokens_issued_to_the_provider_itself(backend: Back
 
 async fn a_code_bound_with_dpop_jkt_needs_a_proof_by_that_key(backend: Backend) {
     let data = TestData::new(backend);
-    let app =
-        common::spawn_app_with(&data, idp::clock::ManualClock::starting_now(), &[("IDP_DPOP__REQUIRE_NONCE", "false")])
-            .await
-            .unwrap();
+    let app = spawn_app_with_env(&data, &[("IDP_DPOP__REQUIRE_NONCE", "false")]).await;
     app.register_apis().await;
     let client = app.register_client(web_app_registration()).await;
     app.create_user("alice").await;
@@ -568,9 +542,7 @@ async fn repeated_failed_sign_ins_lock_the_username_until_unlocked(backend: Back
     let data = TestData::new(backend);
     let (app, client) = common::browser::app_with_alice(&data, web_app_registration()).await;
     let mut browser = Browser::new(&app);
-    let response = browser.get(&format!("/authorize?{}", authorize_query(&client, &[]))).await;
-    let login_path = format!("/{}", location(&response));
-    let html = browser.get(&login_path).await.text().await.unwrap();
+    let (_, html) = browser.login_page(&authorize_query(&client, &[])).await;
     let (csrf, interaction) = (hidden(&html, "csrf_token"), hidden(&html, "interaction"));
     let attempt = |password: &'static str| {
         [
@@ -592,9 +564,9 @@ async fn repeated_failed_sign_ins_lock_the_username_until_unlocked(backend: Back
     assert_eq!(response.status(), 429, "docs/security.md §7: locked, even with the right password");
     assert_eq!(response.headers()["retry-after"], "900");
     assert_eq!(browser.cookie, cookie, "not signed in");
-    assert!(!audit_actions(&app, "login").await.is_empty());
+    assert!(!app.audited("login").await.is_empty());
 
-    app.state.sign_in_limits.unlock("alice").await.unwrap();
+    app.unlock_user("alice").await;
     let response = browser.submit("/login", &pairs).await;
     assert_eq!(response.status(), 303, "an operator unlocked the username");
     app.stop().await;
@@ -602,16 +574,15 @@ async fn repeated_failed_sign_ins_lock_the_username_until_unlocked(backend: Back
 
 async fn consent_is_kept_per_resource_and_never_adds_up_across_resources(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app
-        .register_client(ClientRegistration {
+    let (app, client) = common::browser::app_with_alice(
+        &data,
+        ClientRegistration {
             resources: vec![API.into(), common::oauth::OTHER_API.into()],
             scopes: ["openid", "read", "write"].map(String::from).to_vec(),
             ..web_app_registration()
-        })
-        .await;
-    app.create_user("alice").await;
+        },
+    )
+    .await;
     let mut browser = Browser::new(&app);
     // read at the other API, then write at the API: allowed one at a time.
     browser
@@ -633,9 +604,7 @@ async fn consent_is_kept_per_resource_and_never_adds_up_across_resources(backend
 
 async fn a_cross_site_post_to_authorize_becomes_a_get_that_carries_the_session(backend: Backend) {
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.register_client(web_app_registration()).await;
+    let (app, client) = common::oauth::app_with_client(&data, web_app_registration()).await;
     let mut browser = Browser::new(&app);
     let body = authorize_query(&client, &[]);
     let response = app
@@ -693,21 +662,22 @@ async fn optional_oidc_parameters_are_accepted_and_a_long_nonce_comes_back_whole
     app.stop().await;
 }
 
-backend_tests!(
-    optional_oidc_parameters_are_accepted_and_a_long_nonce_comes_back_whole,
-    consent_is_kept_per_resource_and_never_adds_up_across_resources,
-    a_cross_site_post_to_authorize_becomes_a_get_that_carries_the_session,
-    repeated_failed_sign_ins_lock_the_username_until_unlocked,
-    oidc_code_flow_signs_in_consents_and_exchanges_the_code_for_tokens,
-    consent_is_remembered_and_first_party_clients_skip_it,
-    pkce_is_required_as_s256_and_a_wrong_verifier_leaves_the_code_usable,
-    a_replayed_code_is_refused_and_revokes_the_tokens_of_its_first_use,
-    an_unknown_client_or_redirect_uri_gets_an_error_page_and_no_redirect,
-    other_errors_go_back_to_the_client_with_state_and_iss,
-    login_and_consent_forms_refuse_csrf_and_change_nothing,
-    script_payloads_reach_pages_only_escaped,
-    prompt_login_and_max_age_ask_for_the_password_again,
-    userinfo_answers_for_tokens_issued_to_the_provider_itself,
-    a_code_bound_with_dpop_jkt_needs_a_proof_by_that_key,
-    discovery_lists_the_code_flow,
-);
+crate::suite_tests! {
+    on_each_backend:
+        optional_oidc_parameters_are_accepted_and_a_long_nonce_comes_back_whole,
+        consent_is_kept_per_resource_and_never_adds_up_across_resources,
+        a_cross_site_post_to_authorize_becomes_a_get_that_carries_the_session,
+        repeated_failed_sign_ins_lock_the_username_until_unlocked,
+        oidc_code_flow_signs_in_consents_and_exchanges_the_code_for_tokens,
+        consent_is_remembered_and_first_party_clients_skip_it,
+        pkce_is_required_as_s256_and_a_wrong_verifier_leaves_the_code_usable,
+        a_replayed_code_is_refused_and_revokes_the_tokens_of_its_first_use,
+        an_unknown_client_or_redirect_uri_gets_an_error_page_and_no_redirect,
+        other_errors_go_back_to_the_client_with_state_and_iss,
+        login_and_consent_forms_refuse_csrf_and_change_nothing,
+        script_payloads_reach_pages_only_escaped,
+        prompt_login_and_max_age_ask_for_the_password_again,
+        userinfo_answers_for_tokens_issued_to_the_provider_itself,
+        a_code_bound_with_dpop_jkt_needs_a_proof_by_that_key,
+        discovery_lists_the_code_flow;
+}

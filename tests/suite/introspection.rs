@@ -1,29 +1,15 @@
 //! Introspection (RFC 7662) and revocation (RFC 7009).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
 use common::dpop::DpopKey;
-use common::oauth::{error_of, service_registration, TestClient, API, OTHER_API};
+use common::oauth::{error_of, service_registration, spawn_with_api_and_client, TestClient, API, OTHER_API};
 use common::proxy::TcpProxy;
-use common::{redis_url, spawn_app, spawn_app_with, Backend, TestApp, TestData};
-use idp::clock::ManualClock;
+use common::{redis_url, spawn_app, spawn_app_with_env, Backend, TestApp, TestData};
 use idp::services::registry::ClientRegistration;
-use idp::store::models::AuditEvent;
 use serde_json::Value;
-
-async fn setup(backend: Backend) -> (TestData, TestApp, TestClient) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
-    (data, app, client)
-}
-
-async fn revoke(app: &TestApp, client: &TestClient, token: &str) -> reqwest::Response {
-    app.post_form("/revoke", &[("token", token)], Some((&client.id, client.secret.as_deref().unwrap())), &[]).await
-}
 
 /// A resource server's own credentials: a client whose resources include the API.
 async fn api_server_client(app: &TestApp) -> TestClient {
@@ -38,18 +24,11 @@ async fn api_server_client(app: &TestApp) -> TestClient {
 }
 
 async fn int_3_an_active_token_is_described_with_its_claims(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let token = app.access_token(&client).await;
     let resource_server = api_server_client(&app).await;
 
-    let response = app
-        .post_form(
-            "/introspect",
-            &[("token", &token)],
-            Some((&resource_server.id, resource_server.secret.as_deref().unwrap())),
-            &[],
-        )
-        .await;
+    let response = app.post_form("/introspect", &[("token", &token)], resource_server.basic(), &[]).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store", "INT-6");
     let body: Value = response.json().await.unwrap();
@@ -65,13 +44,12 @@ async fn int_3_an_active_token_is_described_with_its_claims(backend: Backend) {
 }
 
 async fn int_7_a_dpop_bound_token_is_introspected_with_cnf_and_token_type_dpop(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let key = DpopKey::es256();
-    let first = app.token_for(&client, &[], &[("DPoP", &key.proof("POST", &app.token_endpoint(), None, None))]).await;
-    let nonce = first.headers()["dpop-nonce"].to_str().unwrap().to_owned();
-    let proof = key.proof("POST", &app.token_endpoint(), Some(&nonce), None);
-    let body: Value = app.token_for(&client, &[], &[("DPoP", &proof)]).await.json().await.unwrap();
-    let introspection = app.introspect(&client, body["access_token"].as_str().unwrap()).await;
+    let token = app.dpop_token_for(&client, &key).await;
+
+    let introspection = app.introspect(&client, &token).await;
+
     assert_eq!(introspection["active"], true);
     assert_eq!(introspection["token_type"], "DPoP", "DPOP-24");
     assert_eq!(introspection["cnf"]["jkt"], key.thumbprint().as_str());
@@ -79,17 +57,9 @@ async fn int_7_a_dpop_bound_token_is_introspected_with_cnf_and_token_type_dpop(b
 }
 
 async fn int_3_expired_malformed_and_foreign_tokens_are_only_inactive(backend: Backend) {
-    let data = TestData::new(backend);
-    let clock = ManualClock::starting_now();
-    let app = spawn_app_with(&data, clock.clone(), &[]).await.unwrap();
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let token = app.access_token(&client).await;
-
-    let other_data = TestData::new(backend);
-    let other = spawn_app(&other_data).await;
-    other.register_apis().await;
-    let other_client = other.service_client().await;
+    let (_other_data, other, other_client) = spawn_with_api_and_client(backend).await;
     let foreign = other.access_token(&other_client).await;
 
     let mut tampered = token.clone();
@@ -105,19 +75,17 @@ async fn int_3_expired_malformed_and_foreign_tokens_are_only_inactive(backend: B
 
     // Introspected once (its signature is now remembered), it still expires on time.
     assert_eq!(app.introspect(&client, &token).await["active"], true);
-    clock.advance(Duration::from_secs(601));
+    app.clock.advance(Duration::from_secs(601));
     assert_eq!(app.introspect(&client, &token).await, serde_json::json!({ "active": false }), "expired");
     app.stop().await;
     other.stop().await;
 }
 
 async fn int_5_a_caller_sees_only_tokens_meant_for_it(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
-    let token_for_other_api = {
-        let response = app.token_for(&client, &[("resource", OTHER_API)], &[]).await;
-        response.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
-    };
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
+    let token_for_other_api = app.access_token_with(&client, &[("resource", OTHER_API)], &[]).await;
     let api_server = api_server_client(&app).await;
+
     assert_eq!(app.introspect(&api_server, &token_for_other_api).await, serde_json::json!({ "active": false }));
     let own = app.introspect(&client, &token_for_other_api).await;
     assert_eq!(own["active"], true, "the client a token was issued to may introspect it");
@@ -125,7 +93,7 @@ async fn int_5_a_caller_sees_only_tokens_meant_for_it(backend: Backend) {
 }
 
 async fn int_2_introspection_requires_client_authentication(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let token = app.access_token(&client).await;
     let anonymous = app.post_form("/introspect", &[("token", &token)], None, &[]).await;
     assert_eq!(error_of(anonymous).await, (401, "invalid_client".into()), "INT-4");
@@ -133,7 +101,7 @@ async fn int_2_introspection_requires_client_authentication(backend: Backend) {
     let headers = wrong.headers().clone();
     assert_eq!(error_of(wrong).await, (401, "invalid_client".into()));
     assert!(headers.contains_key("www-authenticate"));
-    let missing = app.post_form("/introspect", &[], Some((&client.id, client.secret.as_deref().unwrap())), &[]).await;
+    let missing = app.post_form("/introspect", &[], client.basic(), &[]).await;
     assert_eq!(error_of(missing).await, (400, "invalid_request".into()), "INT-1: token is required");
     assert_eq!(app.get("/introspect").await.status(), 405, "INT-6");
     let public = app
@@ -150,100 +118,69 @@ async fn int_2_introspection_requires_client_authentication(backend: Backend) {
 }
 
 async fn rev_4_a_revoked_token_is_inactive_at_once(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let token = app.access_token(&client).await;
     assert_eq!(app.introspect(&client, &token).await["active"], true);
-    let response = revoke(&app, &client, &token).await;
+    let response = app.revoke(&client, &token).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
     assert_eq!(app.introspect(&client, &token).await, serde_json::json!({ "active": false }));
-    let audited = common::eventually(Duration::from_secs(5), || async {
-        !app.state.db.run(|c| AuditEvent::recent(c, "token.revoke", 10)).await.unwrap().is_empty()
-    })
-    .await;
-    assert!(audited, "revocations are audited");
+    assert!(!app.audited("token.revoke").await.is_empty(), "revocations are audited");
     app.stop().await;
 }
 
 async fn rev_5_unknown_and_malformed_tokens_get_200(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     for token in ["unknown", "a.b.c", "idp_rt_notarefreshtoken"] {
-        assert_eq!(revoke(&app, &client, token).await.status(), 200, "{token}");
+        assert_eq!(app.revoke(&client, token).await.status(), 200, "{token}");
     }
     let hinted = app
-        .post_form(
-            "/revoke",
-            &[("token", "unknown"), ("token_type_hint", "refresh_token")],
-            Some((&client.id, client.secret.as_deref().unwrap())),
-            &[],
-        )
+        .post_form("/revoke", &[("token", "unknown"), ("token_type_hint", "refresh_token")], client.basic(), &[])
         .await;
     assert_eq!(hinted.status(), 200, "REV-2: the hint may be ignored");
     app.stop().await;
 }
 
 async fn rev_3_a_client_cannot_revoke_another_clients_token(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let token = app.access_token(&client).await;
     let stranger = app.service_client().await;
-    let response = revoke(&app, &stranger, &token).await;
+    let response = app.revoke(&stranger, &token).await;
     assert_eq!(error_of(response).await, (400, "unauthorized_client".into()));
     assert_eq!(app.introspect(&client, &token).await["active"], true, "nothing changed");
     app.stop().await;
 }
 
 async fn rev_1_revocation_requires_client_authentication_and_a_token(backend: Backend) {
-    let (_data, app, client) = setup(backend).await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let token = app.access_token(&client).await;
     let anonymous = app.post_form("/revoke", &[("token", &token)], None, &[]).await;
     assert_eq!(error_of(anonymous).await, (401, "invalid_client".into()));
-    let missing = app.post_form("/revoke", &[], Some((&client.id, client.secret.as_deref().unwrap())), &[]).await;
+    let missing = app.post_form("/revoke", &[], client.basic(), &[]).await;
     assert_eq!(error_of(missing).await, (400, "invalid_request".into()));
     assert_eq!(app.introspect(&client, &token).await["active"], true, "nothing changed");
     assert_eq!(app.get("/revoke").await.status(), 405);
     app.stop().await;
 }
 
-backend_tests!(
-    int_3_an_active_token_is_described_with_its_claims,
-    int_7_a_dpop_bound_token_is_introspected_with_cnf_and_token_type_dpop,
-    int_3_expired_malformed_and_foreign_tokens_are_only_inactive,
-    int_5_a_caller_sees_only_tokens_meant_for_it,
-    int_2_introspection_requires_client_authentication,
-    rev_4_a_revoked_token_is_inactive_at_once,
-    rev_5_unknown_and_malformed_tokens_get_200,
-    rev_3_a_client_cannot_revoke_another_clients_token,
-    rev_1_revocation_requires_client_authentication_and_a_token,
-);
-
 /// Two nodes sharing PostgreSQL and Redis: a revocation through one is in force on the other.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rev_4_a_revocation_on_one_node_is_in_force_on_every_node_at_once() {
-    if !Backend::PostgresRedis.available() {
-        eprintln!("skipped: IDP_TEST_DATABASE_URL and IDP_TEST_REDIS_URL are not set");
-        return;
-    }
     let data = TestData::new(Backend::PostgresRedis);
     let first = spawn_app(&data).await;
     // Nodes of one deployment share the issuer.
-    let second = spawn_app_with(&data, ManualClock::starting_now(), &[("IDP_ISSUER", &first.address)]).await.unwrap();
+    let second = spawn_app_with_env(&data, &[("IDP_ISSUER", &first.address)]).await;
     first.register_apis().await;
     let client = first.service_client().await;
     let token = first.access_token(&client).await;
     assert_eq!(second.introspect(&client, &token).await["active"], true);
-    assert_eq!(revoke(&first, &client, &token).await.status(), 200);
+    assert_eq!(first.revoke(&client, &token).await.status(), 200);
     assert_eq!(second.introspect(&client, &token).await["active"], false, "no delay: the revoked set is shared");
     first.stop().await;
     second.stop().await;
 }
 
 /// REV-6: when the revoked set cannot be written, the answer is 503, never a false 200.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rev_6_a_storage_failure_is_503_with_retry_after_never_a_false_200() {
-    if !Backend::PostgresRedis.available() {
-        eprintln!("skipped: IDP_TEST_DATABASE_URL and IDP_TEST_REDIS_URL are not set");
-        return;
-    }
     let redis = url::Url::parse(&redis_url().unwrap()).unwrap();
     let target = std::net::ToSocketAddrs::to_socket_addrs(&(redis.host_str().unwrap(), redis.port().unwrap_or(6379)))
         .unwrap()
@@ -252,21 +189,37 @@ async fn rev_6_a_storage_failure_is_503_with_retry_after_never_a_false_200() {
     let proxy = TcpProxy::start(target).await;
     let mut data = TestData::new(Backend::PostgresRedis);
     data.redis_url = Some(format!("redis://127.0.0.1:{}", proxy.port));
-    let app = spawn_app_with(&data, ManualClock::starting_now(), &[]).await.unwrap();
+    let app = spawn_app(&data).await;
     app.register_apis().await;
     let client = app.service_client().await;
     let token = app.access_token(&client).await;
 
     proxy.cut();
-    let response = revoke(&app, &client, &token).await;
+    let response = app.revoke(&client, &token).await;
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "1");
     assert_eq!(response.json::<Value>().await.unwrap()["error"], "temporarily_unavailable");
     proxy.restore().await;
     let recovered =
-        common::eventually(Duration::from_secs(15), || async { revoke(&app, &client, &token).await.status() == 200 })
+        common::eventually(Duration::from_secs(15), || async { app.revoke(&client, &token).await.status() == 200 })
             .await;
     assert!(recovered);
     assert_eq!(app.introspect(&client, &token).await["active"], false);
     app.stop().await;
+}
+
+crate::suite_tests! {
+    on_each_backend:
+        int_3_an_active_token_is_described_with_its_claims,
+        int_7_a_dpop_bound_token_is_introspected_with_cnf_and_token_type_dpop,
+        int_3_expired_malformed_and_foreign_tokens_are_only_inactive,
+        int_5_a_caller_sees_only_tokens_meant_for_it,
+        int_2_introspection_requires_client_authentication,
+        rev_4_a_revoked_token_is_inactive_at_once,
+        rev_5_unknown_and_malformed_tokens_get_200,
+        rev_3_a_client_cannot_revoke_another_clients_token,
+        rev_1_revocation_requires_client_authentication_and_a_token;
+    on_postgres_redis:
+        rev_4_a_revocation_on_one_node_is_in_force_on_every_node_at_once,
+        rev_6_a_storage_failure_is_503_with_retry_after_never_a_false_200;
 }

@@ -10,15 +10,15 @@
 //! Needs node and `npm ci --prefix tests/interop`. Without them the test is skipped, unless
 //! `IDP_TEST_INTEROP=1` (set by `.ci/run`) demands it, in which case it fails.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use common::oauth::OTHER_API;
-use common::{spawn_app, Backend, TestApp, TestData};
+use common::oauth::{spawn_with_api_and_client, OTHER_API};
+use common::{Backend, TestApp, TestData};
 use idp::clock::{Clock, SystemClock};
 use idp::services::registry::ClientRegistration;
 
@@ -145,10 +145,7 @@ async fn oauth4webapi_client_credentials_with_dpop_nonce_introspection_and_revoc
     if !prerequisites("oauth4webapi") {
         return;
     }
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let ticker = follow_system_time(&app);
 
     // Not the client's default resource, so the audience shows the `resource` parameter arrived.
@@ -172,19 +169,18 @@ async fn openid_client_code_flow_with_par_userinfo_refresh_and_logout(backend: B
         return;
     }
     let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app
-        .register_client(ClientRegistration {
+    let (app, client) = common::browser::app_with_alice(
+        &data,
+        ClientRegistration {
             name: "openid-client RP".into(),
             grant_types: vec!["authorization_code".into(), "refresh_token".into()],
             scopes: ["openid", "profile", "email", "offline_access"].map(String::from).to_vec(),
             redirect_uris: vec!["http://127.0.0.1:8400/callback".into()],
             post_logout_redirect_uris: vec!["http://127.0.0.1:8400/signed-out".into()],
             ..Default::default()
-        })
-        .await;
-    app.create_user("alice").await;
+        },
+    )
+    .await;
     let ticker = follow_system_time(&app);
     let env = [
         ("ISSUER", app.address.clone()),
@@ -203,7 +199,24 @@ async fn openid_client_code_flow_with_par_userinfo_refresh_and_logout(backend: B
     run.assert_success();
 }
 
-backend_tests!(
-    oauth4webapi_client_credentials_with_dpop_nonce_introspection_and_revocation,
-    openid_client_code_flow_with_par_userinfo_refresh_and_logout,
-);
+/// Registered by hand: on top of the PostgreSQL + Redis rule, a test is ignored (and reported
+/// as such) when node or its npm package is missing here, unless `IDP_TEST_INTEROP=1` demands it.
+pub fn tests() -> Vec<libtest_mimic::Trial> {
+    let module = common::harness::Module::of(module_path!());
+    let needing = |package: &str, trials: Vec<libtest_mimic::Trial>| {
+        let unavailable = !required() && missing_prerequisite(package).is_some();
+        trials.into_iter().map(move |trial| {
+            let ignored = trial.has_ignored_flag() || unavailable;
+            trial.with_ignored_flag(ignored)
+        })
+    };
+    let oauth4webapi = module.on_each_backend(
+        "oauth4webapi_client_credentials_with_dpop_nonce_introspection_and_revocation",
+        oauth4webapi_client_credentials_with_dpop_nonce_introspection_and_revocation,
+    );
+    let openid_client = module.on_each_backend(
+        "openid_client_code_flow_with_par_userinfo_refresh_and_logout",
+        openid_client_code_flow_with_par_userinfo_refresh_and_logout,
+    );
+    needing("oauth4webapi", oauth4webapi).chain(needing("openid-client", openid_client)).collect()
+}

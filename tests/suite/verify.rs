@@ -2,7 +2,7 @@
 //! resource server runs in-process behind `require_access_token`, and clients present tokens
 //! the provider issued (Bearer, DPoP-bound, origin-bound), revoked, forged or misused.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,8 +16,10 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use common::dpop::DpopKey;
-use common::oauth::{claims_of, error_of, header_of, TestClient, API, BROWSER_ORIGIN, OTHER_API};
-use common::{spawn_app, Backend, TestApp, TestData};
+use common::oauth::{
+    claims_of, error_of, header_of, spawn_with_api_and_client, TestClient, API, BROWSER_ORIGIN, OTHER_API,
+};
+use common::{Backend, TestApp, TestData};
 use idp::clock::Clock;
 use idp::crypto::SigningAlg;
 use idp::store::hot::{HotStoreReplayCache, HotStoreRevocationList};
@@ -116,35 +118,14 @@ async fn spawn_rs_with(
     Rs { url, verifier, http: reqwest::Client::new(), handle }
 }
 
-/// A nonce as a client learns it: from a `use_dpop_nonce` answer.
-async fn nonce(app: &TestApp, client: &TestClient, key: &DpopKey) -> String {
-    let proof = key.proof("POST", &app.token_endpoint(), None, None);
-    let response = app.token_for(client, &[], &[("DPoP", &proof)]).await;
-    assert_eq!(response.status(), 400);
-    response.headers()["dpop-nonce"].to_str().unwrap().to_owned()
-}
-
-/// An access token bound to `key` (`cnf.jkt`).
-async fn dpop_token(app: &TestApp, client: &TestClient, key: &DpopKey) -> String {
-    let nonce = nonce(app, client, key).await;
-    let proof = key.proof("POST", &app.token_endpoint(), Some(&nonce), None);
-    let response = app.token_for(client, &[], &[("DPoP", &proof)]).await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["token_type"], "DPoP");
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
 /// A proof for a request to the resource server, `iat` on the verifier's clock.
 fn proof(app: &TestApp, key: &DpopKey, method: &str, url: &str, token: Option<&str>) -> String {
     key.proof_at(method, url, None, token, app.clock.now())
 }
 
-async fn setup(backend: Backend) -> (TestData, TestApp, TestClient, Rs) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+/// A provider with the test APIs and a service client, and the usual resource server for it.
+async fn spawn_with_resource_server(backend: Backend) -> (TestData, TestApp, TestClient, Rs) {
+    let (data, app, client) = spawn_with_api_and_client(backend).await;
     let rs = spawn_rs(&app).await;
     (data, app, client, rs)
 }
@@ -183,7 +164,7 @@ fn b64url(bytes: &[u8]) -> String {
 }
 
 async fn jwt_5_a_valid_bearer_token_reaches_the_handler_with_its_claims(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let token = app.access_token(&client).await;
 
     let response = rs.get("/api/hello", &[("Authorization", &bearer(&token))]).await;
@@ -196,9 +177,8 @@ async fn jwt_5_a_valid_bearer_token_reaches_the_handler_with_its_claims(backend:
 }
 
 async fn jwt_5_a_token_for_another_audience_is_refused(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
-    let response = app.token_for(&client, &[("resource", OTHER_API)], &[]).await;
-    let token = response.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
+    let token = app.access_token_with(&client, &[("resource", OTHER_API)], &[]).await;
     assert_eq!(claims_of(&token)["aud"], OTHER_API);
 
     let response = rs.get("/api/hello", &[("Authorization", &bearer(&token))]).await;
@@ -220,7 +200,7 @@ async fn jwt_5_a_token_for_another_audience_is_refused(backend: Backend) {
 }
 
 async fn jwt_5_an_expired_token_is_refused_once_the_leeway_has_passed(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let token = app.access_token(&client).await;
     let lifetime = claims_of(&token)["exp"].as_i64().unwrap() - claims_of(&token)["iat"].as_i64().unwrap();
     let authorization = bearer(&token);
@@ -236,15 +216,12 @@ async fn jwt_5_an_expired_token_is_refused_once_the_leeway_has_passed(backend: B
 }
 
 async fn revocation_is_in_force_at_once(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let token = app.access_token(&client).await;
     let authorization = bearer(&token);
     assert_eq!(rs.get("/api/hello", &[("Authorization", &authorization)]).await.status(), 200);
 
-    let revoked = app
-        .post_form("/revoke", &[("token", &token)], Some((&client.id, client.secret.as_deref().unwrap())), &[])
-        .await;
-    assert_eq!(revoked.status(), 200);
+    assert_eq!(app.revoke(&client, &token).await.status(), 200);
 
     let response = rs.get("/api/hello", &[("Authorization", &authorization)]).await;
     assert_eq!(error_of(response).await, (401, "invalid_token".into()), "no wait, no retry");
@@ -263,10 +240,7 @@ impl RevocationList for Unreachable {
 }
 
 async fn a_revocation_list_that_cannot_answer_fails_closed(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let rs = spawn_rs_with(&app, |_| {}, |verifier| verifier.with_revocation(Unreachable)).await;
     let token = app.access_token(&client).await;
 
@@ -282,9 +256,9 @@ async fn a_revocation_list_that_cannot_answer_fails_closed(backend: Backend) {
 }
 
 async fn dpop_25_a_dpop_bound_token_with_a_proof_for_this_request_reaches_the_handler(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let key = DpopKey::es256();
-    let token = dpop_token(&app, &client, &key).await;
+    let token = app.dpop_token_for(&client, &key).await;
     assert_eq!(claims_of(&token)["cnf"]["jkt"], key.thumbprint().as_str());
 
     let get = proof(&app, &key, "GET", &rs.url("/api/hello"), Some(&token));
@@ -313,9 +287,9 @@ async fn dpop_25_a_dpop_bound_token_with_a_proof_for_this_request_reaches_the_ha
 }
 
 async fn dpop_28_a_dpop_bound_token_presented_as_bearer_is_refused(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let key = DpopKey::es256();
-    let token = dpop_token(&app, &client, &key).await;
+    let token = app.dpop_token_for(&client, &key).await;
 
     let without_proof = rs.get("/api/hello", &[("Authorization", &bearer(&token))]).await;
     assert_eq!(error_of(without_proof).await, (401, "invalid_token".into()));
@@ -328,10 +302,10 @@ async fn dpop_28_a_dpop_bound_token_presented_as_bearer_is_refused(backend: Back
 }
 
 async fn dpop_16_a_proof_by_another_key_than_cnf_jkt_is_refused(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let key = DpopKey::es256();
     let thief = DpopKey::es256();
-    let token = dpop_token(&app, &client, &key).await;
+    let token = app.dpop_token_for(&client, &key).await;
 
     let stolen = proof(&app, &thief, "GET", &rs.url("/api/hello"), Some(&token));
     let response = rs.get("/api/hello", &[("Authorization", &dpop(&token)), ("DPoP", &stolen)]).await;
@@ -342,10 +316,10 @@ async fn dpop_16_a_proof_by_another_key_than_cnf_jkt_is_refused(backend: Backend
 }
 
 async fn dpop_16_a_proof_without_the_ath_of_this_token_is_refused(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let key = DpopKey::es256();
-    let token = dpop_token(&app, &client, &key).await;
-    let other = dpop_token(&app, &client, &key).await;
+    let token = app.dpop_token_for(&client, &key).await;
+    let other = app.dpop_token_for(&client, &key).await;
     let url = rs.url("/api/hello");
 
     for (proof, why) in [
@@ -365,9 +339,9 @@ async fn dpop_16_a_proof_without_the_ath_of_this_token_is_refused(backend: Backe
 }
 
 async fn dpop_15_a_replayed_proof_is_refused(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let key = DpopKey::es256();
-    let token = dpop_token(&app, &client, &key).await;
+    let token = app.dpop_token_for(&client, &key).await;
     let once = proof(&app, &key, "GET", &rs.url("/api/hello"), Some(&token));
     let headers = [("Authorization", dpop(&token)), ("DPoP", once)];
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
@@ -381,9 +355,9 @@ async fn dpop_15_a_replayed_proof_is_refused(backend: Backend) {
 }
 
 async fn dpop_12_the_expected_htu_comes_from_the_configured_url_never_the_host_header(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let key = DpopKey::es256();
-    let token = dpop_token(&app, &client, &key).await;
+    let token = app.dpop_token_for(&client, &key).await;
 
     for (htu, method, why) in [
         ("http://evil.test/api/hello".to_owned(), "GET", "htu of the Host the request claims"),
@@ -400,7 +374,7 @@ async fn dpop_12_the_expected_htu_comes_from_the_configured_url_never_the_host_h
 }
 
 async fn an_unbound_token_presented_with_the_dpop_scheme_is_refused(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let key = DpopKey::es256();
     let token = app.access_token(&client).await;
 
@@ -413,9 +387,8 @@ async fn an_unbound_token_presented_with_the_dpop_scheme_is_refused(backend: Bac
 }
 
 async fn a_token_bound_to_an_origin_is_refused_from_another_origin(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
-    let response = app.token_for(&client, &[], &[("Origin", BROWSER_ORIGIN)]).await;
-    let token = response.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
+    let token = app.access_token_with(&client, &[], &[("Origin", BROWSER_ORIGIN)]).await;
     assert_eq!(claims_of(&token)["origin"], BROWSER_ORIGIN);
     let authorization = bearer(&token);
 
@@ -433,7 +406,7 @@ async fn a_token_bound_to_an_origin_is_refused_from_another_origin(backend: Back
 }
 
 async fn jwt_5_an_id_token_like_jwt_with_typ_jwt_is_refused(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let claims = claims_of(&app.access_token(&client).await);
     let kid = app.state.keyring.signing_key(SigningAlg::Es256).unwrap().kid.clone();
 
@@ -455,7 +428,7 @@ async fn jwt_5_an_id_token_like_jwt_with_typ_jwt_is_refused(backend: Backend) {
 }
 
 async fn jwt_5_alg_none_and_a_key_in_the_token_header_are_refused(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let token = app.access_token(&client).await;
     let claims = claims_of(&token);
     let kid = header_of(&token)["kid"].clone();
@@ -508,10 +481,7 @@ async fn counting_jwks(app: &TestApp) -> (String, Arc<AtomicUsize>, ServerHandle
 }
 
 async fn fapi_28_an_unknown_kid_refetches_the_jwks_once_then_fails(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let (jwks_uri, fetches, jwks) = counting_jwks(&app).await;
     let interval = Duration::from_secs(2);
     let rs = spawn_rs_with(
@@ -557,7 +527,7 @@ async fn fapi_28_an_unknown_kid_refetches_the_jwks_once_then_fails(backend: Back
 }
 
 async fn core_20_a_token_in_the_query_string_is_never_looked_at(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let token = app.access_token(&client).await;
 
     let only_query = rs.get(&format!("/api/hello?access_token={token}"), &[]).await;
@@ -572,9 +542,9 @@ async fn core_20_a_token_in_the_query_string_is_never_looked_at(backend: Backend
 }
 
 async fn dpop_27_a_token_in_proxy_authorization_is_never_looked_at(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let key = DpopKey::es256();
-    let token = dpop_token(&app, &client, &key).await;
+    let token = app.dpop_token_for(&client, &key).await;
     let proof = proof(&app, &key, "GET", &rs.url("/api/hello"), Some(&token));
 
     let response = rs.get("/api/hello", &[("Proxy-Authorization", &dpop(&token)), ("DPoP", &proof)]).await;
@@ -586,10 +556,10 @@ async fn dpop_27_a_token_in_proxy_authorization_is_never_looked_at(backend: Back
 }
 
 async fn core_22_scheme_names_are_case_insensitive(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let bearer_token = app.access_token(&client).await;
     let key = DpopKey::es256();
-    let dpop_token = dpop_token(&app, &client, &key).await;
+    let dpop_token = app.dpop_token_for(&client, &key).await;
 
     for scheme in ["bearer", "BEARER", "bEaReR"] {
         let response = rs.get("/api/hello", &[("Authorization", &format!("{scheme} {bearer_token}"))]).await;
@@ -606,7 +576,7 @@ async fn core_22_scheme_names_are_case_insensitive(backend: Backend) {
 }
 
 async fn core_21_two_authorization_headers_are_invalid_request(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let token = app.access_token(&client).await;
 
     let response =
@@ -620,7 +590,7 @@ async fn core_21_two_authorization_headers_are_invalid_request(backend: Backend)
 }
 
 async fn core_21_a_missing_scope_is_403_insufficient_scope_with_a_challenge(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let token = app.access_token(&client).await;
 
     let response = rs.get("/api/admin", &[("Authorization", &bearer(&token))]).await;
@@ -636,7 +606,7 @@ async fn core_21_a_missing_scope_is_403_insufficient_scope_with_a_challenge(back
 }
 
 async fn dpop_26_a_request_without_a_token_gets_a_dpop_challenge_with_algs(backend: Backend) {
-    let (_data, app, _client, rs) = setup(backend).await;
+    let (_data, app, _client, rs) = spawn_with_resource_server(backend).await;
 
     let response = rs.get("/api/hello", &[]).await;
 
@@ -649,10 +619,7 @@ async fn dpop_26_a_request_without_a_token_gets_a_dpop_challenge_with_algs(backe
 }
 
 async fn dpop_28_bearer_is_refused_where_only_dpop_is_accepted(backend: Backend) {
-    let data = TestData::new(backend);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let rs = spawn_rs_with(&app, |config| config.accept_bearer = false, |verifier| verifier).await;
     let token = app.access_token(&client).await;
 
@@ -663,7 +630,7 @@ async fn dpop_28_bearer_is_refused_where_only_dpop_is_accepted(backend: Backend)
     assert_eq!(error_of(response).await, (401, "invalid_token".into()));
 
     let key = DpopKey::es256();
-    let bound = dpop_token(&app, &client, &key).await;
+    let bound = app.dpop_token_for(&client, &key).await;
     let proof = proof(&app, &key, "GET", &rs.url("/api/hello"), Some(&bound));
     let response = rs.get("/api/hello", &[("Authorization", &dpop(&bound)), ("DPoP", &proof)]).await;
     assert_eq!(response.status(), 200);
@@ -672,7 +639,7 @@ async fn dpop_28_bearer_is_refused_where_only_dpop_is_accepted(backend: Backend)
 }
 
 async fn the_extractor_verifies_on_its_own_without_the_middleware(backend: Backend) {
-    let (_data, app, client, rs) = setup(backend).await;
+    let (_data, app, client, rs) = spawn_with_resource_server(backend).await;
     let token = app.access_token(&client).await;
 
     let response = rs.get("/extract", &[("Authorization", &bearer(&token))]).await;
@@ -687,16 +654,8 @@ async fn the_extractor_verifies_on_its_own_without_the_middleware(backend: Backe
 
 /// A resource server on the provider's Redis with `idp_verify::redis` alone (the example's
 /// set-up): it sees `/revoke` at once, and its nodes share DPoP proof ids.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resource_server_on_the_providers_redis_sees_revocations_and_shares_proof_ids() {
-    if !Backend::PostgresRedis.available() {
-        eprintln!("skipped: IDP_TEST_DATABASE_URL and IDP_TEST_REDIS_URL are not set");
-        return;
-    }
-    let data = TestData::new(Backend::PostgresRedis);
-    let app = spawn_app(&data).await;
-    app.register_apis().await;
-    let client = app.service_client().await;
+    let (data, app, client) = spawn_with_api_and_client(Backend::PostgresRedis).await;
     let redis_url = data.redis_url.as_deref().expect("a Redis URL");
     let redis = RedisStore::connect(redis_url, &data.redis_prefix).await.expect("the provider's Redis");
     let on_redis = |verifier: Verifier| verifier.with_revocation(redis.clone()).with_replay_cache(redis.clone());
@@ -705,7 +664,7 @@ async fn a_resource_server_on_the_providers_redis_sees_revocations_and_shares_pr
     let second_node = spawn_rs_with(&app, |config| config.public_url = public_url, on_redis).await;
 
     let key = DpopKey::es256();
-    let token = dpop_token(&app, &client, &key).await;
+    let token = app.dpop_token_for(&client, &key).await;
     let once = proof(&app, &key, "GET", &rs.url("/api/hello"), Some(&token));
     let headers = [("Authorization", dpop(&token)), ("DPoP", once)];
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
@@ -716,9 +675,7 @@ async fn a_resource_server_on_the_providers_redis_sees_revocations_and_shares_pr
     let bearer_token = app.access_token(&client).await;
     let authorization = bearer(&bearer_token);
     assert_eq!(rs.get("/api/hello", &[("Authorization", &authorization)]).await.status(), 200);
-    let secret = client.secret.as_deref().unwrap();
-    let revoked = app.post_form("/revoke", &[("token", &bearer_token)], Some((&client.id, secret)), &[]).await;
-    assert_eq!(revoked.status(), 200);
+    assert_eq!(app.revoke(&client, &bearer_token).await.status(), 200);
     let response = rs.get("/api/hello", &[("Authorization", &authorization)]).await;
     assert_eq!(error_of(response).await, (401, "invalid_token".into()), "the provider's revocation, read from Redis");
     second_node.stop().await;
@@ -726,29 +683,32 @@ async fn a_resource_server_on_the_providers_redis_sees_revocations_and_shares_pr
     app.stop().await;
 }
 
-backend_tests!(
-    jwt_5_a_valid_bearer_token_reaches_the_handler_with_its_claims,
-    jwt_5_a_token_for_another_audience_is_refused,
-    jwt_5_an_expired_token_is_refused_once_the_leeway_has_passed,
-    revocation_is_in_force_at_once,
-    a_revocation_list_that_cannot_answer_fails_closed,
-    dpop_25_a_dpop_bound_token_with_a_proof_for_this_request_reaches_the_handler,
-    dpop_28_a_dpop_bound_token_presented_as_bearer_is_refused,
-    dpop_16_a_proof_by_another_key_than_cnf_jkt_is_refused,
-    dpop_16_a_proof_without_the_ath_of_this_token_is_refused,
-    dpop_15_a_replayed_proof_is_refused,
-    dpop_12_the_expected_htu_comes_from_the_configured_url_never_the_host_header,
-    an_unbound_token_presented_with_the_dpop_scheme_is_refused,
-    a_token_bound_to_an_origin_is_refused_from_another_origin,
-    jwt_5_an_id_token_like_jwt_with_typ_jwt_is_refused,
-    jwt_5_alg_none_and_a_key_in_the_token_header_are_refused,
-    fapi_28_an_unknown_kid_refetches_the_jwks_once_then_fails,
-    core_20_a_token_in_the_query_string_is_never_looked_at,
-    dpop_27_a_token_in_proxy_authorization_is_never_looked_at,
-    core_22_scheme_names_are_case_insensitive,
-    core_21_two_authorization_headers_are_invalid_request,
-    core_21_a_missing_scope_is_403_insufficient_scope_with_a_challenge,
-    dpop_26_a_request_without_a_token_gets_a_dpop_challenge_with_algs,
-    dpop_28_bearer_is_refused_where_only_dpop_is_accepted,
-    the_extractor_verifies_on_its_own_without_the_middleware,
-);
+crate::suite_tests! {
+    on_each_backend:
+        jwt_5_a_valid_bearer_token_reaches_the_handler_with_its_claims,
+        jwt_5_a_token_for_another_audience_is_refused,
+        jwt_5_an_expired_token_is_refused_once_the_leeway_has_passed,
+        revocation_is_in_force_at_once,
+        a_revocation_list_that_cannot_answer_fails_closed,
+        dpop_25_a_dpop_bound_token_with_a_proof_for_this_request_reaches_the_handler,
+        dpop_28_a_dpop_bound_token_presented_as_bearer_is_refused,
+        dpop_16_a_proof_by_another_key_than_cnf_jkt_is_refused,
+        dpop_16_a_proof_without_the_ath_of_this_token_is_refused,
+        dpop_15_a_replayed_proof_is_refused,
+        dpop_12_the_expected_htu_comes_from_the_configured_url_never_the_host_header,
+        an_unbound_token_presented_with_the_dpop_scheme_is_refused,
+        a_token_bound_to_an_origin_is_refused_from_another_origin,
+        jwt_5_an_id_token_like_jwt_with_typ_jwt_is_refused,
+        jwt_5_alg_none_and_a_key_in_the_token_header_are_refused,
+        fapi_28_an_unknown_kid_refetches_the_jwks_once_then_fails,
+        core_20_a_token_in_the_query_string_is_never_looked_at,
+        dpop_27_a_token_in_proxy_authorization_is_never_looked_at,
+        core_22_scheme_names_are_case_insensitive,
+        core_21_two_authorization_headers_are_invalid_request,
+        core_21_a_missing_scope_is_403_insufficient_scope_with_a_challenge,
+        dpop_26_a_request_without_a_token_gets_a_dpop_challenge_with_algs,
+        dpop_28_bearer_is_refused_where_only_dpop_is_accepted,
+        the_extractor_verifies_on_its_own_without_the_middleware;
+    on_postgres_redis:
+        a_resource_server_on_the_providers_redis_sees_revocations_and_shares_proof_ids;
+}

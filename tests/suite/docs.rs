@@ -1,6 +1,6 @@
 //! The README stays true: every setting the configuration structs take is documented in
 //! `src/config/` and has a row in the README's table, and CI never runs without the PostgreSQL +
-//! Redis half of the suite.
+//! Redis half of the suite. The suite runs what it lists.
 
 use std::collections::BTreeSet;
 
@@ -33,7 +33,6 @@ fn documented_settings() -> BTreeSet<String> {
     documented
 }
 
-#[test]
 fn every_setting_is_documented_in_src_config_and_in_the_readme() {
     let settings: BTreeSet<String> = idp::config::setting_keys().into_iter().collect();
     assert!(settings.len() >= 15, "found only {} settings", settings.len());
@@ -57,7 +56,6 @@ fn every_setting_is_documented_in_src_config_and_in_the_readme() {
     }
 }
 
-#[test]
 fn under_ci_the_postgres_and_redis_backends_are_configured() {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         assert!(
@@ -65,4 +63,35 @@ fn under_ci_the_postgres_and_redis_backends_are_configured() {
             "CI must run the suite on PostgreSQL + Redis too"
         );
     }
+}
+
+/// The suite's binary has `harness = false`: a `#[test]` or `#[tokio::test]` function in it
+/// would compile to nothing and never run, so every test is listed in `suite_tests!` instead.
+fn every_test_of_the_suite_is_listed_for_the_runner_not_marked_for_libtest() {
+    fn marked(dir: &std::path::Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                marked(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (n, line) in text.lines().enumerate() {
+                    let line = line.trim_start();
+                    if line.starts_with("#[test") || line.starts_with("#[tokio::test") {
+                        found.push(format!("{}:{}", path.display(), n + 1));
+                    }
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    marked(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/suite"), &mut found);
+    assert!(found.is_empty(), "list these in suite_tests! instead: {found:?}");
+}
+
+crate::suite_tests! {
+    sync_test:
+        every_setting_is_documented_in_src_config_and_in_the_readme,
+        under_ci_the_postgres_and_redis_backends_are_configured,
+        every_test_of_the_suite_is_listed_for_the_runner_not_marked_for_libtest;
 }

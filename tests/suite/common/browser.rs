@@ -97,6 +97,14 @@ impl Browser {
         self.submit("/consent", &form).await
     }
 
+    /// Opens `/authorize?{query}` and follows it to the sign-in page: its path and its HTML.
+    pub async fn login_page(&mut self, query: &str) -> (String, String) {
+        let response = self.get(&format!("/authorize?{query}")).await;
+        let login_path = format!("/{}", location(&response));
+        let html = self.get(&login_path).await.text().await.unwrap();
+        (login_path, html)
+    }
+
     /// From `/authorize?…` to the redirect with the code: signs in as `username` and allows
     /// the consent page if one is shown. Returns the final `Location`.
     pub async fn authorize(&mut self, query: &str, username: &str) -> String {
@@ -202,7 +210,7 @@ impl TestApp {
                 form.push((name, value));
             }
         }
-        self.post_form("/token", &form, Some((&client.id, client.secret.as_deref().unwrap())), &[]).await
+        self.post_form("/token", &form, client.basic(), &[]).await
     }
 
     /// Signs in `username` through a new browser and returns the code.
@@ -215,9 +223,7 @@ impl TestApp {
 
 /// A node with the test APIs, the client `registration` and the user `alice`.
 pub async fn app_with_alice(data: &super::TestData, registration: ClientRegistration) -> (TestApp, TestClient) {
-    let app = super::spawn_app(data).await;
-    app.register_apis().await;
-    let client = app.register_client(registration).await;
+    let (app, client) = super::oauth::app_with_client(data, registration).await;
     app.create_user("alice").await;
     (app, client)
 }

@@ -1,15 +1,14 @@
 //! Starting the binary: bad configuration stops it with one line naming the setting and writes
 //! nothing; readiness follows the backends without a restart.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::proxy::TcpProxy;
-use common::{eventually, postgres_url, redis_url, spawn_app_with, Backend, TestData};
-use idp::clock::ManualClock;
+use common::{eventually, postgres_url, redis_url, spawn_app_with_env, Backend, TestData};
 
 fn run_idp(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_idp"));
@@ -31,7 +30,6 @@ fn assert_refused_naming(output: &Output, setting: &str, dir: &Path) {
     assert!(written.is_empty(), "nothing is written, found {written:?}");
 }
 
-#[test]
 fn an_issuer_that_is_not_http_stops_start() {
     let dir = tempfile::tempdir().unwrap();
     let output = run_idp(dir.path(), &["serve"], &[("IDP_ISSUER", "ftp://x")]);
@@ -39,14 +37,12 @@ fn an_issuer_that_is_not_http_stops_start() {
     assert_refused_naming(&output, "issuer", dir.path());
 }
 
-#[test]
 fn a_negative_lifetime_stops_start() {
     let dir = tempfile::tempdir().unwrap();
     let output = run_idp(dir.path(), &[], &[("IDP_TOKENS__ACCESS_TOKEN_LIFETIME", "-5")]);
     assert_refused_naming(&output, "tokens.access_token_lifetime", dir.path());
 }
 
-#[test]
 fn a_negative_lifetime_in_the_config_file_stops_start() {
     let dir = tempfile::tempdir().unwrap();
     let config_dir = tempfile::tempdir().unwrap();
@@ -56,7 +52,6 @@ fn a_negative_lifetime_in_the_config_file_stops_start() {
     assert_refused_naming(&output, "tokens.id_token_lifetime", dir.path());
 }
 
-#[test]
 fn an_unreachable_database_stops_start() {
     let dir = tempfile::tempdir().unwrap();
     // Port 9 (discard) on loopback: nothing listens there.
@@ -65,7 +60,6 @@ fn an_unreachable_database_stops_start() {
     assert!(!String::from_utf8_lossy(&output.stderr).contains("secret"), "the password is not printed");
 }
 
-#[test]
 fn an_unreachable_redis_stops_start() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("idp.db").display());
@@ -74,7 +68,6 @@ fn an_unreachable_redis_stops_start() {
     assert_refused_naming(&output, "redis_url", dir.path());
 }
 
-#[test]
 fn migrate_applies_once_then_reports_up_to_date() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("idp.db").display());
@@ -85,7 +78,6 @@ fn migrate_applies_once_then_reports_up_to_date() {
     assert_eq!(String::from_utf8_lossy(&second.stdout).trim(), "database is up to date");
 }
 
-#[test]
 fn keys_list_shows_one_active_key_per_algorithm() {
     let data = TestData::new(Backend::SqliteMemory);
     let env: Vec<(String, String)> = data.env();
@@ -116,19 +108,14 @@ async fn ready_status(app: &common::TestApp) -> u16 {
     app.get("/readyz").await.status().as_u16()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_follows_postgres_and_redis_going_down_and_coming_back() {
-    if !Backend::PostgresRedis.available() {
-        eprintln!("skipped: IDP_TEST_DATABASE_URL and IDP_TEST_REDIS_URL are not set");
-        return;
-    }
     let (pg, redis) = (postgres_url().unwrap(), redis_url().unwrap());
     let pg_proxy = TcpProxy::start(socket_of(&pg)).await;
     let redis_proxy = TcpProxy::start(socket_of(&redis)).await;
     let mut data = TestData::new(Backend::PostgresRedis);
     data.database_url = through(&data.database_url, &pg_proxy);
     data.redis_url = Some(through(&redis, &redis_proxy));
-    let app = spawn_app_with(&data, ManualClock::starting_now(), &[]).await.unwrap();
+    let app = spawn_app_with_env(&data, &[]).await;
     assert_eq!(ready_status(&app).await, 200);
 
     redis_proxy.cut();
@@ -159,4 +146,17 @@ async fn readyz_follows_postgres_and_redis_going_down_and_coming_back() {
     );
     assert_eq!(app.get("/jwks").await.status(), 200, "keys were served from memory throughout");
     app.stop().await;
+}
+
+crate::suite_tests! {
+    sync_test:
+        an_issuer_that_is_not_http_stops_start,
+        a_negative_lifetime_stops_start,
+        a_negative_lifetime_in_the_config_file_stops_start,
+        an_unreachable_database_stops_start,
+        an_unreachable_redis_stops_start,
+        migrate_applies_once_then_reports_up_to_date,
+        keys_list_shows_one_active_key_per_algorithm;
+    on_postgres_redis:
+        readyz_follows_postgres_and_redis_going_down_and_coming_back;
 }

@@ -21,7 +21,7 @@ fn floor_of(module: &str) -> usize {
     FLOORS
         .iter()
         .position(|(_, modules)| modules.contains(&top))
-        .unwrap_or_else(|| panic!("src/{top} is in no floor of tests/architecture.rs; add it to FLOORS"))
+        .unwrap_or_else(|| panic!("src/{top} is in no floor of tests/suite/architecture.rs; add it to FLOORS"))
 }
 
 /// Every module of `src/` (as `a::b`, the crate root as `lib`), from its files.
@@ -162,7 +162,6 @@ fn nested(a: &str, b: &str) -> bool {
     a == "lib" || b == "lib" || a.starts_with(&format!("{b}::")) || b.starts_with(&format!("{a}::"))
 }
 
-#[test]
 fn no_module_uses_one_on_a_higher_floor() {
     let mut upward = Vec::new();
     for (from, to_all) in graph() {
@@ -175,7 +174,6 @@ fn no_module_uses_one_on_a_higher_floor() {
     assert!(upward.is_empty(), "arrows pointing up a floor:\n{}", upward.join("\n"));
 }
 
-#[test]
 fn no_two_modules_reach_each_other() {
     let graph = graph();
     let reaches = |from: &str| {
@@ -203,7 +201,6 @@ fn no_two_modules_reach_each_other() {
     assert!(listed.is_empty(), "import cycles:\n{}", listed.join("\n"));
 }
 
-#[test]
 fn the_checker_sees_nested_use_trees_and_relative_paths() {
     let known: BTreeMap<String, String> =
         ["a", "a::b", "a::c", "d", "d::e"].iter().map(|m| (m.to_string(), String::new())).collect();
@@ -211,4 +208,11 @@ fn the_checker_sees_nested_use_trees_and_relative_paths() {
     let found = arrows("a::b", source, &known);
     assert_eq!(found, ["a::b", "a::c", "d", "d::e"].iter().map(|s| s.to_string()).filter(|m| m != "a::b").collect());
     assert_eq!(expand("x::{y, z::{w, v}}"), ["x::y", "x::z::w", "x::z::v"]);
+}
+
+crate::suite_tests! {
+    sync_test:
+        no_module_uses_one_on_a_higher_floor,
+        no_two_modules_reach_each_other,
+        the_checker_sees_nested_use_trees_and_relative_paths;
 }
