@@ -8,7 +8,6 @@ use diesel::r2d2::{self, ManageConnection, Pool, R2D2Connection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::config::DatabaseUrl;
-use crate::store::models::NewAuditEvent;
 
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -153,22 +152,6 @@ impl Db {
     pub fn run_blocking<T>(&self, f: impl FnOnce(&mut DbConnection) -> QueryResult<T>) -> Result<T, StoreError> {
         let mut conn = self.pool.get()?;
         Ok(f(&mut conn)?)
-    }
-
-    /// Applies `write` and inserts `audit` in one transaction, so a change and its audit row
-    /// land together or not at all. Blocking.
-    pub fn write_audited<T>(
-        &self,
-        audit: &NewAuditEvent,
-        write: impl FnOnce(&mut DbConnection) -> QueryResult<T>,
-    ) -> Result<T, StoreError> {
-        self.run_blocking(|conn| {
-            conn.transaction(|conn| {
-                let value = write(conn)?;
-                audit.insert(conn)?;
-                Ok(value)
-            })
-        })
     }
 
     /// Readiness: a fresh answer from the database within `timeout`.

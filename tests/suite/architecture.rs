@@ -98,10 +98,33 @@ fn expand(tree: &str) -> Vec<String> {
         .collect()
 }
 
-/// The module a path names: its longest prefix that is a module of `src/`.
+/// The module a path names: its longest prefix that is a module of `src/`, seen through a
+/// `mod.rs` that re-exports a child's item (`crate::domain::ScopeSet` is `domain::scope`), so a
+/// cycle cannot hide behind a re-export.
 fn target(path: &str, known: &BTreeMap<String, String>) -> Option<String> {
     let segments: Vec<&str> = path.split("::").collect();
-    (1..=segments.len()).rev().map(|n| segments[..n].join("::")).find(|m| known.contains_key(m))
+    let (found, len) =
+        (1..=segments.len()).rev().map(|n| (segments[..n].join("::"), n)).find(|(m, _)| known.contains_key(m))?;
+    let Some(item) = segments.get(len) else { return Some(found) };
+    Some(reexported_from(&found, item, known).unwrap_or(found))
+}
+
+/// The child module of `module` whose `item` it re-exports (`pub use child::{Item, ..}`).
+fn reexported_from(module: &str, item: &str, known: &BTreeMap<String, String>) -> Option<String> {
+    let code = code_only(known.get(module)?);
+    for statement in code.split(';') {
+        let Some(tree) = statement.trim().strip_prefix("pub use ") else { continue };
+        for path in expand(tree) {
+            let path = path.strip_prefix("self::").unwrap_or(&path);
+            let (from, name) = path.rsplit_once("::")?;
+            let name = name.rsplit_once(" as ").map_or(name, |(_, alias)| alias);
+            let child = format!("{module}::{from}");
+            if name == item && known.contains_key(&child) {
+                return Some(child);
+            }
+        }
+    }
+    None
 }
 
 /// The arrows of `module`: modules it names by `crate::` or `super::` paths.
@@ -208,6 +231,10 @@ fn the_checker_sees_nested_use_trees_and_relative_paths() {
     let found = arrows("a::b", source, &known);
     assert_eq!(found, ["a::b", "a::c", "d", "d::e"].iter().map(|s| s.to_string()).filter(|m| m != "a::b").collect());
     assert_eq!(expand("x::{y, z::{w, v}}"), ["x::y", "x::z::w", "x::z::v"]);
+    let mut known = known;
+    known.insert("d".into(), "mod e;\npub use self::e::{Thing, Other};\n".into());
+    assert_eq!(target("d::Thing", &known).as_deref(), Some("d::e"), "through a re-export");
+    assert_eq!(target("d::Nothing", &known).as_deref(), Some("d"));
 }
 
 crate::suite_tests! {

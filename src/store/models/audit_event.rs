@@ -1,7 +1,7 @@
 use diesel::prelude::*;
 
 use crate::store::schema::audit_events;
-use crate::store::DbConnection;
+use crate::store::{Db, DbConnection, StoreError};
 
 /// A security decision, as `docs/security.md` §7 asks: who, from where, did what, with what outcome.
 #[derive(Debug, Clone, Default, Insertable)]
@@ -63,5 +63,23 @@ impl AuditEvent {
             .limit(limit)
             .select(Self::as_select())
             .load(conn)
+    }
+}
+
+impl Db {
+    /// Applies `write` and inserts `audit` in one transaction, so a change and its audit row
+    /// land together or not at all. Blocking.
+    pub fn write_audited<T>(
+        &self,
+        audit: &NewAuditEvent,
+        write: impl FnOnce(&mut DbConnection) -> QueryResult<T>,
+    ) -> Result<T, StoreError> {
+        self.run_blocking(|conn| {
+            conn.transaction(|conn| {
+                let value = write(conn)?;
+                audit.insert(conn)?;
+                Ok(value)
+            })
+        })
     }
 }
