@@ -47,6 +47,30 @@ impl OAuthError {
         Self::new(ErrorCode::InvalidClient, description)
     }
 
+    pub fn invalid_grant(description: &'static str) -> Self {
+        Self::new(ErrorCode::InvalidGrant, description)
+    }
+
+    pub fn invalid_scope(description: &'static str) -> Self {
+        Self::new(ErrorCode::InvalidScope, description)
+    }
+
+    pub fn invalid_target(description: &'static str) -> Self {
+        Self::new(ErrorCode::InvalidTarget, description)
+    }
+
+    pub fn unauthorized_client(description: &'static str) -> Self {
+        Self::new(ErrorCode::UnauthorizedClient, description)
+    }
+
+    pub fn unsupported_grant_type(description: &'static str) -> Self {
+        Self::new(ErrorCode::UnsupportedGrantType, description)
+    }
+
+    pub fn use_dpop_nonce(description: &'static str) -> Self {
+        Self::new(ErrorCode::UseDpopNonce, description)
+    }
+
     pub fn invalid_dpop_proof(description: &'static str) -> Self {
         Self::new(ErrorCode::InvalidDpopProof, description)
     }

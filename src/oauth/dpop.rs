@@ -7,7 +7,7 @@ use actix_web::HttpRequest;
 
 use idp_verify::dpop::{verify_proof, DpopError, ProofCheck, VerifiedProof, MAX_FUTURE};
 
-use crate::error::{ErrorCode, OAuthError};
+use crate::error::OAuthError;
 use crate::state::AppState;
 use crate::store::hot::{keyspaces, HashedKey, HotStoreError, Keyspace, Marker};
 
@@ -43,8 +43,9 @@ pub async fn check_proof(
         None => !state.settings.dpop.require_nonce,
     };
     if !nonce_ok {
-        return Err(OAuthError::new(ErrorCode::UseDpopNonce, "a fresh DPoP nonce is required")
-            .with_dpop_nonce(state.nonces.current(now)));
+        return Err(
+            OAuthError::use_dpop_nonce("a fresh DPoP nonce is required").with_dpop_nonce(state.nonces.current(now))
+        );
     }
     if !first_use(state, htu, &verified.jti).await.map_err(OAuthError::unavailable)? {
         return Err(OAuthError::invalid_dpop_proof("the DPoP proof was already used"));

@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::client_auth::{self, AuthenticatedRequest};
-use crate::error::{no_store_response, ErrorCode, OAuthError};
+use crate::error::{no_store_response, OAuthError};
 use crate::http::form::read_body;
 use crate::services::access_tokens::signing as access_token;
 use crate::services::refresh_families::RefreshToken;
@@ -31,8 +31,9 @@ pub async fn revoke(
         let family = state.refresh_families.family_of(&RefreshToken::new(token)).await;
         if let Some(family) = family.map_err(|e| OAuthError::from(e).with_cors(cors.as_ref()))? {
             if family.client_id != caller.id.as_str() {
-                return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the token was not issued to this client")
-                    .with_cors(cors.as_ref()));
+                return Err(
+                    OAuthError::unauthorized_client("the token was not issued to this client").with_cors(cors.as_ref())
+                );
             }
             let revoked = state
                 .refresh_families
@@ -50,8 +51,9 @@ pub async fn revoke(
     }
     if let Ok(claims) = access_token::verify(&state.keyring, state.settings.issuer.as_str(), token, now) {
         if claims.client_id != caller.id.as_str() {
-            return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the token was not issued to this client")
-                .with_cors(cors.as_ref()));
+            return Err(
+                OAuthError::unauthorized_client("the token was not issued to this client").with_cors(cors.as_ref())
+            );
         }
         state
             .revocations

@@ -11,7 +11,7 @@ use super::grants::client_credentials::{self, ClientCredentialsRequest};
 use super::grants::refresh_token::{self, RefreshTokenRequest};
 use super::grants::{Binding, GrantContext, Issued};
 use crate::domain::{CodeVerifier, GrantType, ResourceIndicator, ScopeSet};
-use crate::error::{no_store_response, ErrorCode, OAuthError};
+use crate::error::{no_store_response, OAuthError};
 use crate::http::cors;
 use crate::http::form::{read_body, FormParams};
 use crate::services::refresh_families::RefreshToken;
@@ -40,9 +40,8 @@ impl TryFrom<&FormParams> for TokenRequest {
 
     fn try_from(params: &FormParams) -> Result<Self, OAuthError> {
         let grant_type = params.get("grant_type").ok_or(OAuthError::invalid_request("grant_type is required"))?;
-        let grant_type: GrantType = grant_type
-            .parse()
-            .map_err(|_| OAuthError::new(ErrorCode::UnsupportedGrantType, "the grant type is not supported"))?;
+        let grant_type: GrantType =
+            grant_type.parse().map_err(|_| OAuthError::unsupported_grant_type("the grant type is not supported"))?;
         match grant_type {
             GrantType::ClientCredentials => Ok(TokenRequest::ClientCredentials(ClientCredentialsRequest {
                 scope: scope(params)?,
@@ -70,7 +69,7 @@ fn scope(params: &FormParams) -> Result<Option<ScopeSet>, OAuthError> {
         .get("scope")
         .map(ScopeSet::parse)
         .transpose()
-        .map_err(|_| OAuthError::new(ErrorCode::InvalidScope, "the scope is malformed"))
+        .map_err(|_| OAuthError::invalid_scope("the scope is malformed"))
 }
 
 /// RFC 8707: this provider issues one audience per token, so at most one `resource`.
@@ -79,8 +78,8 @@ fn single_resource(params: &FormParams) -> Result<Option<ResourceIndicator>, OAu
         [] => Ok(None),
         [one] => ResourceIndicator::parse(one)
             .map(Some)
-            .map_err(|_| OAuthError::new(ErrorCode::InvalidTarget, "the resource is not a valid absolute URI")),
-        _ => Err(OAuthError::new(ErrorCode::InvalidTarget, "one resource per token request")),
+            .map_err(|_| OAuthError::invalid_target("the resource is not a valid absolute URI")),
+        _ => Err(OAuthError::invalid_target("one resource per token request")),
     }
 }
 
@@ -96,7 +95,7 @@ pub async fn token(
     let issued = async {
         let request = TokenRequest::try_from(&params)?;
         if !client.allows_grant(request.grant_type()) {
-            return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the client may not use this grant type"));
+            return Err(OAuthError::unauthorized_client("the client may not use this grant type"));
         }
         let proof =
             dpop::check_proof(state, &req, "POST", &state.endpoints.token, None, client.dpop_bound_access_tokens)

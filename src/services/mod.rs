@@ -12,3 +12,6 @@ pub mod refresh_families;
 pub mod registry;
 pub mod sign_in_limits;
 pub mod users;
+
+#[cfg(test)]
+mod tests;

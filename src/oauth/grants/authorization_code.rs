@@ -8,7 +8,7 @@ use super::{
     TokenResponse,
 };
 use crate::domain::{ClientType, CodeVerifier, GrantType, ResourceIndicator};
-use crate::error::{ErrorCode, OAuthError};
+use crate::error::OAuthError;
 use crate::oauth::id_token::{self, Authentication};
 use crate::services::codes::{CodeError, Presentation};
 use crate::services::refresh_families::NewFamily;
@@ -28,7 +28,7 @@ impl From<CodeError> for OAuthError {
         match error {
             CodeError::Hot(e) => OAuthError::unavailable(e),
             CodeError::Refresh(e) => e.into(),
-            refused => OAuthError::new(ErrorCode::InvalidGrant, refused.description()),
+            refused => OAuthError::invalid_grant(refused.description()),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{mint_access_token, new_jti, Audience, GrantContext, Issued, TokenResponse};
 use crate::domain::{ResourceIndicator, ScopeSet};
-use crate::error::{ErrorCode, OAuthError};
+use crate::error::OAuthError;
 
 #[derive(Debug)]
 pub struct ClientCredentialsRequest {
@@ -16,18 +16,18 @@ pub async fn issue(cx: &GrantContext<'_>, request: ClientCredentialsRequest) -> 
     let resource = request
         .resource
         .or_else(|| client.default_resource.clone())
-        .ok_or(OAuthError::new(ErrorCode::InvalidTarget, "a resource is required"))?;
+        .ok_or(OAuthError::invalid_target("a resource is required"))?;
     if !client.allows_resource(&resource) {
-        return Err(OAuthError::new(ErrorCode::InvalidTarget, "the resource is not allowed for this client"));
+        return Err(OAuthError::invalid_target("the resource is not allowed for this client"));
     }
     let server = state
         .registry
         .resource(resource.as_str())
-        .ok_or(OAuthError::new(ErrorCode::InvalidTarget, "the resource is not allowed for this client"))?;
+        .ok_or(OAuthError::invalid_target("the resource is not allowed for this client"))?;
     let allowed = client.scopes.intersection(&server.scopes);
     let scope = match request.scope {
         Some(requested) if !requested.is_subset(&allowed) => {
-            return Err(OAuthError::new(ErrorCode::InvalidScope, "a requested scope is not allowed"))
+            return Err(OAuthError::invalid_scope("a requested scope is not allowed"))
         }
         Some(requested) => requested,
         None => allowed,

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::crypto::b64url;
 use crate::domain::{Origin, ResourceIndicator, ScopeSet};
-use crate::error::{ErrorCode, OAuthError};
+use crate::error::OAuthError;
 use crate::services::access_tokens::signing::{self as access_token, AccessTokenClaims, Confirmation};
 use crate::services::audit::RequestMeta;
 use crate::services::registry::{Client, ResourceServer};
@@ -111,16 +111,11 @@ pub fn grant_audience(
     let resource = match requested {
         Some(r) if granted_resources.contains(r) => Some(r),
         Some(r) if r.as_str() == state.settings.issuer.as_str() && granted_scope.contains("openid") => None,
-        Some(_) => return Err(OAuthError::new(ErrorCode::InvalidTarget, "the resource was not authorized")),
+        Some(_) => return Err(OAuthError::invalid_target("the resource was not authorized")),
         None => granted_resources.first(),
     };
     resource
-        .map(|r| {
-            state
-                .registry
-                .resource(r.as_str())
-                .ok_or(OAuthError::new(ErrorCode::InvalidTarget, "the resource is not available"))
-        })
+        .map(|r| state.registry.resource(r.as_str()).ok_or(OAuthError::invalid_target("the resource is not available")))
         .transpose()
 }
 

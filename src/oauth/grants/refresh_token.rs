@@ -4,7 +4,7 @@
 
 use super::{grant_audience, mint_access_token, new_jti, token_scope, Audience, GrantContext, Issued, TokenResponse};
 use crate::domain::{ResourceIndicator, ScopeSet};
-use crate::error::{ErrorCode, OAuthError};
+use crate::error::OAuthError;
 use crate::oauth::id_token::{self, Authentication};
 use crate::services::refresh_families::{Presenter, RefreshError, RefreshToken};
 
@@ -15,17 +15,13 @@ pub struct RefreshTokenRequest {
     pub resource: Option<ResourceIndicator>,
 }
 
-fn invalid_grant() -> OAuthError {
-    OAuthError::new(ErrorCode::InvalidGrant, "the refresh token is invalid, expired or revoked")
-}
+const INVALID: &str = "the refresh token is invalid, expired or revoked";
 
 impl From<RefreshError> for OAuthError {
     fn from(error: RefreshError) -> Self {
         match error {
-            RefreshError::Invalid | RefreshError::Reused => invalid_grant(),
-            RefreshError::OtherKey => {
-                OAuthError::new(ErrorCode::InvalidGrant, "the refresh token is bound to another DPoP key")
-            }
+            RefreshError::Invalid | RefreshError::Reused => OAuthError::invalid_grant(INVALID),
+            RefreshError::OtherKey => OAuthError::invalid_grant("the refresh token is bound to another DPoP key"),
             RefreshError::Hot(e) => OAuthError::unavailable(e),
             RefreshError::Db(e) => OAuthError::unavailable(e),
         }
@@ -40,7 +36,7 @@ pub async fn issue(cx: &GrantContext<'_>, request: RefreshTokenRequest) -> Resul
     let grant = refresh.grant().clone();
     let scope = match &request.scope {
         Some(asked) if !asked.is_subset(&grant.scope) => {
-            return Err(OAuthError::new(ErrorCode::InvalidScope, "the scope exceeds the grant"))
+            return Err(OAuthError::invalid_scope("the scope exceeds the grant"))
         }
         Some(asked) => asked.clone(),
         None => grant.scope.clone(),
@@ -55,7 +51,7 @@ pub async fn issue(cx: &GrantContext<'_>, request: RefreshTokenRequest) -> Resul
                 .await
                 .map_err(OAuthError::unavailable)?
                 .filter(|u| u.enabled)
-                .ok_or_else(invalid_grant)?,
+                .ok_or(OAuthError::invalid_grant(INVALID))?,
         ),
         false => None,
     };
