@@ -81,7 +81,7 @@ async fn fixture() -> Fixture {
         revocations,
         families,
         codes,
-        stop: stop,
+        stop,
     }
 }
 
