@@ -25,9 +25,20 @@ fn main() -> ExitCode {
     match runtime.block_on(idp::cli::run(cli.command.unwrap_or(Command::Serve), settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // `{:#}` prints the context chain on one line: "cannot rotate: database ...".
-            eprintln!("idp: {e:#}");
+            eprintln!("idp: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The context chain on one line ("cannot rotate: database ..."), each cause once: many errors
+/// already print their source in their own message.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = error.to_string();
+    for cause in error.chain().skip(1).map(ToString::to_string) {
+        if !line.contains(&cause) {
+            line = format!("{line}: {cause}");
+        }
+    }
+    line
 }

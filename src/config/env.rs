@@ -15,7 +15,7 @@ pub const NOT_SETTINGS: &[&str] = &[
     "IDP_CONFIG",
     // examples/resource_server.rs: where the provider's JWKS is, when not under the issuer.
     "IDP_JWKS_URI",
-    // The test suite's backends and switches (tests/common, tests/interop.rs, .ci/run), set in
+    // The test suite's backends and switches (tests/suite/common, tests/suite/interop.rs, .ci/run), set in
     // the environment the tests start the binary in.
     "IDP_TEST_*",
 ];

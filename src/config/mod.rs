@@ -156,7 +156,7 @@ fn subject(setting: &str) -> String {
 }
 
 /// Every setting's key (`tokens.access_token_lifetime`), read off the structs the file and the
-/// environment are deserialized into; `tests/docs.rs` checks each is documented.
+/// environment are deserialized into; `tests/suite/docs.rs` checks each is documented.
 pub fn setting_keys() -> Vec<String> {
     schema::settings().into_iter().map(|s| s.key).collect()
 }

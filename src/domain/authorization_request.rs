@@ -44,6 +44,26 @@ pub struct AuthorizationRequest {
     pub dpop_jkt: Option<String>,
     /// The hash of the `request_uri` of the pushed request (RFC 9126) this came from: used up
     /// when the code is issued (FAPI 2.0 §5.3.2.2 note 3), not when the page loads.
-    #[serde(default)]
+    #[serde(default, with = "pushed_key")]
     pub pushed: Option<HashedKey>,
+}
+
+/// The pushed request's hash travels as its full hot-store key (`par:{hash}`), as it always has,
+/// so interactions stored by a node of another version still name the same entry.
+mod pushed_key {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::store::hot::{keyspaces, HashedKey};
+
+    pub fn serialize<S: Serializer>(hash: &Option<HashedKey>, serializer: S) -> Result<S::Ok, S::Error> {
+        hash.as_ref().map(|h| keyspaces::PUSHED_REQUEST.key_of(h.as_str())).serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<HashedKey>, D::Error> {
+        let key = Option::<String>::deserialize(deserializer)?;
+        Ok(key.map(|key| {
+            let hash = keyspaces::PUSHED_REQUEST.id_in(&key).unwrap_or(&key).to_owned();
+            HashedKey::from_stored(hash)
+        }))
+    }
 }

@@ -16,7 +16,7 @@ const UNSUPPORTED: DomainError = DomainError::new("grant_type is not supported")
 impl GrantType {
     /// Every variant, e.g. for `grant_types_supported` in metadata (RFC 8414 §2).
     pub const ALL: [GrantType; 3] =
-        [GrantType::AuthorizationCode, GrantType::ClientCredentials, GrantType::RefreshToken];
+        [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials];
 
     /// Exact, case-sensitive match on the registered names (RFC 6749 §4, §6).
     pub fn parse(text: &str) -> Result<Self, DomainError> {

@@ -186,7 +186,9 @@ impl Codes {
             self.revoke_if_redeemed(code, &checked.grant.client_id, request).await?;
             return Err(CodeError::Invalid);
         }
-        if CODES.take(self.hot.as_ref(), &checked.hash).await?.is_none() {
+        // Of two concurrent exchanges, one removes the code; the grant was read by `check`, so
+        // it is not decoded again here.
+        if !CODES.delete(self.hot.as_ref(), &checked.hash).await? {
             return Err(CodeError::Invalid);
         }
         Ok(())

@@ -318,16 +318,6 @@ impl RefreshFamilies {
         Ok(families.len())
     }
 
-    /// Revokes the live grants of a user at one client. Returns how many.
-    pub async fn revoke_user_at_client(&self, user_id: &str, client_id: &str) -> Result<usize, RefreshError> {
-        let (user, client) = (user_id.to_owned(), client_id.to_owned());
-        let families = self.db.run(move |conn| RefreshFamilyRow::live_for(conn, &user, &client)).await?;
-        for family in &families {
-            self.revoke(family).await?;
-        }
-        Ok(families.len())
-    }
-
     /// Who `token` belongs to, current or used.
     pub async fn family_of(&self, token: &RefreshToken) -> Result<Option<FamilyRef>, RefreshError> {
         let hash = token.hash();
@@ -424,7 +414,9 @@ impl RefreshFamilies {
             // presented token's record keeps its time, so the window cannot be stretched.
             Presented::Retry { successor_hash, .. } => (successor_hash.clone(), 0),
         };
-        if CURRENT.take(self.hot.as_ref(), &taken_hash).await?.is_none() {
+        // Removing the token decides between concurrent refreshes (one removes it); what it held
+        // was read by `begin`, so it is not decoded again here.
+        if !CURRENT.delete(self.hot.as_ref(), &taken_hash).await? {
             self.revocations.revoke(&access.0, access.1, now).await?;
             return Err(RefreshError::Invalid);
         }

@@ -26,7 +26,7 @@ pub struct AuthorizationCodeRequest {
 impl From<CodeError> for OAuthError {
     fn from(error: CodeError) -> Self {
         match error {
-            CodeError::Hot(e) => OAuthError::unavailable(e),
+            CodeError::Hot(e) => super::hot_store_error(e),
             CodeError::Refresh(e) => e.into(),
             refused => OAuthError::invalid_grant(refused.description()),
         }

@@ -18,6 +18,7 @@ use crate::services::access_tokens::signing::{self as access_token, AccessTokenC
 use crate::services::audit::RequestMeta;
 use crate::services::registry::{Client, ResourceServer};
 use crate::state::AppState;
+use crate::store::HotStoreError;
 
 /// What every grant receives, built once by the token endpoint.
 pub struct GrantContext<'a> {
@@ -64,6 +65,15 @@ impl TokenResponse {
             refresh_token: None,
             id_token: None,
         }
+    }
+}
+
+/// A hot store that did not answer is 503 (try again); a record it holds that cannot be read
+/// is a fault of ours, 500.
+pub fn hot_store_error(error: HotStoreError) -> OAuthError {
+    match error {
+        HotStoreError::Corrupt { .. } => OAuthError::server_error(error),
+        other => OAuthError::unavailable(other),
     }
 }
 

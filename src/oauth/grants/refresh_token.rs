@@ -2,7 +2,10 @@
 //! family service checks the presented token and rotates it; this grant decides the scope and
 //! audience of the new access token and signs it (and an ID token when `openid` was granted).
 
-use super::{grant_audience, mint_access_token, new_jti, token_scope, Audience, GrantContext, Issued, TokenResponse};
+use super::{
+    grant_audience, hot_store_error, mint_access_token, new_jti, token_scope, Audience, GrantContext, Issued,
+    TokenResponse,
+};
 use crate::domain::{ResourceIndicator, ScopeSet};
 use crate::error::OAuthError;
 use crate::oauth::id_token::{self, Authentication};
@@ -22,7 +25,7 @@ impl From<RefreshError> for OAuthError {
         match error {
             RefreshError::Invalid | RefreshError::Reused => OAuthError::invalid_grant(INVALID),
             RefreshError::OtherKey => OAuthError::invalid_grant("the refresh token is bound to another DPoP key"),
-            RefreshError::Hot(e) => OAuthError::unavailable(e),
+            RefreshError::Hot(e) => hot_store_error(e),
             RefreshError::Db(e) => OAuthError::unavailable(e),
         }
     }

@@ -87,7 +87,7 @@ impl<V> Keyspace<V> {
 
     /// `name:{id}`: the id is the Redis Cluster hash tag, so one logical item maps to one slot.
     pub fn key(&self, id: &(impl KeyId + ?Sized)) -> String {
-        super::key(self.name.name, id.key_id())
+        self.name.key_of(id.key_id())
     }
 
     /// `true` when something was removed.

@@ -16,6 +16,18 @@ pub struct KeyspaceName {
     pub holds: &'static str,
 }
 
+impl KeyspaceName {
+    /// `name:{id}`: the id is the Redis Cluster hash tag, so one logical item maps to one slot.
+    pub fn key_of(&self, id: &str) -> String {
+        super::key(self.name, id)
+    }
+
+    /// The id of `key` if it is a key of this keyspace.
+    pub fn id_in<'k>(&self, key: &'k str) -> Option<&'k str> {
+        key.strip_prefix(self.name)?.strip_prefix(":{")?.strip_suffix('}')
+    }
+}
+
 macro_rules! keyspaces {
     ($($(#[$doc:meta])* $id:ident = $name:literal, lives $lifetime:literal, holds $holds:literal;)*) => {
         $(
@@ -62,6 +74,9 @@ keyspaces! {
         holds "a browser session: CSRF token, signed-in user, clients to tell at logout";
     /// `session`.
     INTERACTION = "interaction", lives "600 s", holds "a pending authorization request bound to a browser";
+    /// Written by resource servers that share the provider's Redis (`idp_verify::redis`).
+    RESOURCE_SERVER_PROOF_ID = "rs-dpop-jti", lives "the proof's acceptance window at the resource server",
+        holds "a marker: a resource server accepted this DPoP proof jti";
     /// `services::sign_in_limits`.
     FAILED_SIGN_INS_BY_USERNAME = "login-failures-username", lives "15 min from the first failure",
         holds "a counter of failed sign-ins for a username";
@@ -76,7 +91,21 @@ keyspaces! {
 
 #[cfg(test)]
 mod tests {
-    use super::ALL;
+    use super::*;
+
+    #[test]
+    fn the_keys_resource_servers_use_are_the_catalogues() {
+        assert_eq!(REVOKED_TOKEN_ID.key_of("j1"), idp_verify::store::revoked_key("j1"));
+        assert_eq!(RESOURCE_SERVER_PROOF_ID.key_of("p1"), idp_verify::store::replay_key("p1"));
+    }
+
+    #[test]
+    fn a_key_gives_back_its_id_only_in_its_own_keyspace() {
+        let key = PUSHED_REQUEST.key_of("abc");
+        assert_eq!(key, "par:{abc}");
+        assert_eq!(PUSHED_REQUEST.id_in(&key), Some("abc"));
+        assert_eq!(AUTHORIZATION_CODE.id_in(&key), None);
+    }
 
     #[test]
     fn no_two_keyspaces_share_a_name() {

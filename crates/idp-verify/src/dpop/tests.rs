@@ -147,7 +147,7 @@ const RFC_JWK: &str = r#"{"kty":"EC","x":"l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWV
 
 #[test]
 fn dpop_7_proof_made_like_the_client_helper_verifies_and_yields_its_thumbprint() {
-    // Arrange: what tests/common/dpop.rs does, an ES256 key and a fresh proof.
+    // Arrange: what tests/suite/common/dpop.rs does, an ES256 key and a fresh proof.
     let key = TestKey::es256();
     let proof = key.proof(&claims());
 
