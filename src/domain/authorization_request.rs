@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use idp_verify::Jkt;
+
 use super::{CodeChallenge, ResourceIndicator, ScopeSet};
 use crate::store::hot::HashedKey;
 
@@ -41,7 +43,7 @@ pub struct AuthorizationRequest {
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
     /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
-    pub dpop_jkt: Option<String>,
+    pub dpop_jkt: Option<Jkt>,
     /// The hash of the `request_uri` of the pushed request (RFC 9126) this came from: used up
     /// when the code is issued (FAPI 2.0 §5.3.2.2 note 3), not when the page loads.
     #[serde(default, with = "pushed_key")]

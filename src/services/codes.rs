@@ -17,6 +17,7 @@ use crate::crypto::random_token;
 use crate::domain::{CodeChallenge, CodeVerifier, ResourceIndicator, ScopeSet};
 use crate::store::hot::{keyspaces, HashedKey, Keyspace};
 use crate::store::{HotStore, HotStoreError};
+use idp_verify::Jkt;
 
 /// Authorization codes live this long (FAPI 2.0 §5.3.2.1: at most 60 s).
 pub const CODE_LIFETIME: Duration = Duration::from_secs(60);
@@ -31,7 +32,7 @@ pub struct CodeGrant {
     pub redirect_uri: String,
     pub redirect_uri_sent: bool,
     pub code_challenge: CodeChallenge,
-    pub dpop_jkt: Option<String>,
+    pub dpop_jkt: Option<Jkt>,
     pub nonce: Option<String>,
     pub scope: ScopeSet,
     pub resources: Vec<ResourceIndicator>,
@@ -92,7 +93,7 @@ pub struct Presentation<'a> {
     /// `None` when absent or malformed: either way PKCE fails.
     pub code_verifier: Option<&'a CodeVerifier>,
     /// The DPoP key of the request, if it came with a proof.
-    pub jkt: Option<&'a str>,
+    pub jkt: Option<&'a Jkt>,
 }
 
 /// A code checked for its presenter, not yet used up.
@@ -160,7 +161,7 @@ impl Codes {
             return Err(CodeError::PkceFailed);
         }
         if let Some(bound) = &grant.dpop_jkt {
-            if presented.jkt != Some(bound.as_str()) {
+            if presented.jkt != Some(bound) {
                 return Err(CodeError::OtherKey);
             }
         }

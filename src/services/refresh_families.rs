@@ -30,6 +30,7 @@ use crate::domain::{ClientType, ResourceIndicator, ScopeSet};
 use crate::store::hot::{keyspaces, HashedKey, Keyspace, Marker};
 use crate::store::models::RefreshFamilyRow;
 use crate::store::{Db, HotStore, HotStoreError, StoreError};
+use idp_verify::Jkt;
 
 /// The prefix of every refresh token, so secret scanners can find leaked ones.
 pub const PREFIX: &str = "idp_rt_";
@@ -105,7 +106,7 @@ pub struct Grant {
     pub user_id: String,
     pub scope: ScopeSet,
     pub resources: Vec<ResourceIndicator>,
-    pub jkt: Option<String>,
+    pub jkt: Option<Jkt>,
     pub auth_time: i64,
     pub sid: String,
     pub expires_at: i64,
@@ -148,7 +149,7 @@ pub struct NewFamily<'a> {
     pub scope: &'a ScopeSet,
     pub resources: &'a [ResourceIndicator],
     /// Public clients' refresh tokens are bound to their DPoP key (RFC 9449 §5).
-    pub jkt: Option<String>,
+    pub jkt: Option<Jkt>,
     pub auth_time: i64,
     pub sid: &'a str,
 }
@@ -175,7 +176,7 @@ pub struct Presenter<'a> {
     pub client_id: &'a str,
     pub client_type: ClientType,
     /// The DPoP key of the request, if it came with a proof.
-    pub jkt: Option<&'a str>,
+    pub jkt: Option<&'a Jkt>,
 }
 
 /// A refresh that passed every check on the presented token, not yet rotated.
@@ -254,7 +255,7 @@ impl RefreshFamilies {
             user_id: grant.user_id.clone(),
             scopes: json_list(grant.scope.iter().map(|s| s.as_str())),
             resources: json_list(grant.resources.iter().map(|r| r.as_str())),
-            jkt: grant.jkt.clone(),
+            jkt: grant.jkt.as_ref().map(|jkt| jkt.as_str().to_owned()),
             auth_time: grant.auth_time,
             sid: grant.sid.clone(),
             created_at: now,
@@ -360,7 +361,7 @@ impl RefreshFamilies {
             return Err(RefreshError::Invalid);
         }
         if let Some(bound) = &grant.jkt {
-            if presenter.jkt != Some(bound.as_str()) {
+            if presenter.jkt != Some(bound) {
                 return Err(RefreshError::OtherKey);
             }
         }

@@ -1,9 +1,58 @@
 //! What is read from a JWK (RFC 7517) before any algorithm is involved: its RFC 7638
 //! thumbprint (`cnf.jkt`, key ids) and whether it holds private material.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::encoding::{b64url, sha256};
+
+/// An RFC 7638 JWK SHA-256 thumbprint, base64url without padding (43 characters): what a
+/// DPoP-bound token, code or refresh token is bound to (RFC 9449 §6.1, §10). It is public, so
+/// its `Debug` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Jkt(String);
+
+/// A text that is not a SHA-256 thumbprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a JWK SHA-256 thumbprint (43 base64url characters)")]
+pub struct InvalidJkt;
+
+impl Jkt {
+    pub fn parse(text: &str) -> Result<Self, InvalidJkt> {
+        let well_formed = text.len() == 43 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        well_formed.then(|| Self(text.to_owned())).ok_or(InvalidJkt)
+    }
+
+    /// The thumbprint of `jwk`, when it has the members RFC 7638 needs.
+    pub fn of_jwk(jwk: &Map<String, Value>) -> Option<Self> {
+        thumbprint(jwk).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Jkt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Jkt {
+    type Error = InvalidJkt;
+
+    fn try_from(text: String) -> Result<Self, InvalidJkt> {
+        Self::parse(&text)
+    }
+}
+
+impl From<Jkt> for String {
+    fn from(jkt: Jkt) -> Self {
+        jkt.0
+    }
+}
 
 /// RFC 7638 JWK thumbprint: base64url(SHA-256) of the required members in lexicographic order.
 pub fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
@@ -39,6 +88,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(thumbprint(&jwk).unwrap(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+    }
+
+    #[test]
+    fn a_thumbprint_is_43_base64url_characters() {
+        assert!(Jkt::parse("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs").is_ok());
+        for bad in ["", "abc", "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9X=", &"a".repeat(44)] {
+            assert_eq!(Jkt::parse(bad), Err(InvalidJkt), "{bad}");
+        }
     }
 
     #[test]

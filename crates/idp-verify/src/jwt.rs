@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::TokenError;
+use crate::jwk::Jkt;
 use crate::jws::{CompactJws, Es256PublicKey};
 use crate::token::{AccessTokenClaims, Confirmation};
 
@@ -190,7 +191,9 @@ fn confirmation(cnf: Map<String, Value>) -> Result<Confirmation, TokenError> {
         return Err(TokenError::UnsupportedConfirmation);
     }
     match cnf.get("jkt") {
-        Some(Value::String(jkt)) if !jkt.is_empty() => Ok(Confirmation { jkt: jkt.clone() }),
+        Some(Value::String(jkt)) => {
+            Jkt::parse(jkt).map(|jkt| Confirmation { jkt }).map_err(|_| TokenError::UnsupportedConfirmation)
+        }
         _ => Err(TokenError::UnsupportedConfirmation),
     }
 }
@@ -316,8 +319,11 @@ mod tests {
         assert_eq!(verified.scope.as_deref(), Some("read"));
         let many = with("aud", json!(["https://other.example", AUDIENCE]));
         assert_eq!(check_claims(many, &expected(), NOW).unwrap().aud, AUDIENCE, "an array containing it");
-        let bound = with("cnf", json!({ "jkt": "abc" }));
-        assert_eq!(check_claims(bound, &expected(), NOW).unwrap().cnf.unwrap().jkt, "abc");
+        let bound = with("cnf", json!({ "jkt": "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs" }));
+        assert_eq!(
+            check_claims(bound, &expected(), NOW).unwrap().cnf.unwrap().jkt.as_str(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 
     #[test]
@@ -361,9 +367,13 @@ mod tests {
 
     #[test]
     fn a_binding_other_than_jkt_is_refused() {
-        for cnf in
-            [json!({}), json!({ "x5t#S256": "abc" }), json!({ "jkt": "abc", "x5t#S256": "abc" }), json!({ "jkt": 1 })]
-        {
+        for cnf in [
+            json!({}),
+            json!({ "x5t#S256": "abc" }),
+            json!({ "jkt": "abc", "x5t#S256": "abc" }),
+            json!({ "jkt": 1 }),
+            json!({ "jkt": "abc" }),
+        ] {
             let err = check_claims(with("cnf", cnf.clone()), &expected(), NOW).unwrap_err();
             assert_eq!(err, TokenError::UnsupportedConfirmation, "{cnf}");
         }

@@ -67,6 +67,7 @@ mod actix;
 #[cfg(feature = "actix")]
 pub use self::actix::require_access_token;
 pub use self::error::{Challenge, ProofError, Refusal, Scheme, TokenError, VerifyError};
+pub use self::jwk::Jkt;
 pub use self::request::{Header, Request};
 pub use self::store::{MemoryReplayCache, ReplayCache, RevocationList, StoreError};
 pub use self::verifier::{ConfigError, VerifiedAccess, Verifier, VerifierConfig};

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::jwk::Jkt;
+
 /// Seconds of clock skew tolerated when checking `exp`, `nbf` and `iat`. The provider keeps a
 /// revoked token id this much past `exp`, so a verifier with this leeway never misses one.
 pub const LEEWAY: i64 = 5;
@@ -10,7 +12,7 @@ pub const LEEWAY: i64 = 5;
 /// RFC 9449 §6.1: the DPoP key the token is bound to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Confirmation {
-    pub jkt: String,
+    pub jkt: Jkt,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

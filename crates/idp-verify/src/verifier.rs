@@ -10,6 +10,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::dpop::{verify_proof, ProofCheck, VerifiedProof, MAX_FUTURE as PROOF_MAX_FUTURE};
 use crate::encoding::{b64url, sha256};
 use crate::error::{Challenge, ProofError, Refusal, Scheme, TokenError, VerifyError};
+use crate::jwk::Jkt;
 use crate::jwt::{self, Expected};
 use crate::keys::{KeyCache, Lookup};
 use crate::request::{self, Presented, Request};
@@ -85,7 +86,7 @@ pub struct VerifiedAccess {
     /// The scheme the token came with.
     pub scheme: Scheme,
     /// For a DPoP-bound token, the thumbprint of the key that signed this request's proof.
-    pub dpop_jkt: Option<String>,
+    pub dpop_jkt: Option<Jkt>,
 }
 
 impl VerifiedAccess {
@@ -375,7 +376,7 @@ mod tests {
                 origin: None,
             },
             scheme: Scheme::Dpop,
-            dpop_jkt: Some("t".into()),
+            dpop_jkt: Some(Jkt::parse("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs").unwrap()),
         };
         assert_eq!(access.scopes().collect::<Vec<_>>(), ["read", "write"]);
         assert!(access.require_scope("write").is_ok());

@@ -17,6 +17,7 @@ use crate::error::ErrorCode;
 use crate::services::registry::Client;
 use crate::state::AppState;
 use crate::store::hot::{keyspaces, HashedKey, Keyspace};
+use idp_verify::Jkt;
 
 /// Longest `nonce` and `state` accepted (FAPI 2.0 asks for at least 64 characters of nonce).
 const MAX_NONCE: usize = 512;
@@ -263,11 +264,11 @@ impl Steps<'_> {
     }
 
     /// RFC 9449 §10: the thumbprint of the DPoP key the code is to be bound to.
-    fn dpop_jkt(&self) -> Result<Option<String>, AuthorizeError> {
-        match self.single("dpop_jkt")? {
-            Some(jkt) if !is_thumbprint(jkt) => Err(self.invalid("dpop_jkt must be a JWK SHA-256 thumbprint")),
-            jkt => Ok(jkt.map(str::to_owned)),
-        }
+    fn dpop_jkt(&self) -> Result<Option<Jkt>, AuthorizeError> {
+        self.single("dpop_jkt")?
+            .map(Jkt::parse)
+            .transpose()
+            .map_err(|_| self.invalid("dpop_jkt must be a JWK SHA-256 thumbprint"))
     }
 }
 
@@ -285,11 +286,6 @@ fn parse_prompt(text: Option<&str>) -> Option<Prompt> {
     }
     let others = prompt.login || prompt.consent || text.is_some_and(|t| t.contains("select_account"));
     (!(prompt.none && others)).then_some(prompt)
-}
-
-/// An RFC 7638 SHA-256 thumbprint: 43 base64url characters.
-fn is_thumbprint(text: &str) -> bool {
-    text.len() == 43 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// RFC 9126 §2.2: the `request_uri` of a pushed request.

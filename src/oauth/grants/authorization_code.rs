@@ -39,7 +39,7 @@ pub async fn issue(cx: &GrantContext<'_>, request: AuthorizationCodeRequest) -> 
         client_id: client.id.as_str(),
         redirect_uri: request.redirect_uri.as_deref(),
         code_verifier: request.code_verifier.as_ref(),
-        jkt: cx.binding.jkt.as_deref(),
+        jkt: cx.binding.jkt.as_ref(),
     };
     let checked = state.codes.check(&request.code, &presentation, &cx.request).await?;
     let grant = &checked.grant;

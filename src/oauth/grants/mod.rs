@@ -19,6 +19,7 @@ use crate::services::audit::RequestMeta;
 use crate::services::registry::{Client, ResourceServer};
 use crate::state::AppState;
 use crate::store::HotStoreError;
+use idp_verify::Jkt;
 
 /// What every grant receives, built once by the token endpoint.
 pub struct GrantContext<'a> {
@@ -85,7 +86,7 @@ pub fn new_jti() -> String {
 /// What an issued token is bound to.
 #[derive(Debug, Default, Clone)]
 pub struct Binding {
-    pub jkt: Option<String>,
+    pub jkt: Option<Jkt>,
     pub origin: Option<Origin>,
 }
 

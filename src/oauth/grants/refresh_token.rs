@@ -34,7 +34,7 @@ impl From<RefreshError> for OAuthError {
 pub async fn issue(cx: &GrantContext<'_>, request: RefreshTokenRequest) -> Result<Issued, OAuthError> {
     let (state, client) = (cx.state, cx.client);
     let presenter =
-        Presenter { client_id: client.id.as_str(), client_type: client.client_type, jkt: cx.binding.jkt.as_deref() };
+        Presenter { client_id: client.id.as_str(), client_type: client.client_type, jkt: cx.binding.jkt.as_ref() };
     let refresh = state.refresh_families.begin(&request.refresh_token, presenter, &cx.request).await?;
     let grant = refresh.grant().clone();
     let scope = match &request.scope {

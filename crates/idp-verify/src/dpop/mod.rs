@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 pub use self::error::DpopError;
 use crate::alg::{AlgError, JwsAlg, SignatureVerifier};
 use crate::encoding::{b64url, constant_time_eq, sha256};
-use crate::jwk::{has_private_members, thumbprint};
+use crate::jwk::{has_private_members, Jkt};
 use crate::jws::{CompactJws, Es256PublicKey};
 
 /// Proof algorithms we verify, advertised as `dpop_signing_alg_values_supported` (RFC 9449
@@ -69,7 +69,7 @@ pub struct ProofCheck<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedProof {
     /// RFC 7638 thumbprint of the proof key, for `cnf.jkt` (RFC 9449 §6.1).
-    pub jkt: String,
+    pub jkt: Jkt,
     /// For the caller's replay cache (RFC 9449 §11.1).
     pub jti: String,
     pub iat: i64,
@@ -104,7 +104,7 @@ pub fn verify_proof(proof: &str, check: &ProofCheck<'_>) -> Result<VerifiedProof
     if let Some(access_token) = check.access_token {
         check_ath(&claims, access_token)?;
     }
-    let jkt = thumbprint(jwk).ok_or(DpopError::MalformedJwk("no thumbprint members"))?;
+    let jkt = Jkt::of_jwk(jwk).ok_or(DpopError::MalformedJwk("no thumbprint members"))?;
     Ok(VerifiedProof { jkt, jti, iat, nonce, htu })
 }
 
