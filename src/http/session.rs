@@ -77,14 +77,6 @@ fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
 const SESSIONS: Keyspace<SessionData> = Keyspace::of(&keyspaces::BROWSER_SESSION);
 const INTERACTIONS: Keyspace<Interaction> = Keyspace::of(&keyspaces::INTERACTION);
 
-/// A stored record that no longer decodes (written by an older version) counts as absent.
-fn readable<T>(read: Result<Option<T>, HotStoreError>) -> Result<Option<T>, HotStoreError> {
-    match read {
-        Err(HotStoreError::Corrupt { .. }) => Ok(None),
-        other => other,
-    }
-}
-
 impl Session {
     /// The live session named by the request's cookie, its idle timer renewed.
     pub async fn load(state: &AppState, req: &HttpRequest) -> Result<Option<Session>, HotStoreError> {
@@ -95,7 +87,7 @@ impl Session {
         if id.len() != 43 {
             return Ok(None);
         }
-        let Some(data) = readable(SESSIONS.get(state.hot.as_ref(), &HashedKey::of(&id)).await)? else {
+        let Some(data) = SESSIONS.get_readable(state.hot.as_ref(), &HashedKey::of(&id)).await? else {
             return Ok(None);
         };
         let now = state.clock.now();
@@ -226,7 +218,7 @@ impl Interaction {
         if id.len() != 43 {
             return Ok(None);
         }
-        let interaction = readable(INTERACTIONS.get(state.hot.as_ref(), id).await)?;
+        let interaction = INTERACTIONS.get_readable(state.hot.as_ref(), id).await?;
         Ok(interaction
             .filter(|i| crate::crypto::constant_time_eq(i.binding.as_bytes(), session.data.binding.as_bytes())))
     }

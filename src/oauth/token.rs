@@ -147,7 +147,7 @@ fn audit_issued(cx: &GrantContext<'_>, grant: GrantType, issued: &Issued) {
             event.detail = Some(serde_json::json!({ "grant_type": grant.as_str(), "jti": issued.jti }).to_string());
             state.audit.record(event);
         }
-        None => state.audit.count_machine_issuance(cx.client.id.as_str(), grant.as_str()),
+        None => state.audit.count_client_credentials(cx.client.id.as_str()),
     }
 }
 

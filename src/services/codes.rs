@@ -142,7 +142,7 @@ impl Codes {
     ) -> Result<CheckedCode, CodeError> {
         let hash = HashedKey::of(code);
         let Some(grant) = CODES.get(self.hot.as_ref(), &hash).await? else {
-            self.revoke_if_redeemed(code, presented.client_id, request).await?;
+            self.revoke_if_redeemed(&hash, presented.client_id, request).await?;
             return Err(CodeError::Invalid);
         };
         if grant.client_id != presented.client_id || grant.expires_at <= self.clock.now() {
@@ -173,7 +173,6 @@ impl Codes {
     /// from here on can revoke it (RFC 6749 §4.1.2).
     pub async fn redeem(
         &self,
-        code: &str,
         checked: &CheckedCode,
         access: (String, i64),
         refresh_family: Option<String>,
@@ -182,9 +181,8 @@ impl Codes {
         let now = self.clock.now();
         let ttl = Duration::from_secs((access.1 - now).max(CODE_LIFETIME.as_secs() as i64) as u64);
         let claim = Redeemed { access_tokens: vec![access], refresh_family, replayed: false };
-        let hash = HashedKey::of(code);
-        if !REDEEMED.put_if_absent(self.hot.as_ref(), &hash, &claim, ttl).await? {
-            self.revoke_if_redeemed(code, &checked.grant.client_id, request).await?;
+        if !REDEEMED.put_if_absent(self.hot.as_ref(), &checked.hash, &claim, ttl).await? {
+            self.revoke_if_redeemed(&checked.hash, &checked.grant.client_id, request).await?;
             return Err(CodeError::Invalid);
         }
         // Of two concurrent exchanges, one removes the code; the grant was read by `check`, so
@@ -197,8 +195,12 @@ impl Codes {
 
     /// Whether a replay came while this exchange ran: it revoked the access token already, but
     /// found the family not yet written, so `refresh_family` is revoked here.
-    pub async fn replayed_meanwhile(&self, code: &str, refresh_family: Option<&str>) -> Result<bool, CodeError> {
-        let record = readable(REDEEMED.get(self.hot.as_ref(), &HashedKey::of(code)).await)?;
+    pub async fn replayed_meanwhile(
+        &self,
+        checked: &CheckedCode,
+        refresh_family: Option<&str>,
+    ) -> Result<bool, CodeError> {
+        let record = REDEEMED.get_readable(self.hot.as_ref(), &checked.hash).await?;
         if !record.is_some_and(|r| r.replayed) {
             return Ok(false);
         }
@@ -210,16 +212,20 @@ impl Codes {
 
     /// RFC 6749 §4.1.2, RFC 9700 §4.2.4: a code presented again revokes the tokens its first use
     /// issued, and the attempt is audited.
-    async fn revoke_if_redeemed(&self, code: &str, client_id: &str, request: &RequestMeta) -> Result<(), CodeError> {
-        let hash = HashedKey::of(code);
-        let Some(mut redeemed) = readable(REDEEMED.get(self.hot.as_ref(), &hash).await)? else {
+    async fn revoke_if_redeemed(
+        &self,
+        hash: &HashedKey,
+        client_id: &str,
+        request: &RequestMeta,
+    ) -> Result<(), CodeError> {
+        let Some(mut redeemed) = REDEEMED.get_readable(self.hot.as_ref(), hash).await? else {
             return Ok(());
         };
         let now = self.clock.now();
         let latest_exp = redeemed.access_tokens.iter().map(|(_, exp)| *exp).max().unwrap_or(now);
         redeemed.replayed = true;
         let ttl = Duration::from_secs((latest_exp - now).max(CODE_LIFETIME.as_secs() as i64) as u64);
-        REDEEMED.put(self.hot.as_ref(), &hash, &redeemed, ttl).await?;
+        REDEEMED.put(self.hot.as_ref(), hash, &redeemed, ttl).await?;
         for (jti, exp) in &redeemed.access_tokens {
             self.revocations.revoke(jti, *exp, now).await?;
         }
@@ -231,14 +237,5 @@ impl Codes {
         event.detail = Some(serde_json::json!({ "revoked_access_tokens": redeemed.access_tokens.len() }).to_string());
         self.audit.record(event);
         Ok(())
-    }
-}
-
-/// A record that cannot be decoded counts as absent (it could only come from an older
-/// version); a store that does not answer is an error.
-fn readable<T>(read: Result<Option<T>, HotStoreError>) -> Result<Option<T>, HotStoreError> {
-    match read {
-        Err(HotStoreError::Corrupt { .. }) => Ok(None),
-        other => other,
     }
 }

@@ -139,7 +139,7 @@ async fn a_wrong_verifier_changes_nothing_and_the_right_one_then_redeems_the_cod
 
     let checked = f.codes.check(&code, &presented(&f, Some(&right)), &meta).await.unwrap();
     let exp = f.clock.now() + 300;
-    f.codes.redeem(&code, &checked, ("at-1".into(), exp), None, &meta).await.unwrap();
+    f.codes.redeem(&checked, ("at-1".into(), exp), None, &meta).await.unwrap();
     assert!(!f.revocations.is_revoked("at-1").await.unwrap());
 }
 
@@ -150,7 +150,7 @@ async fn a_redeemed_code_presented_again_is_refused_and_revokes_what_it_issued()
     let right = CodeVerifier::parse(VERIFIER).unwrap();
     let meta = RequestMeta::default();
     let checked = f.codes.check(&code, &presented(&f, Some(&right)), &meta).await.unwrap();
-    f.codes.redeem(&code, &checked, ("at-1".into(), f.clock.now() + 300), None, &meta).await.unwrap();
+    f.codes.redeem(&checked, ("at-1".into(), f.clock.now() + 300), None, &meta).await.unwrap();
 
     let replay = f.codes.check(&code, &presented(&f, Some(&right)), &meta).await;
     assert!(matches!(replay, Err(CodeError::Invalid)), "{replay:?}");
@@ -252,9 +252,9 @@ async fn a_revoked_token_id_is_kept_only_while_a_verifier_could_accept_the_token
 async fn tokens_clients_get_for_themselves_are_audited_as_one_count_per_client() {
     let f = fixture().await;
     for _ in 0..3 {
-        f.audit.count_machine_issuance("machine-a", "client_credentials");
+        f.audit.count_client_credentials("machine-a");
     }
-    f.audit.count_machine_issuance("machine-b", "client_credentials");
+    f.audit.count_client_credentials("machine-b");
     // Stopping writes what was counted, as the minute's tick does.
     f.stop.send(true).unwrap();
     f.audit_writer.await.unwrap();

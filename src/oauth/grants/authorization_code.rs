@@ -55,7 +55,7 @@ pub async fn issue(cx: &GrantContext<'_>, request: AuthorizationCodeRequest) -> 
     let jti = new_jti();
     let exp = state.clock.now() + access_token_lifetime(state, client, &audience);
     let family_id = offline.then(|| uuid::Uuid::new_v4().to_string());
-    state.codes.redeem(&request.code, &checked, (jti.clone(), exp), family_id.clone(), &cx.request).await?;
+    state.codes.redeem(&checked, (jti.clone(), exp), family_id.clone(), &cx.request).await?;
 
     let scope = token_scope(&grant.scope, server.as_deref());
     let (access_token, claims) =
@@ -85,7 +85,7 @@ pub async fn issue(cx: &GrantContext<'_>, request: AuthorizationCodeRequest) -> 
         }
         None => None,
     };
-    if state.codes.replayed_meanwhile(&request.code, family_id.as_deref()).await? {
+    if state.codes.replayed_meanwhile(&checked, family_id.as_deref()).await? {
         return Err(CodeError::Invalid.into());
     }
 

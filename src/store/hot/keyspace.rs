@@ -1,6 +1,7 @@
 //! Typed access to the hot store: a [`Keyspace`] binds one of the names in
 //! [`keyspaces`](super::keyspaces) to the type of value it holds, and reads and writes that type
-//! (JSON on the wire), so no caller invents a key or decodes bytes by hand.
+//! (JSON on the wire), so no caller invents a key or decodes bytes by hand. Single use is a
+//! `delete` that reports whether it removed the entry (of two concurrent deletes one does).
 
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -111,9 +112,17 @@ impl<V: Serialize + DeserializeOwned> Keyspace<V> {
         hot.put(&self.key(id), &self.encode(value)?, ttl).await
     }
 
-    /// Reads and removes in one atomic step: of two concurrent takes, one gets the value.
-    pub async fn take(&self, hot: &dyn HotStore, id: &(impl KeyId + ?Sized)) -> Result<Option<V>, HotStoreError> {
-        hot.take(&self.key(id)).await?.map(|bytes| self.decode(&bytes)).transpose()
+    /// As [`Keyspace::get`], except that an entry which no longer decodes (written by another
+    /// version) counts as absent; a store that does not answer is still an error.
+    pub async fn get_readable(
+        &self,
+        hot: &dyn HotStore,
+        id: &(impl KeyId + ?Sized),
+    ) -> Result<Option<V>, HotStoreError> {
+        match self.get(hot, id).await {
+            Err(HotStoreError::Corrupt { .. }) => Ok(None),
+            other => other,
+        }
     }
 
     /// Stores only if nothing live is there; `true` when this call stored it.
