@@ -3,6 +3,7 @@
 //! `main.rs` is a thin CLI over this library; [`build_server`] assembles a node from
 //! [`config::Settings`], so tests spawn real servers on port 0.
 
+pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -10,6 +10,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use tokio::sync::watch;
 
+use crate::admin;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::error::Problem;
@@ -44,6 +45,7 @@ impl Application {
         let listen = settings.listen;
         let workers = settings.workers;
         let state = AppState::connect(settings, clock).await?;
+        admin::auth::register_audience(&state).await.map_err(|e| StartupError::Database(e.to_string()))?;
         let listener = match listener {
             Some(listener) => listener,
             None => TcpListener::bind(listen).map_err(StartupError::Listen)?,
@@ -187,6 +189,12 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
                     .route(web::get().to(session::logout::end_session))
                     .route(web::post().to(session::logout::submit))
                     .default_service(not_allowed()),
+            )
+            // The operator API: its own error shapes and no CORS (docs/security.md §2).
+            .service(
+                web::scope(admin::BASE_PATH)
+                    .configure(admin::routes)
+                    .default_service(web::to(|| async { Problem::not_found() })),
             )
             .service(web::resource("/healthz").route(web::get().to(ops::healthz)).default_service(not_allowed()))
             .service(web::resource("/readyz").route(web::get().to(ops::readyz)).default_service(not_allowed()))

@@ -2,12 +2,16 @@
 //! client_credentials client, a user and a web app to try the provider with, printed once.
 
 use crate::config::Settings;
+use crate::services::audit::Actor;
 use crate::state::AppState;
 
 /// On the embedded development setup's first start, a demo API and client to try it with.
 pub async fn register(state: &AppState, settings: &Settings) -> anyhow::Result<()> {
     const DEMO_API: &str = "https://demo-api.localhost";
-    let empty = state.registry.resources().is_empty() && state.registry.list_clients().await?.is_empty();
+    // The admin API's own resource server is registered at every first start; nothing else is.
+    let admin = crate::admin::auth::audience(state);
+    let empty = state.registry.resources().iter().all(|r| r.identifier.as_str() == admin)
+        && state.registry.list_clients().await?.is_empty();
     if !empty {
         return Ok(());
     }
@@ -17,15 +21,16 @@ pub async fn register(state: &AppState, settings: &Settings) -> anyhow::Result<(
         scopes: vec!["read".into(), "write".into()],
         ..Default::default()
     };
-    state.registry.create_resource(resource).await?;
+    let by = Actor::system();
+    state.registry.create_resource(resource, &by).await?;
     let client = crate::services::registry::ClientRegistration {
-        name: "Demo service".into(),
+        client_name: "Demo service".into(),
         grant_types: vec!["client_credentials".into()],
         resources: vec![DEMO_API.into()],
-        scopes: vec!["read".into(), "write".into()],
+        scope: "read write".into(),
         ..Default::default()
     };
-    let (client, secret) = state.registry.create_client(client).await?;
+    let (client, secret) = state.registry.create_client(client, &by).await?;
     let secret = secret.map(|s| s.expose().to_owned()).unwrap_or_default();
     eprintln!("idp: development demo: resource {DEMO_API} (scopes read write) and a client_credentials client:");
     eprintln!("idp:   client_id     {}", client.id);
@@ -45,14 +50,14 @@ async fn register_sign_in(state: &AppState, settings: &Settings, api: &str) -> a
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
     let web_app = crate::services::registry::ClientRegistration {
-        name: "Demo web app".into(),
+        client_name: "Demo web app".into(),
         grant_types: vec!["authorization_code".into()],
         resources: vec![api.into()],
-        scopes: ["openid", "profile", "email", "read"].map(String::from).to_vec(),
+        scope: "openid profile email read".into(),
         redirect_uris: vec![REDIRECT.into()],
         ..Default::default()
     };
-    let (web_app, secret) = state.registry.create_client(web_app).await?;
+    let (web_app, secret) = state.registry.create_client(web_app, &Actor::system()).await?;
     let secret = secret.map(|s| s.expose().to_owned()).unwrap_or_default();
     let password = crate::crypto::random_token()[..20].to_owned();
     let user = crate::services::users::NewUser {

@@ -9,6 +9,7 @@ mod resources;
 mod serve;
 mod users;
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use clap::{Parser, Subcommand};
 
 use crate::clock::SystemClock;
 use crate::config::Settings;
+use crate::services::registry::RegistryError;
 use crate::state::AppState;
 
 #[derive(Parser)]
@@ -111,21 +113,40 @@ pub enum ResourcesCommand {
         /// Its identifier: an absolute URI, the `aud` of its tokens.
         #[arg(long)]
         identifier: String,
+        /// A name for people (defaults to the identifier).
         #[arg(long)]
         name: Option<String>,
         /// A scope it accepts (repeat for more).
         #[arg(long = "scope")]
         scopes: Vec<String>,
-        /// Access-token lifetime for it, in seconds.
-        #[arg(long)]
+        /// Access-token lifetime for it: seconds or text such as 10m.
+        #[arg(long, value_parser = parse_seconds)]
         access_token_lifetime: Option<i64>,
         /// Issue its tokens only with a DPoP proof.
         #[arg(long)]
         require_dpop: bool,
+        /// Print it as JSON.
         #[arg(long)]
         json: bool,
     },
+    /// Change a resource server: a JSON merge patch (RFC 7396) of its registration, e.g.
+    /// --patch '{"scopes":["read","write","admin"]}'.
+    Update {
+        identifier: String,
+        /// The patch, or `-` to read it from standard input.
+        #[arg(long)]
+        patch: String,
+        /// Only if it is still at this ETag (as `resources show` prints it).
+        #[arg(long)]
+        if_match: Option<String>,
+    },
+    /// Print a resource server and its ETag.
+    Show { identifier: String },
+    /// Remove a resource server that no client names any more.
+    Delete { identifier: String },
+    /// List resource servers.
     List {
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -136,78 +157,108 @@ pub enum ResourcesCommand {
 pub enum ClientsCommand {
     /// Register a client; prints its metadata (RFC 7591 names) and, this once, its secret.
     Create {
+        /// The name users see on the consent page (client_name).
         #[arg(long)]
         name: String,
-        /// A public client (no secret; DPoP required).
+        /// A public client: no secret, DPoP required (client_type public).
         #[arg(long)]
         public: bool,
-        /// A grant type it may use (repeat for more).
+        /// A grant type it may use, repeat for more: authorization_code, refresh_token,
+        /// client_credentials (grant_types).
         #[arg(long = "grant")]
         grants: Vec<String>,
-        /// A resource server it may get tokens for (repeat for more); the first is the default.
+        /// A resource server it may get tokens for, repeat for more; the first is the default
+        /// (resources).
         #[arg(long = "resource")]
         resources: Vec<String>,
+        /// The audience when a request names none; one of --resource (default_resource).
         #[arg(long)]
         default_resource: Option<String>,
-        /// A scope it may ask for (repeat for more).
+        /// A scope it may ask for, repeat for more (scope).
         #[arg(long = "scope")]
         scopes: Vec<String>,
-        /// A browser origin it calls from, `scheme://host[:port]` (repeat for more).
+        /// A browser origin it calls from, `scheme://host[:port]`, repeat for more (allowed_origins).
         #[arg(long = "origin")]
         origins: Vec<String>,
+        /// Where the authorization response may go, repeat for more (redirect_uris).
         #[arg(long = "redirect-uri")]
         redirect_uris: Vec<String>,
         /// Its access tokens must be DPoP-bound (dpop_bound_access_tokens).
         #[arg(long)]
         require_dpop: bool,
-        /// client_secret_basic (default), client_secret_post or private_key_jwt.
+        /// client_secret_basic (default), client_secret_post or private_key_jwt
+        /// (token_endpoint_auth_method).
         #[arg(long)]
         auth_method: Option<String>,
-        /// Its public keys as a JWK Set (for private_key_jwt).
+        /// Its public keys as a JWK Set, for private_key_jwt (jwks).
         #[arg(long)]
         jwks: Option<String>,
-        #[arg(long)]
+        /// Access-token lifetime: seconds or text such as 10m (access_token_lifetime).
+        #[arg(long, value_parser = parse_seconds)]
         access_token_lifetime: Option<i64>,
-        /// One of the company's own apps: users are not asked for consent.
+        /// One of the company's own apps: users are not asked for consent (first_party).
         #[arg(long)]
         first_party: bool,
-        /// ID token signing algorithm: RS256 (default), ES256 or EdDSA.
+        /// ID token signing algorithm: RS256 (default), ES256 or EdDSA
+        /// (id_token_signed_response_alg).
         #[arg(long)]
         id_token_alg: Option<String>,
-        /// Authorization requests only through PAR (RFC 9126).
+        /// Authorization requests only through PAR, RFC 9126
+        /// (require_pushed_authorization_requests).
         #[arg(long)]
         require_par: bool,
-        /// Where RP-initiated logout may return to (repeat for more).
+        /// Where RP-initiated logout may return to, repeat for more (post_logout_redirect_uris).
         #[arg(long = "post-logout-redirect-uri")]
         post_logout_redirect_uris: Vec<String>,
-        /// Where back-channel logout tokens are POSTed (OIDC Back-Channel Logout).
+        /// Where back-channel logout tokens are POSTed (backchannel_logout_uri).
         #[arg(long)]
         backchannel_logout_uri: Option<String>,
+        /// Print the metadata as JSON.
         #[arg(long)]
         json: bool,
     },
+    /// Change a client: a JSON merge patch (RFC 7396) of its registration, as the admin API's
+    /// PATCH takes, e.g. --patch '{"redirect_uris":["https://app.example/cb"]}'.
+    Update {
+        client_id: String,
+        /// The patch, or `-` to read it from standard input.
+        #[arg(long)]
+        patch: String,
+        /// Only if the client is still at this ETag (as `clients show` prints it).
+        #[arg(long)]
+        if_match: Option<String>,
+    },
+    /// List clients.
     List {
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
-    Show {
-        client_id: String,
-    },
-    Delete {
-        client_id: String,
-    },
-    Disable {
-        client_id: String,
-    },
-    Enable {
-        client_id: String,
-    },
-    /// A new secret; the old one keeps working for --overlap seconds.
+    /// Print a client's metadata and ETag.
+    Show { client_id: String },
+    /// Delete a client and its secrets.
+    Delete { client_id: String },
+    /// Stop a client from authenticating and using its grants.
+    Disable { client_id: String },
+    /// Let a disabled client authenticate again.
+    Enable { client_id: String },
+    /// A new secret; the old ones keep working for --overlap.
     RotateSecret {
         client_id: String,
-        #[arg(long, default_value_t = 86_400)]
+        /// How long the old secrets keep working: seconds or text such as 1h (at most 30 days).
+        #[arg(long, default_value = "1d", value_parser = parse_seconds)]
         overlap: i64,
     },
+}
+
+/// A duration as the settings take one: whole seconds or text such as `10m`, `1h`, `30d`.
+fn parse_seconds(text: &str) -> Result<i64, String> {
+    if let Ok(seconds) = text.parse::<i64>() {
+        return if seconds >= 0 { Ok(seconds) } else { Err("must not be negative".into()) };
+    }
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("not a duration like `600` or `10m` ({e})"))
+        .and_then(|d| i64::try_from(d.as_secs()).map_err(|e| e.to_string()))
 }
 
 #[derive(Subcommand)]
@@ -256,4 +307,52 @@ where
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value).context("cannot print JSON")?);
     Ok(())
+}
+
+/// The registry's refusal as the CLI shows it: the service's own message (the same text the
+/// admin API sends), with the flag that sets the member in front.
+pub fn explain(error: RegistryError) -> anyhow::Error {
+    match &error {
+        RegistryError::Invalid(field) => match flag_of(&field.field) {
+            Some(flag) => anyhow::anyhow!("{flag} ({field})"),
+            None => anyhow::anyhow!("{field}"),
+        },
+        _ => anyhow::Error::new(error),
+    }
+}
+
+/// The `clients create` / `resources create` flag that sets a registration member.
+fn flag_of(field: &str) -> Option<&'static str> {
+    let member = field.split(['[', '.']).next().unwrap_or(field);
+    Some(match member {
+        "client_name" | "name" => "--name",
+        "client_type" => "--public",
+        "token_endpoint_auth_method" => "--auth-method",
+        "grant_types" => "--grant",
+        "resources" => "--resource",
+        "default_resource" => "--default-resource",
+        "scope" | "scopes" => "--scope",
+        "allowed_origins" => "--origin",
+        "redirect_uris" => "--redirect-uri",
+        "jwks" => "--jwks",
+        "access_token_lifetime" => "--access-token-lifetime",
+        "id_token_signed_response_alg" => "--id-token-alg",
+        "post_logout_redirect_uris" => "--post-logout-redirect-uri",
+        "backchannel_logout_uri" => "--backchannel-logout-uri",
+        "identifier" => "--identifier",
+        "overlap" => "--overlap",
+        _ => return None,
+    })
+}
+
+/// A `--patch` value: JSON, or `-` for standard input.
+pub fn read_patch(patch: String) -> anyhow::Result<serde_json::Value> {
+    let text = if patch == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("cannot read the patch from standard input")?;
+        text
+    } else {
+        patch
+    };
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--patch: not JSON ({e})"))
 }

@@ -12,7 +12,7 @@ mod response;
 use actix_web::http::StatusCode;
 
 pub use self::oauth::OAuthError;
-pub use self::problem::Problem;
+pub use self::problem::{FieldError, Problem};
 pub use self::response::{add_cors_headers, no_store_response, DPOP_NONCE};
 
 /// Every protocol error code this provider answers with: RFC 6749 §4.1.2.1 and §5.2, RFC 7009,

@@ -173,3 +173,52 @@ impl RequestMeta {
         }
     }
 }
+
+/// Who asked for a change and from where: the audit trail's `actor` and request columns. The
+/// edge that took the request names it; services record it with the change they make.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// `cli`, `client:<id>` (an admin API caller), `user:<id>`, or `system`.
+    pub name: String,
+    pub meta: RequestMeta,
+}
+
+impl Actor {
+    /// An operator at a node's command line.
+    pub fn cli() -> Self {
+        Self { name: "cli".into(), meta: RequestMeta::default() }
+    }
+
+    /// The provider itself (first start, scheduled upkeep).
+    pub fn system() -> Self {
+        Self { name: "system".into(), meta: RequestMeta::default() }
+    }
+
+    /// A client calling the admin API with a token of its own.
+    pub fn client(client_id: &str, meta: RequestMeta) -> Self {
+        Self { name: format!("client:{client_id}"), meta }
+    }
+
+    /// A person calling the admin API with a token issued to them.
+    pub fn user(user_id: &str, meta: RequestMeta) -> Self {
+        Self { name: format!("user:{user_id}"), meta }
+    }
+
+    /// A change made by this actor to `target`, at `at`.
+    pub fn event(&self, at: i64, action: &str, target: String) -> NewAuditEvent {
+        NewAuditEvent { actor: Some(self.name.clone()), target: Some(target), ..self.meta.event(at, action, "success") }
+    }
+}
+
+/// The top-level members whose values differ between two JSON objects: what a change changed,
+/// by name only (values may be secrets or personal data).
+pub fn changed_fields(before: &serde_json::Value, after: &serde_json::Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let before = before.as_object().unwrap_or(&empty);
+    let after = after.as_object().unwrap_or(&empty);
+    let mut names: Vec<String> =
+        before.keys().chain(after.keys()).filter(|k| before.get(*k) != after.get(*k)).cloned().collect();
+    names.sort();
+    names.dedup();
+    names
+}

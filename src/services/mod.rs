@@ -8,6 +8,7 @@ pub mod audit;
 pub mod codes;
 pub mod consents;
 pub mod keys;
+pub mod merge_patch;
 pub mod refresh_families;
 pub mod registry;
 pub mod sign_in_limits;

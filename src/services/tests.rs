@@ -61,13 +61,13 @@ async fn fixture() -> Fixture {
         Arc::new(tokio::task::spawn_blocking(move || Registry::open(db, hot, clock, secrets)).await.unwrap().unwrap())
     };
     let registration = ClientRegistration {
-        name: "web app".into(),
+        client_name: "web app".into(),
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],
-        scopes: vec!["openid".into(), "offline_access".into()],
+        scope: "openid offline_access".into(),
         redirect_uris: vec!["https://app.example/cb".into()],
         ..Default::default()
     };
-    let (client, _) = registry.create_client(registration).await.unwrap();
+    let (client, _) = registry.create_client(registration, &crate::services::audit::Actor::cli()).await.unwrap();
     let users = Users::new(db.clone(), clock, families.clone());
     let user = users.create(NewUser { username: "alice".into(), ..Default::default() }).await.unwrap();
     Fixture {

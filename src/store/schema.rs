@@ -80,6 +80,8 @@ diesel::table! {
         action -> Text,
         outcome -> Text,
         detail -> Nullable<Text>,
+        actor -> Nullable<Text>,
+        target -> Nullable<Text>,
     }
 }
 

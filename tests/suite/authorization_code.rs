@@ -129,7 +129,11 @@ async fn consent_is_remembered_and_first_party_clients_skip_it(backend: Backend)
     assert_eq!(query_param(&location(&response), "error").as_deref(), Some("consent_required"), "OIDC-6");
 
     let first_party = app
-        .register_client(ClientRegistration { name: "Portal".into(), first_party: true, ..web_app_registration() })
+        .register_client(ClientRegistration {
+            client_name: "Portal".into(),
+            first_party: true,
+            ..web_app_registration()
+        })
         .await;
     let response = browser.get(&format!("/authorize?{}", authorize_query(&first_party, &[]))).await;
     assert!(location(&response).starts_with(WEB_APP_REDIRECT), "first-party: no consent page");
@@ -341,7 +345,8 @@ async fn script_payloads_reach_pages_only_escaped(backend: Backend) {
     let app = spawn_app(&data).await;
     app.register_apis().await;
     let payload = r#""><script>alert(1)</script><img src=x onerror=alert(2)>"#;
-    let client = app.register_client(ClientRegistration { name: payload.into(), ..web_app_registration() }).await;
+    let client =
+        app.register_client(ClientRegistration { client_name: payload.into(), ..web_app_registration() }).await;
     app.create_user("alice").await;
     let mut browser = Browser::new(&app);
     let query =
@@ -411,10 +416,10 @@ async fn userinfo_answers_for_tokens_issued_to_the_provider_itself(backend: Back
         &data,
         ClientRegistration {
             resources: vec![],
-            scopes: ["openid", "profile", "email"].map(String::from).to_vec(),
+            scope: "openid profile email".into(),
             first_party: true,
-            id_token_alg: Some("ES256".into()),
-            web_origins: vec!["https://app.test".into()],
+            id_token_signed_response_alg: Some("ES256".into()),
+            allowed_origins: vec!["https://app.test".into()],
             ..web_app_registration()
         },
     )
@@ -448,7 +453,7 @@ async fn userinfo_answers_for_tokens_issued_to_the_provider_itself(backend: Back
     let service = app.service_client().await; // registers https://app.test only for itself
     let other_origin = app
         .register_client(ClientRegistration {
-            web_origins: vec!["https://other.test".into()],
+            allowed_origins: vec!["https://other.test".into()],
             ..common::oauth::service_registration()
         })
         .await;
@@ -578,7 +583,7 @@ async fn consent_is_kept_per_resource_and_never_adds_up_across_resources(backend
         &data,
         ClientRegistration {
             resources: vec![API.into(), common::oauth::OTHER_API.into()],
-            scopes: ["openid", "read", "write"].map(String::from).to_vec(),
+            scope: "openid read write".into(),
             ..web_app_registration()
         },
     )

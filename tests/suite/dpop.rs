@@ -197,9 +197,11 @@ async fn dpop_17_extra_header_parameters_and_claims_are_accepted(backend: Backen
 
 async fn dpop_22_a_client_registered_for_bound_tokens_gets_none_without_a_proof(backend: Backend) {
     let data = TestData::new(backend);
-    let (app, client) =
-        common::oauth::app_with_client(&data, ClientRegistration { require_dpop: true, ..service_registration() })
-            .await;
+    let (app, client) = common::oauth::app_with_client(
+        &data,
+        ClientRegistration { dpop_bound_access_tokens: true, ..service_registration() },
+    )
+    .await;
     let response = app.token_for(&client, &[], &[]).await;
     assert_eq!(error_of(response).await, (400, "invalid_dpop_proof".into()));
     let key = DpopKey::es256();
@@ -216,7 +218,7 @@ async fn a_resource_that_requires_dpop_gets_no_bearer_tokens(backend: Backend) {
     let client = app
         .register_client(ClientRegistration {
             resources: vec!["https://bank.test".into()],
-            scopes: vec!["pay".into()],
+            scope: "pay".into(),
             ..service_registration()
         })
         .await;

@@ -172,9 +172,9 @@ async fn openid_client_code_flow_with_par_userinfo_refresh_and_logout(backend: B
     let (app, client) = common::browser::app_with_alice(
         &data,
         ClientRegistration {
-            name: "openid-client RP".into(),
+            client_name: "openid-client RP".into(),
             grant_types: vec!["authorization_code".into(), "refresh_token".into()],
-            scopes: ["openid", "profile", "email", "offline_access"].map(String::from).to_vec(),
+            scope: "openid profile email offline_access".into(),
             redirect_uris: vec!["http://127.0.0.1:8400/callback".into()],
             post_logout_redirect_uris: vec!["http://127.0.0.1:8400/signed-out".into()],
             ..Default::default()

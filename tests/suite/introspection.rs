@@ -14,10 +14,10 @@ use serde_json::Value;
 /// A resource server's own credentials: a client whose resources include the API.
 async fn api_server_client(app: &TestApp) -> TestClient {
     app.register_client(ClientRegistration {
-        name: "api.test resource server".into(),
+        client_name: "api.test resource server".into(),
         resources: vec![API.into()],
-        scopes: vec![],
-        web_origins: vec![],
+        scope: String::new(),
+        allowed_origins: vec![],
         ..service_registration()
     })
     .await
@@ -106,7 +106,7 @@ async fn int_2_introspection_requires_client_authentication(backend: Backend) {
     assert_eq!(app.get("/introspect").await.status(), 405, "INT-6");
     let public = app
         .register_client(ClientRegistration {
-            public: true,
+            client_type: Some("public".into()),
             grant_types: vec!["authorization_code".into()],
             redirect_uris: vec!["https://app.test/callback".into()],
             ..service_registration()

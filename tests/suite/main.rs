@@ -9,6 +9,7 @@
 
 mod common;
 
+mod admin;
 mod architecture;
 mod authorization_code;
 mod docs;
@@ -31,6 +32,7 @@ fn main() {
         args.test_threads = std::env::var("RUST_TEST_THREADS").ok().and_then(|n| n.parse().ok());
     }
     let mut trials: Vec<libtest_mimic::Trial> = [
+        admin::tests(),
         architecture::tests(),
         authorization_code::tests(),
         docs::tests(),

@@ -223,7 +223,9 @@ async fn a_public_clients_refresh_token_needs_a_proof_by_its_dpop_key(backend: B
     let data = TestData::new(backend);
     let app = spawn_app_with_env(&data, &[("IDP_DPOP__REQUIRE_NONCE", "false")]).await;
     app.register_apis().await;
-    let client = app.register_client(ClientRegistration { public: true, ..refreshing_app_registration() }).await;
+    let client = app
+        .register_client(ClientRegistration { client_type: Some("public".into()), ..refreshing_app_registration() })
+        .await;
     app.create_user("alice").await;
     let key = common::dpop::DpopKey::es256();
     let other = common::dpop::DpopKey::es256();

@@ -191,7 +191,7 @@ async fn client_secret_post_is_accepted_only_for_a_client_registered_for_it(back
     let data = TestData::new(backend);
     let (app, post_client) = common::oauth::app_with_client(
         &data,
-        ClientRegistration { auth_method: Some("client_secret_post".into()), ..service_registration() },
+        ClientRegistration { token_endpoint_auth_method: Some("client_secret_post".into()), ..service_registration() },
     )
     .await;
     let secret = post_client.secret.clone().unwrap();
@@ -252,12 +252,12 @@ async fn a_disabled_or_deleted_client_is_refused_at_once(backend: Backend) {
 
     let registry = app.state.registry.clone();
     let id = client.id.clone();
-    registry.set_enabled(&id, false).await.unwrap();
+    registry.set_enabled(&id, false, &idp::services::audit::Actor::cli()).await.unwrap();
     assert_eq!(error_of(app.token_for(&client, &[], &[]).await).await, (401, "invalid_client".into()));
 
     let registry = app.state.registry.clone();
     let id = client.id.clone();
-    registry.delete_client(&id).await.unwrap();
+    registry.delete_client(&id, &idp::services::audit::Actor::cli()).await.unwrap();
     assert_eq!(error_of(app.token_for(&client, &[], &[]).await).await, (401, "invalid_client".into()));
     app.stop().await;
 }
@@ -275,7 +275,7 @@ async fn a_client_disabled_on_one_node_is_refused_by_another_within_a_second(bac
 
     let registry = first.state.registry.clone();
     let id = client.id.clone();
-    registry.set_enabled(&id, false).await.unwrap();
+    registry.set_enabled(&id, false, &idp::services::audit::Actor::cli()).await.unwrap();
     let started = std::time::Instant::now();
     let refused =
         eventually(Duration::from_millis(1500), || async { second.token_for(&client, &[], &[]).await.status() == 401 })
@@ -295,7 +295,7 @@ async fn a_rotated_secret_keeps_the_old_one_valid_for_the_overlap_only(backend: 
 
     let registry = app.state.registry.clone();
     let id = old.id.clone();
-    let new_secret = registry.rotate_secret(&id, 60).await.unwrap();
+    let new_secret = registry.rotate_secret(&id, 60, &idp::services::audit::Actor::cli()).await.unwrap();
     let new = TestClient { id: old.id.clone(), secret: Some(new_secret.expose().to_owned()) };
     assert_eq!(app.token_for(&old, &[], &[]).await.status(), 200, "old secret inside the overlap");
     assert_eq!(app.token_for(&new, &[], &[]).await.status(), 200);
@@ -328,10 +328,10 @@ async fn private_key_jwt_accepts_a_fresh_assertion_once(backend: Backend) {
     let key = josekit::jws::ES256.generate_key_pair().unwrap();
     let mut public = key.to_jwk_public_key();
     public.set_key_id("client-key-1");
-    let jwks = json!({ "keys": [Value::Object(public.as_ref().clone())] }).to_string();
+    let jwks = json!({ "keys": [Value::Object(public.as_ref().clone())] });
     let client = app
         .register_client(ClientRegistration {
-            auth_method: Some("private_key_jwt".into()),
+            token_endpoint_auth_method: Some("private_key_jwt".into()),
             jwks: Some(jwks),
             ..service_registration()
         })

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use idp_verify::alg::{JwsAlg, SignatureVerifier};
 use josekit::jwk::Jwk;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::resource::{json_list, parse_scope_list, validate_lifetime, validate_name, ResourceServer};
 use super::RegistryError;
@@ -203,38 +203,78 @@ impl Client {
         })
     }
 
-    /// RFC 7591 client metadata, plus this provider's own fields.
-    pub fn metadata(&self, secret: Option<&ClientSecret>) -> Value {
-        let strings = |items: &mut dyn Iterator<Item = &str>| items.map(|s| s.to_owned()).collect::<Vec<_>>();
-        let mut metadata = json!({
-            "client_id": self.id.as_str(),
-            "client_name": self.name,
-            "client_id_issued_at": self.created_at,
-            "client_type": self.client_type.as_str(),
-            "token_endpoint_auth_method": self.auth_method.as_str(),
-            "grant_types": strings(&mut self.grant_types.iter().map(|g| g.as_str())),
-            "scope": self.scopes.to_string(),
-            "resources": strings(&mut self.resources.iter().map(|r| r.as_str())),
-            "default_resource": self.default_resource.as_ref().map(|r| r.as_str()),
-            "redirect_uris": strings(&mut self.redirect_uris.iter().map(|r| r.as_str())),
-            "allowed_origins": strings(&mut self.web_origins.iter().map(|o| o.as_str())),
-            "dpop_bound_access_tokens": self.dpop_bound_access_tokens,
-            "access_token_lifetime": self.access_token_lifetime,
-            "enabled": self.enabled,
-            "first_party": self.first_party,
-            "id_token_signed_response_alg": self.id_token_alg.as_str(),
-            "require_pushed_authorization_requests": self.require_pushed_authorization_requests,
-            "post_logout_redirect_uris": strings(&mut self.post_logout_redirect_uris.iter().map(|r| r.as_str())),
-            "backchannel_logout_uri": self.backchannel_logout_uri,
-        });
-        if let Some(jwks) = &self.jwks {
-            metadata["jwks"] = jwks.clone();
+    /// RFC 7591 client metadata, plus this provider's own fields; with `secret` when one was
+    /// just issued (shown this once).
+    pub fn metadata(&self, secret: Option<&ClientSecret>) -> ClientMetadata {
+        let registration = self.registration();
+        ClientMetadata {
+            client_id: self.id.as_str().to_owned(),
+            client_name: registration.client_name,
+            client_id_issued_at: self.created_at,
+            updated_at: self.updated_at,
+            client_type: self.client_type.as_str().to_owned(),
+            token_endpoint_auth_method: self.auth_method.as_str().to_owned(),
+            grant_types: registration.grant_types,
+            scope: registration.scope,
+            resources: registration.resources,
+            default_resource: registration.default_resource,
+            redirect_uris: registration.redirect_uris,
+            allowed_origins: registration.allowed_origins,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens,
+            access_token_lifetime: self.access_token_lifetime,
+            enabled: self.enabled,
+            first_party: self.first_party,
+            id_token_signed_response_alg: self.id_token_alg.as_str().to_owned(),
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+            post_logout_redirect_uris: registration.post_logout_redirect_uris,
+            backchannel_logout_uri: registration.backchannel_logout_uri,
+            jwks: self.jwks.clone(),
+            client_secret: secret.map(|s| s.expose().to_owned()),
+            client_secret_expires_at: secret.map(|_| 0),
         }
-        if let Some(secret) = secret {
-            metadata["client_secret"] = Value::String(secret.expose().to_owned());
-            metadata["client_secret_expires_at"] = json!(0);
-        }
-        metadata
+    }
+}
+
+/// A client as the admin API and `idp clients show --json` print it: RFC 7591 §3.2.1 client
+/// information plus this provider's own members.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ClientMetadata {
+    pub client_id: String,
+    pub client_name: String,
+    /// Seconds since the epoch.
+    pub client_id_issued_at: i64,
+    /// Seconds since the epoch.
+    pub updated_at: i64,
+    pub client_type: String,
+    pub token_endpoint_auth_method: String,
+    pub grant_types: Vec<String>,
+    pub scope: String,
+    pub resources: Vec<String>,
+    pub default_resource: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub dpop_bound_access_tokens: bool,
+    pub access_token_lifetime: Option<i64>,
+    pub enabled: bool,
+    pub first_party: bool,
+    pub id_token_signed_response_alg: String,
+    pub require_pushed_authorization_requests: bool,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<Value>,
+    /// Only in the answer that issued it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// `0`: the secret does not expire (RFC 7591 §3.2.1); only with `client_secret`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret_expires_at: Option<i64>,
+}
+
+impl fmt::Display for ClientMetadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&serde_json::to_string(self).unwrap_or_default())
     }
 }
 
@@ -274,70 +314,199 @@ pub(super) fn wants_secret(row: &ClientRow) -> bool {
     matches!(row.token_endpoint_auth_method.as_str(), "client_secret_basic" | "client_secret_post")
 }
 
-/// What an operator asks for (`idp clients create`).
-#[derive(Debug, Clone, Default)]
+/// A client as an operator registers or replaces it, through the admin API (this is its JSON
+/// body, RFC 7591 member names) or the CLI (which fills it from flags). Every value is checked
+/// by [`ClientRegistration::into_row`], and a refusal names the JSON member.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ClientRegistration {
-    pub name: String,
-    pub public: bool,
+    /// A name users see on the consent page: 1 to 200 characters.
+    pub client_name: String,
+    /// `confidential` (the default) or `public` (a browser or native app; no secret, DPoP required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_type: Option<String>,
+    /// `client_secret_basic` (a confidential client's default), `client_secret_post`,
+    /// `private_key_jwt`, or `none` (public clients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
+    /// `authorization_code`, `refresh_token`, `client_credentials`: at least one.
     pub grant_types: Vec<String>,
+    /// Resource servers (RFC 8707 identifiers) the client may get tokens for.
+    #[serde(default)]
     pub resources: Vec<String>,
+    /// The audience when a request names none: one of `resources` (the first by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_resource: Option<String>,
-    pub scopes: Vec<String>,
-    pub web_origins: Vec<String>,
+    /// Space-separated scopes the client may ask for.
+    #[serde(default)]
+    pub scope: String,
+    /// Web origins a browser client calls from (exact `scheme://host[:port]`).
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    #[serde(default)]
     pub redirect_uris: Vec<String>,
-    pub require_dpop: bool,
-    pub auth_method: Option<String>,
-    pub jwks: Option<String>,
+    /// Access tokens only with a DPoP proof (always true for public clients).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
+    /// The client's public keys for `private_key_jwt` (a JWK Set; private members are refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<Value>,
+    /// Seconds, 1 to 86400; overrides the resource's and the provider's lifetime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_lifetime: Option<i64>,
+    /// The company's own application: users are not asked for consent.
+    #[serde(default)]
     pub first_party: bool,
-    pub id_token_alg: Option<String>,
+    /// `RS256` (the default) or `ES256`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<String>,
+    #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_uri: Option<String>,
+    /// A disabled client can neither authenticate nor use its grants.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+}
+
+/// A value outside a fixed set: the message lists the set.
+fn one_of(field: &str, valid: &[&str]) -> RegistryError {
+    RegistryError::invalid(field, format!("must be one of {}", valid.join(", ")))
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+impl Default for ClientRegistration {
+    fn default() -> Self {
+        Self {
+            client_name: String::new(),
+            client_type: None,
+            token_endpoint_auth_method: None,
+            grant_types: Vec::new(),
+            resources: Vec::new(),
+            default_resource: None,
+            scope: String::new(),
+            allowed_origins: Vec::new(),
+            redirect_uris: Vec::new(),
+            dpop_bound_access_tokens: false,
+            jwks: None,
+            access_token_lifetime: None,
+            first_party: false,
+            id_token_signed_response_alg: None,
+            require_pushed_authorization_requests: false,
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            enabled: true,
+        }
+    }
+}
+
+impl Client {
+    /// The registration this client was made from (what a replace would send back unchanged).
+    pub fn registration(&self) -> ClientRegistration {
+        let strings = |items: &mut dyn Iterator<Item = &str>| items.map(str::to_owned).collect::<Vec<_>>();
+        ClientRegistration {
+            client_name: self.name.clone(),
+            client_type: Some(self.client_type.as_str().to_owned()),
+            token_endpoint_auth_method: Some(self.auth_method.as_str().to_owned()),
+            grant_types: strings(&mut self.grant_types.iter().map(|g| g.as_str())),
+            resources: strings(&mut self.resources.iter().map(|r| r.as_str())),
+            default_resource: self.default_resource.as_ref().map(|r| r.as_str().to_owned()),
+            scope: self.scopes.to_string(),
+            allowed_origins: strings(&mut self.web_origins.iter().map(|o| o.as_str())),
+            redirect_uris: strings(&mut self.redirect_uris.iter().map(|r| r.as_str())),
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens,
+            jwks: self.jwks.clone(),
+            access_token_lifetime: self.access_token_lifetime,
+            first_party: self.first_party,
+            id_token_signed_response_alg: Some(self.id_token_alg.as_str().to_owned()),
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+            post_logout_redirect_uris: strings(&mut self.post_logout_redirect_uris.iter().map(|r| r.as_str())),
+            backchannel_logout_uri: self.backchannel_logout_uri.clone(),
+            enabled: self.enabled,
+        }
+    }
+
+    /// A strong validator of the client as the admin API shows it (RFC 9110 §8.8.3): it changes
+    /// with every field an operator can change, and with the client's secrets.
+    pub fn etag(&self) -> String {
+        let mut text = self.metadata(None).to_string();
+        for secret in &self.secrets {
+            text.push_str(&b64url(&secret.hash));
+            text.push_str(&secret.expires_at.unwrap_or_default().to_string());
+        }
+        super::etag_of(text.as_bytes())
+    }
+
+    /// Whether the client has a secret that is not past its overlap.
+    pub fn has_live_secret(&self, now: i64) -> bool {
+        self.secrets.iter().any(|s| s.expires_at.is_none_or(|at| now < at))
+    }
 }
 
 impl ClientRegistration {
+    /// The row of a client `client_id` registered at `created_at`, as of `now`; or the first
+    /// member that is refused.
     pub(super) fn into_row(
         self,
+        client_id: &ClientId,
+        created_at: i64,
         now: i64,
         resource_servers: &HashMap<String, Arc<ResourceServer>>,
     ) -> Result<ClientRow, RegistryError> {
-        let invalid = |flag: &str, e: &dyn fmt::Display| RegistryError::Invalid(format!("{flag}: {e}"));
-        let name = validate_name(&self.name)?;
-        let client_type = if self.public { ClientType::Public } else { ClientType::Confidential };
-        let auth_method = match (&self.auth_method, client_type) {
+        let invalid = |field: &str, e: &dyn fmt::Display| RegistryError::invalid(field, e.to_string());
+        let name = validate_name("client_name", &self.client_name)?;
+        let client_type = match self.client_type.as_deref() {
+            None => ClientType::Confidential,
+            Some(text) => text.parse().map_err(|_| one_of("client_type", &["confidential", "public"]))?,
+        };
+        let auth_method = match (&self.token_endpoint_auth_method, client_type) {
             (None, ClientType::Public) => TokenEndpointAuthMethod::None,
             (None, ClientType::Confidential) => TokenEndpointAuthMethod::ClientSecretBasic,
-            (Some(method), _) => method.parse().map_err(|e| invalid("--auth-method", &e))?,
+            (Some(method), _) => method
+                .parse()
+                .map_err(|_| one_of("token_endpoint_auth_method", &TokenEndpointAuthMethod::ALL.map(|m| m.as_str())))?,
         };
         match (client_type, auth_method) {
             (ClientType::Public, TokenEndpointAuthMethod::None) => {}
             (ClientType::Public, _) => {
-                return Err(RegistryError::Invalid("a public client authenticates with `none`".into()))
+                return Err(RegistryError::invalid(
+                    "token_endpoint_auth_method",
+                    "a public client authenticates with `none`",
+                ))
             }
             (ClientType::Confidential, TokenEndpointAuthMethod::None) => {
-                return Err(RegistryError::Invalid("a confidential client needs an authentication method".into()))
+                return Err(RegistryError::invalid(
+                    "token_endpoint_auth_method",
+                    "a confidential client needs an authentication method other than `none`",
+                ))
             }
             _ => {}
         }
         let grant_types = self
             .grant_types
             .iter()
-            .map(|g| g.parse::<GrantType>().map_err(|e| invalid("--grant", &e)))
+            .map(|g| g.parse::<GrantType>().map_err(|_| one_of("grant_types", &GrantType::ALL.map(|g| g.as_str()))))
             .collect::<Result<Vec<_>, _>>()?;
         if grant_types.is_empty() {
-            return Err(RegistryError::Invalid("--grant: at least one grant type".into()));
+            return Err(RegistryError::invalid("grant_types", "at least one grant type"));
         }
         if client_type == ClientType::Public && grant_types.contains(&GrantType::ClientCredentials) {
-            return Err(RegistryError::Invalid("--grant: client_credentials needs a confidential client".into()));
+            return Err(RegistryError::invalid("grant_types", "client_credentials needs a confidential client"));
         }
         let mut resources = Vec::new();
         for resource in &self.resources {
-            let resource = ResourceIndicator::parse(resource).map_err(|e| invalid("--resource", &e))?;
+            let resource = ResourceIndicator::parse(resource).map_err(|e| invalid("resources", &e))?;
             if !resource_servers.contains_key(resource.as_str()) {
-                return Err(RegistryError::Invalid(format!(
-                    "--resource: {resource} is not a registered resource server (idp resources create)"
-                )));
+                return Err(RegistryError::invalid(
+                    "resources",
+                    format!("{resource} is not a registered resource server"),
+                ));
             }
             if !resources.contains(&resource) {
                 resources.push(resource);
@@ -345,18 +514,19 @@ impl ClientRegistration {
         }
         let default_resource = match &self.default_resource {
             Some(r) => {
-                let r = ResourceIndicator::parse(r).map_err(|e| invalid("--default-resource", &e))?;
+                let r = ResourceIndicator::parse(r).map_err(|e| invalid("default_resource", &e))?;
                 if !resources.contains(&r) {
-                    return Err(RegistryError::Invalid("--default-resource must be one of --resource".into()));
+                    return Err(RegistryError::invalid("default_resource", "must be one of `resources`"));
                 }
                 Some(r)
             }
             None => resources.first().cloned(),
         };
         let scopes: ScopeSet = self
-            .scopes
-            .iter()
-            .map(|s| Scope::parse(s).map_err(|e| invalid("--scope", &e)))
+            .scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(|s| Scope::parse(s).map_err(|e| invalid("scope", &e)))
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .collect();
@@ -364,30 +534,34 @@ impl ClientRegistration {
             let offered = OIDC_SCOPES.contains(&scope.as_str())
                 || resources.iter().any(|r| resource_servers[r.as_str()].scopes.contains(scope.as_str()));
             if !offered {
-                return Err(RegistryError::Invalid(format!(
-                    "--scope: {scope} is accepted by none of the client's resources"
-                )));
+                return Err(RegistryError::invalid(
+                    "scope",
+                    format!("{scope} is accepted by none of the client's resources"),
+                ));
             }
         }
         let web_origins = self
-            .web_origins
+            .allowed_origins
             .iter()
-            .map(|o| Origin::parse(o).map_err(|e| invalid("--origin", &e)))
+            .map(|o| Origin::parse(o).map_err(|e| invalid("allowed_origins", &e)))
             .collect::<Result<Vec<_>, _>>()?;
         let redirect_uris = self
             .redirect_uris
             .iter()
-            .map(|r| RedirectUri::parse(r).map_err(|e| invalid("--redirect-uri", &e)))
+            .map(|r| RedirectUri::parse(r).map_err(|e| invalid("redirect_uris", &e)))
             .collect::<Result<Vec<_>, _>>()?;
         let post_logout_redirect_uris = self
             .post_logout_redirect_uris
             .iter()
-            .map(|r| RedirectUri::parse(r).map_err(|e| invalid("--post-logout-redirect-uri", &e)))
+            .map(|r| RedirectUri::parse(r).map_err(|e| invalid("post_logout_redirect_uris", &e)))
             .collect::<Result<Vec<_>, _>>()?;
         let id_token_alg = self
-            .id_token_alg
+            .id_token_signed_response_alg
             .as_deref()
-            .map(|a| a.parse::<SigningAlg>().map_err(|e| invalid("--id-token-alg", &e)))
+            .map(|a| {
+                a.parse::<SigningAlg>()
+                    .map_err(|_| one_of("id_token_signed_response_alg", &SigningAlg::ALL.map(|a| a.as_str())))
+            })
             .transpose()?;
         // An https URL (http only on loopback, for development), like a redirect URI.
         let backchannel_logout_uri = self
@@ -395,31 +569,28 @@ impl ClientRegistration {
             .as_deref()
             .map(|u| match RedirectUri::parse(u) {
                 Ok(uri) if uri.kind() != crate::domain::RedirectUriKind::PrivateUse => Ok(uri.into_string()),
-                Ok(_) => Err(RegistryError::Invalid("--backchannel-logout-uri: must be an https URL".into())),
-                Err(e) => Err(invalid("--backchannel-logout-uri", &e)),
+                Ok(_) => Err(RegistryError::invalid("backchannel_logout_uri", "must be an https URL")),
+                Err(e) => Err(invalid("backchannel_logout_uri", &e)),
             })
             .transpose()?;
         if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
-            return Err(RegistryError::Invalid("--redirect-uri: authorization_code needs one".into()));
+            return Err(RegistryError::invalid("redirect_uris", "authorization_code needs at least one"));
         }
         let jwks = match (&self.jwks, auth_method) {
-            (Some(text), _) => {
-                let value: Value = serde_json::from_str(text).map_err(|e| invalid("--jwks", &e))?;
-                let keys = client_keys(&value).map_err(|e| invalid("--jwks", &e))?;
+            (Some(value), _) => {
+                let keys = client_keys(value).map_err(|e| invalid("jwks", &e))?;
                 if keys.is_empty() {
-                    return Err(RegistryError::Invalid("--jwks: no usable key".into()));
+                    return Err(RegistryError::invalid("jwks", "no usable key"));
                 }
                 Some(value.to_string())
             }
             (None, TokenEndpointAuthMethod::PrivateKeyJwt) => {
-                return Err(RegistryError::Invalid("--jwks: private_key_jwt needs the client's public keys".into()))
+                return Err(RegistryError::invalid("jwks", "private_key_jwt needs the client's public keys"))
             }
             (None, _) => None,
         };
         validate_lifetime(self.access_token_lifetime)?;
         let list = |items: Vec<&str>| json_list(items.into_iter());
-        let client_id =
-            ClientId::generate().map_err(|_| RegistryError::Invalid("no system randomness for a client id".into()))?;
         Ok(ClientRow {
             client_id: client_id.as_str().to_owned(),
             name,
@@ -432,12 +603,12 @@ impl ClientRegistration {
             redirect_uris: list(redirect_uris.iter().map(|r| r.as_str()).collect()),
             web_origins: list(web_origins.iter().map(|o| o.as_str()).collect()),
             // docs/security.md §3: public clients must use DPoP.
-            dpop_bound_access_tokens: self.require_dpop || client_type == ClientType::Public,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens || client_type == ClientType::Public,
             access_token_lifetime: self.access_token_lifetime,
             jwks,
             jwks_uri: None,
-            enabled: true,
-            created_at: now,
+            enabled: self.enabled,
+            created_at,
             updated_at: now,
             first_party: self.first_party,
             id_token_signed_response_alg: id_token_alg.map(|a| a.as_str().to_owned()),

@@ -15,10 +15,12 @@ use dashmap::DashMap;
 use diesel::Connection;
 use ring::hmac;
 
-pub use client::{Client, ClientRegistration, ClientSecret};
+pub use client::{Client, ClientMetadata, ClientRegistration, ClientSecret};
 pub use resource::{ResourceRegistration, ResourceServer};
 
 use crate::clock::SharedClock;
+use crate::error::FieldError;
+use crate::services::audit::{changed_fields, Actor};
 use crate::store::models::{ClientRow, ClientSecretRow, NewAuditEvent, RegistryVersion, ResourceServerRow};
 use crate::store::{Db, DbConnection, HotStore, StoreError};
 
@@ -30,16 +32,43 @@ const UNKNOWN_CLIENTS_CACHED: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
+    /// A registration member that is refused, named as the admin API's JSON names it.
     #[error("{0}")]
-    Invalid(String),
+    Invalid(FieldError),
     #[error("{0} already exists")]
     Conflict(String),
+    /// A resource server that clients still name cannot go.
+    #[error("{0}")]
+    InUse(String),
+    /// The caller's `If-Match` is not the current ETag (RFC 9110 §13.1.1).
+    #[error("the {0} changed since it was read")]
+    Stale(&'static str),
     #[error("no such {0}")]
     NotFound(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("stored {what} is invalid: {reason}")]
     Corrupt { what: String, reason: String },
+}
+
+impl RegistryError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid(FieldError::new(field, message))
+    }
+}
+
+/// A strong ETag (RFC 9110 §8.8.3) of a representation: the first 128 bits of its SHA-256.
+pub fn etag_of(representation: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, representation);
+    format!("\"{}\"", crate::crypto::b64url(&digest.as_ref()[..16]))
+}
+
+/// `If-Match` as the caller sent it: `None` (no precondition), `*`, or a list of ETags.
+fn precondition_holds(if_match: Option<&str>, current: &str) -> bool {
+    match if_match {
+        None => true,
+        Some(list) => list.split(',').map(str::trim).any(|tag| tag == "*" || tag == current),
+    }
 }
 
 impl From<diesel::result::Error> for RegistryError {
@@ -187,16 +216,94 @@ impl Registry {
         Ok(result)
     }
 
-    fn create_resource_blocking(&self, registration: ResourceRegistration) -> Result<ResourceServer, RegistryError> {
+    /// As [`Registry::change`], for a change that decides its audit event as it goes (what it
+    /// changed is known only once the current row is read inside the transaction). Blocking.
+    fn change_with<T>(
+        &self,
+        apply: impl FnOnce(&mut DbConnection) -> Result<(NewAuditEvent, T), RegistryError>,
+    ) -> Result<T, RegistryError> {
+        let result = self.db.run_blocking(|conn| {
+            Ok(conn.transaction::<_, RegistryError, _>(|conn| {
+                let (audit, value) = apply(conn)?;
+                RegistryVersion::bump(conn)?;
+                audit.insert(conn)?;
+                Ok(value)
+            }))
+        })??;
+        self.reload_if_changed()?;
+        Ok(result)
+    }
+
+    fn create_resource_blocking(
+        &self,
+        registration: ResourceRegistration,
+        by: &Actor,
+    ) -> Result<ResourceServer, RegistryError> {
         let now = self.now();
-        let row = registration.into_row(now)?;
+        let row = registration.into_row(now, now)?;
         let identifier = row.identifier.clone();
-        let audit = NewAuditEvent::new(now, "resource.create", "success")
-            .detail(serde_json::json!({ "identifier": identifier }));
+        let audit = by.event(now, "resource.create", format!("resource:{identifier}"));
         self.change(audit, |conn| {
             row.insert(conn).map_err(|e| conflict_or(e, &format!("resource server {identifier}")))
         })?;
         self.resource(&identifier).map(|r| (*r).clone()).ok_or(RegistryError::NotFound("resource server"))
+    }
+
+    fn update_resource_blocking(
+        &self,
+        identifier: &str,
+        mut registration: ResourceRegistration,
+        if_match: Option<&str>,
+        by: &Actor,
+    ) -> Result<ResourceServer, RegistryError> {
+        if registration.identifier.is_empty() {
+            registration.identifier = identifier.to_owned();
+        } else if registration.identifier != identifier {
+            return Err(RegistryError::invalid("identifier", "cannot change; register a new resource server"));
+        }
+        let now = self.now();
+        let target = format!("resource:{identifier}");
+        let audit = by.event(now, "resource.update", target);
+        self.change_with(|conn| {
+            let stored =
+                ResourceServerRow::find(conn, identifier)?.ok_or(RegistryError::NotFound("resource server"))?;
+            let created_at = stored.created_at;
+            let current = ResourceServer::from_row(stored)?;
+            if !precondition_holds(if_match, &current.etag()) {
+                return Err(RegistryError::Stale("resource server"));
+            }
+            let before = serde_json::to_value(current.registration()).unwrap_or_default();
+            let row = registration.into_row(created_at, now)?;
+            let after = serde_json::to_value(ResourceServer::from_row(row.clone())?.registration()).unwrap_or_default();
+            row.update(conn)?;
+            Ok((audit.detail(serde_json::json!({ "changed": changed_fields(&before, &after) })), ()))
+        })?;
+        self.resource(identifier).map(|r| (*r).clone()).ok_or(RegistryError::NotFound("resource server"))
+    }
+
+    fn delete_resource_blocking(&self, identifier: &str, by: &Actor) -> Result<(), RegistryError> {
+        let now = self.now();
+        let audit = by.event(now, "resource.delete", format!("resource:{identifier}"));
+        self.change(audit, |conn| {
+            let users = ClientRow::all(conn)?
+                .into_iter()
+                .filter(|c| {
+                    serde_json::from_str::<Vec<String>>(&c.resources)
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|r| r == identifier)
+                })
+                .count();
+            if users > 0 {
+                return Err(RegistryError::InUse(format!(
+                    "{users} client(s) may still get tokens for this resource server; remove it from them first"
+                )));
+            }
+            match ResourceServerRow::delete(conn, identifier)? {
+                0 => Err(RegistryError::NotFound("resource server")),
+                _ => Ok(()),
+            }
+        })
     }
 
     pub fn resources(&self) -> Vec<Arc<ResourceServer>> {
@@ -210,14 +317,18 @@ impl Registry {
     fn create_client_blocking(
         &self,
         registration: ClientRegistration,
+        by: &Actor,
     ) -> Result<(Client, Option<ClientSecret>), RegistryError> {
         let now = self.now();
-        let row = registration.into_row(now, &self.resources.load())?;
-        let client_id = row.client_id.clone();
+        let client_id = crate::domain::ClientId::generate()
+            .map_err(|_| RegistryError::Store(StoreError::Migration("no system randomness for a client id".into())))?;
+        let row = registration.into_row(&client_id, now, now, &self.resources.load())?;
         let secret = client::wants_secret(&row).then(ClientSecret::generate);
-        let secret_row = secret.as_ref().map(|s| self.secret_row(&client_id, s, now));
-        let audit = NewAuditEvent::new(now, "client.create", "success");
-        let audit = NewAuditEvent { client_id: Some(client_id.clone()), ..audit };
+        let secret_row = secret.as_ref().map(|s| self.secret_row(client_id.as_str(), s, now));
+        let audit = NewAuditEvent {
+            client_id: Some(client_id.as_str().to_owned()),
+            ..by.event(now, "client.create", format!("client:{client_id}"))
+        };
         self.change(audit, |conn| {
             row.insert(conn).map_err(|e| conflict_or(e, "client"))?;
             if let Some(secret_row) = &secret_row {
@@ -225,51 +336,102 @@ impl Registry {
             }
             Ok(())
         })?;
-        let client = self.load_client_blocking(&client_id)?;
+        let client = self.load_client_blocking(client_id.as_str())?;
         Ok((client, secret))
     }
 
+    /// Replaces a client's registration (its id and secrets stay). A client that now
+    /// authenticates with a secret and has none live gets one, returned this once.
+    fn update_client_blocking(
+        &self,
+        client_id: &str,
+        registration: ClientRegistration,
+        if_match: Option<&str>,
+        by: &Actor,
+    ) -> Result<(Client, Option<ClientSecret>), RegistryError> {
+        let now = self.now();
+        let resources = self.resources.load();
+        let audit = NewAuditEvent {
+            client_id: Some(client_id.to_owned()),
+            ..by.event(now, "client.update", format!("client:{client_id}"))
+        };
+        let secret = self.change_with(|conn| {
+            let row = ClientRow::find(conn, client_id)?.ok_or(RegistryError::NotFound("client"))?;
+            let current = Client::from_rows(row, ClientSecretRow::of_client(conn, client_id)?)?;
+            if !precondition_holds(if_match, &current.etag()) {
+                return Err(RegistryError::Stale("client"));
+            }
+            let before = serde_json::to_value(current.registration()).unwrap_or_default();
+            let row = registration.into_row(&current.id, current.created_at, now, &resources)?;
+            let after =
+                serde_json::to_value(Client::from_rows(row.clone(), Vec::new())?.registration()).unwrap_or_default();
+            row.update(conn)?;
+            let secret = (client::wants_secret(&row) && !current.has_live_secret(now)).then(ClientSecret::generate);
+            if let Some(secret) = &secret {
+                self.secret_row(client_id, secret, now).insert(conn)?;
+            }
+            let audit = audit.detail(serde_json::json!({
+                "changed": changed_fields(&before, &after),
+                "secret_issued": secret.is_some(),
+            }));
+            Ok((audit, secret))
+        })?;
+        Ok((self.load_client_blocking(client_id)?, secret))
+    }
+
     /// A new secret; the previous ones stay valid for `overlap_seconds`.
-    fn rotate_secret_blocking(&self, client_id: &str, overlap_seconds: i64) -> Result<ClientSecret, RegistryError> {
+    fn rotate_secret_blocking(
+        &self,
+        client_id: &str,
+        overlap_seconds: i64,
+        by: &Actor,
+    ) -> Result<ClientSecret, RegistryError> {
         let client = self.load_client_blocking(client_id)?;
         if !client.auth_method.is_secret_based() {
-            return Err(RegistryError::Invalid(format!(
-                "client {client_id} authenticates with {}, not a secret",
-                client.auth_method
-            )));
+            return Err(RegistryError::invalid(
+                "token_endpoint_auth_method",
+                format!("the client authenticates with {}, not a secret", client.auth_method),
+            ));
+        }
+        if !(0..=30 * 86_400).contains(&overlap_seconds) {
+            return Err(RegistryError::invalid("overlap", "must be 0 to 30 days"));
         }
         let now = self.now();
         let secret = ClientSecret::generate();
         let row = self.secret_row(client_id, &secret, now);
-        let audit = NewAuditEvent::new(now, "client.secret.rotate", "success")
-            .detail(serde_json::json!({ "overlap_seconds": overlap_seconds }));
-        let audit = NewAuditEvent { client_id: Some(client_id.to_owned()), ..audit };
+        let audit = NewAuditEvent {
+            client_id: Some(client_id.to_owned()),
+            ..by.event(now, "client.secret.rotate", format!("client:{client_id}"))
+                .detail(serde_json::json!({ "overlap_seconds": overlap_seconds }))
+        };
         self.change(audit, |conn| {
-            ClientSecretRow::expire_current(conn, client_id, now + overlap_seconds.max(0))?;
+            ClientSecretRow::expire_current(conn, client_id, now + overlap_seconds)?;
             row.insert(conn)?;
             Ok(())
         })?;
         Ok(secret)
     }
 
-    fn set_enabled_blocking(&self, client_id: &str, enabled: bool) -> Result<Client, RegistryError> {
+    fn set_enabled_blocking(&self, client_id: &str, enabled: bool, by: &Actor) -> Result<Client, RegistryError> {
         let mut row =
             self.db.run_blocking(|conn| ClientRow::find(conn, client_id))?.ok_or(RegistryError::NotFound("client"))?;
         let now = self.now();
         row.enabled = enabled;
         row.updated_at = now;
         let action = if enabled { "client.enable" } else { "client.disable" };
-        let audit =
-            NewAuditEvent { client_id: Some(client_id.to_owned()), ..NewAuditEvent::new(now, action, "success") };
+        let audit = NewAuditEvent {
+            client_id: Some(client_id.to_owned()),
+            ..by.event(now, action, format!("client:{client_id}"))
+        };
         self.change(audit, |conn| Ok(row.update(conn)?))?;
         self.load_client_blocking(client_id)
     }
 
-    fn delete_client_blocking(&self, client_id: &str) -> Result<(), RegistryError> {
+    fn delete_client_blocking(&self, client_id: &str, by: &Actor) -> Result<(), RegistryError> {
         let now = self.now();
         let audit = NewAuditEvent {
             client_id: Some(client_id.to_owned()),
-            ..NewAuditEvent::new(now, "client.delete", "success")
+            ..by.event(now, "client.delete", format!("client:{client_id}"))
         };
         self.change(audit, |conn| {
             ClientSecretRow::delete_of_client(conn, client_id)?;
@@ -278,6 +440,20 @@ impl Registry {
                 _ => Ok(()),
             }
         })
+    }
+
+    /// Clients ordered by id, after `after`, at most `limit`: a page of a stable listing (a
+    /// client created meanwhile lands in its place by id, and no page repeats one).
+    fn clients_page_blocking(&self, after: Option<&str>, limit: i64) -> Result<Vec<Client>, RegistryError> {
+        let rows = self.db.run_blocking(|conn| {
+            let mut page = Vec::new();
+            for row in ClientRow::page(conn, after, limit)? {
+                let secrets = ClientSecretRow::of_client(conn, &row.client_id)?;
+                page.push((row, secrets));
+            }
+            Ok(page)
+        })?;
+        rows.into_iter().map(|(row, secrets)| Client::from_rows(row, secrets)).collect()
     }
 
     fn list_clients_blocking(&self) -> Result<Vec<Client>, RegistryError> {
@@ -337,8 +513,30 @@ impl Registry {
     pub async fn create_resource(
         self: &Arc<Self>,
         registration: ResourceRegistration,
+        by: &Actor,
     ) -> Result<ResourceServer, RegistryError> {
-        self.change_announced(move |r| r.create_resource_blocking(registration)).await
+        let by = by.clone();
+        self.change_announced(move |r| r.create_resource_blocking(registration, &by)).await
+    }
+
+    /// Replaces a resource server's registration when `if_match` (an `If-Match` header value)
+    /// holds; its identifier stays.
+    pub async fn update_resource(
+        self: &Arc<Self>,
+        identifier: &str,
+        registration: ResourceRegistration,
+        if_match: Option<String>,
+        by: &Actor,
+    ) -> Result<ResourceServer, RegistryError> {
+        let (identifier, by) = (identifier.to_owned(), by.clone());
+        self.change_announced(move |r| r.update_resource_blocking(&identifier, registration, if_match.as_deref(), &by))
+            .await
+    }
+
+    /// Removes a resource server no client names any more.
+    pub async fn delete_resource(self: &Arc<Self>, identifier: &str, by: &Actor) -> Result<(), RegistryError> {
+        let (identifier, by) = (identifier.to_owned(), by.clone());
+        self.change_announced(move |r| r.delete_resource_blocking(&identifier, &by)).await
     }
 
     /// Registers a client; returns it and, for secret-based authentication, its secret, which
@@ -346,28 +544,58 @@ impl Registry {
     pub async fn create_client(
         self: &Arc<Self>,
         registration: ClientRegistration,
+        by: &Actor,
     ) -> Result<(Client, Option<ClientSecret>), RegistryError> {
-        self.change_announced(move |r| r.create_client_blocking(registration)).await
+        let by = by.clone();
+        self.change_announced(move |r| r.create_client_blocking(registration, &by)).await
     }
 
-    /// A new secret; the previous ones stay valid for `overlap_seconds`.
+    /// Replaces a client's registration when `if_match` holds. Its id and secrets stay; a
+    /// client that now needs a secret and has none gets one, returned this once.
+    pub async fn update_client(
+        self: &Arc<Self>,
+        client_id: &str,
+        registration: ClientRegistration,
+        if_match: Option<String>,
+        by: &Actor,
+    ) -> Result<(Client, Option<ClientSecret>), RegistryError> {
+        let (id, by) = (client_id.to_owned(), by.clone());
+        self.change_announced(move |r| r.update_client_blocking(&id, registration, if_match.as_deref(), &by)).await
+    }
+
+    /// A new secret; the previous ones stay valid for `overlap_seconds` (0 to 30 days).
     pub async fn rotate_secret(
         self: &Arc<Self>,
         client_id: &str,
         overlap_seconds: i64,
+        by: &Actor,
     ) -> Result<ClientSecret, RegistryError> {
-        let id = client_id.to_owned();
-        self.change_announced(move |r| r.rotate_secret_blocking(&id, overlap_seconds)).await
+        let (id, by) = (client_id.to_owned(), by.clone());
+        self.change_announced(move |r| r.rotate_secret_blocking(&id, overlap_seconds, &by)).await
     }
 
-    pub async fn set_enabled(self: &Arc<Self>, client_id: &str, enabled: bool) -> Result<Client, RegistryError> {
-        let id = client_id.to_owned();
-        self.change_announced(move |r| r.set_enabled_blocking(&id, enabled)).await
+    pub async fn set_enabled(
+        self: &Arc<Self>,
+        client_id: &str,
+        enabled: bool,
+        by: &Actor,
+    ) -> Result<Client, RegistryError> {
+        let (id, by) = (client_id.to_owned(), by.clone());
+        self.change_announced(move |r| r.set_enabled_blocking(&id, enabled, &by)).await
     }
 
-    pub async fn delete_client(self: &Arc<Self>, client_id: &str) -> Result<(), RegistryError> {
-        let id = client_id.to_owned();
-        self.change_announced(move |r| r.delete_client_blocking(&id)).await
+    pub async fn delete_client(self: &Arc<Self>, client_id: &str, by: &Actor) -> Result<(), RegistryError> {
+        let (id, by) = (client_id.to_owned(), by.clone());
+        self.change_announced(move |r| r.delete_client_blocking(&id, &by)).await
+    }
+
+    /// A page of clients by id, read from the database: those after `after`, at most `limit`.
+    pub async fn clients_page(
+        self: &Arc<Self>,
+        after: Option<String>,
+        limit: i64,
+    ) -> Result<Vec<Client>, RegistryError> {
+        self.blocking(move |r| r.clients_page_blocking(after.as_deref(), limit)).await
     }
 
     /// Every client, read from the database (not this node's cache).

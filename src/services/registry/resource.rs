@@ -6,13 +6,15 @@ use super::RegistryError;
 use crate::domain::{ResourceIndicator, Scope, ScopeSet};
 use crate::store::models::ResourceServerRow;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ResourceServer {
     /// The `aud` of tokens for it (RFC 8707 resource indicator).
+    #[schema(value_type = String)]
     pub identifier: ResourceIndicator,
     pub name: String,
     /// Scopes it accepts.
     #[serde(serialize_with = "serialize_scopes")]
+    #[schema(value_type = Vec<String>)]
     pub scopes: ScopeSet,
     /// Overrides `tokens.access_token_lifetime` for its tokens (seconds).
     pub access_token_lifetime: Option<i64>,
@@ -40,34 +42,68 @@ impl ResourceServer {
     }
 }
 
-/// What an operator asks for (`idp resources create`).
-#[derive(Debug, Clone, Default)]
+/// A resource server as an operator registers or replaces it: the admin API's JSON body, or
+/// the CLI's flags. A refusal names the JSON member.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResourceRegistration {
+    /// The RFC 8707 resource indicator: an absolute https URL without fragment (http on
+    /// loopback). Fixed once registered.
+    #[serde(default)]
     pub identifier: String,
+    /// Defaults to the identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Scopes it accepts (RFC 6749 §3.3 scope tokens).
+    #[serde(default)]
     pub scopes: Vec<String>,
+    /// Seconds, 1 to 86400; overrides `tokens.access_token_lifetime` for its tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_lifetime: Option<i64>,
+    /// Its tokens are issued only with a DPoP proof.
+    #[serde(default)]
     pub require_dpop: bool,
 }
 
+impl ResourceServer {
+    /// The registration this resource server was made from.
+    pub fn registration(&self) -> ResourceRegistration {
+        ResourceRegistration {
+            identifier: self.identifier.as_str().to_owned(),
+            name: Some(self.name.clone()),
+            scopes: self.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            access_token_lifetime: self.access_token_lifetime,
+            require_dpop: self.require_dpop,
+        }
+    }
+
+    /// A strong validator of the resource server as the admin API shows it.
+    pub fn etag(&self) -> String {
+        super::etag_of(serde_json::to_string(self).unwrap_or_default().as_bytes())
+    }
+}
+
 impl ResourceRegistration {
-    pub(super) fn into_row(self, now: i64) -> Result<ResourceServerRow, RegistryError> {
-        let invalid = |what: &str, e: &dyn std::fmt::Display| RegistryError::Invalid(format!("{what}: {e}"));
-        let identifier = ResourceIndicator::parse(&self.identifier).map_err(|e| invalid("--identifier", &e))?;
+    pub(super) fn into_row(self, created_at: i64, now: i64) -> Result<ResourceServerRow, RegistryError> {
+        let invalid = |field: &str, e: &dyn std::fmt::Display| RegistryError::invalid(field, e.to_string());
+        if self.identifier.is_empty() {
+            return Err(RegistryError::invalid("identifier", "is required"));
+        }
+        let identifier = ResourceIndicator::parse(&self.identifier).map_err(|e| invalid("identifier", &e))?;
         let scopes = self
             .scopes
             .iter()
-            .map(|s| Scope::parse(s).map_err(|e| invalid("--scope", &e)))
+            .map(|s| Scope::parse(s).map_err(|e| invalid("scopes", &e)))
             .collect::<Result<Vec<_>, _>>()?;
         validate_lifetime(self.access_token_lifetime)?;
-        let name = validate_name(self.name.as_deref().unwrap_or(identifier.as_str()))?;
+        let name = validate_name("name", self.name.as_deref().unwrap_or(identifier.as_str()))?;
         Ok(ResourceServerRow {
             identifier: identifier.as_str().to_owned(),
             name,
             scopes: json_list(scopes.iter().map(|s| s.as_str())),
             access_token_lifetime: self.access_token_lifetime,
             require_dpop: self.require_dpop,
-            created_at: now,
+            created_at,
             updated_at: now,
         })
     }
@@ -77,16 +113,16 @@ impl ResourceRegistration {
 pub(super) fn validate_lifetime(seconds: Option<i64>) -> Result<(), RegistryError> {
     match seconds {
         Some(lifetime) if !(1..=86_400).contains(&lifetime) => {
-            Err(RegistryError::Invalid(format!("--access-token-lifetime must be 1 to 86400 seconds, got {lifetime}")))
+            Err(RegistryError::invalid("access_token_lifetime", format!("must be 1 to 86400 seconds, got {lifetime}")))
         }
         _ => Ok(()),
     }
 }
 
-pub(super) fn validate_name(name: &str) -> Result<String, RegistryError> {
+pub(super) fn validate_name(field: &str, name: &str) -> Result<String, RegistryError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(RegistryError::Invalid("--name must be 1 to 200 characters without control characters".into()));
+        return Err(RegistryError::invalid(field, "must be 1 to 200 characters without control characters"));
     }
     Ok(name.to_owned())
 }

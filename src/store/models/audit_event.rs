@@ -17,6 +17,10 @@ pub struct NewAuditEvent {
     pub action: String,
     pub outcome: String,
     pub detail: Option<String>,
+    /// Who made a change: `cli`, `client:<id>`, `user:<id>` or `system`.
+    pub actor: Option<String>,
+    /// What a change was made to (`client:<id>`, `user:<id>`, `resource:<identifier>`, ...).
+    pub target: Option<String>,
 }
 
 impl NewAuditEvent {
@@ -53,6 +57,10 @@ pub struct AuditEvent {
     pub action: String,
     pub outcome: String,
     pub detail: Option<String>,
+    /// Who made a change: `cli`, `client:<id>`, `user:<id>` or `system`.
+    pub actor: Option<String>,
+    /// What a change was made to (`client:<id>`, `user:<id>`, `resource:<identifier>`, ...).
+    pub target: Option<String>,
 }
 
 impl AuditEvent {

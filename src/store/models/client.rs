@@ -40,6 +40,15 @@ impl ClientRow {
         clients::table.order(clients::created_at).select(Self::as_select()).load(conn)
     }
 
+    /// At most `limit` clients by id, after `after`: keyset pagination.
+    pub fn page(conn: &mut DbConnection, after: Option<&str>, limit: i64) -> QueryResult<Vec<Self>> {
+        let mut query = clients::table.order(clients::client_id).limit(limit).select(Self::as_select()).into_boxed();
+        if let Some(after) = after {
+            query = query.filter(clients::client_id.gt(after.to_owned()));
+        }
+        query.load(conn)
+    }
+
     pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<()> {
         diesel::insert_into(clients::table).values(self).execute(conn).map(drop)
     }

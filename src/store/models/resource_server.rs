@@ -3,7 +3,7 @@ use diesel::prelude::*;
 use crate::store::schema::resource_servers;
 use crate::store::DbConnection;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = resource_servers)]
 pub struct ResourceServerRow {
     pub identifier: String,
@@ -19,6 +19,14 @@ pub struct ResourceServerRow {
 impl ResourceServerRow {
     pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<Self>> {
         resource_servers::table.order(resource_servers::identifier).select(Self::as_select()).load(conn)
+    }
+
+    pub fn find(conn: &mut DbConnection, identifier: &str) -> QueryResult<Option<Self>> {
+        resource_servers::table.find(identifier).select(Self::as_select()).first(conn).optional()
+    }
+
+    pub fn update(&self, conn: &mut DbConnection) -> QueryResult<usize> {
+        diesel::update(resource_servers::table.find(&self.identifier)).set(self).execute(conn)
     }
 
     pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<()> {

@@ -172,10 +172,10 @@ pub fn authorize_query(client: &TestClient, extra: &[(&str, &str)]) -> String {
 /// at `https://api.test`.
 pub fn web_app_registration() -> ClientRegistration {
     ClientRegistration {
-        name: "Web app".into(),
+        client_name: "Web app".into(),
         grant_types: vec!["authorization_code".into()],
         resources: vec![API.into()],
-        scopes: ["openid", "profile", "email", "offline_access", "read"].map(String::from).to_vec(),
+        scope: "openid profile email offline_access read".into(),
         redirect_uris: vec![WEB_APP_REDIRECT.into()],
         ..Default::default()
     }

@@ -6,6 +6,7 @@
 //! `IDP_TEST_DATABASE_URL` and `IDP_TEST_REDIS_URL` are set (`.ci/run` sets them); without them
 //! that half is reported as ignored (`harness.rs`).
 
+pub mod admin;
 pub mod browser;
 pub mod dpop;
 pub mod harness;

@@ -1,6 +1,7 @@
 //! Fixtures and typed requests for the OAuth endpoints.
 
 use base64::Engine;
+use idp::services::audit::Actor;
 use idp::services::registry::{ClientRegistration, ResourceRegistration};
 use serde_json::Value;
 
@@ -53,12 +54,12 @@ impl TestApp {
             require_dpop,
             ..Default::default()
         };
-        registry.create_resource(registration).await.unwrap();
+        registry.create_resource(registration, &Actor::cli()).await.unwrap();
     }
 
     pub async fn register_client(&self, registration: ClientRegistration) -> TestClient {
         let registry = self.state.registry.clone();
-        let (client, secret) = registry.create_client(registration).await.unwrap();
+        let (client, secret) = registry.create_client(registration, &Actor::cli()).await.unwrap();
         TestClient { id: client.id.as_str().to_owned(), secret: secret.map(|s| s.expose().to_owned()) }
     }
 
@@ -165,11 +166,11 @@ impl TestApp {
 
 pub fn service_registration() -> ClientRegistration {
     ClientRegistration {
-        name: "service".into(),
+        client_name: "service".into(),
         grant_types: vec!["client_credentials".into()],
         resources: vec![API.into(), OTHER_API.into()],
-        scopes: vec!["read".into(), "write".into()],
-        web_origins: vec![BROWSER_ORIGIN.into()],
+        scope: "read write".into(),
+        allowed_origins: vec![BROWSER_ORIGIN.into()],
         ..Default::default()
     }
 }

@@ -1,0 +1,200 @@
+//! Who may call the admin API. It is a resource server of this provider: audience
+//! `<issuer>/admin`, registered at first start; its tokens carry `admin:*` scopes and, unless an
+//! operator relaxes that resource server, must be DPoP-bound (RFC 9449). Refusals are the
+//! RFC 6750 §3 / RFC 9449 §7.1 challenges any resource server sends (docs/security.md §3).
+
+use actix_web::HttpRequest;
+use idp_verify::request::{check_origin, read_authorization, read_proof};
+use idp_verify::{ProofError, Request, Scheme, TokenError, VerifyError};
+
+use super::error::{AdminError, AdminResult};
+use crate::domain::ScopeSet;
+use crate::http::request_meta;
+use crate::oauth::dpop;
+use crate::services::audit::Actor;
+use crate::services::registry::ResourceRegistration;
+use crate::state::AppState;
+
+/// The path under the issuer that names the admin API as an audience.
+pub const AUDIENCE_PATH: &str = "/admin";
+
+/// What the admin API's scopes grant. `admin:read` reads everything; `admin:write` reads and
+/// changes everything; an area scope (`admin:users`, ...) reads and changes that area only,
+/// for automation that should reach no further (an HR connector needs `admin:users`).
+pub const SCOPES: [&str; 7] =
+    ["admin:read", "admin:write", "admin:clients", "admin:users", "admin:keys", "admin:grants", "admin:audit"];
+
+/// The part of the API a route belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    /// Clients and resource servers.
+    Clients,
+    /// Users, their sessions and consents.
+    Users,
+    Keys,
+    /// Refresh families and access tokens.
+    Grants,
+    Audit,
+}
+
+impl Area {
+    fn scope(self) -> &'static str {
+        match self {
+            Self::Clients => "admin:clients",
+            Self::Users => "admin:users",
+            Self::Keys => "admin:keys",
+            Self::Grants => "admin:grants",
+            Self::Audit => "admin:audit",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// Whether `granted` allows `access` to `area`.
+pub fn allows(granted: &ScopeSet, area: Area, access: Access) -> bool {
+    granted.contains("admin:write")
+        || granted.contains(area.scope())
+        || (access == Access::Read && granted.contains("admin:read"))
+}
+
+/// The audience of admin tokens.
+pub fn audience(state: &AppState) -> String {
+    state.settings.issuer.endpoint(AUDIENCE_PATH)
+}
+
+/// The admin API's resource server as first registered: every admin scope, DPoP required.
+pub fn resource_registration(state: &AppState) -> ResourceRegistration {
+    ResourceRegistration {
+        identifier: audience(state),
+        name: Some("Admin API".into()),
+        scopes: SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+        access_token_lifetime: None,
+        require_dpop: true,
+    }
+}
+
+/// Registers the admin API as a resource server unless it is (first start; a node racing
+/// another finds it registered).
+pub async fn register_audience(state: &AppState) -> Result<(), crate::services::registry::RegistryError> {
+    if state.registry.resource(&audience(state)).is_some() {
+        return Ok(());
+    }
+    match state.registry.create_resource(resource_registration(state), &Actor::system()).await {
+        Ok(_) | Err(crate::services::registry::RegistryError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The caller of an admin request, once its token has passed.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The audit trail's actor: the admin client, or the person its token was issued to.
+    pub actor: Actor,
+}
+
+/// Checks the request's token for `access` to `area`: signature, issuer, audience, expiry,
+/// binding (and the DPoP proof for this request), origin, revocation, scope, and that its
+/// client is still registered and enabled.
+pub async fn caller(state: &AppState, req: &HttpRequest, area: Area, access: Access) -> AdminResult<Caller> {
+    let audience = audience(state);
+    let require_dpop = state.registry.resource(&audience).is_none_or(|r| r.require_dpop);
+    let refuse = |error: VerifyError| AdminError::Caller { error, bearer: !require_dpop };
+    let parts = Request::from_http(req);
+    let presented = read_authorization(parts.authorization).map_err(refuse)?;
+    let now = state.clock.now();
+    let issuer = state.settings.issuer.as_str();
+    let claims =
+        state.verified_tokens.verify(&state.keyring, issuer, presented.token, now).map_err(|e| refuse(e.into()))?;
+    if claims.aud != audience {
+        return Err(refuse(TokenError::WrongAudience.into()));
+    }
+    match (presented.scheme, &claims.cnf) {
+        (Scheme::Bearer, None) if require_dpop => return Err(refuse(TokenError::BearerNotAccepted.into())),
+        (Scheme::Bearer, None) => {}
+        (Scheme::Bearer, Some(_)) => return Err(refuse(TokenError::BoundTokenAsBearer.into())),
+        (Scheme::Dpop, None) => return Err(refuse(TokenError::NotBound.into())),
+        (Scheme::Dpop, Some(cnf)) => {
+            let htu = request_url(state, req);
+            let proof = read_proof(parts.dpop).map_err(|e| refuse(e.into()))?;
+            let proof = dpop::verify(state, proof, parts.method, &htu, Some(presented.token))
+                .map_err(|e| refuse(ProofError::from(e).into()))?;
+            if proof.jkt != cnf.jkt {
+                return Err(refuse(TokenError::KeyMismatch.into()));
+            }
+            if !dpop::first_use(state, &htu, &proof.jti).await.map_err(|e| refuse(unavailable(e)))? {
+                return Err(refuse(ProofError::Replayed.into()));
+            }
+        }
+    }
+    check_origin(parts.origin, &claims).map_err(|e| refuse(e.into()))?;
+    if state.revocations.is_revoked(&claims.jti).await.map_err(|e| refuse(unavailable(e)))? {
+        return Err(refuse(TokenError::Revoked.into()));
+    }
+    let granted = claims.scope.as_deref().and_then(|s| ScopeSet::parse(s).ok()).unwrap_or_else(ScopeSet::empty);
+    if !allows(&granted, area, access) {
+        let needed = match access {
+            Access::Read => format!("admin:read {}", area.scope()),
+            Access::Write => format!("admin:write {}", area.scope()),
+        };
+        return Err(refuse(VerifyError::insufficient_scope(presented.scheme, needed)));
+    }
+    // A disabled or deleted admin client loses the API at once, not when its token expires.
+    let client = state.registry.client(&claims.client_id).await.map_err(|e| refuse(unavailable(e)))?;
+    if !client.is_some_and(|c| c.enabled) {
+        return Err(refuse(TokenError::Revoked.into()));
+    }
+    let meta = request_meta(req);
+    let actor = match claims.sub == claims.client_id {
+        true => Actor::client(&claims.client_id, meta),
+        false => Actor::user(&claims.sub, meta),
+    };
+    Ok(Caller { actor })
+}
+
+/// The URL a DPoP proof for this request names (RFC 9449 §4.3: without query and fragment):
+/// the issuer's origin and the path as received.
+fn request_url(state: &AppState, req: &HttpRequest) -> String {
+    format!("{}{}", state.settings.issuer.origin(), req.path())
+}
+
+fn unavailable(error: impl std::fmt::Display) -> VerifyError {
+    VerifyError::Unavailable(error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scopes(text: &str) -> ScopeSet {
+        ScopeSet::parse(text).unwrap()
+    }
+
+    #[test]
+    fn read_scope_reads_everything_and_changes_nothing() {
+        let granted = scopes("admin:read");
+        for area in [Area::Clients, Area::Users, Area::Keys, Area::Grants, Area::Audit] {
+            assert!(allows(&granted, area, Access::Read), "{area:?}");
+            assert!(!allows(&granted, area, Access::Write), "{area:?}");
+        }
+    }
+
+    #[test]
+    fn an_area_scope_reaches_its_area_only() {
+        let granted = scopes("admin:users");
+        assert!(allows(&granted, Area::Users, Access::Write));
+        assert!(allows(&granted, Area::Users, Access::Read));
+        assert!(!allows(&granted, Area::Clients, Access::Read));
+        assert!(!allows(&granted, Area::Keys, Access::Write));
+    }
+
+    #[test]
+    fn write_scope_reaches_everything_and_no_scope_nothing() {
+        assert!(allows(&scopes("admin:write"), Area::Keys, Access::Write));
+        assert!(!allows(&scopes("openid"), Area::Audit, Access::Read));
+    }
+}
