@@ -27,6 +27,8 @@ use crate::telemetry::{self, ResponsePolicy};
 pub struct Application {
     port: u16,
     server: Server,
+    /// The admin listener (`admin_listen`), when the admin API has one of its own.
+    admin: Option<(u16, Server)>,
     state: AppState,
 }
 
@@ -51,10 +53,25 @@ impl Application {
             None => TcpListener::bind(listen).map_err(StartupError::Listen)?,
         };
         let port = listener.local_addr().map_err(StartupError::Listen)?.port();
+        let admin = match (state.settings.admin_listen, state.settings.admin_url.clone()) {
+            (Some(address), Some(url)) => {
+                let listener = TcpListener::bind(address).map_err(StartupError::Listen)?;
+                let port = listener.local_addr().map_err(StartupError::Listen)?.port();
+                // Port 0 (tests): the URL names the port the system picked.
+                let url = if address.port() == 0 { format!("http://{}:{port}", address.ip()) } else { url };
+                Some((port, serve_admin(listener, state.clone(), url).map_err(StartupError::Listen)?))
+            }
+            _ => None,
+        };
         let server = serve(listener, state.clone(), workers).map_err(StartupError::Listen)?;
         state.spawn(key_upkeep(state.clone(), state.shutdown.subscribe()));
         state.spawn(registry_upkeep(state.clone(), state.shutdown.subscribe()));
-        Ok(Self { port, server, state })
+        Ok(Self { port, server, admin, state })
+    }
+
+    /// The admin listener's port, when `admin_listen` is set.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin.as_ref().map(|(port, _)| *port)
     }
 
     pub fn port(&self) -> u16 {
@@ -71,14 +88,46 @@ impl Application {
 
     /// Serves until the server is stopped (signal or [`ServerHandle::stop`]), then ends upkeep.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let admin = self.admin.map(|(_, server)| {
+            let handle = server.handle();
+            (tokio::spawn(server), handle)
+        });
         let result = self.server.await;
+        if let Some((running, handle)) = admin {
+            handle.stop(true).await;
+            let _ = running.await;
+        }
         self.state.shut_down().await;
         result
     }
 }
 
+/// The admin API alone, on its own listener: the same routes under the issuer's path, nothing
+/// else (not even health or metrics, which stay on the public listener).
+fn serve_admin(listener: TcpListener, state: AppState, base_url: String) -> std::io::Result<Server> {
+    let scope = format!("{}{}", state.settings.issuer.path_prefix(), admin::BASE_PATH);
+    let origin = web::Data::new(admin::auth::AdminOrigin(base_url));
+    let policy = web::Data::new(ResponsePolicy { hsts: state.settings.issuer.is_https() });
+    let metrics = web::Data::new(state.metrics.clone());
+    let app_state = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(origin.clone())
+            .app_data(policy.clone())
+            .app_data(metrics.clone())
+            .app_data(app_state.clone())
+            .wrap(from_fn(telemetry::observe))
+            .service(web::scope(&scope).configure(admin::routes))
+            .default_service(web::to(|| async { Problem::not_found() }))
+    })
+    .workers(2)
+    .listen(listener)?;
+    Ok(server.run())
+}
+
 fn serve(listener: TcpListener, state: AppState, workers: Option<usize>) -> std::io::Result<Server> {
     let prefix = state.settings.issuer.path_prefix().to_owned();
+    let admin_here = state.settings.admin_listen.is_none();
     let metadata = web::Data::new(discovery::Metadata::new(&state.settings));
     let policy = web::Data::new(ResponsePolicy { hsts: state.settings.issuer.is_https() });
     let keyring = web::Data::from(state.keyring.clone());
@@ -96,7 +145,7 @@ fn serve(listener: TcpListener, state: AppState, workers: Option<usize>) -> std:
             .app_data(hot.clone())
             .app_data(app_state.clone())
             .wrap(from_fn(telemetry::observe))
-            .configure(|cfg| routes(cfg, &prefix))
+            .configure(|cfg| routes(cfg, &prefix, admin_here))
             .default_service(web::to(|| async { Problem::not_found() }))
     })
     .listen(listener)?;
@@ -106,7 +155,7 @@ fn serve(listener: TcpListener, state: AppState, workers: Option<usize>) -> std:
     Ok(server.run())
 }
 
-fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
+fn routes(cfg: &mut web::ServiceConfig, prefix: &str, with_admin: bool) {
     let not_allowed = || web::to(|| async { Problem::method_not_allowed() });
     // RFC 8414 §3: for an issuer with a path, the well-known segment goes before that path.
     if !prefix.is_empty() {
@@ -190,12 +239,13 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
                     .route(web::post().to(session::logout::submit))
                     .default_service(not_allowed()),
             )
-            // The operator API: its own error shapes and no CORS (docs/security.md §2).
-            .service(
-                web::scope(admin::BASE_PATH)
-                    .configure(admin::routes)
-                    .default_service(web::to(|| async { Problem::not_found() })),
-            )
+            // The operator API, unless it has a listener of its own: its own error shapes and
+            // no CORS (docs/security.md §2).
+            .configure(|cfg| {
+                if with_admin {
+                    cfg.service(web::scope(admin::BASE_PATH).configure(admin::routes));
+                }
+            })
             .service(web::resource("/healthz").route(web::get().to(ops::healthz)).default_service(not_allowed()))
             .service(web::resource("/readyz").route(web::get().to(ops::readyz)).default_service(not_allowed()))
             .service(web::resource("/metrics").route(web::get().to(ops::metrics)).default_service(not_allowed())),

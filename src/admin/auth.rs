@@ -156,10 +156,18 @@ pub async fn caller(state: &AppState, req: &HttpRequest, area: Area, access: Acc
     Ok(Caller { actor })
 }
 
+/// The origin callers reach the admin listener at (`admin_url`), set on that listener only.
+#[derive(Debug, Clone)]
+pub struct AdminOrigin(pub String);
+
 /// The URL a DPoP proof for this request names (RFC 9449 §4.3: without query and fragment):
-/// the issuer's origin and the path as received.
+/// the origin of the listener it came in on, as configured (never the Host header), and the
+/// path as received.
 fn request_url(state: &AppState, req: &HttpRequest) -> String {
-    format!("{}{}", state.settings.issuer.origin(), req.path())
+    match req.app_data::<actix_web::web::Data<AdminOrigin>>() {
+        Some(origin) => format!("{}{}", origin.0, req.path()),
+        None => format!("{}{}", state.settings.issuer.origin(), req.path()),
+    }
 }
 
 fn unavailable(error: impl std::fmt::Display) -> VerifyError {

@@ -40,7 +40,14 @@ pub async fn register(state: &AppState, settings: &Settings) -> anyhow::Result<(
         client.id,
         settings.issuer.endpoint("/token")
     );
-    register_sign_in(state, settings, DEMO_API).await
+    register_sign_in(state, settings, DEMO_API).await?;
+    let (admin_id, admin_secret) = super::admin::register_first_client(state).await?;
+    eprintln!("idp: development demo: an admin API client (admin:read admin:write, DPoP-bound tokens):");
+    eprintln!(
+        "idp:   IDP_ADMIN_CLIENT_ID={admin_id} IDP_ADMIN_CLIENT_SECRET={admin_secret} cargo run -- admin call GET /clients"
+    );
+    eprintln!("idp:   (the API is described at {})", settings.issuer.endpoint("/admin/v1/openapi.json"));
+    Ok(())
 }
 
 /// The browser half of the demo: a user and a web app that signs them in with the code flow.

@@ -2,6 +2,7 @@
 //! HTTP edge uses too (`services::registry`, `services::users`, `services::keys`, ...), so a
 //! rule holds the same whichever edge a change comes through.
 
+mod admin;
 mod clients;
 mod demo;
 mod keys;
@@ -49,6 +50,36 @@ pub enum Command {
     /// End users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// The admin API: its first client, and calls to it.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Register the first admin API client (client_credentials, admin:read admin:write,
+    /// DPoP-bound tokens) and print its credentials once. Refuses when an admin client exists.
+    Bootstrap,
+    /// Call the admin API as an admin client: get a DPoP-bound token and send one request
+    /// with a fresh DPoP proof, e.g. `idp admin call GET /clients`.
+    Call {
+        /// GET, POST, PUT, PATCH or DELETE.
+        method: String,
+        /// The path under /admin/v1, e.g. /clients?limit=10.
+        path: String,
+        /// A JSON body, or `-` to read it from standard input (PATCH sends it as a merge patch).
+        #[arg(long)]
+        data: Option<String>,
+        /// The admin client's id.
+        #[arg(long, env = "IDP_ADMIN_CLIENT_ID")]
+        client_id: String,
+        /// The admin client's secret (better from the environment than on a command line).
+        #[arg(long, env = "IDP_ADMIN_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: String,
+        /// Send `If-Match` with this ETag.
+        #[arg(long)]
+        if_match: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -289,6 +320,11 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Resources(command) => with_state(settings, |state| resources::run(command, state)).await,
         Command::Clients(command) => with_state(settings, |state| clients::run(command, state)).await,
         Command::Users(command) => with_state(settings, |state| users::run(command, state)).await,
+        Command::Admin(AdminCommand::Bootstrap) => with_state(settings, admin::bootstrap).await,
+        Command::Admin(AdminCommand::Call { method, path, data, client_id, client_secret, if_match }) => {
+            let call = admin::Call { method, path, data, client_id, client_secret, if_match };
+            admin::call(call, &settings).await
+        }
     }
 }
 

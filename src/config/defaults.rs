@@ -8,6 +8,8 @@ impl Default for RawSettings {
         Self {
             issuer: "http://127.0.0.1:8080".into(),
             listen: "127.0.0.1:8080".into(),
+            admin_listen: None,
+            admin_url: None,
             database_url: "sqlite://./data/idp.db".into(),
             database_pool_size: 10,
             redis_url: None,

@@ -15,6 +15,9 @@ pub const NOT_SETTINGS: &[&str] = &[
     "IDP_CONFIG",
     // examples/resource_server.rs: where the provider's JWKS is, when not under the issuer.
     "IDP_JWKS_URI",
+    // `idp admin call`: the admin client's credentials (src/cli/admin.rs).
+    "IDP_ADMIN_CLIENT_ID",
+    "IDP_ADMIN_CLIENT_SECRET",
     // The test suite's backends and switches (tests/suite/common, tests/suite/interop.rs, .ci/run), set in
     // the environment the tests start the binary in.
     "IDP_TEST_*",

@@ -38,6 +38,14 @@ pub struct Settings {
     pub issuer: Issuer,
     /// `listen` / `IDP_LISTEN`: `host:port` to bind. Default `127.0.0.1:8080`; `:0` picks a port.
     pub listen: SocketAddr,
+    /// `admin_listen` / `IDP_ADMIN_LISTEN`: a second `host:port` that serves the admin API, and
+    /// only it; when set, the public listener does not serve `/admin/v1` at all, so an operator
+    /// can keep the admin API on a private network. Default: unset (admin API on `listen`).
+    pub admin_listen: Option<SocketAddr>,
+    /// `admin_url` / `IDP_ADMIN_URL`: the base URL (scheme, host, port) callers reach the admin
+    /// listener at: what their DPoP proofs name as `htu`. Default `http://<admin_listen>`;
+    /// required when `admin_listen` binds every interface.
+    pub admin_url: Option<String>,
     /// `database_url` / `IDP_DATABASE_URL`: `postgres://…` (production) or `sqlite://PATH` (the
     /// embedded default, `sqlite://./data/idp.db`).
     pub database: DatabaseUrl,

@@ -13,6 +13,10 @@ use super::ConfigError;
 pub(super) struct RawSettings {
     pub issuer: String,
     pub listen: String,
+    /// Absent: the admin API is served on `listen` with the rest.
+    pub admin_listen: Option<String>,
+    /// Absent: `http://<admin_listen>`.
+    pub admin_url: Option<String>,
     pub database_url: String,
     pub database_pool_size: i64,
     /// Absent or empty: the in-process store.

@@ -137,7 +137,7 @@ fn a_later_duplicate_variable_wins() {
 fn every_setting_has_a_variable_typed_by_its_field() {
     let settings = schema::settings();
     let kind = |key: &str| settings.iter().find(|s| s.key == key).map(|s| s.kind);
-    assert_eq!(settings.len(), 22);
+    assert_eq!(settings.len(), 24);
     assert_eq!(kind("issuer"), Some(schema::Kind::Text));
     assert_eq!(kind("redis_url"), Some(schema::Kind::Text));
     assert_eq!(kind("workers"), Some(schema::Kind::Integer));
@@ -164,7 +164,7 @@ fn an_unknown_variable_is_refused_naming_it() {
     assert_eq!(
         err.to_string(),
         "unknown variable `IDP_FROBNICATE`: no setting has this name, and the other IDP_* variables are \
-         IDP_CONFIG, IDP_JWKS_URI, IDP_TEST_*"
+         IDP_CONFIG, IDP_JWKS_URI, IDP_ADMIN_CLIENT_ID, IDP_ADMIN_CLIENT_SECRET, IDP_TEST_*"
     );
 }
 
@@ -344,4 +344,18 @@ fn database_and_redis_urls_are_checked() {
     assert!(!s.is_development());
     let debug = format!("{s:?}");
     assert!(!debug.contains("secret") && !debug.contains("hunter2"), "{debug}");
+}
+
+#[test]
+fn an_admin_listener_on_every_interface_needs_the_url_callers_use() {
+    let err = refused(&[("IDP_ADMIN_LISTEN", "0.0.0.0:9443")]);
+    assert_eq!(err.setting, "admin_url");
+    let s = from_env(&[("IDP_ADMIN_LISTEN", "0.0.0.0:9443"), ("IDP_ADMIN_URL", "https://admin.idp.internal:9443")])
+        .unwrap();
+    assert_eq!(s.admin_url.as_deref(), Some("https://admin.idp.internal:9443"));
+    let s = from_env(&[("IDP_ADMIN_LISTEN", "10.0.0.5:9443")]).unwrap();
+    assert_eq!(s.admin_url.as_deref(), Some("http://10.0.0.5:9443"));
+    assert_eq!(refused(&[("IDP_ADMIN_URL", "https://admin.example")]).setting, "admin_url");
+    let with_path = refused(&[("IDP_ADMIN_LISTEN", "10.0.0.5:9443"), ("IDP_ADMIN_URL", "https://a.example/x")]);
+    assert_eq!(with_path.setting, "admin_url");
 }

@@ -16,6 +16,37 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         .listen
         .parse::<SocketAddr>()
         .map_err(|_| ConfigError::new("listen", format!("must be host:port with an IP host, got {}", raw.listen)))?;
+    let admin_listen = raw
+        .admin_listen
+        .as_deref()
+        .filter(|text| !text.trim().is_empty())
+        .map(|text| {
+            text.parse::<SocketAddr>()
+                .map_err(|_| ConfigError::new("admin_listen", format!("must be host:port with an IP host, got {text}")))
+        })
+        .transpose()?;
+    let admin_url = match (admin_listen, raw.admin_url.as_deref().map(str::trim).filter(|t| !t.is_empty())) {
+        (None, None) => None,
+        (None, Some(_)) => return Err(ConfigError::new("admin_url", "is only used with admin_listen")),
+        (Some(addr), None) if addr.ip().is_unspecified() => {
+            return Err(ConfigError::new(
+                "admin_url",
+                "must be set when admin_listen binds every interface: the URL callers reach it at",
+            ))
+        }
+        (Some(addr), None) => Some(format!("http://{addr}")),
+        (Some(_), Some(text)) => {
+            let url =
+                url::Url::parse(text).map_err(|e| ConfigError::new("admin_url", format!("is not a URL ({e})")))?;
+            if !matches!(url.scheme(), "http" | "https") || url.path() != "/" || url.query().is_some() {
+                return Err(ConfigError::new(
+                    "admin_url",
+                    "must be an http(s) URL with no path, e.g. https://admin.idp.internal:9443",
+                ));
+            }
+            Some(url.origin().ascii_serialization())
+        }
+    };
     let database = DatabaseUrl::parse(&raw.database_url).map_err(|e| ConfigError::new("database_url", e))?;
     let database_pool_size = match raw.database_pool_size {
         n @ 1..=1000 => n as u32,
@@ -91,6 +122,8 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         sessions,
         issuer,
         listen,
+        admin_listen,
+        admin_url,
         database,
         database_pool_size,
         redis_url,

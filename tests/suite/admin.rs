@@ -26,7 +26,8 @@ crate::suite_tests! {
         a_secret_rotation_keeps_the_old_secret_for_the_overlap,
         tokens_of_the_wrong_audience_scope_or_binding_are_refused_with_a_challenge,
         every_change_is_audited_with_its_actor_and_changed_fields,
-        the_openapi_document_names_every_route_and_needs_no_token;
+        the_openapi_document_names_every_route_and_needs_no_token,
+        with_admin_listen_the_api_is_served_there_only;
     sync_test:
         the_cli_and_the_api_refuse_the_same_input_with_the_same_message;
 }
@@ -424,4 +425,36 @@ fn the_cli_and_the_api_refuse_the_same_input_with_the_same_message() {
     let api_message = "must be one of authorization_code, refresh_token, client_credentials";
     assert!(stderr.contains(&format!("--grant (grant_types: {api_message})")), "{stderr}");
     assert!(!stderr.contains("cannot start"), "{stderr}");
+}
+
+async fn with_admin_listen_the_api_is_served_there_only(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = crate::common::spawn_app_with_env(&data, &[("IDP_ADMIN_LISTEN", "127.0.0.1:0")]).await;
+    let admin_origin = format!("http://127.0.0.1:{}", app.admin_port.expect("an admin listener"));
+    assert_eq!(app.get("/admin/v1/openapi.json").await.status(), 404, "not on the public listener");
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let document = app.http.get(format!("{admin_origin}/admin/v1/openapi.json")).send().await.unwrap();
+    assert_eq!(document.status(), 200);
+    assert_eq!(app.http.get(format!("{admin_origin}/jwks")).send().await.unwrap().status(), 404, "the admin API only");
+
+    let admin = app.admin_caller("admin:read").await;
+    let url = format!("{admin_origin}/admin/v1/clients");
+    let call = |htu: String| {
+        let (app, admin, url) = (&app, &admin, url.clone());
+        async move {
+            let proof = admin.key.proof("GET", &htu, None, Some(&admin.token));
+            let response = app
+                .http
+                .get(&url)
+                .header("Authorization", format!("DPoP {}", admin.token))
+                .header("DPoP", proof)
+                .send()
+                .await
+                .unwrap();
+            response.status().as_u16()
+        }
+    };
+    assert_eq!(call(url.clone()).await, 200, "a proof for the admin listener's URL");
+    assert_eq!(call(app.url("/admin/v1/clients")).await, 401, "a proof for the public URL is for another server");
+    app.stop().await;
 }

@@ -130,6 +130,8 @@ pub fn with_search_path(base: &str, schema: &str) -> String {
 pub struct TestApp {
     pub address: String,
     pub port: u16,
+    /// The admin listener's port, when the app was started with `IDP_ADMIN_LISTEN`.
+    pub admin_port: Option<u16>,
     pub http: reqwest::Client,
     pub clock: ManualClock,
     pub state: AppState,
@@ -178,11 +180,13 @@ pub async fn spawn_app_with(
     let settings = data.settings(port, extra);
     let app = Application::build_on(settings, Arc::new(clock.clone()), Some(listener)).await?;
     let state = app.state().clone();
+    let admin_port = app.admin_port();
     let handle = app.handle();
     let running = tokio::spawn(app.run_until_stopped());
     Ok(TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
+        admin_port,
         http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         clock,
         state,
