@@ -13,6 +13,7 @@ pub mod openapi;
 mod page;
 mod resources;
 mod schemas;
+mod users;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponseBuilder};
@@ -24,6 +25,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/openapi.json").route(web::get().to(openapi::document)));
     clients::routes(cfg);
     resources::routes(cfg);
+    users::routes(cfg);
 }
 
 /// The path the admin API is served under (after the issuer's own path).

@@ -9,10 +9,12 @@ use utoipa::OpenApi;
 
 use super::schemas::{
     BadRequest, ClientPage, Conflict, FieldErrorDocument, Forbidden, NotFound, PreconditionFailed, Problem,
-    ResourceServerPage, Unauthorized, UnsupportedMediaType,
+    ResourceServerPage, Unauthorized, UnsupportedMediaType, UserPage,
 };
-use super::{auth, clients, resources};
+use super::{auth, clients, resources, users};
+use crate::services::consents::GrantedConsent;
 use crate::services::registry::{ClientMetadata, ClientRegistration, ResourceRegistration, ResourceServer};
+use crate::services::users::{NewUser, User, UserProfile};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -26,11 +28,14 @@ is registered otherwise. Errors are RFC 9457 problems (`application/problem+json
         clients::enable, clients::disable, clients::rotate_secret,
         resources::create, resources::list, resources::read, resources::replace, resources::patch,
         resources::delete,
+        users::create, users::list, users::read, users::patch, users::delete, users::set_password,
+        users::enable, users::disable, users::unlock, users::consents, users::withdraw_consent,
     ),
     components(
         schemas(Problem, FieldErrorDocument, ClientRegistration, ClientMetadata, ClientPage,
             clients::SecretRotation, clients::IssuedSecret, ResourceRegistration, ResourceServer,
-            ResourceServerPage),
+            ResourceServerPage, NewUser, User, UserProfile, UserPage, users::NewPassword,
+            users::EnabledChange, users::ConsentWithdrawal, GrantedConsent),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
             UnsupportedMediaType),
     ),
@@ -38,6 +43,7 @@ is registered otherwise. Errors are RFC 9457 problems (`application/problem+json
     tags(
         (name = "clients", description = "Who may ask for tokens"),
         (name = "resource servers", description = "The audiences tokens are issued for"),
+        (name = "users", description = "People who sign in, their consents and sign-in locks"),
     )
 )]
 pub struct AdminApi;

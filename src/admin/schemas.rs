@@ -5,6 +5,7 @@ use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::ToSchema;
 
 use crate::services::registry::{ClientMetadata, ResourceServer};
+use crate::services::users::User;
 
 /// An RFC 9457 problem, as every admin error answers.
 #[derive(ToSchema)]
@@ -71,4 +72,12 @@ problem_responses! {
     Conflict => "The change conflicts with what is registered",
     PreconditionFailed => "If-Match names a representation that is no longer current",
     UnsupportedMediaType => "The body is not JSON (or JSON Merge Patch for PATCH)",
+}
+
+/// A page of users.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UserPage {
+    items: Vec<User>,
+    next: Option<String>,
 }

@@ -75,7 +75,7 @@ async fn register_sign_in(state: &AppState, settings: &Settings, api: &str) -> a
         password: Some(crate::services::users::Password::parse(password.clone())?),
         ..Default::default()
     };
-    state.users.create(user).await?;
+    state.users.create(user, &Actor::system()).await?;
     let authorize = format!(
         "{}?response_type=code&client_id={}&redirect_uri={}&scope=openid%20profile%20email%20read&state=demo&code_challenge={CHALLENGE}&code_challenge_method=S256",
         settings.issuer.endpoint("/authorize"),

@@ -117,6 +117,21 @@ pub enum UsersCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change a user's profile: a JSON merge patch (RFC 7396) of username, email,
+    /// email_verified, name, given_name, family_name, e.g. --patch '{"email":"a@example.com"}'.
+    Update {
+        username: String,
+        /// The patch, or `-` to read it from standard input.
+        #[arg(long)]
+        patch: String,
+        /// Only if the user is still at this ETag.
+        #[arg(long)]
+        if_match: Option<String>,
+    },
+    /// Delete a user: their grants are revoked, their consents and refresh tokens go with them.
+    Delete {
+        username: String,
+    },
     /// The consents a user gave.
     Consents {
         username: String,

@@ -3,8 +3,10 @@
 
 use anyhow::{anyhow, Context};
 
-use super::{print_json, UsersCommand};
-use crate::services::users::{normalize_username, NewUser, Password, User};
+use super::{print_json, read_patch, UsersCommand};
+use crate::services::audit::Actor;
+use crate::services::merge_patch;
+use crate::services::users::{normalize_username, NewUser, Password, User, UserError};
 use crate::state::AppState;
 
 async fn find_user(state: &AppState, username: &str) -> anyhow::Result<User> {
@@ -31,7 +33,7 @@ pub async fn run(command: UsersCommand, state: AppState) -> anyhow::Result<()> {
         } => {
             let password = if password_stdin { Some(password_from_stdin()?) } else { None };
             let new = NewUser { username, email, email_verified, name, given_name, family_name, password };
-            let user = state.users.create(new).await?;
+            let user = state.users.create(new, &Actor::cli()).await.map_err(explain)?;
             if json {
                 print_json(&user)?;
             } else {
@@ -39,15 +41,18 @@ pub async fn run(command: UsersCommand, state: AppState) -> anyhow::Result<()> {
             }
         }
         UsersCommand::SetPassword { username } => {
-            let user = state.users.set_password(&username, password_from_stdin()?).await?;
+            let user = find_user(&state, &username).await?;
+            let user = state.users.set_password(&user.user_id, password_from_stdin()?, &Actor::cli()).await?;
             println!("password set for {}", user.username);
         }
         UsersCommand::Disable { username } => {
-            let (user, revoked) = state.users.disable(&username).await?;
+            let user = find_user(&state, &username).await?;
+            let (user, revoked) = state.users.set_enabled(&user.user_id, false, &Actor::cli()).await?;
             println!("disabled {}; {revoked} refresh grant(s) revoked", user.username);
         }
         UsersCommand::Enable { username } => {
-            let user = state.users.enable(&username).await?;
+            let user = find_user(&state, &username).await?;
+            let (user, _) = state.users.set_enabled(&user.user_id, true, &Actor::cli()).await?;
             println!("enabled {}", user.username);
         }
         UsersCommand::Consents { username, json } => {
@@ -68,7 +73,7 @@ pub async fn run(command: UsersCommand, state: AppState) -> anyhow::Result<()> {
         }
         UsersCommand::RevokeConsent { username, client_id } => {
             let user = find_user(&state, &username).await?;
-            let withdrawal = state.consents.withdraw(&user.user_id, &client_id).await?;
+            let withdrawal = state.consents.withdraw(&user.user_id, &client_id, &Actor::cli()).await?;
             if !withdrawal.existed && withdrawal.revoked_grants == 0 {
                 return Err(anyhow!("{} gave no consent to {client_id}", user.username));
             }
@@ -79,15 +84,51 @@ pub async fn run(command: UsersCommand, state: AppState) -> anyhow::Result<()> {
             state.sign_in_limits.unlock(&username).await?;
             println!("{username} may sign in again");
         }
+        UsersCommand::Update { username, patch, if_match } => {
+            let user = find_user(&state, &username).await?;
+            let if_match = if_match.or_else(|| Some(user.etag()));
+            let profile = merge_patch::patched(&user.profile(), read_patch(patch)?)
+                .map_err(|field| explain(UserError::Invalid(field)))?;
+            let updated =
+                state.users.update_profile(&user.user_id, profile, if_match, &Actor::cli()).await.map_err(explain)?;
+            print_json(&updated)?;
+        }
+        UsersCommand::Delete { username } => {
+            let user = find_user(&state, &username).await?;
+            let revoked = state.users.delete(&user.user_id, &Actor::cli()).await?;
+            println!("deleted {}; {revoked} refresh grant(s) revoked", user.username);
+        }
         UsersCommand::List { json } => {
             let all = state.users.list().await?;
             if json {
                 return print_json(&all);
             }
             for u in all {
-                println!("{}  {}  {}  enabled: {}", u.user_id, u.username, u.email.unwrap_or_default(), u.enabled);
+                let password = if u.has_password { "" } else { "  (no password)" };
+                let email = u.email.unwrap_or_default();
+                println!("{}  {}  {email}  enabled: {}{password}", u.user_id, u.username, u.enabled);
             }
         }
     }
     Ok(())
+}
+
+/// The users service's refusal as the CLI shows it: the flag, and the member and message the
+/// admin API names.
+fn explain(error: UserError) -> anyhow::Error {
+    match &error {
+        UserError::Invalid(field) => {
+            let flag = match field.field.as_str() {
+                "username" => "--username",
+                "email" => "--email",
+                "name" => "--name",
+                "given_name" => "--given-name",
+                "family_name" => "--family-name",
+                "password" => "--password-stdin",
+                _ => return anyhow!("{field}"),
+            };
+            anyhow!("{flag} ({field})")
+        }
+        _ => anyhow::Error::new(error),
+    }
 }

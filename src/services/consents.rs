@@ -9,6 +9,7 @@ use super::registry::client::OIDC_SCOPES;
 use super::registry::Registry;
 use crate::clock::SharedClock;
 use crate::domain::{ResourceIndicator, ScopeSet};
+use crate::services::audit::Actor;
 use crate::store::models::{ConsentRow, NewAuditEvent, RefreshFamilyRow};
 use crate::store::{Db, StoreError};
 
@@ -64,7 +65,7 @@ impl ConsentGrant {
 }
 
 /// A consent as an operator or the user sees it.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct GrantedConsent {
     pub client_id: String,
     pub scopes: BTreeSet<String>,
@@ -169,12 +170,13 @@ impl Consents {
     /// Withdraws a user's consent for a client: the next authorization asks again, and the
     /// refresh tokens the consent allowed (with their access tokens) are revoked. Audited with
     /// the deletion, in one transaction.
-    pub async fn withdraw(&self, user_id: &str, client_id: &str) -> Result<Withdrawal, ConsentError> {
+    pub async fn withdraw(&self, user_id: &str, client_id: &str, by: &Actor) -> Result<Withdrawal, ConsentError> {
         let (user, client, now) = (user_id.to_owned(), client_id.to_owned(), self.clock.now());
         let audit = NewAuditEvent {
             user_id: Some(user.clone()),
             client_id: Some(client.clone()),
-            ..NewAuditEvent::new(now, "consent.withdraw", "success")
+            ..by.event(now, "consent.withdraw", format!("user:{user}"))
+                .detail(serde_json::json!({ "client_id": client }))
         };
         let db = self.db.clone();
         let (existed, families) = tokio::task::spawn_blocking(move || {

@@ -69,7 +69,10 @@ async fn fixture() -> Fixture {
     };
     let (client, _) = registry.create_client(registration, &crate::services::audit::Actor::cli()).await.unwrap();
     let users = Users::new(db.clone(), clock, families.clone());
-    let user = users.create(NewUser { username: "alice".into(), ..Default::default() }).await.unwrap();
+    let user = users
+        .create(NewUser { username: "alice".into(), ..Default::default() }, &crate::services::audit::Actor::cli())
+        .await
+        .unwrap();
     Fixture {
         db,
         audit,
@@ -95,6 +98,7 @@ fn user(f: &Fixture) -> User {
         given_name: None,
         family_name: None,
         enabled: true,
+        has_password: false,
         created_at: 0,
         updated_at: 0,
     }

@@ -9,6 +9,8 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use serde::Serialize;
 
 use crate::clock::SharedClock;
+use crate::error::FieldError;
+use crate::services::audit::{changed_fields, Actor};
 use crate::services::refresh_families::RefreshFamilies;
 use crate::store::models::{NewAuditEvent, UserRow};
 use crate::store::{Db, StoreError};
@@ -30,13 +32,30 @@ pub struct Password(String);
 impl Password {
     /// NIST SP 800-63B: at least 8 characters; long passphrases welcome (up to 1024 bytes).
     pub fn parse(text: String) -> Result<Self, UserError> {
+        Self::check(text).map_err(|message| UserError::invalid("password", message))
+    }
+
+    fn check(text: String) -> Result<Self, &'static str> {
         if text.chars().count() < 8 {
-            return Err(UserError::Invalid("a password needs at least 8 characters".into()));
+            return Err("a password needs at least 8 characters");
         }
         if text.len() > 1024 {
-            return Err(UserError::Invalid("a password may have at most 1024 bytes".into()));
+            return Err("a password may have at most 1024 bytes");
         }
         Ok(Self(text))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Password {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Self::check(String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Written back only as `null`: a registration read for a patch never carries a password.
+impl Serialize for Password {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_none()
     }
 }
 
@@ -48,8 +67,12 @@ impl fmt::Debug for Password {
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
+    /// A member that is refused, named as the admin API's JSON names it.
     #[error("{0}")]
-    Invalid(String),
+    Invalid(FieldError),
+    /// The caller's `If-Match` is not the user's current ETag.
+    #[error("the user changed since it was read")]
+    Stale,
     #[error("a user with this username already exists")]
     Conflict,
     #[error("no such user")]
@@ -62,6 +85,18 @@ pub enum UserError {
     Grants(#[from] crate::services::refresh_families::RefreshError),
 }
 
+impl UserError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid(FieldError::new(field, message))
+    }
+}
+
+impl From<diesel::result::Error> for UserError {
+    fn from(e: diesel::result::Error) -> Self {
+        StoreError::Query(e).into()
+    }
+}
+
 impl From<StoreError> for UserError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -72,7 +107,7 @@ impl From<StoreError> for UserError {
 }
 
 /// A user as the rest of the provider sees it (no password hash).
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct User {
     /// The `sub` of the user's tokens: a UUID, never reassigned.
     pub user_id: String,
@@ -83,13 +118,36 @@ pub struct User {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub enabled: bool,
+    /// Whether the user can sign in with a password (a user provisioned without one cannot).
+    #[serde(default)]
+    pub has_password: bool,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl User {
+    /// The profile an operator can change, as it stands.
+    pub fn profile(&self) -> UserProfile {
+        UserProfile {
+            username: self.username.clone(),
+            email: self.email.clone(),
+            email_verified: self.email_verified,
+            name: self.name.clone(),
+            given_name: self.given_name.clone(),
+            family_name: self.family_name.clone(),
+        }
+    }
+
+    /// A strong validator of the user as the admin API shows it.
+    pub fn etag(&self) -> String {
+        crate::services::registry::etag_of(serde_json::to_string(self).unwrap_or_default().as_bytes())
+    }
 }
 
 impl From<UserRow> for User {
     fn from(row: UserRow) -> Self {
         Self {
+            has_password: row.password_hash.is_some(),
             user_id: row.user_id,
             username: row.username,
             email: row.email,
@@ -104,15 +162,45 @@ impl From<UserRow> for User {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+/// A new user: the admin API's body (and the CLI's flags). Without a password the user cannot
+/// sign in with one until an operator sets it.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewUser {
+    /// 1 to 64 characters: letters, digits and `. _ - @ +`; case-insensitive (kept lowercase).
     pub username: String,
+    #[serde(default)]
     pub email: Option<String>,
+    #[serde(default)]
     pub email_verified: bool,
+    #[serde(default)]
     pub name: Option<String>,
+    #[serde(default)]
     pub given_name: Option<String>,
+    #[serde(default)]
     pub family_name: Option<String>,
+    /// At least 8 characters, at most 1024 bytes; stored only as an argon2id hash.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
     pub password: Option<Password>,
+}
+
+/// What an operator may change of a user (not the password, which has its own call, and not
+/// whether the user is enabled, which revokes grants): the admin API's `PATCH` merges onto it.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserProfile {
+    pub username: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    pub family_name: Option<String>,
 }
 
 /// Usernames are case-insensitive: stored and looked up in lowercase.
@@ -120,7 +208,7 @@ pub fn normalize_username(text: &str) -> Result<String, UserError> {
     let username = text.trim().to_lowercase();
     let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+');
     if username.is_empty() || username.len() > 64 || !username.chars().all(plain) {
-        return Err(UserError::Invalid("a username has 1 to 64 characters: letters, digits and . _ - @ +".into()));
+        return Err(UserError::invalid("username", "1 to 64 characters: letters, digits and . _ - @ +"));
     }
     Ok(username)
 }
@@ -131,7 +219,7 @@ fn validate_email(email: &str) -> Result<String, UserError> {
         && !email.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'))
         && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
     if !well_formed {
-        return Err(UserError::Invalid("the email address is not valid".into()));
+        return Err(UserError::invalid("email", "is not a valid email address"));
     }
     Ok(email.to_owned())
 }
@@ -139,10 +227,27 @@ fn validate_email(email: &str) -> Result<String, UserError> {
 fn validate_text(field: &str, value: Option<String>) -> Result<Option<String>, UserError> {
     match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
         Some(v) if v.chars().count() > 200 || v.chars().any(char::is_control) => {
-            Err(UserError::Invalid(format!("{field} must be at most 200 characters without control characters")))
+            Err(UserError::invalid(field, "at most 200 characters without control characters"))
         }
         other => Ok(other),
     }
+}
+
+/// The row of user `user_id` with `profile`, checked; no password, enabled.
+fn profile_row(user_id: &str, profile: UserProfile, created_at: i64) -> Result<UserRow, UserError> {
+    Ok(UserRow {
+        user_id: user_id.to_owned(),
+        username: normalize_username(&profile.username)?,
+        email: profile.email.as_deref().map(validate_email).transpose()?,
+        email_verified: profile.email_verified,
+        name: validate_text("name", profile.name)?,
+        given_name: validate_text("given_name", profile.given_name)?,
+        family_name: validate_text("family_name", profile.family_name)?,
+        password_hash: None,
+        enabled: true,
+        created_at,
+        updated_at: created_at,
+    })
 }
 
 fn hash(password: &Password) -> Result<String, UserError> {
@@ -270,71 +375,154 @@ impl Users {
     }
 
     /// Creates a user (the password, if any, hashed with argon2id).
-    pub async fn create(&self, new: NewUser) -> Result<User, UserError> {
-        self.blocking(move |users| users.create_blocking(new)).await
+    pub async fn create(&self, new: NewUser, by: &Actor) -> Result<User, UserError> {
+        let by = by.clone();
+        self.blocking(move |users| users.create_blocking(new, &by)).await
     }
 
-    fn create_blocking(&self, new: NewUser) -> Result<User, UserError> {
+    fn create_blocking(&self, new: NewUser, by: &Actor) -> Result<User, UserError> {
         let now = self.clock.now();
-        let row = UserRow {
-            user_id: uuid::Uuid::new_v4().to_string(),
-            username: normalize_username(&new.username)?,
-            email: new.email.as_deref().map(validate_email).transpose()?,
+        let user_id = uuid::Uuid::new_v4().to_string();
+        let profile = UserProfile {
+            username: new.username,
+            email: new.email,
             email_verified: new.email_verified,
-            name: validate_text("name", new.name)?,
-            given_name: validate_text("given_name", new.given_name)?,
-            family_name: validate_text("family_name", new.family_name)?,
-            password_hash: new.password.as_ref().map(hash).transpose()?,
-            enabled: true,
-            created_at: now,
-            updated_at: now,
+            name: new.name,
+            given_name: new.given_name,
+            family_name: new.family_name,
         };
-        let audit =
-            NewAuditEvent { user_id: Some(row.user_id.clone()), ..NewAuditEvent::new(now, "user.create", "success") };
+        let mut row = profile_row(&user_id, profile, now)?;
+        row.password_hash = new.password.as_ref().map(hash).transpose()?;
+        let audit = NewAuditEvent {
+            user_id: Some(user_id.clone()),
+            ..by.event(now, "user.create", format!("user:{user_id}"))
+                .detail(serde_json::json!({ "has_password": row.password_hash.is_some() }))
+        };
         self.db.write_audited(&audit, |conn| row.insert(conn))?;
         Ok(row.into())
     }
 
-    fn update(&self, username: &str, action: &str, change: impl FnOnce(&mut UserRow)) -> Result<User, UserError> {
-        let username = normalize_username(username)?;
-        let mut row =
-            self.db.run_blocking(|conn| UserRow::find_by_username(conn, &username))?.ok_or(UserError::NotFound)?;
-        change(&mut row);
-        row.updated_at = self.clock.now();
-        let audit = NewAuditEvent {
-            user_id: Some(row.user_id.clone()),
-            ..NewAuditEvent::new(row.updated_at, action, "success")
-        };
-        self.db.write_audited(&audit, |conn| row.update(conn))?;
-        Ok(row.into())
+    /// Reads the user, applies `change` to its row, and writes it with its audit event in one
+    /// transaction when `if_match` (an `If-Match` value) still holds. Blocking.
+    fn change(
+        &self,
+        user_id: &str,
+        if_match: Option<&str>,
+        action: &str,
+        by: &Actor,
+        change: impl FnOnce(&mut UserRow) -> Result<(), UserError>,
+    ) -> Result<User, UserError> {
+        use diesel::Connection;
+        let now = self.clock.now();
+        let updated = self.db.run_blocking(|conn| {
+            Ok(conn.transaction::<_, UserError, _>(|conn| {
+                let mut row = UserRow::find(conn, user_id)?.ok_or(UserError::NotFound)?;
+                let before = User::from(row.clone());
+                if let Some(list) = if_match {
+                    let current = before.etag();
+                    if !list.split(',').map(str::trim).any(|tag| tag == "*" || tag == current) {
+                        return Err(UserError::Stale);
+                    }
+                }
+                change(&mut row)?;
+                row.updated_at = now;
+                let after = User::from(row.clone());
+                let changed = changed_fields(
+                    &serde_json::to_value(before.profile()).unwrap_or_default(),
+                    &serde_json::to_value(after.profile()).unwrap_or_default(),
+                );
+                let audit = NewAuditEvent {
+                    user_id: Some(row.user_id.clone()),
+                    ..by.event(now, action, format!("user:{user_id}")).detail(serde_json::json!({ "changed": changed }))
+                };
+                row.update(conn)?;
+                audit.insert(conn)?;
+                Ok(row)
+            }))
+        })??;
+        Ok(updated.into())
     }
 
-    pub async fn set_password(&self, username: &str, password: Password) -> Result<User, UserError> {
-        let username = username.to_owned();
+    /// Replaces what an operator may change of a user when `if_match` holds.
+    pub async fn update_profile(
+        &self,
+        user_id: &str,
+        profile: UserProfile,
+        if_match: Option<String>,
+        by: &Actor,
+    ) -> Result<User, UserError> {
+        let (id, by) = (user_id.to_owned(), by.clone());
         self.blocking(move |users| {
-            let hashed = hash(&password)?;
-            users.update(&username, "user.password.set", |row| row.password_hash = Some(hashed))
+            users.change(&id, if_match.as_deref(), "user.update", &by, |row| {
+                let changed = profile_row(&row.user_id, profile, row.created_at)?;
+                *row = UserRow { password_hash: row.password_hash.take(), enabled: row.enabled, ..changed };
+                Ok(())
+            })
         })
         .await
     }
 
-    /// Disables a user and revokes every grant they gave: refreshes do not read the user, so
-    /// a disabled user's grants end here. Returns the user and how many grants were revoked.
-    pub async fn disable(&self, username: &str) -> Result<(User, usize), UserError> {
-        let username = username.to_owned();
-        let user =
-            self.blocking(move |users| users.update(&username, "user.disable", |row| row.enabled = false)).await?;
-        let revoked = self.families.revoke_user(&user.user_id).await?;
+    pub async fn set_password(&self, user_id: &str, password: Password, by: &Actor) -> Result<User, UserError> {
+        let (id, by) = (user_id.to_owned(), by.clone());
+        self.blocking(move |users| {
+            let hashed = hash(&password)?;
+            users.change(&id, None, "user.password.set", &by, |row| {
+                row.password_hash = Some(hashed);
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Disables a user and revokes every grant they gave (refreshes do not read the user, so a
+    /// disabled user's grants end here), or enables them again. Returns the user and how many
+    /// grants were revoked.
+    pub async fn set_enabled(&self, user_id: &str, enabled: bool, by: &Actor) -> Result<(User, usize), UserError> {
+        let (id, by) = (user_id.to_owned(), by.clone());
+        let action = if enabled { "user.enable" } else { "user.disable" };
+        let user = self
+            .blocking(move |users| {
+                users.change(&id, None, action, &by, |row| {
+                    row.enabled = enabled;
+                    Ok(())
+                })
+            })
+            .await?;
+        let revoked = if enabled { 0 } else { self.families.revoke_user(&user.user_id).await? };
         Ok((user, revoked))
     }
 
-    pub async fn enable(&self, username: &str) -> Result<User, UserError> {
-        let username = username.to_owned();
-        self.blocking(move |users| users.update(&username, "user.enable", |row| row.enabled = true)).await
+    /// Deletes a user: their grants are revoked first (with their access tokens), then the user
+    /// and what hangs off them (consents, refresh families) go in one audited transaction.
+    pub async fn delete(&self, user_id: &str, by: &Actor) -> Result<usize, UserError> {
+        let revoked = self.families.revoke_user(user_id).await?;
+        let (id, by, now) = (user_id.to_owned(), by.clone(), self.clock.now());
+        self.blocking(move |users| {
+            let audit =
+                NewAuditEvent { user_id: Some(id.clone()), ..by.event(now, "user.delete", format!("user:{id}")) };
+            match users.db.write_audited(&audit, |conn| UserRow::delete(conn, &id))? {
+                0 => Err(UserError::NotFound),
+                _ => Ok(revoked),
+            }
+        })
+        .await
     }
 
     pub async fn list(&self) -> Result<Vec<User>, UserError> {
         Ok(self.db.run(UserRow::all).await?.into_iter().map(User::from).collect())
+    }
+
+    /// A page of users by username: those whose username or email starts with `prefix` (if
+    /// any), after the username `after`, at most `limit`.
+    pub async fn page(
+        &self,
+        prefix: Option<String>,
+        after: Option<String>,
+        limit: i64,
+    ) -> Result<Vec<User>, UserError> {
+        let prefix = prefix.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty());
+        let rows = self.db.run(move |conn| UserRow::page(conn, prefix.as_deref(), after.as_deref(), limit)).await?;
+        Ok(rows.into_iter().map(User::from).collect())
     }
 
     /// The user with this username.

@@ -402,6 +402,14 @@ async fn the_openapi_document_names_every_route_and_needs_no_token(backend: Back
         ("/clients/{client_id}/secrets", &["post"]),
         ("/resource-servers", &["get", "post"]),
         ("/resource-servers/{identifier}", &["get", "put", "patch", "delete"]),
+        ("/users", &["get", "post"]),
+        ("/users/{user_id}", &["get", "patch", "delete"]),
+        ("/users/{user_id}/password", &["put"]),
+        ("/users/{user_id}/enable", &["post"]),
+        ("/users/{user_id}/disable", &["post"]),
+        ("/users/{user_id}/unlock", &["post"]),
+        ("/users/{user_id}/consents", &["get"]),
+        ("/users/{user_id}/consents/{client_id}", &["delete"]),
     ] {
         for method in methods {
             assert!(paths[path].get(*method).is_some(), "{method} {path} is documented");

@@ -25,7 +25,7 @@ async fn a_user_signs_in_only_with_the_right_password_while_enabled(backend: Bac
     let data = TestData::new(backend);
     let app = spawn_app(&data).await;
     let users = app.state.users.clone();
-    let created = users.create(alice()).await.unwrap();
+    let created = users.create(alice(), &idp::services::audit::Actor::cli()).await.unwrap();
     assert_eq!(created.username, "alice", "usernames are case-insensitive");
     assert!(uuid::Uuid::parse_str(&created.user_id).is_ok(), "the subject is a UUID");
 
@@ -40,7 +40,8 @@ async fn a_user_signs_in_only_with_the_right_password_while_enabled(backend: Bac
     assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
     assert!(!stored.contains("correct horse"));
 
-    users.disable("alice").await.unwrap();
+    let alice = users.find_by_username("alice").await.unwrap().unwrap();
+    users.set_enabled(&alice.user_id, false, &idp::services::audit::Actor::cli()).await.unwrap();
     assert!(users.authenticate("alice", "correct horse battery").await.unwrap().is_none(), "disabled");
     app.stop().await;
 }
@@ -49,8 +50,9 @@ async fn a_second_user_with_the_same_username_is_refused(backend: Backend) {
     let data = TestData::new(backend);
     let app = spawn_app(&data).await;
     let users = app.state.users.clone();
-    users.create(alice()).await.unwrap();
-    let again = users.create(NewUser { username: "ALICE".into(), ..alice() }).await;
+    users.create(alice(), &idp::services::audit::Actor::cli()).await.unwrap();
+    let again =
+        users.create(NewUser { username: "ALICE".into(), ..alice() }, &idp::services::audit::Actor::cli()).await;
     assert!(matches!(again, Err(UserError::Conflict)), "{again:?}");
     app.stop().await;
 }
@@ -59,7 +61,7 @@ async fn signing_in_as_an_unknown_user_costs_as_much_as_a_wrong_password(backend
     let data = TestData::new(backend);
     let app = spawn_app(&data).await;
     let users = app.state.users.clone();
-    users.create(alice()).await.unwrap();
+    users.create(alice(), &idp::services::audit::Actor::cli()).await.unwrap();
     // Warm the decoy hash, then compare medians of a few attempts.
     users.authenticate("nobody", "whatever-password").await.unwrap();
     let mut known = Vec::new();

@@ -34,6 +34,35 @@ impl UserRow {
         users::table.order(users::created_at).select(Self::as_select()).load(conn)
     }
 
+    /// At most `limit` users by username after `after`, whose username (lowercase) or email
+    /// (as stored) starts with `prefix` (matched literally: `%` and `_` are not wildcards).
+    pub fn page(
+        conn: &mut DbConnection,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> QueryResult<Vec<Self>> {
+        let mut query = users::table.order(users::username).limit(limit).select(Self::as_select()).into_boxed();
+        if let Some(prefix) = prefix {
+            let literal =
+                |text: &str| format!("{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            query = query.filter(
+                users::username
+                    .like(literal(&prefix.to_lowercase()))
+                    .escape('\\')
+                    .or(users::email.like(literal(prefix)).escape('\\')),
+            );
+        }
+        if let Some(after) = after {
+            query = query.filter(users::username.gt(after.to_owned()));
+        }
+        query.load(conn)
+    }
+
+    pub fn delete(conn: &mut DbConnection, user_id: &str) -> QueryResult<usize> {
+        diesel::delete(users::table.find(user_id)).execute(conn)
+    }
+
     pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<()> {
         diesel::insert_into(users::table).values(self).execute(conn).map(drop)
     }

@@ -193,7 +193,7 @@ impl TestApp {
             password: Some(idp::services::users::Password::parse(PASSWORD.into()).unwrap()),
             ..Default::default()
         };
-        users.create(new).await.unwrap()
+        users.create(new, &idp::services::audit::Actor::cli()).await.unwrap()
     }
 
     /// Exchanges a code (client_secret_basic).

@@ -40,12 +40,23 @@ impl TestApp {
 
     /// Withdraws the user's consent to `client_id`: (whether there was one, grants revoked).
     pub async fn withdraw_consent(&self, user_id: &str, client_id: &str) -> (bool, usize) {
-        let withdrawal = self.state.consents.withdraw(user_id, client_id).await.expect("withdraw consent");
+        let withdrawal = self
+            .state
+            .consents
+            .withdraw(user_id, client_id, &idp::services::audit::Actor::cli())
+            .await
+            .expect("withdraw consent");
         (withdrawal.existed, withdrawal.revoked_grants)
     }
 
     /// Disables `username` as an operator does; the number of refresh grants that revoked.
     pub async fn disable_user(&self, username: &str) -> usize {
-        self.state.users.disable(username).await.expect("disable user").1
+        let user = self.state.users.find_by_username(username).await.unwrap().expect("a user");
+        self.state
+            .users
+            .set_enabled(&user.user_id, false, &idp::services::audit::Actor::cli())
+            .await
+            .expect("disable user")
+            .1
     }
 }
