@@ -185,6 +185,35 @@ async fn metrics_count_requests_by_route_and_status(backend: Backend) {
     app.stop().await;
 }
 
+/// Issue 10: the `method` label took the raw method, so invented methods added series without
+/// bound, and a second extension method on a path was counted under the first one's label.
+async fn metrics_label_unknown_methods_as_other_and_unknown_paths_as_unmatched(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    let invented = |name: &str| reqwest::Method::from_bytes(name.as_bytes()).unwrap();
+    for method in ["FOO", "BAR", "PROPFIND"] {
+        app.http.request(invented(method), app.url("/jwks")).send().await.unwrap();
+    }
+    for n in 0..3 {
+        let (method, path) = (invented(&format!("SCAN{n}")), app.url(&format!("/scan-{n}")));
+        assert_eq!(app.http.request(method, path).send().await.unwrap().status(), 404);
+    }
+    app.http.request(reqwest::Method::PATCH, app.url("/jwks")).send().await.unwrap();
+
+    let text = app.get("/metrics").await.text().await.unwrap();
+    for series in [
+        r#"idp_http_requests_total{method="other",route="/jwks",status="405"} 3"#,
+        r#"idp_http_requests_total{method="other",route="unmatched",status="404"} 3"#,
+        r#"idp_http_requests_total{method="PATCH",route="/jwks",status="405"} 1"#,
+    ] {
+        assert!(text.contains(series), "{series} in {text}");
+    }
+    for invented in ["FOO", "BAR", "PROPFIND", "SCAN", "scan-"] {
+        assert!(!text.contains(invented), "{invented} is no label value: {text}");
+    }
+    app.stop().await;
+}
+
 async fn healthz_and_readyz_answer_when_everything_is_up(backend: Backend) {
     let data = TestData::new(backend);
     let app = spawn_app(&data).await;
@@ -374,6 +403,7 @@ crate::suite_tests! {
         an_https_issuer_adds_strict_transport_security,
         request_ids_are_echoed_when_plain_and_made_otherwise,
         metrics_count_requests_by_route_and_status,
+        metrics_label_unknown_methods_as_other_and_unknown_paths_as_unmatched,
         healthz_and_readyz_answer_when_everything_is_up,
         a_restart_keeps_the_same_keys,
         a_deleted_kek_stops_start_and_creates_nothing,
