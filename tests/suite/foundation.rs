@@ -214,6 +214,39 @@ async fn metrics_label_unknown_methods_as_other_and_unknown_paths_as_unmatched(b
     app.stop().await;
 }
 
+/// Issue 10: HEAD on a GET resource was 405. RFC 9110 §9.3.2: HEAD is GET without the content.
+async fn head_answers_like_get_without_a_body(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    let documents = [
+        "/jwks",
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/assets/idp.css",
+        "/userinfo",
+    ];
+    for path in documents {
+        let get = app.get(path).await;
+        let head = app.http.head(app.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), get.status(), "{path}");
+        for name in ["content-type", "cache-control", "www-authenticate", "etag", "access-control-allow-origin"] {
+            assert_eq!(head.headers().get(name), get.headers().get(name), "{name} of {path}");
+        }
+        assert!(head.bytes().await.unwrap().is_empty(), "no body for HEAD {path}");
+    }
+    let jwks = app.get("/jwks").await;
+    let etag = jwks.headers()["etag"].clone();
+    let length = jwks.bytes().await.unwrap().len().to_string();
+    let head = app.http.head(app.url("/jwks")).send().await.unwrap();
+    assert_eq!(head.headers()["content-length"], length.as_str(), "the length GET would send");
+    let cached = app.http.head(app.url("/jwks")).header("If-None-Match", etag).send().await.unwrap();
+    assert_eq!(cached.status(), 304);
+    app.stop().await;
+}
+
 async fn healthz_and_readyz_answer_when_everything_is_up(backend: Backend) {
     let data = TestData::new(backend);
     let app = spawn_app(&data).await;
@@ -404,6 +437,7 @@ crate::suite_tests! {
         request_ids_are_echoed_when_plain_and_made_otherwise,
         metrics_count_requests_by_route_and_status,
         metrics_label_unknown_methods_as_other_and_unknown_paths_as_unmatched,
+        head_answers_like_get_without_a_body,
         healthz_and_readyz_answer_when_everything_is_up,
         a_restart_keeps_the_same_keys,
         a_deleted_kek_stops_start_and_creates_nothing,
