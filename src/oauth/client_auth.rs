@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
 
-use crate::domain::TokenEndpointAuthMethod;
+use crate::domain::{ClientId, TokenEndpointAuthMethod};
 use crate::error::{ErrorCode, OAuthError};
 use crate::http::form::FormParams;
 use crate::services::registry::client::ASSERTION_ALGS;
@@ -134,26 +134,17 @@ fn failed(reason: &'static str) -> OAuthError {
 /// `endpoint` is this endpoint's URL, accepted as an assertion audience beside the issuer and
 /// the token endpoint.
 pub async fn authenticate(state: &AppState, presented: Presented, endpoint: &str) -> Result<Arc<Client>, OAuthError> {
-    let client_id = match &presented {
-        Presented::Basic { client_id, .. } | Presented::Post { client_id, .. } | Presented::Public { client_id } => {
-            client_id.clone()
-        }
-        Presented::Assertion { client_id, assertion } => {
-            let subject = unverified_assertion_subject(assertion).ok_or_else(|| failed("unreadable assertion"))?;
-            if client_id.as_ref().is_some_and(|id| *id != subject) {
-                return Err(failed("client_id differs from the assertion subject"));
-            }
-            subject
-        }
-    };
+    let client_id = presented_client_id(&presented)?;
     let now = state.clock.now();
-    let client = state.registry.client(&client_id).await.map_err(OAuthError::unavailable)?;
-    let Some(client) = client.filter(|c| c.enabled) else {
-        // Same work as for a known client, so timing does not reveal which ids exist.
-        if let Presented::Basic { secret, .. } | Presented::Post { secret, .. } = &presented {
-            std::hint::black_box(state.registry.hash_secret(secret));
+    let client = match enabled_client(state, &client_id).await? {
+        Ok(client) => client,
+        Err(reason) => {
+            // Same work as for a known client, so timing does not reveal which ids exist.
+            if let Presented::Basic { secret, .. } | Presented::Post { secret, .. } = &presented {
+                std::hint::black_box(state.registry.hash_secret(secret));
+            }
+            return Err(failed(reason));
         }
-        return Err(failed("unknown or disabled client"));
     };
     if presented.method() != client.auth_method {
         return Err(failed("not the client's registered authentication method"));
@@ -168,6 +159,34 @@ pub async fn authenticate(state: &AppState, presented: Presented, endpoint: &str
         Presented::Public { .. } => {}
     }
     Ok(client)
+}
+
+/// The client id the caller names: its credentials' or, for an assertion, the unverified
+/// subject, which a `client_id` sent beside it must equal.
+fn presented_client_id(presented: &Presented) -> Result<String, OAuthError> {
+    match presented {
+        Presented::Basic { client_id, .. } | Presented::Post { client_id, .. } | Presented::Public { client_id } => {
+            Ok(client_id.clone())
+        }
+        Presented::Assertion { client_id, assertion } => {
+            let subject = unverified_assertion_subject(assertion).ok_or_else(|| failed("unreadable assertion"))?;
+            if client_id.as_ref().is_some_and(|id| *id != subject) {
+                return Err(failed("client_id differs from the assertion subject"));
+            }
+            Ok(subject)
+        }
+    }
+}
+
+/// The enabled client `client_id` names, or why there is none (the outer error: the registry
+/// could not answer). Text that cannot be a client id (docs/security.md §6) is an unknown client
+/// and never reaches the store: a NUL byte made PostgreSQL fail (issue 10).
+async fn enabled_client(state: &AppState, client_id: &str) -> Result<Result<Arc<Client>, &'static str>, OAuthError> {
+    let Ok(client_id) = ClientId::parse(client_id) else {
+        return Ok(Err("client_id is not a client identifier"));
+    };
+    let client = state.registry.client(&client_id).await.map_err(OAuthError::unavailable)?;
+    Ok(client.filter(|c| c.enabled).ok_or("unknown or disabled client"))
 }
 
 #[derive(Deserialize)]

@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::domain::ClientId;
 use crate::http::form::{read_body, FormParams};
 use crate::http::pages::{self, LoginPage};
 use crate::http::session::{Interaction, Session};
@@ -82,12 +83,8 @@ pub(super) async fn resume(
     else {
         return Ok(None);
     };
-    let client = state
-        .registry
-        .client(&interaction.request.client_id)
-        .await
-        .map_err(AuthorizeError::unavailable)?
-        .filter(|c| c.enabled);
+    let Ok(client_id) = ClientId::parse(&interaction.request.client_id) else { return Ok(None) };
+    let client = state.registry.client(&client_id).await.map_err(AuthorizeError::unavailable)?.filter(|c| c.enabled);
     Ok(client.map(|client| (session, interaction, client)))
 }
 

@@ -396,6 +396,56 @@ async fn private_key_jwt_accepts_a_fresh_assertion_once(backend: Backend) {
     app.stop().await;
 }
 
+/// Issue 10: a NUL byte in `client_id` reached PostgreSQL (503, unaudited). A client id that
+/// cannot be one is an unknown client at every endpoint, and audited as one.
+async fn a_client_id_that_cannot_be_one_is_an_unknown_client_at_every_endpoint(backend: Backend) {
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
+    let malformed = ["idp_c_\0nul", "ctl\u{1}id", &"a".repeat(129), "67e55044-10b1-426f-9247-bb680e5fe0c8"];
+    let unsigned_assertion = |sub: &str| {
+        use base64::Engine;
+        let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        format!("{}.{}.AAAA", b64(json!({ "alg": "ES256" })), b64(json!({ "sub": sub, "iss": sub })))
+    };
+    let mut refusals = 0;
+    for id in malformed {
+        for path in ["/token", "/par", "/introspect", "/revoke"] {
+            let common = [("grant_type", "client_credentials"), ("token", "idp_rt_x")];
+            let secret = client.secret.as_deref().unwrap();
+            let post = [("client_id", id), ("client_secret", secret)];
+            let assertion = unsigned_assertion(id);
+            let jwt = [
+                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ("client_assertion", assertion.as_str()),
+            ];
+            let public = [("client_id", id)];
+            for (how, extra, basic) in [
+                ("basic", &[][..], Some((id, secret))),
+                ("post", &post[..], None),
+                ("assertion", &jwt[..], None),
+                ("public", &public[..], None),
+            ] {
+                let form: Vec<(&str, &str)> = common.iter().chain(extra).copied().collect();
+                let response = app.post_form(path, &form, basic, &[]).await;
+                assert_eq!(error_of(response).await, (401, "invalid_client".into()), "{how} {path} {id:?}");
+                refusals += 1;
+            }
+        }
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([("client_id", id), ("response_type", "code"), ("redirect_uri", "https://app.test/callback")])
+            .finish();
+        let page = app.get(&format!("/authorize?{query}")).await;
+        assert_eq!(page.status(), 400, "the unknown-client page for {id:?}");
+        assert!(page.headers().get("location").is_none());
+        assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    }
+    let audited = eventually(Duration::from_secs(5), || async {
+        app.audit_events("client.authentication.failed", 200).await.len() >= refusals
+    })
+    .await;
+    assert!(audited, "every refusal is audited as a failed client authentication");
+    app.stop().await;
+}
+
 async fn a_registered_browser_origin_gets_cors_headers_and_an_origin_bound_token(backend: Backend) {
     let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let response = app.token_for(&client, &[], &[("Origin", BROWSER_ORIGIN)]).await;
@@ -513,6 +563,7 @@ crate::suite_tests! {
         a_rotated_secret_keeps_the_old_one_valid_for_the_overlap_only,
         secrets_are_generated_with_256_bits_and_stored_only_as_keyed_hashes,
         private_key_jwt_accepts_a_fresh_assertion_once,
+        a_client_id_that_cannot_be_one_is_an_unknown_client_at_every_endpoint,
         a_registered_browser_origin_gets_cors_headers_and_an_origin_bound_token,
         an_origin_the_client_did_not_register_is_403_without_cors_headers,
         preflight_answers_registered_origins_with_a_fixed_policy;
