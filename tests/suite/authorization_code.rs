@@ -230,6 +230,34 @@ async fn a_used_code_presented_by_another_client_revokes_nothing(backend: Backen
     app.stop().await;
 }
 
+/// Issue 10: `/login` and `/consent` without a usable `interaction` answered actix's own
+/// text/plain deserializer message; they get the provider's page, its CSP and headers.
+async fn login_and_consent_without_an_interaction_get_the_error_page(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    let mut browser = Browser::new(&app);
+    let assert_page = |response: &reqwest::Response, status: u16, what: &str| {
+        assert_eq!(response.status(), status, "{what}");
+        let headers = response.headers();
+        assert_eq!(headers["content-type"], "text/html; charset=utf-8", "{what}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'") && csp.contains("'nonce-"), "{what}: {csp}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{what}");
+        assert_eq!(headers["cache-control"], "no-store", "{what}");
+    };
+    for page in ["/login", "/consent"] {
+        for query in ["", "?other=1", "?interaction=a&interaction=b", "?interaction"] {
+            let path = format!("{page}{query}");
+            let response = browser.get(&path).await;
+            assert_page(&response, 400, &path);
+            assert!(response.text().await.unwrap().contains("<html"), "{path}");
+        }
+        let response = browser.submit(page, &[("csrf_token", "x")]).await;
+        assert_page(&response, 403, &format!("POST {page}"));
+    }
+    app.stop().await;
+}
+
 async fn an_unknown_client_or_redirect_uri_gets_an_error_page_and_no_redirect(backend: Backend) {
     let data = TestData::new(backend);
     let (app, client) = common::oauth::app_with_client(&data, web_app_registration()).await;
@@ -706,6 +734,7 @@ crate::suite_tests! {
         pkce_is_required_as_s256_and_a_wrong_verifier_leaves_the_code_usable,
         a_replayed_code_is_refused_and_revokes_the_tokens_of_its_first_use,
         a_used_code_presented_by_another_client_revokes_nothing,
+        login_and_consent_without_an_interaction_get_the_error_page,
         an_unknown_client_or_redirect_uri_gets_an_error_page_and_no_redirect,
         other_errors_go_back_to_the_client_with_state_and_iss,
         login_and_consent_forms_refuse_csrf_and_change_nothing,
