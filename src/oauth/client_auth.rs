@@ -221,10 +221,7 @@ async fn verify_assertion(
 ) -> Result<(), OAuthError> {
     let jws =
         CompactJws::split(assertion, MAX_ASSERTION_LEN).ok_or_else(|| failed("assertion is not a compact JWS"))?;
-    let unverified_header: UnverifiedHeader = jws.header_json().ok_or_else(|| failed("assertion header unreadable"))?;
-    if !ASSERTION_ALGS.contains(&unverified_header.alg.as_str()) {
-        return Err(failed("assertion algorithm not accepted"));
-    }
+    let unverified_header = assertion_header(&jws)?;
     let signature = jws.signature_bytes().ok_or_else(|| failed("assertion signature unreadable"))?;
     let verified = client
         .keys
@@ -271,6 +268,24 @@ async fn verify_assertion(
         return Err(failed("assertion jti already used"));
     }
     Ok(())
+}
+
+/// The assertion's header, read before its signature is checked: an accepted `alg` and no
+/// `crit`. RFC 7515 §4.1.11: a recipient must refuse a JWS whose `crit` names an extension it
+/// does not understand, and this server understands none in client assertions (DPoP proofs and
+/// access tokens are refused the same way, in `idp_verify`).
+fn assertion_header(jws: &CompactJws<'_>) -> Result<UnverifiedHeader, OAuthError> {
+    let unreadable = || failed("assertion header unreadable");
+    let unverified_header: serde_json::Map<String, serde_json::Value> = jws.header_json().ok_or_else(unreadable)?;
+    if unverified_header.contains_key("crit") {
+        return Err(failed("assertion header names a critical extension"));
+    }
+    let unverified_header: UnverifiedHeader =
+        serde_json::from_value(serde_json::Value::Object(unverified_header)).map_err(|_| unreadable())?;
+    if !ASSERTION_ALGS.contains(&unverified_header.alg.as_str()) {
+        return Err(failed("assertion algorithm not accepted"));
+    }
+    Ok(unverified_header)
 }
 
 /// A request to a client-authenticated endpoint after its shared first steps.

@@ -446,6 +446,75 @@ async fn a_client_id_that_cannot_be_one_is_an_unknown_client_at_every_endpoint(b
     app.stop().await;
 }
 
+/// A `private_key_jwt` client of `app` (ES256 key `client-key-1`) and its signing key.
+async fn private_key_jwt_client(app: &common::TestApp) -> (TestClient, josekit::jws::alg::ecdsa::EcdsaJwsSigner) {
+    let key = josekit::jws::ES256.generate_key_pair().unwrap();
+    let mut public = key.to_jwk_public_key();
+    public.set_key_id("client-key-1");
+    let jwks = json!({ "keys": [Value::Object(public.as_ref().clone())] }).to_string();
+    let registration =
+        ClientRegistration { auth_method: Some("private_key_jwt".into()), jwks: Some(jwks), ..service_registration() };
+    let client = app.register_client(registration).await;
+    (client, josekit::jws::ES256.signer_from_der(key.to_der_private_key()).unwrap())
+}
+
+/// A client assertion for `client`, `jti`, valid from the server's now for `lifetime` seconds,
+/// signed with `header`.
+fn client_assertion(
+    app: &common::TestApp,
+    client: &TestClient,
+    signer: &josekit::jws::alg::ecdsa::EcdsaJwsSigner,
+    header: &josekit::jws::JwsHeader,
+    (jti, lifetime): (&str, i64),
+) -> String {
+    let now = idp::clock::Clock::now(&app.clock);
+    let claims = json!({
+        "iss": client.id, "sub": client.id, "aud": app.token_endpoint(), "iat": now, "exp": now + lifetime, "jti": jti,
+    });
+    let payload = josekit::jwt::JwtPayload::from_map(claims.as_object().unwrap().clone()).unwrap();
+    josekit::jwt::encode_with_signer(&payload, header, signer).unwrap()
+}
+
+async fn post_client_assertion(app: &common::TestApp, assertion: &str) -> reqwest::Response {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        ("client_assertion", assertion),
+    ];
+    app.post_form("/token", &form, None, &[]).await
+}
+
+/// Issue 10: RFC 7515 §4.1.11 — a JWS whose `crit` names an extension the recipient does not
+/// understand must be refused; this provider understands none in client assertions.
+async fn a_client_assertion_with_a_critical_header_extension_is_refused(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let (client, signer) = private_key_jwt_client(&app).await;
+    let mut plain = josekit::jws::JwsHeader::new();
+    plain.set_key_id("client-key-1");
+    let accepted = post_client_assertion(&app, &client_assertion(&app, &client, &signer, &plain, ("c-1", 60))).await;
+    assert_eq!(accepted.status(), 200, "the same assertion without crit");
+
+    for (n, critical) in [vec!["exp"], vec!["urn:example:unknown"], vec![]].into_iter().enumerate() {
+        let mut header = plain.clone();
+        header.set_critical(&critical);
+        if critical == ["urn:example:unknown"] {
+            header.set_claim("urn:example:unknown", Some(json!(true))).unwrap();
+        }
+        let jti = format!("c-crit-{n}");
+        let response =
+            post_client_assertion(&app, &client_assertion(&app, &client, &signer, &header, (&jti, 60))).await;
+        assert_eq!(error_of(response).await, (401, "invalid_client".into()), "crit {critical:?}");
+    }
+    let audited = eventually(Duration::from_secs(5), || async {
+        app.audit_events("client.authentication.failed", 10).await.len() >= 3
+    })
+    .await;
+    assert!(audited, "each refusal is audited");
+    app.stop().await;
+}
+
 async fn a_registered_browser_origin_gets_cors_headers_and_an_origin_bound_token(backend: Backend) {
     let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let response = app.token_for(&client, &[], &[("Origin", BROWSER_ORIGIN)]).await;
@@ -563,6 +632,7 @@ crate::suite_tests! {
         a_rotated_secret_keeps_the_old_one_valid_for_the_overlap_only,
         secrets_are_generated_with_256_bits_and_stored_only_as_keyed_hashes,
         private_key_jwt_accepts_a_fresh_assertion_once,
+        a_client_assertion_with_a_critical_header_extension_is_refused,
         a_client_id_that_cannot_be_one_is_an_unknown_client_at_every_endpoint,
         a_registered_browser_origin_gets_cors_headers_and_an_origin_bound_token,
         an_origin_the_client_did_not_register_is_403_without_cors_headers,
