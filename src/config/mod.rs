@@ -64,6 +64,18 @@ pub struct Settings {
     pub dpop: DpopSettings,
     /// `[sessions]`: browser sessions on the provider's own pages.
     pub sessions: SessionSettings,
+    /// `[client_auth]`: client authentication at the token endpoints.
+    pub client_auth: ClientAuthSettings,
+}
+
+/// `[client_auth]` section.
+#[derive(Debug, Clone)]
+pub struct ClientAuthSettings {
+    /// `client_auth.assertion_max_lifetime` / `IDP_CLIENT_AUTH__ASSERTION_MAX_LIFETIME`: how far
+    /// ahead (from now, give or take 10 s of skew) a `private_key_jwt` assertion's `exp` may be;
+    /// a longer one is refused with `invalid_client` and a description saying so. At most `1d`.
+    /// Default `1h`, what common client libraries sign (Authlib).
+    pub assertion_max_lifetime: Duration,
 }
 
 /// `[sessions]` section.

@@ -26,6 +26,7 @@ pub(super) struct RawSettings {
     pub tokens: RawTokens,
     pub dpop: RawDpop,
     pub sessions: RawSessions,
+    pub client_auth: RawClientAuth,
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +53,12 @@ pub(super) struct RawTokens {
 pub(super) struct RawDpop {
     pub require_nonce: bool,
     pub proof_max_age: RawDuration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table of settings")]
+pub(super) struct RawClientAuth {
+    pub assertion_max_lifetime: RawDuration,
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::raw::RawSettings;
 use super::{
-    ConfigError, DatabaseUrl, DpopSettings, Issuer, KeySettings, RedisUrl, SessionSettings, Settings, TokenSettings,
+    ClientAuthSettings, ConfigError, DatabaseUrl, DpopSettings, Issuer, KeySettings, RedisUrl, SessionSettings,
+    Settings, TokenSettings,
 };
 
 pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
@@ -85,10 +86,20 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
     if sessions.idle_lifetime > sessions.absolute_lifetime {
         return Err(ConfigError::new("sessions.idle_lifetime", "must not exceed sessions.absolute_lifetime"));
     }
+    let client_auth = ClientAuthSettings {
+        assertion_max_lifetime: raw
+            .client_auth
+            .assertion_max_lifetime
+            .positive("client_auth.assertion_max_lifetime")?,
+    };
+    if client_auth.assertion_max_lifetime > Duration::from_secs(86_400) {
+        return Err(ConfigError::new("client_auth.assertion_max_lifetime", "must be at most 1d"));
+    }
 
     Ok(Settings {
         dpop,
         sessions,
+        client_auth,
         issuer,
         listen,
         database,

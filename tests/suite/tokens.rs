@@ -368,7 +368,7 @@ async fn private_key_jwt_accepts_a_fresh_assertion_once(backend: Backend) {
     );
 
     let mut too_long = good("a-3", json!(app.address));
-    too_long["exp"] = json!(now + 3600);
+    too_long["exp"] = json!(now + 2 * 3600);
     let mut expired = good("a-4", json!(app.address));
     expired["exp"] = json!(now - 300);
     let mut no_jti = good("a-5", json!(app.address));
@@ -515,6 +515,46 @@ async fn a_client_assertion_with_a_critical_header_extension_is_refused(backend:
     app.stop().await;
 }
 
+/// Issue 10 (interop): Authlib signs assertions valid for an hour; the cap is a setting
+/// (`client_auth.assertion_max_lifetime`), a longer assertion is told why it was refused, and
+/// only a client that tried HTTP Basic gets a Basic challenge (RFC 6749 §5.2).
+async fn an_hour_long_client_assertion_is_accepted_and_a_longer_one_is_told_why_not(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let (client, signer) = private_key_jwt_client(&app).await;
+    let mut header = josekit::jws::JwsHeader::new();
+    header.set_key_id("client-key-1");
+
+    let an_hour = client_assertion(&app, &client, &signer, &header, ("h-1", 3600));
+    assert_eq!(post_client_assertion(&app, &an_hour).await.status(), 200, "Authlib's default lifetime");
+    let two_hours = client_assertion(&app, &client, &signer, &header, ("h-2", 2 * 3600));
+    let refused = post_client_assertion(&app, &two_hours).await;
+    assert_eq!(refused.status(), 401);
+    assert!(refused.headers().get("www-authenticate").is_none(), "no Basic challenge for an assertion");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+    assert_eq!(body["error_description"], "the client assertion is valid for longer than this server accepts");
+
+    // Any other failed assertion stays generic, and still carries no Basic challenge.
+    let replayed = post_client_assertion(&app, &an_hour).await;
+    assert!(replayed.headers().get("www-authenticate").is_none());
+    let body: Value = replayed.json().await.unwrap();
+    assert_eq!(body["error_description"], "client authentication failed");
+    app.stop().await;
+
+    let strict =
+        spawn_app_with(&data, ManualClock::starting_now(), &[("IDP_CLIENT_AUTH__ASSERTION_MAX_LIFETIME", "10m")])
+            .await
+            .unwrap();
+    let within = client_assertion(&strict, &client, &signer, &header, ("s-1", 600));
+    assert_eq!(post_client_assertion(&strict, &within).await.status(), 200);
+    let an_hour = client_assertion(&strict, &client, &signer, &header, ("s-2", 3600));
+    let body: Value = post_client_assertion(&strict, &an_hour).await.json().await.unwrap();
+    assert_eq!(body["error_description"], "the client assertion is valid for longer than this server accepts");
+    strict.stop().await;
+}
+
 async fn a_registered_browser_origin_gets_cors_headers_and_an_origin_bound_token(backend: Backend) {
     let (_data, app, client) = spawn_with_api_and_client(backend).await;
     let response = app.token_for(&client, &[], &[("Origin", BROWSER_ORIGIN)]).await;
@@ -633,6 +673,7 @@ crate::suite_tests! {
         secrets_are_generated_with_256_bits_and_stored_only_as_keyed_hashes,
         private_key_jwt_accepts_a_fresh_assertion_once,
         a_client_assertion_with_a_critical_header_extension_is_refused,
+        an_hour_long_client_assertion_is_accepted_and_a_longer_one_is_told_why_not,
         a_client_id_that_cannot_be_one_is_an_unknown_client_at_every_endpoint,
         a_registered_browser_origin_gets_cors_headers_and_an_origin_bound_token,
         an_origin_the_client_did_not_register_is_403_without_cors_headers,
