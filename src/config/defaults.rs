@@ -27,6 +27,7 @@ impl Default for RawSettings {
                 refresh_token_idle_lifetime: "14d".into(),
                 refresh_token_absolute_lifetime: "90d".into(),
                 refresh_token_reuse_grace: "0s".into(),
+                refresh_token_concurrency_window: "2s".into(),
             },
             dpop: RawDpop { require_nonce: true, proof_max_age: "5m".into() },
             sessions: RawSessions { idle_lifetime: "30m".into(), absolute_lifetime: "12h".into() },

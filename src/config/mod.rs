@@ -134,6 +134,12 @@ pub struct TokenSettings {
     /// previous refresh token may be presented again (a lost response retried) instead of
     /// counting as reuse. Default `0s` (off).
     pub refresh_token_reuse_grace: Duration,
+    /// `tokens.refresh_token_concurrency_window` / `IDP_TOKENS__REFRESH_TOKEN_CONCURRENCY_WINDOW`:
+    /// a used refresh token presented again less than this long after its rotation is a
+    /// concurrent duplicate (a client refreshing twice at once): refused with `invalid_grant`
+    /// without revoking the family. Later, it is reuse and revokes the family. `0` turns it off:
+    /// any reuse revokes. At most `1m`. Default `2s`.
+    pub refresh_token_concurrency_window: Duration,
 }
 
 impl TokenSettings {

@@ -46,6 +46,7 @@ pub(super) struct RawTokens {
     pub refresh_token_idle_lifetime: RawDuration,
     pub refresh_token_absolute_lifetime: RawDuration,
     pub refresh_token_reuse_grace: RawDuration,
+    pub refresh_token_concurrency_window: RawDuration,
 }
 
 #[derive(Debug, Deserialize)]

@@ -70,7 +70,16 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
             .tokens
             .refresh_token_reuse_grace
             .positive_or_zero("tokens.refresh_token_reuse_grace")?,
+        refresh_token_concurrency_window: raw
+            .tokens
+            .refresh_token_concurrency_window
+            .positive_or_zero("tokens.refresh_token_concurrency_window")?,
     };
+    if tokens.refresh_token_concurrency_window > Duration::from_secs(60) {
+        // Longer, a stolen token used within the window would be refused without the family
+        // being revoked for that long: the window is for requests in flight, not for retries.
+        return Err(ConfigError::new("tokens.refresh_token_concurrency_window", "must be at most 1m"));
+    }
 
     let dpop = DpopSettings {
         require_nonce: raw.dpop.require_nonce,
