@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::{guard, web, App, HttpServer};
 use tokio::sync::watch;
 
 use crate::admin;
@@ -155,13 +155,20 @@ fn serve(listener: TcpListener, state: AppState, workers: Option<usize>) -> std:
     Ok(server.run())
 }
 
+/// GET, and HEAD served by the same handler: RFC 9110 §9.3.2 has HEAD answer as GET would,
+/// without content, and actix-http leaves the body out (keeping its length) for a HEAD request.
+/// Only for documents whose GET changes nothing; the browser pages keep GET alone.
+fn get_or_head() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
 fn routes(cfg: &mut web::ServiceConfig, prefix: &str, with_admin: bool) {
     let not_allowed = || web::to(|| async { Problem::method_not_allowed() });
     // RFC 8414 §3: for an issuer with a path, the well-known segment goes before that path.
     if !prefix.is_empty() {
         cfg.service(
             web::resource(format!("/.well-known/oauth-authorization-server{prefix}"))
-                .route(web::get().to(discovery::metadata))
+                .route(get_or_head().to(discovery::metadata))
                 .route(web::method(actix_web::http::Method::OPTIONS).to(discovery::public_preflight))
                 .default_service(not_allowed()),
         );
@@ -170,13 +177,13 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str, with_admin: bool) {
         web::scope(prefix)
             .service(
                 web::resource(["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"])
-                    .route(web::get().to(discovery::metadata))
+                    .route(get_or_head().to(discovery::metadata))
                     .route(web::method(actix_web::http::Method::OPTIONS).to(discovery::public_preflight))
                     .default_service(not_allowed()),
             )
             .service(
                 web::resource("/jwks")
-                    .route(web::get().to(jwks::jwks))
+                    .route(get_or_head().to(jwks::jwks))
                     .route(web::method(actix_web::http::Method::OPTIONS).to(discovery::public_preflight))
                     .default_service(not_allowed()),
             )
@@ -206,7 +213,7 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str, with_admin: bool) {
             )
             .service(
                 web::resource("/userinfo")
-                    .route(web::get().to(userinfo::userinfo))
+                    .route(get_or_head().to(userinfo::userinfo))
                     .route(web::post().to(userinfo::userinfo))
                     .route(web::method(actix_web::http::Method::OPTIONS).to(userinfo::preflight))
                     .default_service(not_allowed()),
@@ -231,7 +238,9 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str, with_admin: bool) {
                     .default_service(not_allowed()),
             )
             .service(
-                web::resource("/assets/idp.css").route(web::get().to(pages::stylesheet)).default_service(not_allowed()),
+                web::resource("/assets/idp.css")
+                    .route(get_or_head().to(pages::stylesheet))
+                    .default_service(not_allowed()),
             )
             .service(
                 web::resource("/logout")
@@ -246,9 +255,9 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str, with_admin: bool) {
                     cfg.service(web::scope(admin::BASE_PATH).configure(admin::routes));
                 }
             })
-            .service(web::resource("/healthz").route(web::get().to(ops::healthz)).default_service(not_allowed()))
-            .service(web::resource("/readyz").route(web::get().to(ops::readyz)).default_service(not_allowed()))
-            .service(web::resource("/metrics").route(web::get().to(ops::metrics)).default_service(not_allowed())),
+            .service(web::resource("/healthz").route(get_or_head().to(ops::healthz)).default_service(not_allowed()))
+            .service(web::resource("/readyz").route(get_or_head().to(ops::readyz)).default_service(not_allowed()))
+            .service(web::resource("/metrics").route(get_or_head().to(ops::metrics)).default_service(not_allowed())),
     );
 }
 

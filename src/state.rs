@@ -132,6 +132,7 @@ impl AppState {
             idle: tokens.refresh_token_idle_lifetime.as_secs() as i64,
             absolute: tokens.refresh_token_absolute_lifetime.as_secs() as i64,
             reuse_grace: tokens.refresh_token_reuse_grace.as_secs() as i64,
+            concurrency_window: tokens.refresh_token_concurrency_window.as_secs() as i64,
         };
         let refresh_families =
             RefreshFamilies::new(db.clone(), hot.clone(), revocations.clone(), audit.clone(), clock.clone(), policy);

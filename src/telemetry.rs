@@ -117,7 +117,7 @@ impl Metrics {
                 let route = route();
                 let buffer = itoa_status(status);
                 let status = std::str::from_utf8(&buffer).unwrap_or("0");
-                let labels = [route.as_str(), method.as_str(), status];
+                let labels = [route.as_str(), method_label(method), status];
                 let handles = (self.requests.with_label_values(&labels), self.latency.with_label_values(&labels));
                 HANDLES.with(|cache| {
                     let mut cache = cache.borrow_mut();
@@ -152,6 +152,12 @@ impl Metrics {
     }
 }
 
+/// The methods counted by name; anything else is `other`.
+const METHOD_LABELS: [&str; 8] = ["GET", "POST", "OPTIONS", "HEAD", "PUT", "DELETE", "PATCH", "other"];
+
+/// The `method` label's index in [`METHOD_LABELS`]. A client may send any token as a method
+/// (RFC 9110 §9.1), so extension methods share one label: the label set stays bounded however
+/// many methods are invented, and two of them never share a cached handle under one's name.
 fn method_index(method: &Method) -> u16 {
     match *method {
         Method::GET => 0,
@@ -163,6 +169,10 @@ fn method_index(method: &Method) -> u16 {
         Method::PATCH => 6,
         _ => 7,
     }
+}
+
+fn method_label(method: &Method) -> &'static str {
+    METHOD_LABELS[usize::from(method_index(method))]
 }
 
 fn itoa_status(status: u16) -> [u8; 3] {
@@ -261,5 +271,17 @@ mod tests {
         let text = String::from_utf8(metrics.render()).unwrap();
         assert!(text.contains(r#"idp_http_requests_total{method="GET",route="/jwks",status="200"} 2"#), "{text}");
         assert!(text.contains("idp_http_request_duration_seconds_bucket"));
+    }
+
+    #[test]
+    fn extension_methods_are_counted_as_other() {
+        let metrics = Metrics::new();
+        for name in ["FOO", "BAR"] {
+            let method = Method::from_bytes(name.as_bytes()).unwrap();
+            metrics.observe("/jwks", &method, 405, 0.001, || "/jwks".into());
+        }
+        let text = String::from_utf8(metrics.render()).unwrap();
+        assert!(text.contains(r#"idp_http_requests_total{method="other",route="/jwks",status="405"} 2"#), "{text}");
+        assert!(!text.contains("FOO") && !text.contains("BAR"), "{text}");
     }
 }

@@ -8,7 +8,7 @@ use idp_verify::request::{check_origin, read_authorization, read_proof};
 use idp_verify::{ProofError, Request, Scheme, TokenError, VerifyError};
 
 use super::error::{AdminError, AdminResult};
-use crate::domain::ScopeSet;
+use crate::domain::{ClientId, ScopeSet};
 use crate::http::request_meta;
 use crate::oauth::dpop;
 use crate::services::audit::Actor;
@@ -144,7 +144,10 @@ pub async fn caller(state: &AppState, req: &HttpRequest, area: Area, access: Acc
         return Err(refuse(VerifyError::insufficient_scope(presented.scheme, needed)));
     }
     // A disabled or deleted admin client loses the API at once, not when its token expires.
-    let client = state.registry.client(&claims.client_id).await.map_err(|e| refuse(unavailable(e)))?;
+    let client = match ClientId::parse(&claims.client_id) {
+        Ok(id) => state.registry.client(&id).await.map_err(|e| refuse(unavailable(e)))?,
+        Err(_) => None,
+    };
     if !client.is_some_and(|c| c.enabled) {
         return Err(refuse(TokenError::Revoked.into()));
     }

@@ -1,7 +1,7 @@
 //! The defaults, in one place: what each setting is when neither the file nor the environment
 //! sets it, written as an operator would write them (the README's table shows the same).
 
-use super::raw::{RawDpop, RawKeys, RawSessions, RawSettings, RawTokens};
+use super::raw::{RawClientAuth, RawDpop, RawKeys, RawSessions, RawSettings, RawTokens};
 
 impl Default for RawSettings {
     fn default() -> Self {
@@ -29,9 +29,12 @@ impl Default for RawSettings {
                 refresh_token_idle_lifetime: "14d".into(),
                 refresh_token_absolute_lifetime: "90d".into(),
                 refresh_token_reuse_grace: "0s".into(),
+                refresh_token_concurrency_window: "2s".into(),
             },
             dpop: RawDpop { require_nonce: true, proof_max_age: "5m".into() },
             sessions: RawSessions { idle_lifetime: "30m".into(), absolute_lifetime: "12h".into() },
+            // Authlib, a widely used client library, signs assertions valid for 1 h by default.
+            client_auth: RawClientAuth { assertion_max_lifetime: "1h".into() },
         }
     }
 }
@@ -59,5 +62,11 @@ impl Default for RawDpop {
 impl Default for RawSessions {
     fn default() -> Self {
         RawSettings::default().sessions
+    }
+}
+
+impl Default for RawClientAuth {
+    fn default() -> Self {
+        RawSettings::default().client_auth
     }
 }

@@ -72,6 +72,18 @@ pub struct Settings {
     pub dpop: DpopSettings,
     /// `[sessions]`: browser sessions on the provider's own pages.
     pub sessions: SessionSettings,
+    /// `[client_auth]`: client authentication at the token endpoints.
+    pub client_auth: ClientAuthSettings,
+}
+
+/// `[client_auth]` section.
+#[derive(Debug, Clone)]
+pub struct ClientAuthSettings {
+    /// `client_auth.assertion_max_lifetime` / `IDP_CLIENT_AUTH__ASSERTION_MAX_LIFETIME`: how far
+    /// ahead (from now, give or take 10 s of skew) a `private_key_jwt` assertion's `exp` may be;
+    /// a longer one is refused with `invalid_client` and a description saying so. At most `1d`.
+    /// Default `1h`, what common client libraries sign (Authlib).
+    pub assertion_max_lifetime: Duration,
 }
 
 /// `[sessions]` section.
@@ -130,6 +142,12 @@ pub struct TokenSettings {
     /// previous refresh token may be presented again (a lost response retried) instead of
     /// counting as reuse. Default `0s` (off).
     pub refresh_token_reuse_grace: Duration,
+    /// `tokens.refresh_token_concurrency_window` / `IDP_TOKENS__REFRESH_TOKEN_CONCURRENCY_WINDOW`:
+    /// a used refresh token presented again less than this long after its rotation is a
+    /// concurrent duplicate (a client refreshing twice at once): refused with `invalid_grant`
+    /// without revoking the family. Later, it is reuse and revokes the family. `0` turns it off:
+    /// any reuse revokes. At most `1m`. Default `2s`.
+    pub refresh_token_concurrency_window: Duration,
 }
 
 impl TokenSettings {

@@ -30,6 +30,7 @@ pub(super) struct RawSettings {
     pub tokens: RawTokens,
     pub dpop: RawDpop,
     pub sessions: RawSessions,
+    pub client_auth: RawClientAuth,
 }
 
 #[derive(Debug, Deserialize)]
@@ -49,6 +50,7 @@ pub(super) struct RawTokens {
     pub refresh_token_idle_lifetime: RawDuration,
     pub refresh_token_absolute_lifetime: RawDuration,
     pub refresh_token_reuse_grace: RawDuration,
+    pub refresh_token_concurrency_window: RawDuration,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +58,12 @@ pub(super) struct RawTokens {
 pub(super) struct RawDpop {
     pub require_nonce: bool,
     pub proof_max_age: RawDuration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table of settings")]
+pub(super) struct RawClientAuth {
+    pub assertion_max_lifetime: RawDuration,
 }
 
 #[derive(Debug, Deserialize)]

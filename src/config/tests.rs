@@ -54,10 +54,12 @@ fn the_defaults_are_the_documented_ones() {
             s.tokens.refresh_token_idle_lifetime,
             s.tokens.refresh_token_absolute_lifetime,
             s.tokens.refresh_token_reuse_grace,
+            s.tokens.refresh_token_concurrency_window,
         ]
         .map(seconds),
-        [10 * minute, hour, 14 * day, 90 * day, 0]
+        [10 * minute, hour, 14 * day, 90 * day, 0, 2]
     );
+    assert_eq!(s.client_auth.assertion_max_lifetime, Duration::from_secs(hour));
     assert!(s.dpop.require_nonce);
     assert_eq!(s.dpop.proof_max_age, Duration::from_secs(5 * minute));
     assert_eq!([s.sessions.idle_lifetime, s.sessions.absolute_lifetime].map(seconds), [30 * minute, 12 * hour]);
@@ -137,7 +139,7 @@ fn a_later_duplicate_variable_wins() {
 fn every_setting_has_a_variable_typed_by_its_field() {
     let settings = schema::settings();
     let kind = |key: &str| settings.iter().find(|s| s.key == key).map(|s| s.kind);
-    assert_eq!(settings.len(), 24);
+    assert_eq!(settings.len(), 26);
     assert_eq!(kind("issuer"), Some(schema::Kind::Text));
     assert_eq!(kind("redis_url"), Some(schema::Kind::Text));
     assert_eq!(kind("workers"), Some(schema::Kind::Integer));
@@ -324,6 +326,26 @@ fn the_reuse_grace_may_be_switched_off_with_0_or_0s_other_lifetimes_may_not() {
     }
     let s = from_env(&[("IDP_TOKENS__REFRESH_TOKEN_REUSE_GRACE", "30s")]).unwrap();
     assert_eq!(s.tokens.refresh_token_reuse_grace, Duration::from_secs(30));
+}
+
+#[test]
+fn the_concurrency_window_may_be_switched_off_and_is_at_most_a_minute() {
+    for off in ["0", "0s"] {
+        let s = from_env(&[("IDP_TOKENS__REFRESH_TOKEN_CONCURRENCY_WINDOW", off)]).unwrap();
+        assert_eq!(s.tokens.refresh_token_concurrency_window, Duration::ZERO, "{off}");
+    }
+    let err = refused(&[("IDP_TOKENS__REFRESH_TOKEN_CONCURRENCY_WINDOW", "2m")]);
+    assert_eq!(err.setting, "tokens.refresh_token_concurrency_window");
+}
+
+#[test]
+fn the_assertion_lifetime_cap_is_positive_and_at_most_a_day() {
+    let s = from_env(&[("IDP_CLIENT_AUTH__ASSERTION_MAX_LIFETIME", "10m")]).unwrap();
+    assert_eq!(s.client_auth.assertion_max_lifetime, Duration::from_secs(600));
+    for wrong in ["0", "2d"] {
+        let err = refused(&[("IDP_CLIENT_AUTH__ASSERTION_MAX_LIFETIME", wrong)]);
+        assert_eq!(err.setting, "client_auth.assertion_max_lifetime", "{wrong}");
+    }
 }
 
 #[test]

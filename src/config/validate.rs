@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::raw::RawSettings;
 use super::{
-    ConfigError, DatabaseUrl, DpopSettings, Issuer, KeySettings, RedisUrl, SessionSettings, Settings, TokenSettings,
+    ClientAuthSettings, ConfigError, DatabaseUrl, DpopSettings, Issuer, KeySettings, RedisUrl, SessionSettings,
+    Settings, TokenSettings,
 };
 
 pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
@@ -100,7 +101,16 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
             .tokens
             .refresh_token_reuse_grace
             .positive_or_zero("tokens.refresh_token_reuse_grace")?,
+        refresh_token_concurrency_window: raw
+            .tokens
+            .refresh_token_concurrency_window
+            .positive_or_zero("tokens.refresh_token_concurrency_window")?,
     };
+    if tokens.refresh_token_concurrency_window > Duration::from_secs(60) {
+        // Longer, a stolen token used within the window would be refused without the family
+        // being revoked for that long: the window is for requests in flight, not for retries.
+        return Err(ConfigError::new("tokens.refresh_token_concurrency_window", "must be at most 1m"));
+    }
 
     let dpop = DpopSettings {
         require_nonce: raw.dpop.require_nonce,
@@ -116,10 +126,20 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
     if sessions.idle_lifetime > sessions.absolute_lifetime {
         return Err(ConfigError::new("sessions.idle_lifetime", "must not exceed sessions.absolute_lifetime"));
     }
+    let client_auth = ClientAuthSettings {
+        assertion_max_lifetime: raw
+            .client_auth
+            .assertion_max_lifetime
+            .positive("client_auth.assertion_max_lifetime")?,
+    };
+    if client_auth.assertion_max_lifetime > Duration::from_secs(86_400) {
+        return Err(ConfigError::new("client_auth.assertion_max_lifetime", "must be at most 1d"));
+    }
 
     Ok(Settings {
         dpop,
         sessions,
+        client_auth,
         issuer,
         listen,
         admin_listen,

@@ -8,8 +8,8 @@ use super::response::{no_store_response, DPOP_NONCE};
 use super::ErrorCode;
 
 /// An error of an OAuth endpoint: `{"error", "error_description"}` with `Cache-Control:
-/// no-store`, `WWW-Authenticate` on 401, `DPoP-Nonce` when a nonce is asked for, and CORS
-/// headers only when the request's origin was verified for the client.
+/// no-store`, a `Basic` challenge when the client tried HTTP Basic, `DPoP-Nonce` when a nonce
+/// is asked for, and CORS headers only when the request's origin was verified for the client.
 #[derive(Debug)]
 pub struct OAuthError {
     pub code: ErrorCode,
@@ -17,6 +17,8 @@ pub struct OAuthError {
     status: StatusCode,
     dpop_nonce: Option<String>,
     cors_origin: Option<HeaderValue>,
+    /// `WWW-Authenticate: Basic` on a 401 (see [`OAuthError::with_basic_challenge`]).
+    basic_challenge: bool,
     /// Logged with the request id, never sent.
     cause: Option<String>,
 }
@@ -36,7 +38,15 @@ impl std::error::Error for OAuthError {}
 impl OAuthError {
     pub fn new(code: ErrorCode, description: &'static str) -> Self {
         debug_assert!(description.bytes().all(is_error_text_byte), "RFC 6749 §5.2 charset: {description}");
-        Self { code, description, status: code.status(), dpop_nonce: None, cors_origin: None, cause: None }
+        Self {
+            code,
+            description,
+            status: code.status(),
+            dpop_nonce: None,
+            cors_origin: None,
+            basic_challenge: false,
+            cause: None,
+        }
     }
 
     pub fn invalid_request(description: &'static str) -> Self {
@@ -102,6 +112,14 @@ impl OAuthError {
         self
     }
 
+    /// RFC 6749 §5.2: a client that tried to authenticate with the `Authorization` header (or
+    /// sent no credentials) gets a `WWW-Authenticate` challenge naming the scheme; one that
+    /// authenticated in the body (a secret, an assertion) gets none, which would not fit it.
+    pub fn with_basic_challenge(mut self) -> Self {
+        self.basic_challenge = true;
+        self
+    }
+
     pub fn with_cors(mut self, origin: Option<&HeaderValue>) -> Self {
         self.cors_origin = origin.cloned();
         self
@@ -142,8 +160,8 @@ impl ResponseError for OAuthError {
         let body = serde_json::json!({ "error": self.code.as_str(), "error_description": description });
         let mut response = no_store_response(self.status, self.cors_origin.as_ref());
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")));
-        if self.status == StatusCode::UNAUTHORIZED {
-            // RFC 6749 §5.2 / RFC 9110 §11.6.1: a 401 names the scheme to authenticate with.
+        if self.status == StatusCode::UNAUTHORIZED && self.basic_challenge {
+            // RFC 6749 §5.2 / RFC 9110 §11.6.1: the scheme to authenticate with.
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"idp\"")));
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
 
-use crate::domain::TokenEndpointAuthMethod;
+use crate::domain::{ClientId, TokenEndpointAuthMethod};
 use crate::error::{ErrorCode, OAuthError};
 use crate::http::form::FormParams;
 use crate::services::registry::client::ASSERTION_ALGS;
@@ -22,8 +22,8 @@ use idp_verify::jws::CompactJws;
 const ASSERTION_IDS: Keyspace<Marker> = Keyspace::of(&keyspaces::ASSERTION_ID);
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// Longest lifetime accepted for a client assertion, and the skew allowed on its times.
-const ASSERTION_MAX_LIFETIME: i64 = 600;
+/// The skew allowed on a client assertion's times (its lifetime cap is the setting
+/// `client_auth.assertion_max_lifetime`).
 const SKEW: i64 = 10;
 /// Client assertions are small; a longer value is refused unread.
 const MAX_ASSERTION_LEN: usize = 8 * 1024;
@@ -90,7 +90,8 @@ impl Presented {
         }
         match body_client_id {
             Some(client_id) => Ok(Presented::Public { client_id: client_id.to_owned() }),
-            None => Err(OAuthError::invalid_client("client authentication required")),
+            // No credentials at all: the challenge names the scheme to use (RFC 6749 §5.2).
+            None => Err(OAuthError::invalid_client("client authentication required").with_basic_challenge()),
         }
     }
 }
@@ -102,11 +103,12 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAut
     if values.next().is_some() {
         return Err(OAuthError::invalid_request("more than one Authorization header"));
     }
-    let malformed = || OAuthError::invalid_client("malformed Basic credentials");
+    // RFC 6749 §5.2: a client that tried the Authorization header gets a challenge.
+    let malformed = || OAuthError::invalid_client("malformed Basic credentials").with_basic_challenge();
     let text = value.to_str().map_err(|_| malformed())?;
     let (scheme, encoded) = text.split_once(' ').ok_or_else(malformed)?;
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(OAuthError::invalid_client("unsupported authentication scheme"));
+        return Err(OAuthError::invalid_client("unsupported authentication scheme").with_basic_challenge());
     }
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
     let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
@@ -132,28 +134,35 @@ fn failed(reason: &'static str) -> OAuthError {
 
 /// Authenticates the caller as one registered, enabled client using its registered method.
 /// `endpoint` is this endpoint's URL, accepted as an assertion audience beside the issuer and
-/// the token endpoint.
+/// the token endpoint. A refusal carries a `Basic` challenge only when the client tried HTTP
+/// Basic (RFC 6749 §5.2); it would not fit a client that authenticates in the body.
 pub async fn authenticate(state: &AppState, presented: Presented, endpoint: &str) -> Result<Arc<Client>, OAuthError> {
-    let client_id = match &presented {
-        Presented::Basic { client_id, .. } | Presented::Post { client_id, .. } | Presented::Public { client_id } => {
-            client_id.clone()
+    let tried_basic = matches!(presented, Presented::Basic { .. });
+    authenticate_as_registered(state, presented, endpoint).await.map_err(|e| {
+        if tried_basic {
+            e.with_basic_challenge()
+        } else {
+            e
         }
-        Presented::Assertion { client_id, assertion } => {
-            let subject = unverified_assertion_subject(assertion).ok_or_else(|| failed("unreadable assertion"))?;
-            if client_id.as_ref().is_some_and(|id| *id != subject) {
-                return Err(failed("client_id differs from the assertion subject"));
-            }
-            subject
-        }
-    };
+    })
+}
+
+async fn authenticate_as_registered(
+    state: &AppState,
+    presented: Presented,
+    endpoint: &str,
+) -> Result<Arc<Client>, OAuthError> {
+    let client_id = presented_client_id(&presented)?;
     let now = state.clock.now();
-    let client = state.registry.client(&client_id).await.map_err(OAuthError::unavailable)?;
-    let Some(client) = client.filter(|c| c.enabled) else {
-        // Same work as for a known client, so timing does not reveal which ids exist.
-        if let Presented::Basic { secret, .. } | Presented::Post { secret, .. } = &presented {
-            std::hint::black_box(state.registry.hash_secret(secret));
+    let client = match enabled_client(state, &client_id).await? {
+        Ok(client) => client,
+        Err(reason) => {
+            // Same work as for a known client, so timing does not reveal which ids exist.
+            if let Presented::Basic { secret, .. } | Presented::Post { secret, .. } = &presented {
+                std::hint::black_box(state.registry.hash_secret(secret));
+            }
+            return Err(failed(reason));
         }
-        return Err(failed("unknown or disabled client"));
     };
     if presented.method() != client.auth_method {
         return Err(failed("not the client's registered authentication method"));
@@ -168,6 +177,34 @@ pub async fn authenticate(state: &AppState, presented: Presented, endpoint: &str
         Presented::Public { .. } => {}
     }
     Ok(client)
+}
+
+/// The client id the caller names: its credentials' or, for an assertion, the unverified
+/// subject, which a `client_id` sent beside it must equal.
+fn presented_client_id(presented: &Presented) -> Result<String, OAuthError> {
+    match presented {
+        Presented::Basic { client_id, .. } | Presented::Post { client_id, .. } | Presented::Public { client_id } => {
+            Ok(client_id.clone())
+        }
+        Presented::Assertion { client_id, assertion } => {
+            let subject = unverified_assertion_subject(assertion).ok_or_else(|| failed("unreadable assertion"))?;
+            if client_id.as_ref().is_some_and(|id| *id != subject) {
+                return Err(failed("client_id differs from the assertion subject"));
+            }
+            Ok(subject)
+        }
+    }
+}
+
+/// The enabled client `client_id` names, or why there is none (the outer error: the registry
+/// could not answer). Text that cannot be a client id (docs/security.md §6) is an unknown client
+/// and never reaches the store: a NUL byte made PostgreSQL fail (issue 10).
+async fn enabled_client(state: &AppState, client_id: &str) -> Result<Result<Arc<Client>, &'static str>, OAuthError> {
+    let Ok(client_id) = ClientId::parse(client_id) else {
+        return Ok(Err("client_id is not a client identifier"));
+    };
+    let client = state.registry.client(&client_id).await.map_err(OAuthError::unavailable)?;
+    Ok(client.filter(|c| c.enabled).ok_or("unknown or disabled client"))
 }
 
 #[derive(Deserialize)]
@@ -202,10 +239,7 @@ async fn verify_assertion(
 ) -> Result<(), OAuthError> {
     let jws =
         CompactJws::split(assertion, MAX_ASSERTION_LEN).ok_or_else(|| failed("assertion is not a compact JWS"))?;
-    let unverified_header: UnverifiedHeader = jws.header_json().ok_or_else(|| failed("assertion header unreadable"))?;
-    if !ASSERTION_ALGS.contains(&unverified_header.alg.as_str()) {
-        return Err(failed("assertion algorithm not accepted"));
-    }
+    let unverified_header = assertion_header(&jws)?;
     let signature = jws.signature_bytes().ok_or_else(|| failed("assertion signature unreadable"))?;
     let verified = client
         .keys
@@ -232,16 +266,7 @@ async fn verify_assertion(
     if !aud_ok {
         return Err(failed("assertion audience is not this server"));
     }
-    let exp = claims.exp.ok_or_else(|| failed("assertion without exp"))?;
-    if exp <= now - SKEW {
-        return Err(failed("assertion expired"));
-    }
-    if exp > now + ASSERTION_MAX_LIFETIME {
-        return Err(failed("assertion lives too long"));
-    }
-    if claims.iat.is_some_and(|iat| iat > now + 60) || claims.nbf.is_some_and(|nbf| nbf > now + SKEW) {
-        return Err(failed("assertion not valid yet"));
-    }
+    let exp = assertion_expiry(state, &claims, now)?;
     let jti = claims.jti.filter(|j| !j.is_empty() && j.len() <= 256).ok_or_else(|| failed("assertion without jti"))?;
     let ttl = Duration::from_secs((exp - now + SKEW).max(1) as u64);
     let first_use = ASSERTION_IDS
@@ -252,6 +277,46 @@ async fn verify_assertion(
         return Err(failed("assertion jti already used"));
     }
     Ok(())
+}
+
+/// The assertion's header, read before its signature is checked: an accepted `alg` and no
+/// `crit`. RFC 7515 §4.1.11: a recipient must refuse a JWS whose `crit` names an extension it
+/// does not understand, and this server understands none in client assertions (DPoP proofs and
+/// access tokens are refused the same way, in `idp_verify`).
+fn assertion_header(jws: &CompactJws<'_>) -> Result<UnverifiedHeader, OAuthError> {
+    let unreadable = || failed("assertion header unreadable");
+    let unverified_header: serde_json::Map<String, serde_json::Value> = jws.header_json().ok_or_else(unreadable)?;
+    if unverified_header.contains_key("crit") {
+        return Err(failed("assertion header names a critical extension"));
+    }
+    let unverified_header: UnverifiedHeader =
+        serde_json::from_value(serde_json::Value::Object(unverified_header)).map_err(|_| unreadable())?;
+    if !ASSERTION_ALGS.contains(&unverified_header.alg.as_str()) {
+        return Err(failed("assertion algorithm not accepted"));
+    }
+    Ok(unverified_header)
+}
+
+/// The assertion's `exp`, checked: not past, not beyond `client_auth.assertion_max_lifetime`
+/// from now (RFC 7523 §3 lets a server bound it; docs/security.md "Client authentication"),
+/// and `iat` / `nbf` not ahead of now.
+fn assertion_expiry(state: &AppState, claims: &AssertionClaims, now: i64) -> Result<i64, OAuthError> {
+    let exp = claims.exp.ok_or_else(|| failed("assertion without exp"))?;
+    if exp <= now - SKEW {
+        return Err(failed("assertion expired"));
+    }
+    let max_lifetime = i64::try_from(state.settings.client_auth.assertion_max_lifetime.as_secs()).unwrap_or(i64::MAX);
+    if exp > now.saturating_add(max_lifetime).saturating_add(SKEW) {
+        // The one refusal that says why: it comes after the signature check, so only the
+        // holder of the client's key learns the server's cap, and a client library signing
+        // long-lived assertions by default (Authlib: 1 h) needs to be told what to change.
+        return Err(OAuthError::invalid_client("the client assertion is valid for longer than this server accepts")
+            .caused_by("assertion lives too long"));
+    }
+    if claims.iat.is_some_and(|iat| iat > now + 60) || claims.nbf.is_some_and(|nbf| nbf > now + SKEW) {
+        return Err(failed("assertion not valid yet"));
+    }
+    Ok(exp)
 }
 
 /// A request to a client-authenticated endpoint after its shared first steps.

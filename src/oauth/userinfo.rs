@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use idp_verify::request::{check_origin, read_authorization, read_proof};
 use idp_verify::{Challenge, ProofError, Request, Scheme, TokenError, VerifyError};
 
-use crate::domain::ScopeSet;
+use crate::domain::{ClientId, ScopeSet};
 use crate::http::cors;
 use crate::oauth::dpop;
 use crate::oauth::id_token::user_claims;
@@ -21,9 +21,12 @@ pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
     // to an origin some client registered, so a browser app can read why it was refused.
     let origin = cors::request_origin(&req).ok().flatten();
     let allowed = match (&origin, &outcome) {
-        (Some(origin), Ok((_, client_id))) => match state.registry.client(client_id).await {
-            Ok(Some(client)) => client.allows_origin(origin),
-            _ => false,
+        (Some(origin), Ok((_, client_id))) => match ClientId::parse(client_id) {
+            Ok(client_id) => match state.registry.client(&client_id).await {
+                Ok(Some(client)) => client.allows_origin(origin),
+                _ => false,
+            },
+            Err(_) => false,
         },
         (Some(origin), Err(_)) => state.registry.origin_registered(origin.as_str()),
         (None, _) => false,

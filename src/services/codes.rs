@@ -48,6 +48,10 @@ pub struct CodeGrant {
 /// What a redeemed code issued, kept while those tokens live so a replay can revoke them.
 #[derive(Debug, Serialize, Deserialize)]
 struct Redeemed {
+    /// The client the code was issued to: only it presenting the code again is a replay. A
+    /// record written before this field existed names none.
+    #[serde(default)]
+    client_id: Option<String>,
     access_tokens: Vec<(String, i64)>,
     #[serde(default)]
     refresh_family: Option<String>,
@@ -142,7 +146,7 @@ impl Codes {
     ) -> Result<CheckedCode, CodeError> {
         let hash = HashedKey::of(code);
         let Some(grant) = CODES.get(self.hot.as_ref(), &hash).await? else {
-            self.revoke_if_redeemed(&hash, presented.client_id, request).await?;
+            self.revoke_if_replayed(&hash, presented.client_id, request).await?;
             return Err(CodeError::Invalid);
         };
         if grant.client_id != presented.client_id || grant.expires_at <= self.clock.now() {
@@ -180,9 +184,14 @@ impl Codes {
     ) -> Result<(), CodeError> {
         let now = self.clock.now();
         let ttl = Duration::from_secs((access.1 - now).max(CODE_LIFETIME.as_secs() as i64) as u64);
-        let claim = Redeemed { access_tokens: vec![access], refresh_family, replayed: false };
+        let claim = Redeemed {
+            client_id: Some(checked.grant.client_id.clone()),
+            access_tokens: vec![access],
+            refresh_family,
+            replayed: false,
+        };
         if !REDEEMED.put_if_absent(self.hot.as_ref(), &checked.hash, &claim, ttl).await? {
-            self.revoke_if_redeemed(&checked.hash, &checked.grant.client_id, request).await?;
+            self.revoke_if_replayed(&checked.hash, &checked.grant.client_id, request).await?;
             return Err(CodeError::Invalid);
         }
         // Of two concurrent exchanges, one removes the code; the grant was read by `check`, so
@@ -210,9 +219,11 @@ impl Codes {
         Ok(true)
     }
 
-    /// RFC 6749 §4.1.2, RFC 9700 §4.2.4: a code presented again revokes the tokens its first use
-    /// issued, and the attempt is audited.
-    async fn revoke_if_redeemed(
+    /// RFC 6749 §4.1.2, RFC 9700 §4.2.4: a code presented again by its own client revokes the
+    /// tokens its first use issued, and the attempt is audited. Another client presenting it is
+    /// no replay of the code's grant: it gets `invalid_grant` and revokes nothing, or any client
+    /// holding a leaked code could revoke another client's tokens (issue 10).
+    async fn revoke_if_replayed(
         &self,
         hash: &HashedKey,
         client_id: &str,
@@ -221,6 +232,10 @@ impl Codes {
         let Some(mut redeemed) = REDEEMED.get_readable(self.hot.as_ref(), hash).await? else {
             return Ok(());
         };
+        if let Some(owner) = redeemed.client_id.as_deref().filter(|owner| *owner != client_id) {
+            tracing::warn!(client.id = client_id, code.client_id = owner, "a used code presented by another client");
+            return Ok(());
+        }
         let now = self.clock.now();
         let latest_exp = redeemed.access_tokens.iter().map(|(_, exp)| *exp).max().unwrap_or(now);
         redeemed.replayed = true;

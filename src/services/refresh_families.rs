@@ -35,11 +35,6 @@ use idp_verify::Jkt;
 /// The prefix of every refresh token, so secret scanners can find leaked ones.
 pub const PREFIX: &str = "idp_rt_";
 
-/// Seconds after a rotation during which the same token again counts as a concurrent
-/// duplicate (refused) rather than reuse (the family revoked). A thief racing the client within
-/// it is refused, and the client's next refresh with the token it holds is reuse then.
-const CONCURRENT_WINDOW: i64 = 2;
-
 const CURRENT: Keyspace<Current> = Keyspace::of(&keyspaces::REFRESH_TOKEN);
 const USED: Keyspace<Used> = Keyspace::of(&keyspaces::USED_REFRESH_TOKEN);
 const FAMILY: Keyspace<FamilyState> = Keyspace::of(&keyspaces::REFRESH_FAMILY);
@@ -162,12 +157,19 @@ pub struct FamilyRef {
     pub user_id: String,
 }
 
-/// The lifetimes of refresh grants, from the settings.
+/// The lifetimes of refresh grants and the reuse windows, in seconds, from the settings.
 #[derive(Debug, Clone, Copy)]
 pub struct RefreshPolicy {
     pub idle: i64,
     pub absolute: i64,
+    /// `tokens.refresh_token_reuse_grace`: a confidential client may retry its previous token
+    /// while the successor is unused.
     pub reuse_grace: i64,
+    /// `tokens.refresh_token_concurrency_window`: a used token back less than this long after
+    /// its rotation is a concurrent duplicate (refused) rather than reuse (the family revoked).
+    /// A thief racing the client within it is refused, and the client's next refresh with the
+    /// token it holds is reuse then. 0: any reuse revokes.
+    pub concurrency_window: i64,
 }
 
 /// The client presenting a refresh token, as far as the rules need it.
@@ -392,8 +394,9 @@ impl RefreshFamilies {
             }
         }
         // A duplicate sent together with the request that used the token (a client refreshing
-        // twice at once) is refused without revoking, so exactly one of concurrent refreshes wins.
-        if now - used.rotated_at < CONCURRENT_WINDOW {
+        // twice at once) is refused without revoking, so exactly one of concurrent refreshes
+        // wins (docs/security.md, "Refresh tokens").
+        if now - used.rotated_at < self.policy.concurrency_window {
             return Err(RefreshError::Invalid);
         }
         Err(self.reuse_detected(presenter.client_id, &used.family_id, &used.user_id, request).await)

@@ -51,7 +51,7 @@ async fn fixture() -> Fixture {
     let (stop, stopped) = watch::channel(false);
     let (audit, audit_writer) = AuditLog::start(db.clone(), clock.clone(), stopped);
     let revocations = Revocations::new(hot.clone());
-    let policy = RefreshPolicy { idle: 3_600, absolute: 86_400, reuse_grace: 0 };
+    let policy = RefreshPolicy { idle: 3_600, absolute: 86_400, reuse_grace: 0, concurrency_window: 2 };
     let families =
         RefreshFamilies::new(db.clone(), hot.clone(), revocations.clone(), audit.clone(), clock.clone(), policy);
     let codes = Codes::new(hot.clone(), revocations.clone(), families.clone(), audit.clone(), clock.clone());

@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::login::{accept_submission, expired, resume, InteractionQuery, Submission};
+use super::login::{accept_submission, expired, resume, InteractionParam, Submission};
 use crate::http::pages::{self, ConsentPage};
 use crate::http::session::{Interaction, Session};
 use crate::oauth::authorize::{continue_interaction, AuthorizeError};
@@ -48,8 +48,9 @@ async fn consent_page(
 }
 
 /// `GET /consent?interaction=…`.
-pub async fn show(req: HttpRequest, query: web::Query<InteractionQuery>, state: web::Data<AppState>) -> HttpResponse {
+pub async fn show(req: HttpRequest, query: InteractionParam, state: web::Data<AppState>) -> HttpResponse {
     let state = state.get_ref();
+    let Ok(query) = query else { return expired() };
     let shown = async {
         match resume(state, &req, &query.interaction).await? {
             Some((session, interaction, client)) if session.data.user.is_some() && !interaction.needs_login => {

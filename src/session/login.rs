@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::domain::ClientId;
 use crate::http::form::{read_body, FormParams};
 use crate::http::pages::{self, LoginPage};
 use crate::http::session::{Interaction, Session};
@@ -15,6 +16,11 @@ use crate::state::AppState;
 pub struct InteractionQuery {
     pub interaction: String,
 }
+
+/// The query of `GET /login` and `GET /consent`, or `None` when it names no single
+/// `interaction`: the caller shows its page for a sign-in that cannot go on, never actix's
+/// own text/plain deserializer message (issue 10; docs/security.md §5, every page has its CSP).
+pub type InteractionParam = Result<web::Query<InteractionQuery>, actix_web::Error>;
 
 /// Who a sign-in attempt counts against: the normalized username and the peer address.
 fn attempters(req: &HttpRequest, username: &str) -> Vec<Attempter> {
@@ -82,12 +88,8 @@ pub(super) async fn resume(
     else {
         return Ok(None);
     };
-    let client = state
-        .registry
-        .client(&interaction.request.client_id)
-        .await
-        .map_err(AuthorizeError::unavailable)?
-        .filter(|c| c.enabled);
+    let Ok(client_id) = ClientId::parse(&interaction.request.client_id) else { return Ok(None) };
+    let client = state.registry.client(&client_id).await.map_err(AuthorizeError::unavailable)?.filter(|c| c.enabled);
     Ok(client.map(|client| (session, interaction, client)))
 }
 
@@ -111,8 +113,9 @@ fn login_page(
 }
 
 /// `GET /login?interaction=…`.
-pub async fn show(req: HttpRequest, query: web::Query<InteractionQuery>, state: web::Data<AppState>) -> HttpResponse {
+pub async fn show(req: HttpRequest, query: InteractionParam, state: web::Data<AppState>) -> HttpResponse {
     let state = state.get_ref();
+    let Ok(query) = query else { return expired() };
     match resume(state, &req, &query.interaction).await {
         Ok(Some((session, interaction, client))) => {
             let hint = interaction.request.login_hint.clone().unwrap_or_default();

@@ -12,6 +12,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
+use crate::domain::ClientId;
 use crate::http::form::{read_body, FormParams};
 use crate::http::pages::{self, LogoutPage};
 use crate::http::session::Session;
@@ -55,7 +56,10 @@ async fn parse(state: &AppState, get: impl Fn(&str) -> Option<String>) -> Result
         (given, hinted) => hinted.or(given),
     };
     let client = match client_id {
-        Some(id) => Some(state.registry.client(&id).await.ok().flatten().ok_or_else(invalid)?),
+        Some(id) => {
+            let id = ClientId::parse(&id).map_err(|_| invalid())?;
+            Some(state.registry.client(&id).await.ok().flatten().ok_or_else(invalid)?)
+        }
         None => None,
     };
     let post_logout_redirect_uri = match get("post_logout_redirect_uri") {
@@ -199,7 +203,8 @@ fn unavailable(e: impl std::fmt::Display) -> HttpResponse {
 pub(crate) async fn notify_clients(state: &AppState, client_ids: &[String], user_id: &str, sid: &str) {
     let now = state.clock.now();
     for client_id in client_ids {
-        let Ok(Some(client)) = state.registry.client(client_id).await else { continue };
+        let Ok(client_id) = ClientId::parse(client_id) else { continue };
+        let Ok(Some(client)) = state.registry.client(&client_id).await else { continue };
         let Some(uri) = client.backchannel_logout_uri.clone() else { continue };
         let mut claims = Map::new();
         claims.insert("iss".into(), json!(state.settings.issuer.as_str()));

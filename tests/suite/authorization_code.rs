@@ -201,6 +201,67 @@ async fn a_replayed_code_is_refused_and_revokes_the_tokens_of_its_first_use(back
     app.stop().await;
 }
 
+/// Issue 10: a used code presented by another client revoked the first client's tokens (the
+/// replay revocation ran before the presenter was checked). Only the code's own client replaying
+/// it is a replay (RFC 6749 §4.1.2); anyone else gets invalid_grant and changes nothing.
+async fn a_used_code_presented_by_another_client_revokes_nothing(backend: Backend) {
+    let data = TestData::new(backend);
+    let registration = ClientRegistration {
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        ..web_app_registration()
+    };
+    let (app, client) = common::browser::app_with_alice(&data, registration.clone()).await;
+    let other = app.register_client(registration).await;
+    let service = app.service_client().await;
+    let code = app.code_for(&client, "alice", &[("scope", "openid offline_access read")]).await;
+    let first = token_body(app.exchange(&client, &code, &[]).await).await;
+    let access_token = first["access_token"].as_str().unwrap();
+
+    let (status, error) = error_of(app.exchange(&other, &code, &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"), "another client's presentation");
+    assert_eq!(app.introspect(&service, access_token).await["active"], true, "the first use's token lives on");
+    let refresh = [("grant_type", "refresh_token"), ("refresh_token", first["refresh_token"].as_str().unwrap())];
+    let refreshed = token_body(app.post_form("/token", &refresh, client.basic(), &[]).await).await;
+    assert!(refreshed["refresh_token"].is_string(), "the refresh family lives on");
+
+    // The code's own client presenting it again is a replay, and revokes.
+    let (status, error) = error_of(app.exchange(&client, &code, &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"));
+    assert_eq!(app.introspect(&service, access_token).await["active"], false, "CORE-16: revoked");
+    let refresh = [("grant_type", "refresh_token"), ("refresh_token", refreshed["refresh_token"].as_str().unwrap())];
+    let (status, error) = error_of(app.post_form("/token", &refresh, client.basic(), &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"), "the family is revoked by the real replay");
+    app.stop().await;
+}
+
+/// Issue 10: `/login` and `/consent` without a usable `interaction` answered actix's own
+/// text/plain deserializer message; they get the provider's page, its CSP and headers.
+async fn login_and_consent_without_an_interaction_get_the_error_page(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    let mut browser = Browser::new(&app);
+    let assert_page = |response: &reqwest::Response, status: u16, what: &str| {
+        assert_eq!(response.status(), status, "{what}");
+        let headers = response.headers();
+        assert_eq!(headers["content-type"], "text/html; charset=utf-8", "{what}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'") && csp.contains("'nonce-"), "{what}: {csp}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{what}");
+        assert_eq!(headers["cache-control"], "no-store", "{what}");
+    };
+    for page in ["/login", "/consent"] {
+        for query in ["", "?other=1", "?interaction=a&interaction=b", "?interaction"] {
+            let path = format!("{page}{query}");
+            let response = browser.get(&path).await;
+            assert_page(&response, 400, &path);
+            assert!(response.text().await.unwrap().contains("<html"), "{path}");
+        }
+        let response = browser.submit(page, &[("csrf_token", "x")]).await;
+        assert_page(&response, 403, &format!("POST {page}"));
+    }
+    app.stop().await;
+}
+
 async fn an_unknown_client_or_redirect_uri_gets_an_error_page_and_no_redirect(backend: Backend) {
     let data = TestData::new(backend);
     let (app, client) = common::oauth::app_with_client(&data, web_app_registration()).await;
@@ -677,6 +738,8 @@ crate::suite_tests! {
         consent_is_remembered_and_first_party_clients_skip_it,
         pkce_is_required_as_s256_and_a_wrong_verifier_leaves_the_code_usable,
         a_replayed_code_is_refused_and_revokes_the_tokens_of_its_first_use,
+        a_used_code_presented_by_another_client_revokes_nothing,
+        login_and_consent_without_an_interaction_get_the_error_page,
         an_unknown_client_or_redirect_uri_gets_an_error_page_and_no_redirect,
         other_errors_go_back_to_the_client_with_state_and_iss,
         login_and_consent_forms_refuse_csrf_and_change_nothing,

@@ -185,6 +185,68 @@ async fn metrics_count_requests_by_route_and_status(backend: Backend) {
     app.stop().await;
 }
 
+/// Issue 10: the `method` label took the raw method, so invented methods added series without
+/// bound, and a second extension method on a path was counted under the first one's label.
+async fn metrics_label_unknown_methods_as_other_and_unknown_paths_as_unmatched(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    let invented = |name: &str| reqwest::Method::from_bytes(name.as_bytes()).unwrap();
+    for method in ["FOO", "BAR", "PROPFIND"] {
+        app.http.request(invented(method), app.url("/jwks")).send().await.unwrap();
+    }
+    for n in 0..3 {
+        let (method, path) = (invented(&format!("SCAN{n}")), app.url(&format!("/scan-{n}")));
+        assert_eq!(app.http.request(method, path).send().await.unwrap().status(), 404);
+    }
+    app.http.request(reqwest::Method::PATCH, app.url("/jwks")).send().await.unwrap();
+
+    let text = app.get("/metrics").await.text().await.unwrap();
+    for series in [
+        r#"idp_http_requests_total{method="other",route="/jwks",status="405"} 3"#,
+        r#"idp_http_requests_total{method="other",route="unmatched",status="404"} 3"#,
+        r#"idp_http_requests_total{method="PATCH",route="/jwks",status="405"} 1"#,
+    ] {
+        assert!(text.contains(series), "{series} in {text}");
+    }
+    for invented in ["FOO", "BAR", "PROPFIND", "SCAN", "scan-"] {
+        assert!(!text.contains(invented), "{invented} is no label value: {text}");
+    }
+    app.stop().await;
+}
+
+/// Issue 10: HEAD on a GET resource was 405. RFC 9110 §9.3.2: HEAD is GET without the content.
+async fn head_answers_like_get_without_a_body(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    let documents = [
+        "/jwks",
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/assets/idp.css",
+        "/userinfo",
+    ];
+    for path in documents {
+        let get = app.get(path).await;
+        let head = app.http.head(app.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), get.status(), "{path}");
+        for name in ["content-type", "cache-control", "www-authenticate", "etag", "access-control-allow-origin"] {
+            assert_eq!(head.headers().get(name), get.headers().get(name), "{name} of {path}");
+        }
+        assert!(head.bytes().await.unwrap().is_empty(), "no body for HEAD {path}");
+    }
+    let jwks = app.get("/jwks").await;
+    let etag = jwks.headers()["etag"].clone();
+    let length = jwks.bytes().await.unwrap().len().to_string();
+    let head = app.http.head(app.url("/jwks")).send().await.unwrap();
+    assert_eq!(head.headers()["content-length"], length.as_str(), "the length GET would send");
+    let cached = app.http.head(app.url("/jwks")).header("If-None-Match", etag).send().await.unwrap();
+    assert_eq!(cached.status(), 304);
+    app.stop().await;
+}
+
 async fn healthz_and_readyz_answer_when_everything_is_up(backend: Backend) {
     let data = TestData::new(backend);
     let app = spawn_app(&data).await;
@@ -374,6 +436,8 @@ crate::suite_tests! {
         an_https_issuer_adds_strict_transport_security,
         request_ids_are_echoed_when_plain_and_made_otherwise,
         metrics_count_requests_by_route_and_status,
+        metrics_label_unknown_methods_as_other_and_unknown_paths_as_unmatched,
+        head_answers_like_get_without_a_body,
         healthz_and_readyz_answer_when_everything_is_up,
         a_restart_keeps_the_same_keys,
         a_deleted_kek_stops_start_and_creates_nothing,

@@ -69,6 +69,56 @@ async fn refresh_tokens_rotate_and_a_used_one_revokes_the_whole_family(backend: 
     app.stop().await;
 }
 
+/// Issue 10: the concurrency window (`tokens.refresh_token_concurrency_window`) set to 0: any
+/// return of a used token is reuse, however soon, and revokes the family (RFC 9700 §4.14.2).
+async fn with_the_concurrency_window_off_a_used_token_revokes_the_family_at_once(backend: Backend) {
+    let data = TestData::new(backend);
+    let window_off = [("IDP_TOKENS__REFRESH_TOKEN_CONCURRENCY_WINDOW", "0")];
+    let app = spawn_app_with_env(&data, &window_off).await;
+    app.register_apis().await;
+    let client = app.register_client(refreshing_app_registration()).await;
+    app.create_user("alice").await;
+    let rt0 = first_tokens(&app, &client, &[]).await["refresh_token"].as_str().unwrap().to_owned();
+    let rt1 = token_body(refresh(&app, &client, &rt0, &[]).await).await["refresh_token"].as_str().unwrap().to_owned();
+
+    let (status, error) = error_of(refresh(&app, &client, &rt0, &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"), "the same second: reuse");
+    let (status, error) = error_of(refresh(&app, &client, &rt1, &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"), "the family is revoked");
+    assert!(!app.audited("refresh_token.reuse").await.is_empty(), "reuse is audited");
+    app.stop().await;
+}
+
+/// Issue 10: by default (2 s) a used token back within the window is a concurrent duplicate:
+/// refused, nothing revoked; past it, reuse. A longer window is honoured.
+async fn within_the_concurrency_window_a_duplicate_is_refused_without_revoking(backend: Backend) {
+    for (window, inside) in [(None, 1), (Some("10s"), 9)] {
+        let data = TestData::new(backend);
+        let env: Vec<(&str, &str)> =
+            window.map(|w| ("IDP_TOKENS__REFRESH_TOKEN_CONCURRENCY_WINDOW", w)).into_iter().collect();
+        let app = spawn_app_with_env(&data, &env).await;
+        app.register_apis().await;
+        let client = app.register_client(refreshing_app_registration()).await;
+        app.create_user("alice").await;
+        let rt0 = first_tokens(&app, &client, &[]).await["refresh_token"].as_str().unwrap().to_owned();
+        let second = token_body(refresh(&app, &client, &rt0, &[]).await).await;
+
+        app.clock.advance(std::time::Duration::from_secs(inside));
+        let (status, error) = error_of(refresh(&app, &client, &rt0, &[]).await).await;
+        assert_eq!((status, error.as_str()), (400, "invalid_grant"), "{window:?}: a duplicate is refused");
+        let third = token_body(refresh(&app, &client, second["refresh_token"].as_str().unwrap(), &[]).await).await;
+        assert!(app.audit_events("refresh_token.reuse", 1).await.is_empty(), "{window:?}: not reuse");
+
+        app.clock.advance(std::time::Duration::from_secs(1));
+        let (status, _) = error_of(refresh(&app, &client, &rt0, &[]).await).await;
+        assert_eq!(status, 400);
+        let (status, error) =
+            error_of(refresh(&app, &client, third["refresh_token"].as_str().unwrap(), &[]).await).await;
+        assert_eq!((status, error.as_str()), (400, "invalid_grant"), "{window:?}: past the window, reuse revokes");
+        app.stop().await;
+    }
+}
+
 async fn refresh_narrows_scope_and_switches_resource_within_the_grant(backend: Backend) {
     let data = TestData::new(backend);
     let (app, client) = common::browser::app_with_alice(&data, refreshing_app_registration()).await;
@@ -316,6 +366,8 @@ crate::suite_tests! {
         refresh_tokens_rotate_and_a_used_one_revokes_the_whole_family,
         refresh_narrows_scope_and_switches_resource_within_the_grant,
         of_two_concurrent_refreshes_exactly_one_wins,
+        with_the_concurrency_window_off_a_used_token_revokes_the_family_at_once,
+        within_the_concurrency_window_a_duplicate_is_refused_without_revoking,
         refresh_tokens_expire_when_idle_and_without_offline_access_none_is_issued,
         within_the_grace_window_the_previous_token_may_be_retried,
         revoking_a_refresh_token_revokes_its_grant_and_a_replayed_code_too,

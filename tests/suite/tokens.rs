@@ -368,7 +368,7 @@ async fn private_key_jwt_accepts_a_fresh_assertion_once(backend: Backend) {
     );
 
     let mut too_long = good("a-3", json!(app.address));
-    too_long["exp"] = json!(now + 3600);
+    too_long["exp"] = json!(now + 2 * 3600);
     let mut expired = good("a-4", json!(app.address));
     expired["exp"] = json!(now - 300);
     let mut no_jti = good("a-5", json!(app.address));
@@ -394,6 +394,168 @@ async fn private_key_jwt_accepts_a_fresh_assertion_once(backend: Backend) {
     let unsigned = josekit::jwt::encode_unsecured(&payload, &josekit::jws::JwsHeader::new()).unwrap();
     assert_eq!(error_of(post(unsigned).await).await, (401, "invalid_client".into()), "alg none");
     app.stop().await;
+}
+
+/// Issue 10: a NUL byte in `client_id` reached PostgreSQL (503, unaudited). A client id that
+/// cannot be one is an unknown client at every endpoint, and audited as one.
+async fn a_client_id_that_cannot_be_one_is_an_unknown_client_at_every_endpoint(backend: Backend) {
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
+    let malformed = ["idp_c_\0nul", "ctl\u{1}id", &"a".repeat(129), "67e55044-10b1-426f-9247-bb680e5fe0c8"];
+    let unsigned_assertion = |sub: &str| {
+        use base64::Engine;
+        let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        format!("{}.{}.AAAA", b64(json!({ "alg": "ES256" })), b64(json!({ "sub": sub, "iss": sub })))
+    };
+    let mut refusals = 0;
+    for id in malformed {
+        for path in ["/token", "/par", "/introspect", "/revoke"] {
+            let common = [("grant_type", "client_credentials"), ("token", "idp_rt_x")];
+            let secret = client.secret.as_deref().unwrap();
+            let post = [("client_id", id), ("client_secret", secret)];
+            let assertion = unsigned_assertion(id);
+            let jwt = [
+                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ("client_assertion", assertion.as_str()),
+            ];
+            let public = [("client_id", id)];
+            for (how, extra, basic) in [
+                ("basic", &[][..], Some((id, secret))),
+                ("post", &post[..], None),
+                ("assertion", &jwt[..], None),
+                ("public", &public[..], None),
+            ] {
+                let form: Vec<(&str, &str)> = common.iter().chain(extra).copied().collect();
+                let response = app.post_form(path, &form, basic, &[]).await;
+                assert_eq!(error_of(response).await, (401, "invalid_client".into()), "{how} {path} {id:?}");
+                refusals += 1;
+            }
+        }
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([("client_id", id), ("response_type", "code"), ("redirect_uri", "https://app.test/callback")])
+            .finish();
+        let page = app.get(&format!("/authorize?{query}")).await;
+        assert_eq!(page.status(), 400, "the unknown-client page for {id:?}");
+        assert!(page.headers().get("location").is_none());
+        assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    }
+    let audited = eventually(Duration::from_secs(5), || async {
+        app.audit_events("client.authentication.failed", 200).await.len() >= refusals
+    })
+    .await;
+    assert!(audited, "every refusal is audited as a failed client authentication");
+    app.stop().await;
+}
+
+/// A `private_key_jwt` client of `app` (ES256 key `client-key-1`) and its signing key.
+async fn private_key_jwt_client(app: &common::TestApp) -> (TestClient, josekit::jws::alg::ecdsa::EcdsaJwsSigner) {
+    let key = josekit::jws::ES256.generate_key_pair().unwrap();
+    let mut public = key.to_jwk_public_key();
+    public.set_key_id("client-key-1");
+    let jwks = json!({ "keys": [Value::Object(public.as_ref().clone())] });
+    let registration = ClientRegistration {
+        token_endpoint_auth_method: Some("private_key_jwt".into()),
+        jwks: Some(jwks),
+        ..service_registration()
+    };
+    let client = app.register_client(registration).await;
+    (client, josekit::jws::ES256.signer_from_der(key.to_der_private_key()).unwrap())
+}
+
+/// A client assertion for `client`, `jti`, valid from the server's now for `lifetime` seconds,
+/// signed with `header`.
+fn client_assertion(
+    app: &common::TestApp,
+    client: &TestClient,
+    signer: &josekit::jws::alg::ecdsa::EcdsaJwsSigner,
+    header: &josekit::jws::JwsHeader,
+    (jti, lifetime): (&str, i64),
+) -> String {
+    let now = idp::clock::Clock::now(&app.clock);
+    let claims = json!({
+        "iss": client.id, "sub": client.id, "aud": app.token_endpoint(), "iat": now, "exp": now + lifetime, "jti": jti,
+    });
+    let payload = josekit::jwt::JwtPayload::from_map(claims.as_object().unwrap().clone()).unwrap();
+    josekit::jwt::encode_with_signer(&payload, header, signer).unwrap()
+}
+
+async fn post_client_assertion(app: &common::TestApp, assertion: &str) -> reqwest::Response {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        ("client_assertion", assertion),
+    ];
+    app.post_form("/token", &form, None, &[]).await
+}
+
+/// Issue 10: RFC 7515 §4.1.11 — a JWS whose `crit` names an extension the recipient does not
+/// understand must be refused; this provider understands none in client assertions.
+async fn a_client_assertion_with_a_critical_header_extension_is_refused(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let (client, signer) = private_key_jwt_client(&app).await;
+    let mut plain = josekit::jws::JwsHeader::new();
+    plain.set_key_id("client-key-1");
+    let accepted = post_client_assertion(&app, &client_assertion(&app, &client, &signer, &plain, ("c-1", 60))).await;
+    assert_eq!(accepted.status(), 200, "the same assertion without crit");
+
+    for (n, critical) in [vec!["exp"], vec!["urn:example:unknown"], vec![]].into_iter().enumerate() {
+        let mut header = plain.clone();
+        header.set_critical(&critical);
+        if critical == ["urn:example:unknown"] {
+            header.set_claim("urn:example:unknown", Some(json!(true))).unwrap();
+        }
+        let jti = format!("c-crit-{n}");
+        let response =
+            post_client_assertion(&app, &client_assertion(&app, &client, &signer, &header, (&jti, 60))).await;
+        assert_eq!(error_of(response).await, (401, "invalid_client".into()), "crit {critical:?}");
+    }
+    let audited = eventually(Duration::from_secs(5), || async {
+        app.audit_events("client.authentication.failed", 10).await.len() >= 3
+    })
+    .await;
+    assert!(audited, "each refusal is audited");
+    app.stop().await;
+}
+
+/// Issue 10 (interop): Authlib signs assertions valid for an hour; the cap is a setting
+/// (`client_auth.assertion_max_lifetime`), a longer assertion is told why it was refused, and
+/// only a client that tried HTTP Basic gets a Basic challenge (RFC 6749 §5.2).
+async fn an_hour_long_client_assertion_is_accepted_and_a_longer_one_is_told_why_not(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let (client, signer) = private_key_jwt_client(&app).await;
+    let mut header = josekit::jws::JwsHeader::new();
+    header.set_key_id("client-key-1");
+
+    let an_hour = client_assertion(&app, &client, &signer, &header, ("h-1", 3600));
+    assert_eq!(post_client_assertion(&app, &an_hour).await.status(), 200, "Authlib's default lifetime");
+    let two_hours = client_assertion(&app, &client, &signer, &header, ("h-2", 2 * 3600));
+    let refused = post_client_assertion(&app, &two_hours).await;
+    assert_eq!(refused.status(), 401);
+    assert!(refused.headers().get("www-authenticate").is_none(), "no Basic challenge for an assertion");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+    assert_eq!(body["error_description"], "the client assertion is valid for longer than this server accepts");
+
+    // Any other failed assertion stays generic, and still carries no Basic challenge.
+    let replayed = post_client_assertion(&app, &an_hour).await;
+    assert!(replayed.headers().get("www-authenticate").is_none());
+    let body: Value = replayed.json().await.unwrap();
+    assert_eq!(body["error_description"], "client authentication failed");
+    app.stop().await;
+
+    let strict =
+        spawn_app_with(&data, ManualClock::starting_now(), &[("IDP_CLIENT_AUTH__ASSERTION_MAX_LIFETIME", "10m")])
+            .await
+            .unwrap();
+    let within = client_assertion(&strict, &client, &signer, &header, ("s-1", 600));
+    assert_eq!(post_client_assertion(&strict, &within).await.status(), 200);
+    let an_hour = client_assertion(&strict, &client, &signer, &header, ("s-2", 3600));
+    let body: Value = post_client_assertion(&strict, &an_hour).await.json().await.unwrap();
+    assert_eq!(body["error_description"], "the client assertion is valid for longer than this server accepts");
+    strict.stop().await;
 }
 
 async fn a_registered_browser_origin_gets_cors_headers_and_an_origin_bound_token(backend: Backend) {
@@ -513,6 +675,9 @@ crate::suite_tests! {
         a_rotated_secret_keeps_the_old_one_valid_for_the_overlap_only,
         secrets_are_generated_with_256_bits_and_stored_only_as_keyed_hashes,
         private_key_jwt_accepts_a_fresh_assertion_once,
+        a_client_assertion_with_a_critical_header_extension_is_refused,
+        an_hour_long_client_assertion_is_accepted_and_a_longer_one_is_told_why_not,
+        a_client_id_that_cannot_be_one_is_an_unknown_client_at_every_endpoint,
         a_registered_browser_origin_gets_cors_headers_and_an_origin_bound_token,
         an_origin_the_client_did_not_register_is_403_without_cors_headers,
         preflight_answers_registered_origins_with_a_fixed_policy;

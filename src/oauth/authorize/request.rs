@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::response::{AuthorizeError, Reply};
 use crate::domain::{
-    AuthorizationRequest, CodeChallenge, GrantType, Prompt, ResourceIndicator, ResponseMode, ScopeSet,
+    AuthorizationRequest, ClientId, CodeChallenge, GrantType, Prompt, ResourceIndicator, ResponseMode, ScopeSet,
 };
 use crate::error::ErrorCode;
 use crate::services::registry::Client;
@@ -107,9 +107,16 @@ pub async fn parse_request(
 /// The enabled client `client_id` names; anything else is a page (no redirect URI to trust).
 async fn known_client(state: &AppState, raw: &RawParams) -> Result<Arc<Client>, AuthorizeError> {
     let client_id = raw.get("client_id").ok().flatten().ok_or_else(AuthorizeError::unknown_client)?;
+    enabled_client(state, client_id).await
+}
+
+/// The enabled client with this id. Text that cannot be a client id is an unknown client and
+/// never reaches the store (docs/security.md §6; a NUL byte made PostgreSQL fail, issue 10).
+async fn enabled_client(state: &AppState, client_id: &str) -> Result<Arc<Client>, AuthorizeError> {
+    let client_id = ClientId::parse(client_id).map_err(|_| AuthorizeError::unknown_client())?;
     state
         .registry
-        .client(client_id)
+        .client(&client_id)
         .await
         .map_err(AuthorizeError::unavailable)?
         .filter(|c| c.enabled)
@@ -320,12 +327,6 @@ pub async fn pushed_request(
     if pushed.request.client_id != client_id || pushed.expires_at <= state.clock.now() {
         return Err(expired());
     }
-    let client = state
-        .registry
-        .client(client_id)
-        .await
-        .map_err(AuthorizeError::unavailable)?
-        .filter(|c| c.enabled)
-        .ok_or_else(AuthorizeError::unknown_client)?;
+    let client = enabled_client(state, client_id).await?;
     Ok((client, pushed.request))
 }

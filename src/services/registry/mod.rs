@@ -19,6 +19,7 @@ pub use client::{Client, ClientMetadata, ClientRegistration, ClientSecret};
 pub use resource::{ResourceRegistration, ResourceServer};
 
 use crate::clock::SharedClock;
+use crate::domain::ClientId;
 use crate::error::FieldError;
 use crate::services::audit::{changed_fields, Actor};
 use crate::store::models::{ClientRow, ClientSecretRow, NewAuditEvent, RegistryVersion, ResourceServerRow};
@@ -123,8 +124,11 @@ impl Registry {
         Ok(registry)
     }
 
-    /// The client with this id, from memory when this node has seen it.
-    pub async fn client(&self, client_id: &str) -> Result<Option<Arc<Client>>, RegistryError> {
+    /// The client with this id, from memory when this node has seen it. The id is a parsed
+    /// [`ClientId`], so text that cannot be one (a NUL byte, which PostgreSQL refuses to take)
+    /// never reaches the store: callers answer it as an unknown client (issue 10).
+    pub async fn client(&self, client_id: &ClientId) -> Result<Option<Arc<Client>>, RegistryError> {
+        let client_id = client_id.as_str();
         if let Some(cached) = self.clients.get(client_id) {
             return Ok(cached.clone());
         }
