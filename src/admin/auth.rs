@@ -4,13 +4,10 @@
 //! RFC 6750 §3 / RFC 9449 §7.1 challenges any resource server sends (docs/security.md §3).
 
 use actix_web::HttpRequest;
-use idp_verify::request::{check_origin, read_authorization, read_proof};
-use idp_verify::{ProofError, Request, Scheme, TokenError, VerifyError};
 
 use super::error::{AdminError, AdminResult};
-use crate::domain::{ClientId, ScopeSet};
-use crate::http::request_meta;
-use crate::oauth::dpop;
+use crate::domain::ScopeSet;
+use crate::http::resource_token::{self, Refused};
 use crate::services::audit::Actor;
 use crate::services::registry::ResourceRegistration;
 use crate::state::AppState;
@@ -81,13 +78,7 @@ pub fn resource_registration(state: &AppState) -> ResourceRegistration {
 /// Registers the admin API as a resource server unless it is (first start; a node racing
 /// another finds it registered).
 pub async fn register_audience(state: &AppState) -> Result<(), crate::services::registry::RegistryError> {
-    if state.registry.resource(&audience(state)).is_some() {
-        return Ok(());
-    }
-    match state.registry.create_resource(resource_registration(state), &Actor::system()).await {
-        Ok(_) | Err(crate::services::registry::RegistryError::Conflict(_)) => Ok(()),
-        Err(e) => Err(e),
-    }
+    resource_token::register_once(state, resource_registration(state)).await
 }
 
 /// The caller of an admin request, once its token has passed.
@@ -97,66 +88,19 @@ pub struct Caller {
     pub actor: Actor,
 }
 
-/// Checks the request's token for `access` to `area`: signature, issuer, audience, expiry,
-/// binding (and the DPoP proof for this request), origin, revocation, scope, and that its
-/// client is still registered and enabled.
+/// Checks the request's token for `access` to `area` (`http::resource_token` does every check
+/// of the token; this names the audience, the URL its proof must name, and the scopes).
 pub async fn caller(state: &AppState, req: &HttpRequest, area: Area, access: Access) -> AdminResult<Caller> {
-    let audience = audience(state);
-    let require_dpop = state.registry.resource(&audience).is_none_or(|r| r.require_dpop);
-    let refuse = |error: VerifyError| AdminError::Caller { error, bearer: !require_dpop };
-    let parts = Request::from_http(req);
-    let presented = read_authorization(parts.authorization).map_err(refuse)?;
-    let now = state.clock.now();
-    let issuer = state.settings.issuer.as_str();
-    let claims =
-        state.verified_tokens.verify(&state.keyring, issuer, presented.token, now).map_err(|e| refuse(e.into()))?;
-    if claims.aud != audience {
-        return Err(refuse(TokenError::WrongAudience.into()));
-    }
-    match (presented.scheme, &claims.cnf) {
-        (Scheme::Bearer, None) if require_dpop => return Err(refuse(TokenError::BearerNotAccepted.into())),
-        (Scheme::Bearer, None) => {}
-        (Scheme::Bearer, Some(_)) => return Err(refuse(TokenError::BoundTokenAsBearer.into())),
-        (Scheme::Dpop, None) => return Err(refuse(TokenError::NotBound.into())),
-        (Scheme::Dpop, Some(cnf)) => {
-            let htu = request_url(state, req);
-            let proof = read_proof(parts.dpop).map_err(|e| refuse(e.into()))?;
-            let proof = dpop::verify(state, proof, parts.method, &htu, Some(presented.token))
-                .map_err(|e| refuse(ProofError::from(e).into()))?;
-            if proof.jkt != cnf.jkt {
-                return Err(refuse(TokenError::KeyMismatch.into()));
-            }
-            if !dpop::first_use(state, &htu, &proof.jti).await.map_err(|e| refuse(unavailable(e)))? {
-                return Err(refuse(ProofError::Replayed.into()));
-            }
-        }
-    }
-    check_origin(parts.origin, &claims).map_err(|e| refuse(e.into()))?;
-    if state.revocations.is_revoked(&claims.jti).await.map_err(|e| refuse(unavailable(e)))? {
-        return Err(refuse(TokenError::Revoked.into()));
-    }
-    let granted = claims.scope.as_deref().and_then(|s| ScopeSet::parse(s).ok()).unwrap_or_else(ScopeSet::empty);
-    if !allows(&granted, area, access) {
-        let needed = match access {
-            Access::Read => format!("admin:read {}", area.scope()),
-            Access::Write => format!("admin:write {}", area.scope()),
-        };
-        return Err(refuse(VerifyError::insufficient_scope(presented.scheme, needed)));
-    }
-    // A disabled or deleted admin client loses the API at once, not when its token expires.
-    let client = match ClientId::parse(&claims.client_id) {
-        Ok(id) => state.registry.client(&id).await.map_err(|e| refuse(unavailable(e)))?,
-        Err(_) => None,
+    let needed = match access {
+        Access::Read => format!("admin:read {}", area.scope()),
+        Access::Write => format!("admin:write {}", area.scope()),
     };
-    if !client.is_some_and(|c| c.enabled) {
-        return Err(refuse(TokenError::Revoked.into()));
-    }
-    let meta = request_meta(req);
-    let actor = match claims.sub == claims.client_id {
-        true => Actor::client(&claims.client_id, meta),
-        false => Actor::user(&claims.sub, meta),
-    };
-    Ok(Caller { actor })
+    let htu = request_url(state, req);
+    let checked =
+        resource_token::check(state, req, &audience(state), &htu, |granted| allows(granted, area, access), &needed)
+            .await
+            .map_err(|Refused { error, bearer }| AdminError::Caller { error, bearer })?;
+    Ok(Caller { actor: checked.actor })
 }
 
 /// The origin callers reach the admin listener at (`admin_url`), set on that listener only.
@@ -171,10 +115,6 @@ fn request_url(state: &AppState, req: &HttpRequest) -> String {
         Some(origin) => format!("{}{}", origin.0, req.path()),
         None => format!("{}{}", state.settings.issuer.origin(), req.path()),
     }
-}
-
-fn unavailable(error: impl std::fmt::Display) -> VerifyError {
-    VerifyError::Unavailable(error.to_string())
 }
 
 #[cfg(test)]

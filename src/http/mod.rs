@@ -1,9 +1,12 @@
 //! What the HTTP edges share below themselves: CORS for the client-called endpoints, reading a
-//! bounded form body, and the HTML page shell (CSP, templates, same-origin form checks).
+//! bounded form body, the HTML page shell (CSP, templates, same-origin form checks), DPoP proof
+//! checks, and the token check of the provider's own resource servers (admin API, SCIM).
 
 pub mod cors;
+pub mod dpop;
 pub mod form;
 pub mod pages;
+pub mod resource_token;
 pub mod session;
 
 use actix_web::{HttpMessage, HttpRequest};

@@ -1,17 +1,13 @@
 //! DPoP at this server's endpoints (RFC 9449 §4.3, §8): one proof header, every check of the
 //! proof, a server nonce valid on every node, and each `jti` accepted once across the cluster.
 
-use std::time::Duration;
-
 use actix_web::HttpRequest;
 
-use idp_verify::dpop::{verify_proof, DpopError, ProofCheck, VerifiedProof, MAX_FUTURE};
+use idp_verify::dpop::VerifiedProof;
 
 use crate::error::OAuthError;
+pub use crate::http::dpop::{first_use, verify};
 use crate::state::AppState;
-use crate::store::hot::{keyspaces, HashedKey, HotStoreError, Keyspace, Marker};
-
-const PROOF_IDS: Keyspace<Marker> = Keyspace::of(&keyspaces::DPOP_PROOF_ID);
 
 /// Checks the `DPoP` header of a request to `htu` with `method`. `None` when there is no proof
 /// and none is `required`.
@@ -51,31 +47,4 @@ pub async fn check_proof(
         return Err(OAuthError::invalid_dpop_proof("the DPoP proof was already used"));
     }
     Ok(Some(verified))
-}
-
-/// Every check of RFC 9449 §4.3 on a proof for `method` `htu` (and `access_token`'s `ath`),
-/// with this provider's window for `iat`. Nonce and replay are the caller's next steps.
-pub fn verify(
-    state: &AppState,
-    proof: &str,
-    method: &str,
-    htu: &str,
-    access_token: Option<&str>,
-) -> Result<VerifiedProof, DpopError> {
-    let check = ProofCheck {
-        method,
-        expected_htu: htu,
-        now: state.clock.now(),
-        max_age: state.settings.dpop.proof_max_age.as_secs() as i64,
-        max_future: MAX_FUTURE,
-        access_token,
-    };
-    verify_proof(proof, &check)
-}
-
-/// RFC 9449 §11.1: `true` the first time a proof `jti` is seen for `htu` on any node; it is
-/// remembered for as long as its proof could be accepted.
-pub async fn first_use(state: &AppState, htu: &str, jti: &str) -> Result<bool, HotStoreError> {
-    let ttl = Duration::from_secs((state.settings.dpop.proof_max_age.as_secs() as i64 + MAX_FUTURE) as u64);
-    PROOF_IDS.first_use(state.hot.as_ref(), &HashedKey::of_parts(&[htu, jti]), ttl).await
 }

@@ -48,7 +48,7 @@ keyspaces! {
         holds "what a redeemed code issued, so a replay revokes it (RFC 6749 §4.1.2)";
     /// `oauth::par`.
     PUSHED_REQUEST = "par", lives "60 s (RFC 9126 §2.2)", holds "a pushed authorization request";
-    /// `oauth::dpop`.
+    /// `http::dpop` (the token endpoint, PAR, userinfo, the admin API, SCIM).
     DPOP_PROOF_ID = "dpop-jti", lives "the proof's acceptance window (max age + future skew)",
         holds "a marker: this proof jti was accepted at this endpoint (RFC 9449 §11.1)";
     /// `oauth::client_auth`.
