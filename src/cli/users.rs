@@ -32,7 +32,16 @@ pub async fn run(command: UsersCommand, state: AppState) -> anyhow::Result<()> {
             json,
         } => {
             let password = if password_stdin { Some(password_from_stdin()?) } else { None };
-            let new = NewUser { username, email, email_verified, name, given_name, family_name, password };
+            let new = NewUser {
+                username,
+                email,
+                email_verified,
+                name,
+                given_name,
+                family_name,
+                password,
+                ..Default::default()
+            };
             let user = state.users.create(new, &Actor::cli()).await.map_err(explain)?;
             if json {
                 print_json(&user)?;

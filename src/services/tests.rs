@@ -97,6 +97,8 @@ fn user(f: &Fixture) -> User {
         name: None,
         given_name: None,
         family_name: None,
+        display_name: None,
+        external_id: None,
         enabled: true,
         has_password: false,
         created_at: 0,

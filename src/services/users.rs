@@ -12,6 +12,8 @@ use crate::clock::SharedClock;
 use crate::error::FieldError;
 use crate::services::audit::{changed_fields, Actor};
 use crate::services::refresh_families::RefreshFamilies;
+/// What a search of users says (built by the SCIM edge from a filter, run as one diesel query).
+pub use crate::store::models::user::{TextMatch, TimeMatch, UserCondition, UserSort, UserText, UserTime};
 use crate::store::models::{NewAuditEvent, UserRow};
 use crate::store::{Db, StoreError};
 
@@ -117,6 +119,12 @@ pub struct User {
     pub name: Option<String>,
     pub given_name: Option<String>,
     pub family_name: Option<String>,
+    /// The name shown for the user, beside the full `name` (SCIM `displayName`).
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The provisioning system's id of the user (SCIM `externalId`), kept as sent.
+    #[serde(default)]
+    pub external_id: Option<String>,
     pub enabled: bool,
     /// Whether the user can sign in with a password (a user provisioned without one cannot).
     #[serde(default)]
@@ -135,6 +143,8 @@ impl User {
             name: self.name.clone(),
             given_name: self.given_name.clone(),
             family_name: self.family_name.clone(),
+            display_name: self.display_name.clone(),
+            external_id: self.external_id.clone(),
         }
     }
 
@@ -155,6 +165,8 @@ impl From<UserRow> for User {
             name: row.name,
             given_name: row.given_name,
             family_name: row.family_name,
+            display_name: row.display_name,
+            external_id: row.external_id,
             enabled: row.enabled,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -164,7 +176,7 @@ impl From<UserRow> for User {
 
 /// A new user: the admin API's body (and the CLI's flags). Without a password the user cannot
 /// sign in with one until an operator sets it.
-#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// 1 to 64 characters: letters, digits and `. _ - @ +`; case-insensitive (kept lowercase).
@@ -179,10 +191,41 @@ pub struct NewUser {
     pub given_name: Option<String>,
     #[serde(default)]
     pub family_name: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The provisioning system's id of the user (at most 255 characters, kept as sent).
+    #[serde(default)]
+    pub external_id: Option<String>,
     /// At least 8 characters, at most 1024 bytes; stored only as an argon2id hash.
     #[serde(default)]
     #[schema(value_type = Option<String>, format = Password)]
     pub password: Option<Password>,
+    /// Whether the user may sign in from the start (default `true`): a user provisioned
+    /// ahead of their first day is created disabled.
+    #[serde(default = "enabled_by_default")]
+    #[schema(default = true)]
+    pub enabled: bool,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+impl Default for NewUser {
+    fn default() -> Self {
+        Self {
+            username: String::new(),
+            email: None,
+            email_verified: false,
+            name: None,
+            given_name: None,
+            family_name: None,
+            display_name: None,
+            external_id: None,
+            password: None,
+            enabled: true,
+        }
+    }
 }
 
 /// What an operator may change of a user (not the password, which has its own call, and not
@@ -201,6 +244,29 @@ pub struct UserProfile {
     pub given_name: Option<String>,
     #[serde(default)]
     pub family_name: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The provisioning system's id of the user (at most 255 characters, kept as sent).
+    #[serde(default)]
+    pub external_id: Option<String>,
+}
+
+/// A change of a user as a whole (SCIM's `PUT`, and its `PATCH` once applied): the profile
+/// replaces the current one; `enabled` and `password` change only when they say so.
+#[derive(Debug, Clone)]
+pub struct UserUpdate {
+    pub profile: UserProfile,
+    pub enabled: Option<bool>,
+    pub password: PasswordChange,
+}
+
+/// What a change does to a user's password.
+#[derive(Debug, Clone)]
+pub enum PasswordChange {
+    Keep,
+    Set(Password),
+    /// The user can no longer sign in with a password (until one is set).
+    Remove,
 }
 
 /// Usernames are case-insensitive: stored and looked up in lowercase.
@@ -233,6 +299,17 @@ fn validate_text(field: &str, value: Option<String>) -> Result<Option<String>, U
     }
 }
 
+/// An id another system gave the user: kept as sent (compared with case), at most 255
+/// characters without control characters.
+fn validate_external_id(value: Option<String>) -> Result<Option<String>, UserError> {
+    match value.filter(|v| !v.trim().is_empty()) {
+        Some(v) if v.chars().count() > 255 || v.chars().any(char::is_control) => {
+            Err(UserError::invalid("external_id", "at most 255 characters without control characters"))
+        }
+        other => Ok(other),
+    }
+}
+
 /// The row of user `user_id` with `profile`, checked; no password, enabled.
 fn profile_row(user_id: &str, profile: UserProfile, created_at: i64) -> Result<UserRow, UserError> {
     Ok(UserRow {
@@ -243,6 +320,8 @@ fn profile_row(user_id: &str, profile: UserProfile, created_at: i64) -> Result<U
         name: validate_text("name", profile.name)?,
         given_name: validate_text("given_name", profile.given_name)?,
         family_name: validate_text("family_name", profile.family_name)?,
+        display_name: validate_text("display_name", profile.display_name)?,
+        external_id: validate_external_id(profile.external_id)?,
         password_hash: None,
         enabled: true,
         created_at,
@@ -390,13 +469,16 @@ impl Users {
             name: new.name,
             given_name: new.given_name,
             family_name: new.family_name,
+            display_name: new.display_name,
+            external_id: new.external_id,
         };
         let mut row = profile_row(&user_id, profile, now)?;
         row.password_hash = new.password.as_ref().map(hash).transpose()?;
+        row.enabled = new.enabled;
         let audit = NewAuditEvent {
             user_id: Some(user_id.clone()),
             ..by.event(now, "user.create", format!("user:{user_id}"))
-                .detail(serde_json::json!({ "has_password": row.password_hash.is_some() }))
+                .detail(serde_json::json!({ "has_password": row.password_hash.is_some(), "enabled": row.enabled }))
         };
         self.db.write_audited(&audit, |conn| row.insert(conn))?;
         Ok(row.into())
@@ -412,12 +494,25 @@ impl Users {
         by: &Actor,
         change: impl FnOnce(&mut UserRow) -> Result<(), UserError>,
     ) -> Result<User, UserError> {
+        self.change_from(user_id, if_match, action, by, change).map(|(_, after)| after)
+    }
+
+    /// As [`Users::change`], with the user as it was before the change.
+    fn change_from(
+        &self,
+        user_id: &str,
+        if_match: Option<&str>,
+        action: &str,
+        by: &Actor,
+        change: impl FnOnce(&mut UserRow) -> Result<(), UserError>,
+    ) -> Result<(User, User), UserError> {
         use diesel::Connection;
         let now = self.clock.now();
         let updated = self.db.run_blocking(|conn| {
             Ok(conn.transaction::<_, UserError, _>(|conn| {
                 let mut row = UserRow::find(conn, user_id)?.ok_or(UserError::NotFound)?;
                 let before = User::from(row.clone());
+                let password_before = row.password_hash.clone();
                 if let Some(list) = if_match {
                     let current = before.etag();
                     if !list.split(',').map(str::trim).any(|tag| tag == "*" || tag == current) {
@@ -427,20 +522,26 @@ impl Users {
                 change(&mut row)?;
                 row.updated_at = now;
                 let after = User::from(row.clone());
-                let changed = changed_fields(
+                let mut changed = changed_fields(
                     &serde_json::to_value(before.profile()).unwrap_or_default(),
                     &serde_json::to_value(after.profile()).unwrap_or_default(),
                 );
+                if before.enabled != after.enabled {
+                    changed.push("enabled".into());
+                }
+                if password_before != row.password_hash {
+                    changed.push("password".into());
+                }
                 let audit = NewAuditEvent {
                     user_id: Some(row.user_id.clone()),
                     ..by.event(now, action, format!("user:{user_id}")).detail(serde_json::json!({ "changed": changed }))
                 };
                 row.update(conn)?;
                 audit.insert(conn)?;
-                Ok(row)
+                Ok((before, after))
             }))
         })??;
-        Ok(updated.into())
+        Ok(updated)
     }
 
     /// Replaces what an operator may change of a user when `if_match` holds.
@@ -460,6 +561,41 @@ impl Users {
             })
         })
         .await
+    }
+
+    /// Replaces the profile, and changes whether the user is enabled and their password, in one
+    /// audited write when `if_match` holds (SCIM's `PUT` and `PATCH`). Disabling revokes the
+    /// user's grants, as [`Users::set_enabled`] does. Returns the user and how many grants were
+    /// revoked.
+    pub async fn update(
+        &self,
+        user_id: &str,
+        update: UserUpdate,
+        if_match: Option<String>,
+        by: &Actor,
+    ) -> Result<(User, usize), UserError> {
+        let (id, by) = (user_id.to_owned(), by.clone());
+        let (before, user) = self
+            .blocking(move |users| {
+                let hashed = match &update.password {
+                    PasswordChange::Set(password) => Some(hash(password)?),
+                    PasswordChange::Keep | PasswordChange::Remove => None,
+                };
+                // The detail's `changed` names `enabled` and `password` when they changed.
+                users.change_from(&id, if_match.as_deref(), "user.update", &by, |row| {
+                    let changed = profile_row(&row.user_id, update.profile, row.created_at)?;
+                    let password_hash = match update.password {
+                        PasswordChange::Keep => row.password_hash.take(),
+                        PasswordChange::Set(_) => hashed,
+                        PasswordChange::Remove => None,
+                    };
+                    *row = UserRow { password_hash, enabled: update.enabled.unwrap_or(row.enabled), ..changed };
+                    Ok(())
+                })
+            })
+            .await?;
+        let revoked = if before.enabled && !user.enabled { self.families.revoke_user(&user.user_id).await? } else { 0 };
+        Ok((user, revoked))
     }
 
     pub async fn set_password(&self, user_id: &str, password: Password, by: &Actor) -> Result<User, UserError> {
@@ -523,6 +659,20 @@ impl Users {
         let prefix = prefix.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty());
         let rows = self.db.run(move |conn| UserRow::page(conn, prefix.as_deref(), after.as_deref(), limit)).await?;
         Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    /// The users `condition` holds for, sorted by `order` (ascending unless its flag says
+    /// descending; then by id), `limit` of them after skipping `offset`, and how many match.
+    pub async fn search(
+        &self,
+        condition: UserCondition,
+        order: Option<(UserSort, bool)>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<User>), UserError> {
+        let (total, rows) =
+            self.db.run(move |conn| UserRow::search(conn, &condition, order, offset.max(0), limit.max(0))).await?;
+        Ok((total, rows.into_iter().map(User::from).collect()))
     }
 
     /// The user with this username.

@@ -65,6 +65,8 @@ diesel::table! {
         enabled -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        external_id -> Nullable<Text>,
+        display_name -> Nullable<Text>,
     }
 }
 
