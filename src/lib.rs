@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod oauth;
 pub mod ops;
+pub mod scim;
 pub mod services;
 pub mod session;
 pub mod startup;

@@ -17,6 +17,7 @@ use crate::error::Problem;
 use crate::http::pages;
 use crate::oauth::{authorize, discovery, introspect, jwks, par, revoke, token, userinfo};
 use crate::ops;
+use crate::scim;
 use crate::services::keys::KEYS_CHANNEL;
 use crate::services::registry::REGISTRY_CHANNEL;
 use crate::session;
@@ -48,6 +49,7 @@ impl Application {
         let workers = settings.workers;
         let state = AppState::connect(settings, clock).await?;
         admin::auth::register_audience(&state).await.map_err(|e| StartupError::Database(e.to_string()))?;
+        scim::auth::register_audience(&state).await.map_err(|e| StartupError::Database(e.to_string()))?;
         let listener = match listener {
             Some(listener) => listener,
             None => TcpListener::bind(listen).map_err(StartupError::Listen)?,
@@ -255,6 +257,9 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str, with_admin: bool) {
                     cfg.service(web::scope(admin::BASE_PATH).configure(admin::routes));
                 }
             })
+            // SCIM provisioning: its own error shape (RFC 7644 §3.12) for any path under it; no
+            // CORS. Always on this listener: HR systems reach the provider where users do.
+            .service(web::scope(scim::BASE_PATH).configure(scim::routes).default_service(web::to(scim::not_found)))
             .service(web::resource("/healthz").route(get_or_head().to(ops::healthz)).default_service(not_allowed()))
             .service(web::resource("/readyz").route(get_or_head().to(ops::readyz)).default_service(not_allowed()))
             .service(web::resource("/metrics").route(get_or_head().to(ops::metrics)).default_service(not_allowed())),

@@ -12,7 +12,7 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("services", &["services"]),
     ("state", &["state"]),
     ("edge helpers", &["http"]),
-    ("edges", &["oauth", "session", "admin", "ops", "cli"]),
+    ("edges", &["oauth", "session", "admin", "scim", "ops", "cli"]),
     ("assembly", &["startup", "lib"]),
 ];
 

@@ -22,6 +22,7 @@ mod introspection;
 mod logout;
 mod par;
 mod refresh;
+mod scim;
 mod startup;
 mod tokens;
 mod users;
@@ -46,6 +47,7 @@ fn main() {
         logout::tests(),
         par::tests(),
         refresh::tests(),
+        scim::tests(),
         startup::tests(),
         tokens::tests(),
         users::tests(),

@@ -13,6 +13,7 @@ pub mod harness;
 pub mod oauth;
 pub mod provider;
 pub mod proxy;
+pub mod scim;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
