@@ -15,6 +15,7 @@ use crate::services::access_tokens::Revocations;
 use crate::services::audit::AuditLog;
 use crate::services::codes::Codes;
 use crate::services::consents::Consents;
+use crate::services::groups::Groups;
 use crate::services::keys::{Keyring, KeyringError};
 use crate::services::refresh_families::{RefreshFamilies, RefreshPolicy};
 use crate::services::registry::Registry;
@@ -54,6 +55,7 @@ pub struct AppState {
     pub refresh_families: RefreshFamilies,
     pub codes: Codes,
     pub consents: Consents,
+    pub groups: Groups,
     pub sign_in_limits: SignInLimits,
     pub endpoints: Arc<Endpoints>,
     pub clock: SharedClock,
@@ -142,6 +144,7 @@ impl AppState {
         Ok(Self {
             users: Users::new(db.clone(), clock.clone(), refresh_families.clone()),
             sign_in_limits: SignInLimits::new(hot.clone()),
+            groups: Groups::new(db.clone(), clock.clone()),
             revocations,
             refresh_families,
             codes,

@@ -75,6 +75,7 @@ pub fn resource_registration(state: &AppState) -> ResourceRegistration {
         scopes: SCOPES.iter().map(|s| (*s).to_owned()).collect(),
         access_token_lifetime: None,
         require_dpop: true,
+        include_groups: false,
     }
 }
 

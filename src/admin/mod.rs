@@ -9,6 +9,7 @@ pub mod auth;
 mod body;
 mod clients;
 mod error;
+mod groups;
 pub mod openapi;
 mod page;
 mod resources;
@@ -26,6 +27,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     clients::routes(cfg);
     resources::routes(cfg);
     users::routes(cfg);
+    groups::routes(cfg);
 }
 
 /// The path the admin API is served under (after the issuer's own path).

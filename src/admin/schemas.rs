@@ -4,6 +4,7 @@
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::ToSchema;
 
+use crate::services::groups::Group;
 use crate::services::registry::{ClientMetadata, ResourceServer};
 use crate::services::users::User;
 
@@ -79,5 +80,13 @@ problem_responses! {
 #[allow(dead_code)]
 pub struct UserPage {
     items: Vec<User>,
+    next: Option<String>,
+}
+
+/// A page of groups.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct GroupPage {
+    items: Vec<Group>,
     next: Option<String>,
 }

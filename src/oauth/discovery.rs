@@ -58,7 +58,7 @@ pub fn document(settings: &Settings) -> Value {
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "sid", "azp",
-            "name", "given_name", "family_name", "preferred_username", "updated_at", "email", "email_verified"
+            "name", "given_name", "family_name", "preferred_username", "updated_at", "email", "email_verified", "groups"
         ],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "request_parameter_supported": false,

@@ -410,6 +410,10 @@ async fn the_openapi_document_names_every_route_and_needs_no_token(backend: Back
         ("/users/{user_id}/unlock", &["post"]),
         ("/users/{user_id}/consents", &["get"]),
         ("/users/{user_id}/consents/{client_id}", &["delete"]),
+        ("/groups", &["get", "post"]),
+        ("/groups/{group_id}", &["get", "patch", "delete"]),
+        ("/groups/{group_id}/members", &["get", "post"]),
+        ("/groups/{group_id}/members/{user_id}", &["delete"]),
     ] {
         for method in methods {
             assert!(paths[path].get(*method).is_some(), "{method} {path} is documented");

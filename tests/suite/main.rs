@@ -16,6 +16,7 @@ mod authorization_code;
 mod docs;
 mod dpop;
 mod foundation;
+mod groups;
 mod hot_store;
 mod interop;
 mod introspection;
@@ -40,6 +41,7 @@ fn main() {
         docs::tests(),
         dpop::tests(),
         foundation::tests(),
+        groups::tests(),
         hot_store::tests(),
         interop::tests(),
         introspection::tests(),

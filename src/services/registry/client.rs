@@ -16,8 +16,9 @@ use crate::domain::{
 };
 use crate::store::models::{ClientRow, ClientSecretRow};
 
-/// Scopes of OpenID Connect itself, which no resource server has to list.
-pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+/// Scopes of OpenID Connect itself, which no resource server has to list, and `groups`, which
+/// releases the user's group names (ID token, userinfo, and opted-in resource servers' tokens).
+pub const OIDC_SCOPES: [&str; 5] = ["openid", "profile", "email", "offline_access", "groups"];
 
 /// A client secret: `idp_cs_` and 256 random bits, shown once.
 #[derive(Clone)]
