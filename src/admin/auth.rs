@@ -153,11 +153,22 @@ pub async fn caller(state: &AppState, req: &HttpRequest, area: Area, access: Acc
         return Err(refuse(TokenError::Revoked.into()));
     }
     let meta = request_meta(req);
-    let actor = match claims.sub == claims.client_id {
-        true => Actor::client(&claims.client_id, meta),
-        false => Actor::user(&claims.sub, meta),
-    };
-    Ok(Caller { actor })
+    if claims.sub == claims.client_id {
+        return Ok(Caller { actor: Actor::client(&claims.client_id, meta) });
+    }
+    // A person's token: scopes a client may ask for are not enough, since any user of that
+    // client could consent to them; the person must be an enabled member of the admin group.
+    let user = state.users.find(&claims.sub).await.map_err(|e| refuse(unavailable(e)))?;
+    if !user.is_some_and(|u| u.enabled) {
+        return Err(refuse(TokenError::Revoked.into()));
+    }
+    let groups = state.groups.names_of(&claims.sub).await.map_err(|e| refuse(unavailable(e)))?;
+    if !groups.contains(&state.settings.admin_group) {
+        let refusal = crate::error::Problem::new(actix_web::http::StatusCode::FORBIDDEN, "Forbidden")
+            .with_detail("the signed-in person is not a member of the admin group");
+        return Err(refusal.into());
+    }
+    Ok(Caller { actor: Actor::user(&claims.sub, meta) })
 }
 
 /// The origin callers reach the admin listener at (`admin_url`), set on that listener only.

@@ -10,6 +10,7 @@ impl Default for RawSettings {
             listen: "127.0.0.1:8080".into(),
             admin_listen: None,
             admin_url: None,
+            admin_group: "idp-admins".into(),
             database_url: "sqlite://./data/idp.db".into(),
             database_pool_size: 10,
             redis_url: None,

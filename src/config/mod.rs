@@ -46,6 +46,10 @@ pub struct Settings {
     /// listener at: what their DPoP proofs name as `htu`. Default `http://<admin_listen>`;
     /// required when `admin_listen` binds every interface.
     pub admin_url: Option<String>,
+    /// `admin_group` / `IDP_ADMIN_GROUP`: the group a person must be in for a token issued to
+    /// them (code flow) to reach the admin API; a client's own tokens (client_credentials) need
+    /// only their scopes. Default `idp-admins`.
+    pub admin_group: String,
     /// `database_url` / `IDP_DATABASE_URL`: `postgres://…` (production) or `sqlite://PATH` (the
     /// embedded default, `sqlite://./data/idp.db`).
     pub database: DatabaseUrl,

@@ -17,6 +17,7 @@ pub(super) struct RawSettings {
     pub admin_listen: Option<String>,
     /// Absent: `http://<admin_listen>`.
     pub admin_url: Option<String>,
+    pub admin_group: String,
     pub database_url: String,
     pub database_pool_size: i64,
     /// Absent or empty: the in-process store.

@@ -48,6 +48,10 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
             Some(url.origin().ascii_serialization())
         }
     };
+    let admin_group = raw.admin_group.trim().to_owned();
+    if admin_group.is_empty() || admin_group.chars().count() > 100 || admin_group.chars().any(char::is_control) {
+        return Err(ConfigError::new("admin_group", "must be a group name: 1 to 100 characters"));
+    }
     let database = DatabaseUrl::parse(&raw.database_url).map_err(|e| ConfigError::new("database_url", e))?;
     let database_pool_size = match raw.database_pool_size {
         n @ 1..=1000 => n as u32,
@@ -144,6 +148,7 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         listen,
         admin_listen,
         admin_url,
+        admin_group,
         database,
         database_pool_size,
         redis_url,

@@ -27,7 +27,8 @@ crate::suite_tests! {
         tokens_of_the_wrong_audience_scope_or_binding_are_refused_with_a_challenge,
         every_change_is_audited_with_its_actor_and_changed_fields,
         the_openapi_document_names_every_route_and_needs_no_token,
-        with_admin_listen_the_api_is_served_there_only;
+        with_admin_listen_the_api_is_served_there_only,
+        a_person_reaches_the_admin_api_only_as_an_enabled_member_of_the_admin_group;
     sync_test:
         the_cli_and_the_api_refuse_the_same_input_with_the_same_message;
 }
@@ -468,5 +469,41 @@ async fn with_admin_listen_the_api_is_served_there_only(backend: Backend) {
     };
     assert_eq!(call(url.clone()).await, 200, "a proof for the admin listener's URL");
     assert_eq!(call(app.url("/admin/v1/clients")).await, 401, "a proof for the public URL is for another server");
+    app.stop().await;
+}
+
+async fn a_person_reaches_the_admin_api_only_as_an_enabled_member_of_the_admin_group(backend: Backend) {
+    use crate::common::browser::{token_body, web_app_registration};
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    let audience = app.admin_audience();
+    // An operator console: a web app for the admin audience. Bearer here, to keep to the point.
+    let admin_api = app.state.registry.resource(&audience).unwrap();
+    let relaxed = idp::services::registry::ResourceRegistration { require_dpop: false, ..admin_api.registration() };
+    app.state.registry.update_resource(&audience, relaxed, None, &Actor::cli()).await.unwrap();
+    let console = app
+        .register_client(ClientRegistration {
+            resources: vec![audience.clone()],
+            scope: "openid admin:read".into(),
+            ..web_app_registration()
+        })
+        .await;
+    let alice = app.create_user("alice").await;
+    let person_token = {
+        let code = app.code_for(&console, "alice", &[("scope", "openid admin:read"), ("resource", &audience)]).await;
+        let body = token_body(app.exchange(&console, &code, &[("resource", &audience)]).await).await;
+        body["access_token"].as_str().unwrap().to_owned()
+    };
+    let call = || app.http.get(app.url("/admin/v1/clients")).bearer_auth(&person_token).send();
+    let outsider = call().await.unwrap();
+    assert_eq!(outsider.status(), 403, "consenting to admin scopes is not enough");
+    assert_eq!(outsider.headers()["content-type"], "application/problem+json");
+
+    let admins = app.state.groups.create("idp-admins", &Actor::cli()).await.unwrap();
+    app.state.groups.add_member(&admins.group_id, &alice.user_id, &Actor::cli()).await.unwrap();
+    assert_eq!(call().await.unwrap().status(), 200, "a member of the admin group");
+
+    app.state.users.set_enabled(&alice.user_id, false, &Actor::cli()).await.unwrap();
+    assert_eq!(call().await.unwrap().status(), 401, "a disabled person's token stops at once");
     app.stop().await;
 }
