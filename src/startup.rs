@@ -15,7 +15,7 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::error::Problem;
 use crate::http::pages;
-use crate::oauth::{authorize, discovery, introspect, jwks, par, revoke, token, userinfo};
+use crate::oauth::{authorize, discovery, introspect, jwks, par, registration, revoke, token, userinfo};
 use crate::ops;
 use crate::services::keys::KEYS_CHANNEL;
 use crate::services::registry::REGISTRY_CHANNEL;
@@ -209,6 +209,17 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str, with_admin: bool) {
                 web::resource("/par")
                     .route(web::post().to(par::push))
                     .route(web::method(actix_web::http::Method::OPTIONS).to(token::preflight))
+                    .default_service(not_allowed()),
+            )
+            // RFC 7591 / RFC 7592: clients call these server to server; no CORS.
+            .service(
+                web::resource("/register").route(web::post().to(registration::register)).default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/register/{client_id}")
+                    .route(web::get().to(registration::read))
+                    .route(web::put().to(registration::update))
+                    .route(web::delete().to(registration::delete))
                     .default_service(not_allowed()),
             )
             .service(

@@ -18,6 +18,7 @@ use crate::services::consents::Consents;
 use crate::services::groups::Groups;
 use crate::services::keys::{Keyring, KeyringError};
 use crate::services::refresh_families::{RefreshFamilies, RefreshPolicy};
+use crate::services::registration::DynamicRegistration;
 use crate::services::registry::Registry;
 use crate::services::sign_in_limits::SignInLimits;
 use crate::services::users::Users;
@@ -56,6 +57,7 @@ pub struct AppState {
     pub codes: Codes,
     pub consents: Consents,
     pub groups: Groups,
+    pub registration: DynamicRegistration,
     pub sign_in_limits: SignInLimits,
     pub endpoints: Arc<Endpoints>,
     pub clock: SharedClock,
@@ -145,6 +147,12 @@ impl AppState {
             users: Users::new(db.clone(), clock.clone(), refresh_families.clone()),
             sign_in_limits: SignInLimits::new(hot.clone()),
             groups: Groups::new(db.clone(), clock.clone()),
+            registration: DynamicRegistration::new(
+                db.clone(),
+                registry.clone(),
+                clock.clone(),
+                settings.registration.clone(),
+            ),
             revocations,
             refresh_families,
             codes,

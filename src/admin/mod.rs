@@ -12,6 +12,7 @@ mod error;
 mod groups;
 pub mod openapi;
 mod page;
+mod registration;
 mod resources;
 mod schemas;
 mod users;
@@ -28,6 +29,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     resources::routes(cfg);
     users::routes(cfg);
     groups::routes(cfg);
+    registration::routes(cfg);
 }
 
 /// The path the admin API is served under (after the issuer's own path).

@@ -11,7 +11,7 @@ use super::schemas::{
     BadRequest, ClientPage, Conflict, FieldErrorDocument, Forbidden, GroupPage, NotFound, PreconditionFailed, Problem,
     ResourceServerPage, Unauthorized, UnsupportedMediaType, UserPage,
 };
-use super::{auth, clients, groups, resources, users};
+use super::{auth, clients, groups, registration, resources, users};
 use crate::services::consents::GrantedConsent;
 use crate::services::groups::Group;
 use crate::services::registry::{ClientMetadata, ClientRegistration, ResourceRegistration, ResourceServer};
@@ -33,13 +33,15 @@ is registered otherwise. Errors are RFC 9457 problems (`application/problem+json
         users::enable, users::disable, users::unlock, users::consents, users::withdraw_consent,
         groups::create, groups::list, groups::read, groups::rename, groups::delete, groups::members,
         groups::add_member, groups::remove_member,
+        registration::mint,
     ),
     components(
         schemas(Problem, FieldErrorDocument, ClientRegistration, ClientMetadata, ClientPage,
             clients::SecretRotation, clients::IssuedSecret, ResourceRegistration, ResourceServer,
             ResourceServerPage, NewUser, User, UserProfile, UserPage, users::NewPassword,
             users::EnabledChange, users::ConsentWithdrawal, GrantedConsent, Group, GroupPage,
-            groups::GroupName, groups::NewMember, groups::Member, groups::MemberPage),
+            groups::GroupName, groups::NewMember, groups::Member, groups::MemberPage,
+            registration::InitialTokenRequest, registration::InitialToken),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
             UnsupportedMediaType),
     ),
@@ -49,6 +51,7 @@ is registered otherwise. Errors are RFC 9457 problems (`application/problem+json
         (name = "resource servers", description = "The audiences tokens are issued for"),
         (name = "users", description = "People who sign in, their consents and sign-in locks"),
         (name = "groups", description = "Named sets of users, released to apps as the groups claim"),
+        (name = "registration", description = "Dynamic client registration (RFC 7591): initial access tokens"),
     )
 )]
 pub struct AdminApi;

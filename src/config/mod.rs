@@ -78,6 +78,30 @@ pub struct Settings {
     pub sessions: SessionSettings,
     /// `[client_auth]`: client authentication at the token endpoints.
     pub client_auth: ClientAuthSettings,
+    /// `[registration]`: dynamic client registration (RFC 7591, RFC 7592).
+    pub registration: RegistrationSettings,
+}
+
+/// `[registration]` section: what a client may register itself as, with an initial access
+/// token minted through the admin API. Lists are space-separated.
+#[derive(Debug, Clone)]
+pub struct RegistrationSettings {
+    /// `registration.enabled` / `IDP_REGISTRATION__ENABLED`: serve `/register` (RFC 7591) and
+    /// `/register/{client_id}` (RFC 7592). Default `false`.
+    pub enabled: bool,
+    /// `registration.allowed_grant_types` / `IDP_REGISTRATION__ALLOWED_GRANT_TYPES`: default
+    /// `authorization_code refresh_token`.
+    pub allowed_grant_types: Vec<String>,
+    /// `registration.allowed_scopes` / `IDP_REGISTRATION__ALLOWED_SCOPES`: default `openid
+    /// profile email offline_access`.
+    pub allowed_scopes: Vec<String>,
+    /// `registration.allowed_resources` / `IDP_REGISTRATION__ALLOWED_RESOURCES`: resource
+    /// servers a registered client may ask for. Default none.
+    pub allowed_resources: Vec<String>,
+    /// `registration.allowed_redirect_schemes` / `IDP_REGISTRATION__ALLOWED_REDIRECT_SCHEMES`:
+    /// `https`, `http` (loopback only, for native apps), private-use schemes by name. Default
+    /// `https http`.
+    pub allowed_redirect_schemes: Vec<String>,
 }
 
 /// `[client_auth]` section.

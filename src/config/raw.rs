@@ -32,6 +32,17 @@ pub(super) struct RawSettings {
     pub dpop: RawDpop,
     pub sessions: RawSessions,
     pub client_auth: RawClientAuth,
+    pub registration: RawRegistration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table of settings")]
+pub(super) struct RawRegistration {
+    pub enabled: bool,
+    pub allowed_grant_types: String,
+    pub allowed_scopes: String,
+    pub allowed_resources: String,
+    pub allowed_redirect_schemes: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -27,6 +27,15 @@ impl Metadata {
 }
 
 pub fn document(settings: &Settings) -> Value {
+    let mut document = fixed_document(settings);
+    if settings.registration.enabled {
+        // RFC 8414 §2: present only when clients may register themselves.
+        document["registration_endpoint"] = Value::String(settings.issuer.endpoint("/register"));
+    }
+    document
+}
+
+fn fixed_document(settings: &Settings) -> Value {
     let issuer = &settings.issuer;
     // From the enums the code dispatches on, so an added grant or method cannot be forgotten
     // here. `none` is how public clients register; it is not a way to authenticate.

@@ -11,6 +11,7 @@ pub mod groups;
 pub mod keys;
 pub mod merge_patch;
 pub mod refresh_families;
+pub mod registration;
 pub mod registry;
 pub mod sign_in_limits;
 pub mod users;

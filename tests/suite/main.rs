@@ -23,6 +23,7 @@ mod introspection;
 mod logout;
 mod par;
 mod refresh;
+mod registration;
 mod startup;
 mod tokens;
 mod users;
@@ -48,6 +49,7 @@ fn main() {
         logout::tests(),
         par::tests(),
         refresh::tests(),
+        registration::tests(),
         startup::tests(),
         tokens::tests(),
         users::tests(),
