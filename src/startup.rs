@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
 use tokio::sync::watch;
 
@@ -193,6 +193,7 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
             // The operator API: its own error shapes and no CORS (docs/security.md §2).
             .service(
                 web::scope(admin::BASE_PATH)
+                    .wrap(ErrorHandlers::new().default_handler(admin::problems_only))
                     .configure(admin::routes)
                     .default_service(web::to(|| async { Problem::not_found() })),
             )

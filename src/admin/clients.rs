@@ -62,9 +62,10 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, body: web::Byt
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
     ))]
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, query: web::Query<PageQuery>) -> AdminResult {
+pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> AdminResult {
     caller(&state, &req, Area::Clients, Access::Read).await?;
-    let limit = query.limit()?;
+    let query = PageQuery::from_request(&req)?;
+    let limit = query.limit();
     let after: Option<String> = query.after()?;
     let clients = state.registry.clients_page(after, limit + 1).await?;
     let items: Vec<ClientMetadata> = clients.iter().map(|c| c.metadata(None)).collect();

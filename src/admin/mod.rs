@@ -17,7 +17,7 @@ mod schemas;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponseBuilder};
 
-pub use self::error::{AdminError, AdminResult};
+pub use self::error::{problems_only, AdminError, AdminResult};
 
 /// The admin API's routes, relative to where it is mounted.
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -8,8 +8,8 @@ use utoipa::openapi::Server;
 use utoipa::OpenApi;
 
 use super::schemas::{
-    BadRequest, ClientPage, Conflict, FieldErrorDocument, Forbidden, NotFound, PreconditionFailed, Problem,
-    ResourceServerPage, Unauthorized, UnsupportedMediaType,
+    BadRequest, ClientPage, Conflict, FieldErrorDocument, Forbidden, NotFound, PayloadTooLarge, PreconditionFailed,
+    Problem, ResourceServerPage, Unauthorized, UnsupportedMediaType,
 };
 use super::{auth, clients, resources};
 use crate::services::registry::{ClientMetadata, ClientRegistration, ResourceRegistration, ResourceServer};
@@ -32,7 +32,7 @@ is registered otherwise. Errors are RFC 9457 problems (`application/problem+json
             clients::SecretRotation, clients::IssuedSecret, ResourceRegistration, ResourceServer,
             ResourceServerPage),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
-            UnsupportedMediaType),
+            PayloadTooLarge, UnsupportedMediaType),
     ),
     security(("oauth2" = [])),
     tags(

@@ -62,9 +62,10 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, body: web::Byt
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
     ))]
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, query: web::Query<PageQuery>) -> AdminResult {
+pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> AdminResult {
     caller(&state, &req, Area::Clients, Access::Read).await?;
-    let limit = query.limit()?;
+    let query = PageQuery::from_request(&req)?;
+    let limit = query.limit();
     let after: Option<String> = query.after()?;
     // Few enough to live in every node's memory; paged the same way as every listing.
     let items: Vec<_> = state

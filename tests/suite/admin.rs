@@ -26,7 +26,9 @@ crate::suite_tests! {
         a_secret_rotation_keeps_the_old_secret_for_the_overlap,
         tokens_of_the_wrong_audience_scope_or_binding_are_refused_with_a_challenge,
         every_change_is_audited_with_its_actor_and_changed_fields,
-        the_openapi_document_names_every_route_and_needs_no_token;
+        the_openapi_document_names_every_route_and_needs_no_token,
+        every_refusal_is_a_problem_with_its_challenge_or_allow_header,
+        query_parameters_are_refused_as_problems_naming_them;
     sync_test:
         the_cli_and_the_api_refuse_the_same_input_with_the_same_message;
 }
@@ -408,6 +410,90 @@ async fn the_openapi_document_names_every_route_and_needs_no_token(backend: Back
     }
     let scheme = &document["components"]["securitySchemes"]["oauth2"];
     assert_eq!(scheme["flows"]["clientCredentials"]["tokenUrl"], app.url("/token"));
+
+    let responses = &document["components"]["responses"];
+    assert!(responses["Unauthorized"]["headers"].get("WWW-Authenticate").is_some());
+    assert!(responses["Unauthorized"]["content"].get("application/problem+json").is_some());
+    let limit = &paths["/clients"]["get"]["parameters"][0];
+    assert_eq!(
+        (limit["name"].as_str(), &limit["schema"]["minimum"], &limit["schema"]["maximum"]),
+        (Some("limit"), &json!(1), &json!(200))
+    );
+    app.stop().await;
+}
+
+/// Sends `body` as it is, with the caller's token and proof and any `headers`.
+async fn send_raw(
+    app: &TestApp,
+    admin: &AdminCaller,
+    method: Method,
+    path: &str,
+    body: Vec<u8>,
+    headers: &[(&str, reqwest::header::HeaderValue)],
+) -> reqwest::Response {
+    let url = app.url(&format!("/admin/v1{path}"));
+    let proof = admin.key.proof(method.as_str(), &url, None, Some(&admin.token));
+    let mut request = app
+        .http
+        .request(method, &url)
+        .header("Authorization", format!("DPoP {}", admin.token))
+        .header("DPoP", proof)
+        .header("Content-Type", "application/json")
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(*name, value.clone());
+    }
+    request.send().await.unwrap()
+}
+
+async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.headers()["content-type"], "application/problem+json", "a {status} is a problem");
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["status"], status);
+    assert_eq!(problem["type"], "about:blank");
+    problem
+}
+
+async fn every_refusal_is_a_problem_with_its_challenge_or_allow_header(backend: Backend) {
+    let (_data, app, admin) = app_with_admin(backend).await;
+    let url = app.url("/admin/v1/clients");
+
+    // A refused token: the resource server's challenge, and a problem as every admin error.
+    let none = app.http.get(&url).send().await.unwrap();
+    assert!(none.headers()["www-authenticate"].to_str().unwrap().starts_with("DPoP"));
+    let problem = assert_problem(none, 401).await;
+    assert_eq!(problem["detail"], "an access token is required");
+    let as_bearer = app.http.get(&url).bearer_auth(&admin.token).send().await.unwrap();
+    assert!(as_bearer.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    assert_problem(as_bearer, 401).await;
+    let reader = app.admin_caller("admin:read").await;
+    let write = app.admin(&reader, Method::POST, "/clients", Some(new_client()), &[]).await;
+    assert!(write.headers()["www-authenticate"].to_str().unwrap().contains("insufficient_scope"));
+    assert_problem(write, 403).await;
+
+    // What actix answers itself: a method the path does not take (with `Allow`), a body over
+    // the limit, a path that is not there.
+    let wrong_method = app.admin(&admin, Method::PUT, "/clients/anyone/disable", None, &[]).await;
+    assert_eq!(wrong_method.headers()["allow"], "POST");
+    assert_problem(wrong_method, 405).await;
+    let huge = json!({ "client_name": "x".repeat(300 * 1024) }).to_string().into_bytes();
+    assert_problem(send_raw(&app, &admin, Method::POST, "/clients", huge, &[]).await, 413).await;
+    assert_problem(app.admin(&admin, Method::GET, "/nothing-here", None, &[]).await, 404).await;
+    app.stop().await;
+}
+
+async fn query_parameters_are_refused_as_problems_naming_them(backend: Backend) {
+    let (_data, app, admin) = app_with_admin(backend).await;
+    for query in ["limit=abc", "limit=9223372036854775808", "limit=0", "limit=201", "limit=2&limit=3"] {
+        for listing in ["/clients", "/resource-servers"] {
+            let refused = app.admin(&admin, Method::GET, &format!("{listing}?{query}"), None, &[]).await;
+            let problem = assert_problem(refused, 400).await;
+            assert_eq!(problem["errors"][0]["field"], "limit", "{listing}?{query}");
+        }
+    }
+    let ok = app.admin(&admin, Method::GET, "/clients?limit=200&unrelated=1", None, &[]).await;
+    assert_eq!(ok.status(), 200, "other parameters are ignored");
     app.stop().await;
 }
 
