@@ -193,8 +193,24 @@ pub struct SecretRotation {
     /// How long the previous secrets stay valid: seconds or text such as `1h` (default 0,
     /// at most 30 days), so a fleet can pick up the new one before the old one stops working.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "1h")]
+    #[schema(schema_with = overlap_schema)]
     pub overlap: Option<serde_json::Value>,
+}
+
+/// `overlap` as [`parse_seconds`] reads it: whole seconds (the service allows up to 30 days),
+/// humantime text, or null for the default.
+fn overlap_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)).maximum(Some(30 * 86_400)))
+        .item(ObjectBuilder::new().schema_type(Type::String).examples([serde_json::json!("1h")]))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(
+            "How long the previous secrets stay valid: whole seconds or text such as `1h` (default 0, at most \
+             30 days)",
+        ))
+        .build()
+        .into()
 }
 
 /// The new secret, shown once.
@@ -206,7 +222,8 @@ pub struct IssuedSecret {
 }
 
 /// Issue a new secret; the previous ones keep working for `overlap`.
-#[utoipa::path(post, path = "/clients/{client_id}/secrets", tag = "clients", request_body = SecretRotation,
+#[utoipa::path(post, path = "/clients/{client_id}/secrets", tag = "clients",
+    request_body(content = Option<SecretRotation>, description = "Optional: no body (or `null`) is `{}`"),
     params(("client_id" = String, Path)),
     responses(
         (status = 201, description = "Issued", body = IssuedSecret),
@@ -222,8 +239,11 @@ pub async fn rotate_secret(
     body: web::Bytes,
 ) -> AdminResult {
     let caller = caller(&state, &req, Area::Clients, Access::Write).await?;
-    let rotation: SecretRotation =
-        if body.is_empty() { SecretRotation::default() } else { body::parse(&req, &body, JSON)? };
+    // No body, or JSON `null`, asks for the defaults (the document's optional, nullable body).
+    let rotation: SecretRotation = match body.is_empty() {
+        true => SecretRotation::default(),
+        false => body::parse::<Option<SecretRotation>>(&req, &body, JSON)?.unwrap_or_default(),
+    };
     let overlap = match &rotation.overlap {
         None => 0,
         Some(value) => parse_seconds(value).ok_or_else(|| {

@@ -28,7 +28,9 @@ crate::suite_tests! {
         every_change_is_audited_with_its_actor_and_changed_fields,
         the_openapi_document_names_every_route_and_needs_no_token,
         every_refusal_is_a_problem_with_its_challenge_or_allow_header,
-        query_parameters_are_refused_as_problems_naming_them;
+        query_parameters_are_refused_as_problems_naming_them,
+        a_body_is_a_json_object_with_members_of_the_documented_types,
+        an_if_match_that_is_not_text_is_a_failed_precondition;
     sync_test:
         the_cli_and_the_api_refuse_the_same_input_with_the_same_message;
 }
@@ -414,6 +416,12 @@ async fn the_openapi_document_names_every_route_and_needs_no_token(backend: Back
     let responses = &document["components"]["responses"];
     assert!(responses["Unauthorized"]["headers"].get("WWW-Authenticate").is_some());
     assert!(responses["Unauthorized"]["content"].get("application/problem+json").is_some());
+    // What the handlers take: a body that may be left out, and seconds or text for `overlap`.
+    let rotation = &paths["/clients/{client_id}/secrets"]["post"]["requestBody"];
+    assert_ne!(rotation["required"], true, "the rotation body is optional");
+    let overlap = &document["components"]["schemas"]["SecretRotation"]["properties"]["overlap"]["oneOf"];
+    let types: Vec<&str> = overlap.as_array().unwrap().iter().map(|s| s["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["integer", "string", "null"]);
     let limit = &paths["/clients"]["get"]["parameters"][0];
     assert_eq!(
         (limit["name"].as_str(), &limit["schema"]["minimum"], &limit["schema"]["maximum"]),
@@ -494,6 +502,50 @@ async fn query_parameters_are_refused_as_problems_naming_them(backend: Backend) 
     }
     let ok = app.admin(&admin, Method::GET, "/clients?limit=200&unrelated=1", None, &[]).await;
     assert_eq!(ok.status(), 200, "other parameters are ignored");
+    app.stop().await;
+}
+
+async fn a_body_is_a_json_object_with_members_of_the_documented_types(backend: Backend) {
+    let (_data, app, admin) = app_with_admin(backend).await;
+    let before = app.state.registry.list_clients().await.unwrap().len();
+    // serde would read an array as the struct's members in order; the API does not.
+    let array = json!(["Billing service", null, null, ["client_credentials"]]).to_string().into_bytes();
+    let problem = assert_problem(send_raw(&app, &admin, Method::POST, "/clients", array, &[]).await, 400).await;
+    assert_eq!(problem["detail"], "the body must be a JSON object");
+    assert_eq!(app.state.registry.list_clients().await.unwrap().len(), before, "nothing was registered");
+
+    let created = app.admin(&admin, Method::POST, "/clients", Some(new_client()), &[]).await;
+    let id = created.json::<Value>().await.unwrap()["client_id"].as_str().unwrap().to_owned();
+    let secrets = format!("/clients/{id}/secrets");
+    let refused = send_raw(&app, &admin, Method::POST, &secrets, b"[null]".to_vec(), &[]).await;
+    assert_problem(refused, 400).await;
+    for optional in [&b"null"[..], b""] {
+        let rotated = send_raw(&app, &admin, Method::POST, &secrets, optional.to_vec(), &[]).await;
+        assert_eq!(rotated.status(), 201, "{:?} asks for the defaults", String::from_utf8_lossy(optional));
+    }
+
+    // `jwks` of the wrong JSON type is refused as it is read, like any other member, so before
+    // the precondition (which would be 412 here).
+    let mut wrong_type = new_client();
+    wrong_type["jwks"] = json!([null, null]);
+    let stale = reqwest::header::HeaderValue::from_static("\"stale\"");
+    let body = wrong_type.to_string().into_bytes();
+    let refused = send_raw(&app, &admin, Method::PUT, &format!("/clients/{id}"), body, &[("If-Match", stale)]).await;
+    assert_eq!(assert_problem(refused, 400).await["errors"][0]["field"], "jwks");
+    app.stop().await;
+}
+
+async fn an_if_match_that_is_not_text_is_a_failed_precondition(backend: Backend) {
+    let (_data, app, admin) = app_with_admin(backend).await;
+    let created = app.admin(&admin, Method::POST, "/clients", Some(new_client()), &[]).await;
+    let id = created.json::<Value>().await.unwrap()["client_id"].as_str().unwrap().to_owned();
+    let mut change = new_client();
+    change["client_name"] = json!("changed without a readable precondition");
+    let opaque = reqwest::header::HeaderValue::from_bytes(b"\"\xff\"").unwrap();
+    let body = change.to_string().into_bytes();
+    let refused = send_raw(&app, &admin, Method::PUT, &format!("/clients/{id}"), body, &[("If-Match", opaque)]).await;
+    assert_problem(refused, 412).await;
+    assert_eq!(app.state.registry.load_client(&id).await.unwrap().name, "Billing service", "nothing changed");
     app.stop().await;
 }
 
