@@ -413,6 +413,13 @@ async fn the_openapi_document_names_every_route_and_needs_no_token(backend: Back
     let scheme = &document["components"]["securitySchemes"]["oauth2"];
     assert_eq!(scheme["flows"]["clientCredentials"]["tokenUrl"], app.url("/token"));
 
+    // OpenAPI 3.1 §4.8.10.1: an operationId is unique in the document.
+    let ids: Vec<&str> = paths
+        .values()
+        .flat_map(|methods| methods.as_object().unwrap().values())
+        .map(|op| op["operationId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len(), "unique operation ids: {ids:?}");
     let responses = &document["components"]["responses"];
     assert!(responses["Unauthorized"]["headers"].get("WWW-Authenticate").is_some());
     assert!(responses["Unauthorized"]["content"].get("application/problem+json").is_some());
