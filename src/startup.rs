@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{guard, web, App, HttpServer};
 use tokio::sync::watch;
 
@@ -102,6 +102,14 @@ impl Application {
     }
 }
 
+/// The admin API under `path`: every answer, actix's own included, an RFC 9457 problem.
+fn admin_scope(path: &str) -> impl actix_web::dev::HttpServiceFactory + 'static {
+    web::scope(path)
+        .wrap(ErrorHandlers::new().default_handler(admin::problems_only))
+        .configure(admin::routes)
+        .default_service(web::to(|| async { Problem::not_found() }))
+}
+
 /// The admin API alone, on its own listener: the same routes under the issuer's path, nothing
 /// else (not even health or metrics, which stay on the public listener).
 fn serve_admin(listener: TcpListener, state: AppState, base_url: String) -> std::io::Result<Server> {
@@ -117,7 +125,7 @@ fn serve_admin(listener: TcpListener, state: AppState, base_url: String) -> std:
             .app_data(metrics.clone())
             .app_data(app_state.clone())
             .wrap(from_fn(telemetry::observe))
-            .service(web::scope(&scope).configure(admin::routes))
+            .service(admin_scope(&scope))
             .default_service(web::to(|| async { Problem::not_found() }))
     })
     .workers(2)
@@ -263,7 +271,7 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str, with_admin: bool) {
             // no CORS (docs/security.md §2).
             .configure(|cfg| {
                 if with_admin {
-                    cfg.service(web::scope(admin::BASE_PATH).configure(admin::routes));
+                    cfg.service(admin_scope(admin::BASE_PATH));
                 }
             })
             .service(web::resource("/healthz").route(get_or_head().to(ops::healthz)).default_service(not_allowed()))

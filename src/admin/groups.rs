@@ -79,13 +79,14 @@ fn shown(group: &Group, status: StatusCode) -> HttpResponse {
 }
 
 /// Create a group.
-#[utoipa::path(post, path = "/groups", tag = "groups", request_body = GroupName,
+#[utoipa::path(post, path = "/groups", operation_id = "createGroup", tag = "groups", request_body = GroupName,
     responses(
         (status = 201, description = "Created", body = Group, headers(("Location" = String), ("ETag" = String))),
         (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 409, response = super::schemas::Conflict),
+        (status = 413, response = super::schemas::PayloadTooLarge),
         (status = 415, response = super::schemas::UnsupportedMediaType),
     ))]
 pub async fn create(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> AdminResult {
@@ -98,25 +99,27 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, body: web::Byt
 }
 
 /// List groups by name.
-#[utoipa::path(get, path = "/groups", tag = "groups", params(PageQuery),
+#[utoipa::path(get, path = "/groups", operation_id = "listGroups", tag = "groups", params(PageQuery),
     responses(
         (status = 200, description = "A page of groups", body = super::schemas::GroupPage),
         (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
     ))]
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, query: web::Query<PageQuery>) -> AdminResult {
+pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> AdminResult {
     caller(&state, &req, Area::Users, Access::Read).await?;
-    let limit = query.limit()?;
+    let query = PageQuery::from_request(&req)?;
+    let limit = query.limit();
     let after: Option<String> = query.after()?;
     let groups = state.groups.page(after, limit + 1).await?;
     Ok(page::respond(&req, groups, limit, |g| g.name.clone()))
 }
 
 /// Read a group.
-#[utoipa::path(get, path = "/groups/{group_id}", tag = "groups", params(("group_id" = String, Path)),
+#[utoipa::path(get, path = "/groups/{group_id}", operation_id = "getGroup", tag = "groups", params(("group_id" = String, Path)),
     responses(
         (status = 200, description = "The group", body = Group, headers(("ETag" = String))),
+        (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
@@ -127,7 +130,7 @@ pub async fn read(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
 }
 
 /// Rename a group (RFC 7396 JSON Merge Patch of `name`).
-#[utoipa::path(patch, path = "/groups/{group_id}", tag = "groups",
+#[utoipa::path(patch, path = "/groups/{group_id}", operation_id = "renameGroup", tag = "groups",
     request_body(content = GroupName, content_type = "application/merge-patch+json"),
     params(("group_id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses(
@@ -138,6 +141,7 @@ pub async fn read(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
         (status = 404, response = super::schemas::NotFound),
         (status = 409, response = super::schemas::Conflict),
         (status = 412, response = super::schemas::PreconditionFailed),
+        (status = 413, response = super::schemas::PayloadTooLarge),
         (status = 415, response = super::schemas::UnsupportedMediaType),
     ))]
 pub async fn rename(
@@ -157,9 +161,10 @@ pub async fn rename(
 }
 
 /// Delete a group (its memberships go with it).
-#[utoipa::path(delete, path = "/groups/{group_id}", tag = "groups", params(("group_id" = String, Path)),
+#[utoipa::path(delete, path = "/groups/{group_id}", operation_id = "deleteGroup", tag = "groups", params(("group_id" = String, Path)),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
@@ -171,7 +176,7 @@ pub async fn delete(req: HttpRequest, state: web::Data<AppState>, path: web::Pat
 }
 
 /// List a group's members by user id.
-#[utoipa::path(get, path = "/groups/{group_id}/members", tag = "groups", params(("group_id" = String, Path), PageQuery),
+#[utoipa::path(get, path = "/groups/{group_id}/members", operation_id = "listGroupMembers", tag = "groups", params(("group_id" = String, Path), PageQuery),
     responses(
         (status = 200, description = "A page of members", body = MemberPage),
         (status = 400, response = super::schemas::BadRequest),
@@ -179,14 +184,10 @@ pub async fn delete(req: HttpRequest, state: web::Data<AppState>, path: web::Pat
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
     ))]
-pub async fn members(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    query: web::Query<PageQuery>,
-) -> AdminResult {
+pub async fn members(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> AdminResult {
     caller(&state, &req, Area::Users, Access::Read).await?;
-    let limit = query.limit()?;
+    let query = PageQuery::from_request(&req)?;
+    let limit = query.limit();
     let after: Option<String> = query.after()?;
     let members: Vec<Member> =
         state.groups.members(&path, after, limit + 1).await?.into_iter().map(|user_id| Member { user_id }).collect();
@@ -194,7 +195,7 @@ pub async fn members(
 }
 
 /// Add a member (adding one twice changes nothing).
-#[utoipa::path(post, path = "/groups/{group_id}/members", tag = "groups", request_body = NewMember,
+#[utoipa::path(post, path = "/groups/{group_id}/members", operation_id = "addGroupMember", tag = "groups", request_body = NewMember,
     params(("group_id" = String, Path)),
     responses(
         (status = 204, description = "A member"),
@@ -202,6 +203,7 @@ pub async fn members(
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
+        (status = 413, response = super::schemas::PayloadTooLarge),
         (status = 415, response = super::schemas::UnsupportedMediaType),
     ))]
 pub async fn add_member(
@@ -217,10 +219,11 @@ pub async fn add_member(
 }
 
 /// Remove a member.
-#[utoipa::path(delete, path = "/groups/{group_id}/members/{user_id}", tag = "groups",
+#[utoipa::path(delete, path = "/groups/{group_id}/members/{user_id}", operation_id = "removeGroupMember", tag = "groups",
     params(("group_id" = String, Path), ("user_id" = String, Path)),
     responses(
         (status = 204, description = "Removed"),
+        (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),

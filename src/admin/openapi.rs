@@ -8,8 +8,8 @@ use utoipa::openapi::Server;
 use utoipa::OpenApi;
 
 use super::schemas::{
-    BadRequest, ClientPage, Conflict, FieldErrorDocument, Forbidden, GroupPage, NotFound, PreconditionFailed, Problem,
-    ResourceServerPage, Unauthorized, UnsupportedMediaType, UserPage,
+    BadRequest, ClientPage, Conflict, FieldErrorDocument, Forbidden, GroupPage, NotFound, PayloadTooLarge,
+    PreconditionFailed, Problem, ResourceServerPage, Unauthorized, UnsupportedMediaType, UserPage,
 };
 use super::{auth, clients, groups, registration, resources, users};
 use crate::services::consents::GrantedConsent;
@@ -43,7 +43,7 @@ is registered otherwise. Errors are RFC 9457 problems (`application/problem+json
             groups::GroupName, groups::NewMember, groups::Member, groups::MemberPage,
             registration::InitialTokenRequest, registration::InitialToken),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
-            UnsupportedMediaType),
+            PayloadTooLarge, UnsupportedMediaType),
     ),
     security(("oauth2" = [])),
     tags(

@@ -50,13 +50,14 @@ pub struct InitialToken {
 }
 
 /// Mint an initial access token for dynamic client registration (`POST /register`).
-#[utoipa::path(post, path = "/initial-access-tokens", tag = "registration", request_body = InitialTokenRequest,
+#[utoipa::path(post, path = "/initial-access-tokens", operation_id = "createInitialAccessToken", tag = "registration", request_body = InitialTokenRequest,
     responses(
         (status = 201, description = "Minted", body = InitialToken),
         (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 409, response = super::schemas::Conflict),
+        (status = 413, response = super::schemas::PayloadTooLarge),
         (status = 415, response = super::schemas::UnsupportedMediaType),
     ))]
 pub async fn mint(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> AdminResult {
