@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{guard, web, App, HttpServer};
 use tokio::sync::watch;
 
@@ -15,7 +15,7 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::error::Problem;
 use crate::http::pages;
-use crate::oauth::{authorize, discovery, introspect, jwks, par, revoke, token, userinfo};
+use crate::oauth::{authorize, discovery, introspect, jwks, par, registration, revoke, token, userinfo};
 use crate::ops;
 use crate::scim;
 use crate::services::keys::KEYS_CHANNEL;
@@ -104,6 +104,14 @@ impl Application {
     }
 }
 
+/// The admin API under `path`: every answer, actix's own included, an RFC 9457 problem.
+fn admin_scope(path: &str) -> impl actix_web::dev::HttpServiceFactory + 'static {
+    web::scope(path)
+        .wrap(ErrorHandlers::new().default_handler(admin::problems_only))
+        .configure(admin::routes)
+        .default_service(web::to(|| async { Problem::not_found() }))
+}
+
 /// The admin API alone, on its own listener: the same routes under the issuer's path, nothing
 /// else (not even health or metrics, which stay on the public listener).
 fn serve_admin(listener: TcpListener, state: AppState, base_url: String) -> std::io::Result<Server> {
@@ -119,7 +127,7 @@ fn serve_admin(listener: TcpListener, state: AppState, base_url: String) -> std:
             .app_data(metrics.clone())
             .app_data(app_state.clone())
             .wrap(from_fn(telemetry::observe))
-            .service(web::scope(&scope).configure(admin::routes))
+            .service(admin_scope(&scope))
             .default_service(web::to(|| async { Problem::not_found() }))
     })
     .workers(2)
@@ -213,6 +221,17 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str, with_admin: bool) {
                     .route(web::method(actix_web::http::Method::OPTIONS).to(token::preflight))
                     .default_service(not_allowed()),
             )
+            // RFC 7591 / RFC 7592: clients call these server to server; no CORS.
+            .service(
+                web::resource("/register").route(web::post().to(registration::register)).default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/register/{client_id}")
+                    .route(web::get().to(registration::read))
+                    .route(web::put().to(registration::update))
+                    .route(web::delete().to(registration::delete))
+                    .default_service(not_allowed()),
+            )
             .service(
                 web::resource("/userinfo")
                     .route(get_or_head().to(userinfo::userinfo))
@@ -254,7 +273,7 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str, with_admin: bool) {
             // no CORS (docs/security.md §2).
             .configure(|cfg| {
                 if with_admin {
-                    cfg.service(web::scope(admin::BASE_PATH).configure(admin::routes));
+                    cfg.service(admin_scope(admin::BASE_PATH));
                 }
             })
             // SCIM provisioning: its own error shape (RFC 7644 §3.12) for any path under it; no

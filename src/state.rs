@@ -15,8 +15,10 @@ use crate::services::access_tokens::Revocations;
 use crate::services::audit::AuditLog;
 use crate::services::codes::Codes;
 use crate::services::consents::Consents;
+use crate::services::groups::Groups;
 use crate::services::keys::{Keyring, KeyringError};
 use crate::services::refresh_families::{RefreshFamilies, RefreshPolicy};
+use crate::services::registration::DynamicRegistration;
 use crate::services::registry::Registry;
 use crate::services::sign_in_limits::SignInLimits;
 use crate::services::users::Users;
@@ -54,6 +56,8 @@ pub struct AppState {
     pub refresh_families: RefreshFamilies,
     pub codes: Codes,
     pub consents: Consents,
+    pub groups: Groups,
+    pub registration: DynamicRegistration,
     pub sign_in_limits: SignInLimits,
     pub endpoints: Arc<Endpoints>,
     pub clock: SharedClock,
@@ -142,6 +146,13 @@ impl AppState {
         Ok(Self {
             users: Users::new(db.clone(), clock.clone(), refresh_families.clone()),
             sign_in_limits: SignInLimits::new(hot.clone()),
+            groups: Groups::new(db.clone(), clock.clone()),
+            registration: DynamicRegistration::new(
+                db.clone(),
+                registry.clone(),
+                clock.clone(),
+                settings.registration.clone(),
+            ),
             revocations,
             refresh_families,
             codes,

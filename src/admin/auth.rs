@@ -7,7 +7,7 @@ use actix_web::HttpRequest;
 
 use super::error::{AdminError, AdminResult};
 use crate::domain::ScopeSet;
-use crate::http::resource_token::{self, Refused};
+use crate::http::resource_token::{self, Holder, Refused};
 use crate::services::audit::Actor;
 use crate::services::registry::ResourceRegistration;
 use crate::state::AppState;
@@ -72,6 +72,7 @@ pub fn resource_registration(state: &AppState) -> ResourceRegistration {
         scopes: SCOPES.iter().map(|s| (*s).to_owned()).collect(),
         access_token_lifetime: None,
         require_dpop: true,
+        include_groups: false,
     }
 }
 
@@ -100,6 +101,13 @@ pub async fn caller(state: &AppState, req: &HttpRequest, area: Area, access: Acc
         resource_token::check(state, req, &audience(state), &htu, |granted| allows(granted, area, access), &needed)
             .await
             .map_err(|Refused { error, bearer }| AdminError::Caller { error, bearer })?;
+    // A person's token: scopes a client may ask for are not enough, since any user of that
+    // client could consent to them; the person must be an enabled member of the admin group.
+    if checked.holder == (Holder::Person { in_admin_group: false }) {
+        let refusal = crate::error::Problem::new(actix_web::http::StatusCode::FORBIDDEN, "Forbidden")
+            .with_detail("the signed-in person is not a member of the admin group");
+        return Err(refusal.into());
+    }
     Ok(Caller { actor: checked.actor })
 }
 

@@ -17,8 +17,17 @@ pub fn parse<T: DeserializeOwned>(req: &HttpRequest, body: &[u8], media_type: &s
     from_json(body)
 }
 
-/// `T` from JSON bytes; the error names the member it was refused at.
+/// `T` from JSON bytes; the error names the member it was refused at. Every body is a JSON
+/// object (or `null`, which only an optional body takes): serde's derived structs would also
+/// read an array as their members in order, which no client means and the document does not
+/// allow.
 pub fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    if !matches!(body.trim_ascii_start().first(), Some(b'{') | Some(b'n')) {
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            Ok(_) => Problem::bad_request("the body must be a JSON object"),
+            Err(_) => Problem::bad_request("the body is not valid JSON"),
+        });
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| match FieldError::from_json_error(e) {
         Some(field) => Problem::invalid_fields(vec![field]),
@@ -67,6 +76,15 @@ mod tests {
     fn a_wrong_type_is_named_by_its_path() {
         let problem = from_json::<Body>(br#"{"name":"a","tags":["x",3]}"#).unwrap_err();
         assert_eq!(problem.errors[0].field, "tags[1]");
+    }
+
+    #[test]
+    fn an_array_is_not_read_as_the_members_in_order() {
+        let problem = from_json::<Body>(br#"["a", ["x"]]"#).unwrap_err();
+        assert_eq!(problem.status.as_u16(), 400);
+        assert_eq!(problem.detail.as_deref(), Some("the body must be a JSON object"));
+        assert!(from_json::<Option<Body>>(b" null").unwrap().is_none(), "an optional body may be null");
+        assert!(from_json::<Body>(b"null").is_err());
     }
 
     #[test]

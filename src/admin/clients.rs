@@ -35,13 +35,15 @@ fn shown(client: &Client, metadata: ClientMetadata, status: actix_web::http::Sta
 }
 
 /// Register a client. A secret-based client's secret is in this answer only.
-#[utoipa::path(post, path = "/clients", tag = "clients", request_body = ClientRegistration,
+#[utoipa::path(post, path = "/clients", operation_id = "createClient", tag = "clients",
+    request_body = ClientRegistration,
     responses(
         (status = 201, description = "Registered", body = ClientMetadata,
             headers(("Location" = String), ("ETag" = String))),
         (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
+        (status = 413, response = super::schemas::PayloadTooLarge),
         (status = 415, response = super::schemas::UnsupportedMediaType),
     ))]
 pub async fn create(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> AdminResult {
@@ -55,16 +57,17 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, body: web::Byt
 }
 
 /// List clients by id.
-#[utoipa::path(get, path = "/clients", tag = "clients", params(PageQuery),
+#[utoipa::path(get, path = "/clients", operation_id = "listClients", tag = "clients", params(PageQuery),
     responses(
         (status = 200, description = "A page of clients", body = super::schemas::ClientPage),
         (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
     ))]
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, query: web::Query<PageQuery>) -> AdminResult {
+pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> AdminResult {
     caller(&state, &req, Area::Clients, Access::Read).await?;
-    let limit = query.limit()?;
+    let query = PageQuery::from_request(&req)?;
+    let limit = query.limit();
     let after: Option<String> = query.after()?;
     let clients = state.registry.clients_page(after, limit + 1).await?;
     let items: Vec<ClientMetadata> = clients.iter().map(|c| c.metadata(None)).collect();
@@ -72,9 +75,11 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>, query: web::Quer
 }
 
 /// Read a client.
-#[utoipa::path(get, path = "/clients/{client_id}", tag = "clients", params(("client_id" = String, Path)),
+#[utoipa::path(get, path = "/clients/{client_id}", operation_id = "getClient", tag = "clients",
+    params(("client_id" = String, Path)),
     responses(
         (status = 200, description = "The client", body = ClientMetadata, headers(("ETag" = String))),
+        (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
@@ -86,7 +91,8 @@ pub async fn read(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
 }
 
 /// Replace a client's registration (`If-Match` makes it conditional). Its id and secrets stay.
-#[utoipa::path(put, path = "/clients/{client_id}", tag = "clients", request_body = ClientRegistration,
+#[utoipa::path(put, path = "/clients/{client_id}", operation_id = "replaceClient", tag = "clients",
+    request_body = ClientRegistration,
     params(("client_id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses(
         (status = 200, description = "Replaced", body = ClientMetadata, headers(("ETag" = String))),
@@ -95,6 +101,7 @@ pub async fn read(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
         (status = 412, response = super::schemas::PreconditionFailed),
+        (status = 413, response = super::schemas::PayloadTooLarge),
         (status = 415, response = super::schemas::UnsupportedMediaType),
     ))]
 pub async fn replace(
@@ -110,7 +117,7 @@ pub async fn replace(
 }
 
 /// Change some members of a client's registration (RFC 7396 JSON Merge Patch).
-#[utoipa::path(patch, path = "/clients/{client_id}", tag = "clients",
+#[utoipa::path(patch, path = "/clients/{client_id}", operation_id = "patchClient", tag = "clients",
     request_body(content = Object, content_type = "application/merge-patch+json",
         description = "Members of ClientRegistration to change; null removes an optional one"),
     params(("client_id" = String, Path), ("If-Match" = Option<String>, Header)),
@@ -121,6 +128,7 @@ pub async fn replace(
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
         (status = 412, response = super::schemas::PreconditionFailed),
+        (status = 413, response = super::schemas::PayloadTooLarge),
         (status = 415, response = super::schemas::UnsupportedMediaType),
     ))]
 pub async fn patch(
@@ -142,9 +150,11 @@ pub async fn patch(
 }
 
 /// Delete a client: its secrets go with it, and it can no longer authenticate.
-#[utoipa::path(delete, path = "/clients/{client_id}", tag = "clients", params(("client_id" = String, Path)),
+#[utoipa::path(delete, path = "/clients/{client_id}", operation_id = "deleteClient", tag = "clients",
+    params(("client_id" = String, Path)),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
@@ -156,9 +166,11 @@ pub async fn delete(req: HttpRequest, state: web::Data<AppState>, path: web::Pat
 }
 
 /// Enable a client.
-#[utoipa::path(post, path = "/clients/{client_id}/enable", tag = "clients", params(("client_id" = String, Path)),
+#[utoipa::path(post, path = "/clients/{client_id}/enable", operation_id = "enableClient", tag = "clients",
+    params(("client_id" = String, Path)),
     responses(
-        (status = 200, description = "Enabled", body = ClientMetadata),
+        (status = 200, description = "Enabled", body = ClientMetadata, headers(("ETag" = String))),
+        (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
@@ -168,9 +180,11 @@ pub async fn enable(req: HttpRequest, state: web::Data<AppState>, path: web::Pat
 }
 
 /// Disable a client: it can no longer authenticate or use its grants, on every node at once.
-#[utoipa::path(post, path = "/clients/{client_id}/disable", tag = "clients", params(("client_id" = String, Path)),
+#[utoipa::path(post, path = "/clients/{client_id}/disable", operation_id = "disableClient", tag = "clients",
+    params(("client_id" = String, Path)),
     responses(
-        (status = 200, description = "Disabled", body = ClientMetadata),
+        (status = 200, description = "Disabled", body = ClientMetadata, headers(("ETag" = String))),
+        (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
@@ -192,8 +206,24 @@ pub struct SecretRotation {
     /// How long the previous secrets stay valid: seconds or text such as `1h` (default 0,
     /// at most 30 days), so a fleet can pick up the new one before the old one stops working.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "1h")]
+    #[schema(schema_with = overlap_schema)]
     pub overlap: Option<serde_json::Value>,
+}
+
+/// `overlap` as [`parse_seconds`] reads it: whole seconds (the service allows up to 30 days),
+/// humantime text, or null for the default.
+fn overlap_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)).maximum(Some(30 * 86_400)))
+        .item(ObjectBuilder::new().schema_type(Type::String).examples([serde_json::json!("1h")]))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(
+            "How long the previous secrets stay valid: whole seconds or text such as `1h` (default 0, at most \
+             30 days)",
+        ))
+        .build()
+        .into()
 }
 
 /// The new secret, shown once.
@@ -205,7 +235,8 @@ pub struct IssuedSecret {
 }
 
 /// Issue a new secret; the previous ones keep working for `overlap`.
-#[utoipa::path(post, path = "/clients/{client_id}/secrets", tag = "clients", request_body = SecretRotation,
+#[utoipa::path(post, path = "/clients/{client_id}/secrets", operation_id = "rotateClientSecret", tag = "clients",
+    request_body(content = Option<SecretRotation>, description = "Optional: no body (or `null`) is `{}`"),
     params(("client_id" = String, Path)),
     responses(
         (status = 201, description = "Issued", body = IssuedSecret),
@@ -213,6 +244,8 @@ pub struct IssuedSecret {
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
+        (status = 413, response = super::schemas::PayloadTooLarge),
+        (status = 415, response = super::schemas::UnsupportedMediaType),
     ))]
 pub async fn rotate_secret(
     req: HttpRequest,
@@ -221,8 +254,11 @@ pub async fn rotate_secret(
     body: web::Bytes,
 ) -> AdminResult {
     let caller = caller(&state, &req, Area::Clients, Access::Write).await?;
-    let rotation: SecretRotation =
-        if body.is_empty() { SecretRotation::default() } else { body::parse(&req, &body, JSON)? };
+    // No body, or JSON `null`, asks for the defaults (the document's optional, nullable body).
+    let rotation: SecretRotation = match body.is_empty() {
+        true => SecretRotation::default(),
+        false => body::parse::<Option<SecretRotation>>(&req, &body, JSON)?.unwrap_or_default(),
+    };
     let overlap = match &rotation.overlap {
         None => 0,
         Some(value) => parse_seconds(value).ok_or_else(|| {

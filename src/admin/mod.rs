@@ -9,8 +9,10 @@ pub mod auth;
 mod body;
 mod clients;
 mod error;
+mod groups;
 pub mod openapi;
 mod page;
+mod registration;
 mod resources;
 mod schemas;
 mod users;
@@ -18,7 +20,7 @@ mod users;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponseBuilder};
 
-pub use self::error::{AdminError, AdminResult};
+pub use self::error::{problems_only, AdminError, AdminResult};
 
 /// The admin API's routes, relative to where it is mounted.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -26,14 +28,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     clients::routes(cfg);
     resources::routes(cfg);
     users::routes(cfg);
+    groups::routes(cfg);
+    registration::routes(cfg);
 }
 
 /// The path the admin API is served under (after the issuer's own path).
 pub const BASE_PATH: &str = "/admin/v1";
 
-/// The request's `If-Match`, when it sent one.
+/// The request's `If-Match`, when it sent one. A value that is not visible ASCII names no
+/// ETag this API gave out, so it stays a precondition that fails (412) rather than none.
 fn if_match(req: &HttpRequest) -> Option<String> {
-    req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    req.headers().get(header::IF_MATCH).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 /// Adds the representation's `ETag` and keeps admin answers out of caches.

@@ -8,11 +8,12 @@ use utoipa::openapi::Server;
 use utoipa::OpenApi;
 
 use super::schemas::{
-    BadRequest, ClientPage, Conflict, FieldErrorDocument, Forbidden, NotFound, PreconditionFailed, Problem,
-    ResourceServerPage, Unauthorized, UnsupportedMediaType, UserPage,
+    BadRequest, ClientPage, Conflict, FieldErrorDocument, Forbidden, GroupPage, NotFound, PayloadTooLarge,
+    PreconditionFailed, Problem, ResourceServerPage, Unauthorized, UnsupportedMediaType, UserPage,
 };
-use super::{auth, clients, resources, users};
+use super::{auth, clients, groups, registration, resources, users};
 use crate::services::consents::GrantedConsent;
+use crate::services::groups::Group;
 use crate::services::registry::{ClientMetadata, ClientRegistration, ResourceRegistration, ResourceServer};
 use crate::services::users::{NewUser, User, UserProfile};
 use crate::state::AppState;
@@ -30,20 +31,27 @@ is registered otherwise. Errors are RFC 9457 problems (`application/problem+json
         resources::delete,
         users::create, users::list, users::read, users::patch, users::delete, users::set_password,
         users::enable, users::disable, users::unlock, users::consents, users::withdraw_consent,
+        groups::create, groups::list, groups::read, groups::rename, groups::delete, groups::members,
+        groups::add_member, groups::remove_member,
+        registration::mint,
     ),
     components(
         schemas(Problem, FieldErrorDocument, ClientRegistration, ClientMetadata, ClientPage,
             clients::SecretRotation, clients::IssuedSecret, ResourceRegistration, ResourceServer,
             ResourceServerPage, NewUser, User, UserProfile, UserPage, users::NewPassword,
-            users::EnabledChange, users::ConsentWithdrawal, GrantedConsent),
+            users::EnabledChange, users::ConsentWithdrawal, GrantedConsent, Group, GroupPage,
+            groups::GroupName, groups::NewMember, groups::Member, groups::MemberPage,
+            registration::InitialTokenRequest, registration::InitialToken),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
-            UnsupportedMediaType),
+            PayloadTooLarge, UnsupportedMediaType),
     ),
     security(("oauth2" = [])),
     tags(
         (name = "clients", description = "Who may ask for tokens"),
         (name = "resource servers", description = "The audiences tokens are issued for"),
         (name = "users", description = "People who sign in, their consents and sign-in locks"),
+        (name = "groups", description = "Named sets of users, released to apps as the groups claim"),
+        (name = "registration", description = "Dynamic client registration (RFC 7591): initial access tokens"),
     )
 )]
 pub struct AdminApi;

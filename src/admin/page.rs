@@ -4,7 +4,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::crypto::b64url;
 use crate::error::{FieldError, Problem};
@@ -13,22 +13,41 @@ pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
 
 /// `?limit=&cursor=` of every listing.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `cursor` of the previous page's `next` link; absent for the first page.
     pub cursor: Option<String>,
 }
 
 impl PageQuery {
-    pub fn limit(&self) -> Result<i64, Problem> {
-        match self.limit {
-            None => Ok(DEFAULT_LIMIT),
-            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            Some(_) => Err(Problem::invalid_fields(vec![FieldError::new("limit", "must be 1 to 200")])),
+    /// The request's `limit` and `cursor` (other parameters are ignored). A refusal is a problem
+    /// naming the parameter, as a body's is, whatever was wrong with it: not a number, out of
+    /// range, or given twice.
+    pub fn from_request(req: &HttpRequest) -> Result<Self, Problem> {
+        let refuse = |field: &str, message: &str| Problem::invalid_fields(vec![FieldError::new(field, message)]);
+        let mut query = Self::default();
+        for (name, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+            match name.as_ref() {
+                "limit" if query.limit.is_some() => return Err(refuse("limit", "is given more than once")),
+                "cursor" if query.cursor.is_some() => return Err(refuse("cursor", "is given more than once")),
+                "limit" => match value.parse::<i64>() {
+                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => query.limit = Some(n),
+                    _ => return Err(refuse("limit", "must be a whole number from 1 to 200")),
+                },
+                "cursor" => query.cursor = Some(value.into_owned()),
+                _ => {}
+            }
         }
+        Ok(query)
+    }
+
+    /// Items per page: as asked (checked by [`PageQuery::from_request`]), else the default.
+    pub fn limit(&self) -> i64 {
+        self.limit.unwrap_or(DEFAULT_LIMIT)
     }
 
     /// The sort key the cursor carries.

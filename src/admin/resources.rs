@@ -33,7 +33,8 @@ fn find(state: &AppState, identifier: &str) -> Result<std::sync::Arc<ResourceSer
 }
 
 /// Register a resource server.
-#[utoipa::path(post, path = "/resource-servers", tag = "resource servers", request_body = ResourceRegistration,
+#[utoipa::path(post, path = "/resource-servers", operation_id = "createResourceServer", tag = "resource servers",
+    request_body = ResourceRegistration,
     responses(
         (status = 201, description = "Registered", body = ResourceServer,
             headers(("Location" = String), ("ETag" = String))),
@@ -41,6 +42,7 @@ fn find(state: &AppState, identifier: &str) -> Result<std::sync::Arc<ResourceSer
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 409, response = super::schemas::Conflict),
+        (status = 413, response = super::schemas::PayloadTooLarge),
         (status = 415, response = super::schemas::UnsupportedMediaType),
     ))]
 pub async fn create(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> AdminResult {
@@ -55,16 +57,18 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, body: web::Byt
 }
 
 /// List resource servers by identifier.
-#[utoipa::path(get, path = "/resource-servers", tag = "resource servers", params(PageQuery),
+#[utoipa::path(get, path = "/resource-servers", operation_id = "listResourceServers", tag = "resource servers",
+    params(PageQuery),
     responses(
         (status = 200, description = "A page of resource servers", body = super::schemas::ResourceServerPage),
         (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
     ))]
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, query: web::Query<PageQuery>) -> AdminResult {
+pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> AdminResult {
     caller(&state, &req, Area::Clients, Access::Read).await?;
-    let limit = query.limit()?;
+    let query = PageQuery::from_request(&req)?;
+    let limit = query.limit();
     let after: Option<String> = query.after()?;
     // Few enough to live in every node's memory; paged the same way as every listing.
     let items: Vec<_> = state
@@ -79,10 +83,13 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>, query: web::Quer
 }
 
 /// Read a resource server.
-#[utoipa::path(get, path = "/resource-servers/{identifier}", tag = "resource servers",
-    params(("identifier" = String, Path, description = "The identifier, percent-encoded")),
+#[utoipa::path(get, path = "/resource-servers/{identifier}",
+    operation_id = "getResourceServer", tag = "resource servers",
+    params(("identifier" = String, Path, example = "https://api.example.com",
+        description = "The identifier, percent-encoded (`https%3A%2F%2Fapi.example.com`)")),
     responses(
         (status = 200, description = "The resource server", body = ResourceServer, headers(("ETag" = String))),
+        (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
@@ -93,9 +100,11 @@ pub async fn read(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
 }
 
 /// Replace a resource server's registration; its identifier stays.
-#[utoipa::path(put, path = "/resource-servers/{identifier}", tag = "resource servers",
+#[utoipa::path(put, path = "/resource-servers/{identifier}",
+    operation_id = "replaceResourceServer", tag = "resource servers",
     request_body = ResourceRegistration,
-    params(("identifier" = String, Path, description = "The identifier, percent-encoded"),
+    params(("identifier" = String, Path, example = "https://api.example.com",
+        description = "The identifier, percent-encoded (`https%3A%2F%2Fapi.example.com`)"),
         ("If-Match" = Option<String>, Header)),
     responses(
         (status = 200, description = "Replaced", body = ResourceServer, headers(("ETag" = String))),
@@ -104,6 +113,7 @@ pub async fn read(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
         (status = 412, response = super::schemas::PreconditionFailed),
+        (status = 413, response = super::schemas::PayloadTooLarge),
         (status = 415, response = super::schemas::UnsupportedMediaType),
     ))]
 pub async fn replace(
@@ -119,10 +129,12 @@ pub async fn replace(
 }
 
 /// Change some members of a resource server (RFC 7396 JSON Merge Patch).
-#[utoipa::path(patch, path = "/resource-servers/{identifier}", tag = "resource servers",
+#[utoipa::path(patch, path = "/resource-servers/{identifier}",
+    operation_id = "patchResourceServer", tag = "resource servers",
     request_body(content = Object, content_type = "application/merge-patch+json",
         description = "Members of ResourceRegistration to change"),
-    params(("identifier" = String, Path, description = "The identifier, percent-encoded"),
+    params(("identifier" = String, Path, example = "https://api.example.com",
+        description = "The identifier, percent-encoded (`https%3A%2F%2Fapi.example.com`)"),
         ("If-Match" = Option<String>, Header)),
     responses(
         (status = 200, description = "Changed", body = ResourceServer, headers(("ETag" = String))),
@@ -131,6 +143,7 @@ pub async fn replace(
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
         (status = 412, response = super::schemas::PreconditionFailed),
+        (status = 413, response = super::schemas::PayloadTooLarge),
         (status = 415, response = super::schemas::UnsupportedMediaType),
     ))]
 pub async fn patch(
@@ -150,10 +163,13 @@ pub async fn patch(
 }
 
 /// Delete a resource server no client may still get tokens for.
-#[utoipa::path(delete, path = "/resource-servers/{identifier}", tag = "resource servers",
-    params(("identifier" = String, Path, description = "The identifier, percent-encoded")),
+#[utoipa::path(delete, path = "/resource-servers/{identifier}",
+    operation_id = "deleteResourceServer", tag = "resource servers",
+    params(("identifier" = String, Path, example = "https://api.example.com",
+        description = "The identifier, percent-encoded (`https%3A%2F%2Fapi.example.com`)")),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),

@@ -1,9 +1,12 @@
 //! The shapes the admin API's OpenAPI document names beside the service types: the problem
 //! body, pages, and the reusable error responses every path lists.
 
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::schema::{Object, Type};
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::ToSchema;
 
+use crate::services::groups::Group;
 use crate::services::registry::{ClientMetadata, ResourceServer};
 use crate::services::users::User;
 
@@ -49,7 +52,7 @@ pub struct ResourceServerPage {
 }
 
 macro_rules! problem_responses {
-    ($($name:ident => $description:literal),* $(,)?) => {$(
+    ($($name:ident => $description:literal $(, header $header:literal => $header_description:literal)?;)*) => {$(
         #[doc = $description]
         pub struct $name;
 
@@ -58,6 +61,12 @@ macro_rules! problem_responses {
                 let content = Content::new(Some(Ref::from_schema_name("Problem")));
                 let response =
                     ResponseBuilder::new().description($description).content("application/problem+json", content);
+                $(
+                    let header = HeaderBuilder::new()
+                        .schema(Object::with_type(Type::String))
+                        .description(Some($header_description));
+                    let response = response.header($header, header.build());
+                )?
                 (stringify!($name), response.build().into())
             }
         }
@@ -65,13 +74,17 @@ macro_rules! problem_responses {
 }
 
 problem_responses! {
-    BadRequest => "The request or a member of its body is invalid; `errors` names the members",
-    Unauthorized => "No valid token (RFC 6750 / RFC 9449 challenge in WWW-Authenticate)",
-    Forbidden => "The token lacks the scope this call needs (insufficient_scope)",
-    NotFound => "No such resource",
-    Conflict => "The change conflicts with what is registered",
-    PreconditionFailed => "If-Match names a representation that is no longer current",
-    UnsupportedMediaType => "The body is not JSON (or JSON Merge Patch for PATCH)",
+    BadRequest => "The request or a member of its body is invalid; `errors` names the members";
+    Unauthorized => "No valid token",
+        header "WWW-Authenticate" => "The RFC 6750 §3 / RFC 9449 §7.1 challenges: `DPoP`, and `Bearer` when the admin \
+resource server accepts it";
+    Forbidden => "The token lacks the scope this call needs",
+        header "WWW-Authenticate" => "An `insufficient_scope` challenge naming the scopes that would do";
+    NotFound => "No such resource";
+    Conflict => "The change conflicts with what is registered";
+    PreconditionFailed => "If-Match names a representation that is no longer current";
+    PayloadTooLarge => "The body is larger than the API reads";
+    UnsupportedMediaType => "The body is not JSON (or JSON Merge Patch for PATCH)";
 }
 
 /// A page of users.
@@ -79,5 +92,13 @@ problem_responses! {
 #[allow(dead_code)]
 pub struct UserPage {
     items: Vec<User>,
+    next: Option<String>,
+}
+
+/// A page of groups.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct GroupPage {
+    items: Vec<Group>,
     next: Option<String>,
 }

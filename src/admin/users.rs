@@ -57,22 +57,44 @@ async fn find(state: &AppState, user_id: &str) -> AdminResult<User> {
 }
 
 /// `?q=` of the user listing.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UserSearch {
-    /// Only users whose username or email starts with this.
+    /// Only users whose username or email starts with this (at most 254 characters).
+    #[param(max_length = 254)]
     pub q: Option<String>,
+}
+
+impl UserSearch {
+    /// `q`, read as the page parameters are: a refusal names it.
+    fn from_request(req: &HttpRequest) -> Result<Self, Problem> {
+        let refuse = |message: &str| Problem::invalid_fields(vec![crate::error::FieldError::new("q", message)]);
+        let mut q = None;
+        for (name, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+            if name == "q" {
+                if q.is_some() {
+                    return Err(refuse("is given more than once"));
+                }
+                if value.chars().count() > 254 {
+                    return Err(refuse("is at most 254 characters"));
+                }
+                q = Some(value.into_owned());
+            }
+        }
+        Ok(Self { q })
+    }
 }
 
 /// Create a user (with a password, or without one: they cannot sign in with a password until
 /// one is set).
-#[utoipa::path(post, path = "/users", tag = "users", request_body = NewUser,
+#[utoipa::path(post, path = "/users", operation_id = "createUser", tag = "users", request_body = NewUser,
     responses(
         (status = 201, description = "Created", body = User, headers(("Location" = String), ("ETag" = String))),
         (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 409, response = super::schemas::Conflict),
+        (status = 413, response = super::schemas::PayloadTooLarge),
         (status = 415, response = super::schemas::UnsupportedMediaType),
     ))]
 pub async fn create(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> AdminResult {
@@ -85,30 +107,27 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, body: web::Byt
 }
 
 /// List users by username, optionally those whose username or email starts with `q`.
-#[utoipa::path(get, path = "/users", tag = "users", params(UserSearch, PageQuery),
+#[utoipa::path(get, path = "/users", operation_id = "listUsers", tag = "users", params(UserSearch, PageQuery),
     responses(
         (status = 200, description = "A page of users", body = super::schemas::UserPage),
         (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
     ))]
-pub async fn list(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    search: web::Query<UserSearch>,
-    query: web::Query<PageQuery>,
-) -> AdminResult {
+pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> AdminResult {
     caller(&state, &req, Area::Users, Access::Read).await?;
-    let limit = query.limit()?;
+    let query = PageQuery::from_request(&req)?;
+    let limit = query.limit();
     let after: Option<String> = query.after()?;
-    let users = state.users.page(search.into_inner().q, after, limit + 1).await?;
+    let users = state.users.page(UserSearch::from_request(&req)?.q, after, limit + 1).await?;
     Ok(page::respond(&req, users, limit, |u| u.username.clone()))
 }
 
 /// Read a user.
-#[utoipa::path(get, path = "/users/{user_id}", tag = "users", params(("user_id" = String, Path)),
+#[utoipa::path(get, path = "/users/{user_id}", operation_id = "getUser", tag = "users", params(("user_id" = String, Path)),
     responses(
         (status = 200, description = "The user", body = User, headers(("ETag" = String))),
+        (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
@@ -120,7 +139,7 @@ pub async fn read(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
 
 /// Change a user's profile (RFC 7396 JSON Merge Patch of username, email, email_verified,
 /// name, given_name, family_name).
-#[utoipa::path(patch, path = "/users/{user_id}", tag = "users",
+#[utoipa::path(patch, path = "/users/{user_id}", operation_id = "patchUser", tag = "users",
     request_body(content = UserProfile, content_type = "application/merge-patch+json",
         description = "Members of the profile to change; null removes an optional one"),
     params(("user_id" = String, Path), ("If-Match" = Option<String>, Header)),
@@ -132,6 +151,7 @@ pub async fn read(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
         (status = 404, response = super::schemas::NotFound),
         (status = 409, response = super::schemas::Conflict),
         (status = 412, response = super::schemas::PreconditionFailed),
+        (status = 413, response = super::schemas::PayloadTooLarge),
         (status = 415, response = super::schemas::UnsupportedMediaType),
     ))]
 pub async fn patch(
@@ -151,9 +171,10 @@ pub async fn patch(
 }
 
 /// Delete a user: their grants are revoked; their consents and refresh tokens go with them.
-#[utoipa::path(delete, path = "/users/{user_id}", tag = "users", params(("user_id" = String, Path)),
+#[utoipa::path(delete, path = "/users/{user_id}", operation_id = "deleteUser", tag = "users", params(("user_id" = String, Path)),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
@@ -174,7 +195,7 @@ pub struct NewPassword {
 }
 
 /// Set a user's password.
-#[utoipa::path(put, path = "/users/{user_id}/password", tag = "users", request_body = NewPassword,
+#[utoipa::path(put, path = "/users/{user_id}/password", operation_id = "setUserPassword", tag = "users", request_body = NewPassword,
     params(("user_id" = String, Path)),
     responses(
         (status = 204, description = "Set"),
@@ -182,6 +203,7 @@ pub struct NewPassword {
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
+        (status = 413, response = super::schemas::PayloadTooLarge),
         (status = 415, response = super::schemas::UnsupportedMediaType),
     ))]
 pub async fn set_password(
@@ -205,9 +227,10 @@ pub struct EnabledChange {
 }
 
 /// Enable a user.
-#[utoipa::path(post, path = "/users/{user_id}/enable", tag = "users", params(("user_id" = String, Path)),
+#[utoipa::path(post, path = "/users/{user_id}/enable", operation_id = "enableUser", tag = "users", params(("user_id" = String, Path)),
     responses(
         (status = 200, description = "Enabled", body = EnabledChange),
+        (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
@@ -217,9 +240,10 @@ pub async fn enable(req: HttpRequest, state: web::Data<AppState>, path: web::Pat
 }
 
 /// Disable a user: they cannot sign in, and every grant they gave is revoked at once.
-#[utoipa::path(post, path = "/users/{user_id}/disable", tag = "users", params(("user_id" = String, Path)),
+#[utoipa::path(post, path = "/users/{user_id}/disable", operation_id = "disableUser", tag = "users", params(("user_id" = String, Path)),
     responses(
         (status = 200, description = "Disabled", body = EnabledChange),
+        (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
@@ -237,9 +261,10 @@ async fn set_enabled(req: HttpRequest, state: web::Data<AppState>, path: web::Pa
 }
 
 /// Lift the sign-in lock that failed attempts put on the user's username.
-#[utoipa::path(post, path = "/users/{user_id}/unlock", tag = "users", params(("user_id" = String, Path)),
+#[utoipa::path(post, path = "/users/{user_id}/unlock", operation_id = "unlockUser", tag = "users", params(("user_id" = String, Path)),
     responses(
         (status = 204, description = "Unlocked"),
+        (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
@@ -256,9 +281,10 @@ pub async fn unlock(req: HttpRequest, state: web::Data<AppState>, path: web::Pat
 }
 
 /// The consents a user gave.
-#[utoipa::path(get, path = "/users/{user_id}/consents", tag = "users", params(("user_id" = String, Path)),
+#[utoipa::path(get, path = "/users/{user_id}/consents", operation_id = "listUserConsents", tag = "users", params(("user_id" = String, Path)),
     responses(
         (status = 200, description = "The consents", body = Vec<GrantedConsent>),
+        (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),
@@ -279,10 +305,11 @@ pub struct ConsentWithdrawal {
 
 /// Withdraw a user's consent for a client: the next sign-in asks again, and the grants it
 /// allowed are revoked.
-#[utoipa::path(delete, path = "/users/{user_id}/consents/{client_id}", tag = "users",
+#[utoipa::path(delete, path = "/users/{user_id}/consents/{client_id}", operation_id = "withdrawUserConsent", tag = "users",
     params(("user_id" = String, Path), ("client_id" = String, Path)),
     responses(
         (status = 200, description = "Withdrawn", body = ConsentWithdrawal),
+        (status = 400, response = super::schemas::BadRequest),
         (status = 401, response = super::schemas::Unauthorized),
         (status = 403, response = super::schemas::Forbidden),
         (status = 404, response = super::schemas::NotFound),

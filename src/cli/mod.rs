@@ -5,6 +5,7 @@
 mod admin;
 mod clients;
 mod demo;
+mod groups;
 mod keys;
 mod resources;
 mod serve;
@@ -50,9 +51,32 @@ pub enum Command {
     /// End users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Groups of users (released to apps as the `groups` claim).
+    #[command(subcommand)]
+    Groups(GroupsCommand),
     /// The admin API: its first client, and calls to it.
     #[command(subcommand)]
     Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+pub enum GroupsCommand {
+    /// Create a group (1 to 100 characters; what apps see in the `groups` claim).
+    Create { name: String },
+    /// List groups with their member counts.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rename a group.
+    Rename { group_id: String, name: String },
+    /// Delete a group (its memberships go with it).
+    Delete { group_id: String },
+    /// Add a user to a group.
+    AddMember { group_id: String, username: String },
+    /// Remove a user from a group.
+    RemoveMember { group_id: String, username: String },
 }
 
 #[derive(Subcommand)]
@@ -171,6 +195,9 @@ pub enum ResourcesCommand {
         /// Issue its tokens only with a DPoP proof.
         #[arg(long)]
         require_dpop: bool,
+        /// Put the user's groups in its access tokens (when the grant has the `groups` scope).
+        #[arg(long)]
+        include_groups: bool,
         /// Print it as JSON.
         #[arg(long)]
         json: bool,
@@ -335,6 +362,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Resources(command) => with_state(settings, |state| resources::run(command, state)).await,
         Command::Clients(command) => with_state(settings, |state| clients::run(command, state)).await,
         Command::Users(command) => with_state(settings, |state| users::run(command, state)).await,
+        Command::Groups(command) => with_state(settings, |state| groups::run(command, state)).await,
         Command::Admin(AdminCommand::Bootstrap) => with_state(settings, admin::bootstrap).await,
         Command::Admin(AdminCommand::Call { method, path, data, client_id, client_secret, if_match }) => {
             let call = admin::Call { method, path, data, client_id, client_secret, if_match };

@@ -9,8 +9,17 @@ use crate::state::AppState;
 pub async fn run(command: ResourcesCommand, state: AppState) -> anyhow::Result<()> {
     let by = Actor::cli();
     match command {
-        ResourcesCommand::Create { identifier, name, scopes, access_token_lifetime, require_dpop, json } => {
-            let registration = ResourceRegistration { identifier, name, scopes, access_token_lifetime, require_dpop };
+        ResourcesCommand::Create {
+            identifier,
+            name,
+            scopes,
+            access_token_lifetime,
+            require_dpop,
+            include_groups,
+            json,
+        } => {
+            let registration =
+                ResourceRegistration { identifier, name, scopes, access_token_lifetime, require_dpop, include_groups };
             let created = state.registry.create_resource(registration, &by).await.map_err(explain)?;
             if json {
                 print_json(&created)?;

@@ -1,7 +1,7 @@
 //! The defaults, in one place: what each setting is when neither the file nor the environment
 //! sets it, written as an operator would write them (the README's table shows the same).
 
-use super::raw::{RawClientAuth, RawDpop, RawKeys, RawSessions, RawSettings, RawTokens};
+use super::raw::{RawClientAuth, RawDpop, RawKeys, RawRegistration, RawSessions, RawSettings, RawTokens};
 
 impl Default for RawSettings {
     fn default() -> Self {
@@ -10,6 +10,7 @@ impl Default for RawSettings {
             listen: "127.0.0.1:8080".into(),
             admin_listen: None,
             admin_url: None,
+            admin_group: "idp-admins".into(),
             database_url: "sqlite://./data/idp.db".into(),
             database_pool_size: 10,
             redis_url: None,
@@ -35,6 +36,13 @@ impl Default for RawSettings {
             sessions: RawSessions { idle_lifetime: "30m".into(), absolute_lifetime: "12h".into() },
             // Authlib, a widely used client library, signs assertions valid for 1 h by default.
             client_auth: RawClientAuth { assertion_max_lifetime: "1h".into() },
+            registration: RawRegistration {
+                enabled: false,
+                allowed_grant_types: "authorization_code refresh_token".into(),
+                allowed_scopes: "openid profile email offline_access".into(),
+                allowed_resources: String::new(),
+                allowed_redirect_schemes: "https http".into(),
+            },
         }
     }
 }
@@ -62,6 +70,12 @@ impl Default for RawDpop {
 impl Default for RawSessions {
     fn default() -> Self {
         RawSettings::default().sessions
+    }
+}
+
+impl Default for RawRegistration {
+    fn default() -> Self {
+        RawSettings::default().registration
     }
 }
 

@@ -46,6 +46,10 @@ pub struct Settings {
     /// listener at: what their DPoP proofs name as `htu`. Default `http://<admin_listen>`;
     /// required when `admin_listen` binds every interface.
     pub admin_url: Option<String>,
+    /// `admin_group` / `IDP_ADMIN_GROUP`: the group a person must be in for a token issued to
+    /// them (code flow) to reach the admin API; a client's own tokens (client_credentials) need
+    /// only their scopes. Default `idp-admins`.
+    pub admin_group: String,
     /// `database_url` / `IDP_DATABASE_URL`: `postgres://…` (production) or `sqlite://PATH` (the
     /// embedded default, `sqlite://./data/idp.db`).
     pub database: DatabaseUrl,
@@ -74,6 +78,30 @@ pub struct Settings {
     pub sessions: SessionSettings,
     /// `[client_auth]`: client authentication at the token endpoints.
     pub client_auth: ClientAuthSettings,
+    /// `[registration]`: dynamic client registration (RFC 7591, RFC 7592).
+    pub registration: RegistrationSettings,
+}
+
+/// `[registration]` section: what a client may register itself as, with an initial access
+/// token minted through the admin API. Lists are space-separated.
+#[derive(Debug, Clone)]
+pub struct RegistrationSettings {
+    /// `registration.enabled` / `IDP_REGISTRATION__ENABLED`: serve `/register` (RFC 7591) and
+    /// `/register/{client_id}` (RFC 7592). Default `false`.
+    pub enabled: bool,
+    /// `registration.allowed_grant_types` / `IDP_REGISTRATION__ALLOWED_GRANT_TYPES`: default
+    /// `authorization_code refresh_token`.
+    pub allowed_grant_types: Vec<String>,
+    /// `registration.allowed_scopes` / `IDP_REGISTRATION__ALLOWED_SCOPES`: default `openid
+    /// profile email offline_access`.
+    pub allowed_scopes: Vec<String>,
+    /// `registration.allowed_resources` / `IDP_REGISTRATION__ALLOWED_RESOURCES`: resource
+    /// servers a registered client may ask for. Default none.
+    pub allowed_resources: Vec<String>,
+    /// `registration.allowed_redirect_schemes` / `IDP_REGISTRATION__ALLOWED_REDIRECT_SCHEMES`:
+    /// `https`, `http` (loopback only, for native apps), private-use schemes by name. Default
+    /// `https http`.
+    pub allowed_redirect_schemes: Vec<String>,
 }
 
 /// `[client_auth]` section.

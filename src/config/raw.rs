@@ -17,6 +17,7 @@ pub(super) struct RawSettings {
     pub admin_listen: Option<String>,
     /// Absent: `http://<admin_listen>`.
     pub admin_url: Option<String>,
+    pub admin_group: String,
     pub database_url: String,
     pub database_pool_size: i64,
     /// Absent or empty: the in-process store.
@@ -31,6 +32,17 @@ pub(super) struct RawSettings {
     pub dpop: RawDpop,
     pub sessions: RawSessions,
     pub client_auth: RawClientAuth,
+    pub registration: RawRegistration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table of settings")]
+pub(super) struct RawRegistration {
+    pub enabled: bool,
+    pub allowed_grant_types: String,
+    pub allowed_scopes: String,
+    pub allowed_resources: String,
+    pub allowed_redirect_schemes: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -139,7 +139,7 @@ fn a_later_duplicate_variable_wins() {
 fn every_setting_has_a_variable_typed_by_its_field() {
     let settings = schema::settings();
     let kind = |key: &str| settings.iter().find(|s| s.key == key).map(|s| s.kind);
-    assert_eq!(settings.len(), 26);
+    assert_eq!(settings.len(), 32);
     assert_eq!(kind("issuer"), Some(schema::Kind::Text));
     assert_eq!(kind("redis_url"), Some(schema::Kind::Text));
     assert_eq!(kind("workers"), Some(schema::Kind::Integer));

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::raw::RawSettings;
 use super::{
-    ClientAuthSettings, ConfigError, DatabaseUrl, DpopSettings, Issuer, KeySettings, RedisUrl, SessionSettings,
-    Settings, TokenSettings,
+    ClientAuthSettings, ConfigError, DatabaseUrl, DpopSettings, Issuer, KeySettings, RedisUrl, RegistrationSettings,
+    SessionSettings, Settings, TokenSettings,
 };
 
 pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
@@ -48,6 +48,10 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
             Some(url.origin().ascii_serialization())
         }
     };
+    let admin_group = raw.admin_group.trim().to_owned();
+    if admin_group.is_empty() || admin_group.chars().count() > 100 || admin_group.chars().any(char::is_control) {
+        return Err(ConfigError::new("admin_group", "must be a group name: 1 to 100 characters"));
+    }
     let database = DatabaseUrl::parse(&raw.database_url).map_err(|e| ConfigError::new("database_url", e))?;
     let database_pool_size = match raw.database_pool_size {
         n @ 1..=1000 => n as u32,
@@ -135,8 +139,27 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
     if client_auth.assertion_max_lifetime > Duration::from_secs(86_400) {
         return Err(ConfigError::new("client_auth.assertion_max_lifetime", "must be at most 1d"));
     }
+    let words = |text: &str| text.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    let registration = RegistrationSettings {
+        enabled: raw.registration.enabled,
+        allowed_grant_types: words(&raw.registration.allowed_grant_types),
+        allowed_scopes: words(&raw.registration.allowed_scopes),
+        allowed_resources: words(&raw.registration.allowed_resources),
+        allowed_redirect_schemes: words(&raw.registration.allowed_redirect_schemes),
+    };
+    if let Some(unknown) = registration
+        .allowed_grant_types
+        .iter()
+        .find(|g| !matches!(g.as_str(), "authorization_code" | "refresh_token" | "client_credentials"))
+    {
+        return Err(ConfigError::new(
+            "registration.allowed_grant_types",
+            format!("{unknown} is not one of authorization_code, refresh_token, client_credentials"),
+        ));
+    }
 
     Ok(Settings {
+        registration,
         dpop,
         sessions,
         client_auth,
@@ -144,6 +167,7 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         listen,
         admin_listen,
         admin_url,
+        admin_group,
         database,
         database_pool_size,
         redis_url,

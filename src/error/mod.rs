@@ -15,8 +15,9 @@ pub use self::oauth::OAuthError;
 pub use self::problem::{FieldError, Problem};
 pub use self::response::{add_cors_headers, no_store_response, DPOP_NONCE};
 
-/// Every protocol error code this provider answers with: RFC 6749 §4.1.2.1 and §5.2, RFC 7009,
-/// RFC 7662, RFC 8707, RFC 9126, RFC 9449, and OpenID Connect Core §3.1.2.6.
+/// Every protocol error code this provider answers with: RFC 6749 §4.1.2.1 and §5.2, RFC 6750
+/// §3.1, RFC 7009, RFC 7591 §3.2.2, RFC 7662, RFC 8707, RFC 9126, RFC 9449, and OpenID Connect
+/// Core §3.1.2.6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     InvalidRequest,
@@ -37,6 +38,10 @@ pub enum ErrorCode {
     InvalidRequestUri,
     ServerError,
     TemporarilyUnavailable,
+    InvalidRedirectUri,
+    InvalidClientMetadata,
+    InvalidSoftwareStatement,
+    InvalidToken,
 }
 
 impl ErrorCode {
@@ -60,13 +65,17 @@ impl ErrorCode {
             Self::InvalidRequestUri => "invalid_request_uri",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::InvalidSoftwareStatement => "invalid_software_statement",
+            Self::InvalidToken => "invalid_token",
         }
     }
 
     /// The status of a direct (non-redirect) answer with this code.
     pub fn status(self) -> StatusCode {
         match self {
-            Self::InvalidClient => StatusCode::UNAUTHORIZED,
+            Self::InvalidClient | Self::InvalidToken => StatusCode::UNAUTHORIZED,
             Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,

@@ -33,6 +33,18 @@ pub struct Caller {
     /// The audit trail's actor: the client, or the person its token was issued to.
     pub actor: Actor,
     pub scopes: ScopeSet,
+    pub holder: Holder,
+}
+
+/// Whom a token speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// The client itself (client_credentials).
+    Client,
+    /// A person (an enabled user) through a client; `in_admin_group`: a member of `admin_group`,
+    /// without which scopes the client may ask for do not reach the provider's own APIs (any
+    /// user of that client could consent to them).
+    Person { in_admin_group: bool },
 }
 
 /// Why a token was refused; `bearer` says whether a Bearer challenge is offered beside the
@@ -45,8 +57,9 @@ pub struct Refused {
 
 /// Checks the request's access token for `audience`: signature, issuer, audience, expiry,
 /// binding (and the DPoP proof for this request at `htu`, the URL without its query), origin,
-/// revocation, that `scope_ok` accepts its scopes (else 403 naming `needed`), and that its
-/// client is still registered and enabled.
+/// revocation, that `scope_ok` accepts its scopes (else 403 naming `needed`), that its client is
+/// still registered and enabled, and for a person's token that the person is an enabled user
+/// (whether they are in the admin group is the caller's to act on).
 pub async fn check(
     state: &AppState,
     req: &HttpRequest,
@@ -100,11 +113,16 @@ pub async fn check(
         return Err(refuse(TokenError::Revoked.into()));
     }
     let meta = request_meta(req);
-    let actor = match claims.sub == claims.client_id {
-        true => Actor::client(&claims.client_id, meta),
-        false => Actor::user(&claims.sub, meta),
-    };
-    Ok(Caller { actor, scopes })
+    if claims.sub == claims.client_id {
+        return Ok(Caller { actor: Actor::client(&claims.client_id, meta), scopes, holder: Holder::Client });
+    }
+    let user = state.users.find(&claims.sub).await.map_err(|e| refuse(unavailable(e)))?;
+    if !user.is_some_and(|u| u.enabled) {
+        return Err(refuse(TokenError::Revoked.into()));
+    }
+    let groups = state.groups.names_of(&claims.sub).await.map_err(|e| refuse(unavailable(e)))?;
+    let holder = Holder::Person { in_admin_group: groups.contains(&state.settings.admin_group) };
+    Ok(Caller { actor: Actor::user(&claims.sub, meta), scopes, holder })
 }
 
 fn unavailable(error: impl std::fmt::Display) -> VerifyError {

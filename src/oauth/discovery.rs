@@ -27,6 +27,15 @@ impl Metadata {
 }
 
 pub fn document(settings: &Settings) -> Value {
+    let mut document = fixed_document(settings);
+    if settings.registration.enabled {
+        // RFC 8414 §2: present only when clients may register themselves.
+        document["registration_endpoint"] = Value::String(settings.issuer.endpoint("/register"));
+    }
+    document
+}
+
+fn fixed_document(settings: &Settings) -> Value {
     let issuer = &settings.issuer;
     // From the enums the code dispatches on, so an added grant or method cannot be forgotten
     // here. `none` is how public clients register; it is not a way to authenticate.
@@ -58,7 +67,7 @@ pub fn document(settings: &Settings) -> Value {
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "sid", "azp",
-            "name", "given_name", "family_name", "preferred_username", "updated_at", "email", "email_verified"
+            "name", "given_name", "family_name", "preferred_username", "updated_at", "email", "email_verified", "groups"
         ],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "request_parameter_supported": false,

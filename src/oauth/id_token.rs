@@ -17,6 +17,8 @@ pub struct Authentication<'a> {
     pub auth_time: i64,
     pub sid: &'a str,
     pub nonce: Option<&'a str>,
+    /// The user's groups, when the grant's scope released them.
+    pub groups: Option<&'a [String]>,
 }
 
 #[derive(Serialize)]
@@ -38,7 +40,7 @@ pub fn token_hash(alg: SigningAlg, token: &str) -> String {
 }
 
 /// The claims the granted scopes release (OIDC Core §5.4), from the user's record.
-pub fn user_claims(user: &User, scope: &ScopeSet) -> Map<String, Value> {
+pub fn user_claims(user: &User, scope: &ScopeSet, groups: Option<&[String]>) -> Map<String, Value> {
     let mut claims = Map::new();
     claims.insert("sub".into(), Value::String(user.user_id.clone()));
     if scope.contains("profile") {
@@ -58,6 +60,9 @@ pub fn user_claims(user: &User, scope: &ScopeSet) -> Map<String, Value> {
             claims.insert("email_verified".into(), Value::Bool(user.email_verified));
         }
     }
+    if let Some(groups) = groups.filter(|_| scope.contains("groups")) {
+        claims.insert("groups".into(), Value::Array(groups.iter().cloned().map(Value::String).collect()));
+    }
     claims
 }
 
@@ -72,7 +77,7 @@ pub fn sign(
 ) -> Result<String, String> {
     let alg = client.id_token_alg;
     let now = state.clock.now();
-    let mut claims = user_claims(user, scope);
+    let mut claims = user_claims(user, scope, authentication.groups);
     let issuer = state.settings.issuer.as_str();
     claims.insert("iss".into(), Value::String(issuer.to_owned()));
     claims.insert("aud".into(), Value::String(client.id.as_str().to_owned()));

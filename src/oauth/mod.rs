@@ -9,6 +9,7 @@ pub mod id_token;
 pub mod introspect;
 pub mod jwks;
 pub mod par;
+pub mod registration;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;

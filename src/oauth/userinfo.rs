@@ -91,7 +91,11 @@ async fn claims(
     }
     let user = state.users.find(&claims.sub).await.map_err(unavailable)?.filter(|u| u.enabled);
     let user = user.ok_or(VerifyError::InvalidToken(TokenError::Revoked))?;
-    Ok((user_claims(&user, &scope), claims.client_id))
+    let groups = match scope.contains("groups") {
+        true => Some(state.groups.names_of(&user.user_id).await.map_err(unavailable)?),
+        false => None,
+    };
+    Ok((user_claims(&user, &scope, groups.as_deref()), claims.client_id))
 }
 
 fn unavailable(error: impl std::fmt::Display) -> VerifyError {

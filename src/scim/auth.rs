@@ -8,7 +8,7 @@
 use actix_web::HttpRequest;
 
 use super::error::{ScimError, ScimResult};
-use crate::http::resource_token::{self, Caller};
+use crate::http::resource_token::{self, Caller, Holder};
 use crate::services::registry::{RegistryError, ResourceRegistration};
 use crate::state::AppState;
 
@@ -31,6 +31,7 @@ pub fn resource_registration(state: &AppState) -> ResourceRegistration {
         scopes: SCOPES.iter().map(|s| (*s).to_owned()).collect(),
         access_token_lifetime: None,
         require_dpop: false,
+        include_groups: false,
     }
 }
 
@@ -44,5 +45,15 @@ pub async fn caller(state: &AppState, req: &HttpRequest) -> ScimResult<Caller> {
     // SCIM is served on the public listener only: its proofs name the issuer's origin.
     let htu = format!("{}{}", state.settings.issuer.origin(), req.path());
     let allowed = |granted: &crate::domain::ScopeSet| SCOPES.iter().any(|s| granted.contains(s));
-    resource_token::check(state, req, &audience(state), &htu, allowed, "scim").await.map_err(ScimError::Caller)
+    let caller =
+        resource_token::check(state, req, &audience(state), &htu, allowed, "scim").await.map_err(ScimError::Caller)?;
+    // A person's token (a client's user consented to `scim`) reaches SCIM only as a member of
+    // the admin group, as it reaches the admin API.
+    if caller.holder == (Holder::Person { in_admin_group: false }) {
+        return Err(ScimError::plain(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "the signed-in person is not a member of the admin group",
+        ));
+    }
+    Ok(caller)
 }

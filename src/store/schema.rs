@@ -22,6 +22,7 @@ diesel::table! {
         require_dpop -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        include_groups -> Bool,
     }
 }
 
@@ -137,3 +138,44 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    groups (group_id) {
+        group_id -> Text,
+        name -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, user_id) {
+        group_id -> Text,
+        user_id -> Text,
+        added_at -> BigInt,
+    }
+}
+
+diesel::joinable!(group_members -> groups (group_id));
+diesel::joinable!(group_members -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(groups, group_members, users);
+
+diesel::table! {
+    initial_access_tokens (token_hash) {
+        token_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        uses_left -> BigInt,
+    }
+}
+
+diesel::table! {
+    client_registrations (client_id) {
+        client_id -> Text,
+        token_hash -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(client_registrations -> clients (client_id));
+diesel::allow_tables_to_appear_in_same_query!(client_registrations, clients);

@@ -27,7 +27,12 @@ crate::suite_tests! {
         tokens_of_the_wrong_audience_scope_or_binding_are_refused_with_a_challenge,
         every_change_is_audited_with_its_actor_and_changed_fields,
         the_openapi_document_names_every_route_and_needs_no_token,
-        with_admin_listen_the_api_is_served_there_only;
+        with_admin_listen_the_api_is_served_there_only,
+        a_person_reaches_the_admin_api_only_as_an_enabled_member_of_the_admin_group,
+        every_refusal_is_a_problem_with_its_challenge_or_allow_header,
+        query_parameters_are_refused_as_problems_naming_them,
+        a_body_is_a_json_object_with_members_of_the_documented_types,
+        an_if_match_that_is_not_text_is_a_failed_precondition;
     sync_test:
         the_cli_and_the_api_refuse_the_same_input_with_the_same_message;
 }
@@ -410,6 +415,10 @@ async fn the_openapi_document_names_every_route_and_needs_no_token(backend: Back
         ("/users/{user_id}/unlock", &["post"]),
         ("/users/{user_id}/consents", &["get"]),
         ("/users/{user_id}/consents/{client_id}", &["delete"]),
+        ("/groups", &["get", "post"]),
+        ("/groups/{group_id}", &["get", "patch", "delete"]),
+        ("/groups/{group_id}/members", &["get", "post"]),
+        ("/groups/{group_id}/members/{user_id}", &["delete"]),
     ] {
         for method in methods {
             assert!(paths[path].get(*method).is_some(), "{method} {path} is documented");
@@ -417,6 +426,147 @@ async fn the_openapi_document_names_every_route_and_needs_no_token(backend: Back
     }
     let scheme = &document["components"]["securitySchemes"]["oauth2"];
     assert_eq!(scheme["flows"]["clientCredentials"]["tokenUrl"], app.url("/token"));
+
+    // OpenAPI 3.1 §4.8.10.1: an operationId is unique in the document.
+    let ids: Vec<&str> = paths
+        .values()
+        .flat_map(|methods| methods.as_object().unwrap().values())
+        .map(|op| op["operationId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len(), "unique operation ids: {ids:?}");
+    let responses = &document["components"]["responses"];
+    assert!(responses["Unauthorized"]["headers"].get("WWW-Authenticate").is_some());
+    assert!(responses["Unauthorized"]["content"].get("application/problem+json").is_some());
+    // What the handlers take: a body that may be left out, and seconds or text for `overlap`.
+    let rotation = &paths["/clients/{client_id}/secrets"]["post"]["requestBody"];
+    assert_ne!(rotation["required"], true, "the rotation body is optional");
+    let overlap = &document["components"]["schemas"]["SecretRotation"]["properties"]["overlap"]["oneOf"];
+    let types: Vec<&str> = overlap.as_array().unwrap().iter().map(|s| s["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["integer", "string", "null"]);
+    let limit = &paths["/clients"]["get"]["parameters"][0];
+    assert_eq!(
+        (limit["name"].as_str(), &limit["schema"]["minimum"], &limit["schema"]["maximum"]),
+        (Some("limit"), &json!(1), &json!(200))
+    );
+    app.stop().await;
+}
+
+/// Sends `body` as it is, with the caller's token and proof and any `headers`.
+async fn send_raw(
+    app: &TestApp,
+    admin: &AdminCaller,
+    method: Method,
+    path: &str,
+    body: Vec<u8>,
+    headers: &[(&str, reqwest::header::HeaderValue)],
+) -> reqwest::Response {
+    let url = app.url(&format!("/admin/v1{path}"));
+    let proof = admin.key.proof(method.as_str(), &url, None, Some(&admin.token));
+    let mut request = app
+        .http
+        .request(method, &url)
+        .header("Authorization", format!("DPoP {}", admin.token))
+        .header("DPoP", proof)
+        .header("Content-Type", "application/json")
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(*name, value.clone());
+    }
+    request.send().await.unwrap()
+}
+
+async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.headers()["content-type"], "application/problem+json", "a {status} is a problem");
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["status"], status);
+    assert_eq!(problem["type"], "about:blank");
+    problem
+}
+
+async fn every_refusal_is_a_problem_with_its_challenge_or_allow_header(backend: Backend) {
+    let (_data, app, admin) = app_with_admin(backend).await;
+    let url = app.url("/admin/v1/clients");
+
+    // A refused token: the resource server's challenge, and a problem as every admin error.
+    let none = app.http.get(&url).send().await.unwrap();
+    assert!(none.headers()["www-authenticate"].to_str().unwrap().starts_with("DPoP"));
+    let problem = assert_problem(none, 401).await;
+    assert_eq!(problem["detail"], "an access token is required");
+    let as_bearer = app.http.get(&url).bearer_auth(&admin.token).send().await.unwrap();
+    assert!(as_bearer.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    assert_problem(as_bearer, 401).await;
+    let reader = app.admin_caller("admin:read").await;
+    let write = app.admin(&reader, Method::POST, "/clients", Some(new_client()), &[]).await;
+    assert!(write.headers()["www-authenticate"].to_str().unwrap().contains("insufficient_scope"));
+    assert_problem(write, 403).await;
+
+    // What actix answers itself: a method the path does not take (with `Allow`), a body over
+    // the limit, a path that is not there.
+    let wrong_method = app.admin(&admin, Method::PUT, "/clients/anyone/disable", None, &[]).await;
+    assert_eq!(wrong_method.headers()["allow"], "POST");
+    assert_problem(wrong_method, 405).await;
+    let huge = json!({ "client_name": "x".repeat(300 * 1024) }).to_string().into_bytes();
+    assert_problem(send_raw(&app, &admin, Method::POST, "/clients", huge, &[]).await, 413).await;
+    assert_problem(app.admin(&admin, Method::GET, "/nothing-here", None, &[]).await, 404).await;
+    app.stop().await;
+}
+
+async fn query_parameters_are_refused_as_problems_naming_them(backend: Backend) {
+    let (_data, app, admin) = app_with_admin(backend).await;
+    for query in ["limit=abc", "limit=9223372036854775808", "limit=0", "limit=201", "limit=2&limit=3"] {
+        for listing in ["/clients", "/resource-servers"] {
+            let refused = app.admin(&admin, Method::GET, &format!("{listing}?{query}"), None, &[]).await;
+            let problem = assert_problem(refused, 400).await;
+            assert_eq!(problem["errors"][0]["field"], "limit", "{listing}?{query}");
+        }
+    }
+    let ok = app.admin(&admin, Method::GET, "/clients?limit=200&unrelated=1", None, &[]).await;
+    assert_eq!(ok.status(), 200, "other parameters are ignored");
+    app.stop().await;
+}
+
+async fn a_body_is_a_json_object_with_members_of_the_documented_types(backend: Backend) {
+    let (_data, app, admin) = app_with_admin(backend).await;
+    let before = app.state.registry.list_clients().await.unwrap().len();
+    // serde would read an array as the struct's members in order; the API does not.
+    let array = json!(["Billing service", null, null, ["client_credentials"]]).to_string().into_bytes();
+    let problem = assert_problem(send_raw(&app, &admin, Method::POST, "/clients", array, &[]).await, 400).await;
+    assert_eq!(problem["detail"], "the body must be a JSON object");
+    assert_eq!(app.state.registry.list_clients().await.unwrap().len(), before, "nothing was registered");
+
+    let created = app.admin(&admin, Method::POST, "/clients", Some(new_client()), &[]).await;
+    let id = created.json::<Value>().await.unwrap()["client_id"].as_str().unwrap().to_owned();
+    let secrets = format!("/clients/{id}/secrets");
+    let refused = send_raw(&app, &admin, Method::POST, &secrets, b"[null]".to_vec(), &[]).await;
+    assert_problem(refused, 400).await;
+    for optional in [&b"null"[..], b""] {
+        let rotated = send_raw(&app, &admin, Method::POST, &secrets, optional.to_vec(), &[]).await;
+        assert_eq!(rotated.status(), 201, "{:?} asks for the defaults", String::from_utf8_lossy(optional));
+    }
+
+    // `jwks` of the wrong JSON type is refused as it is read, like any other member, so before
+    // the precondition (which would be 412 here).
+    let mut wrong_type = new_client();
+    wrong_type["jwks"] = json!([null, null]);
+    let stale = reqwest::header::HeaderValue::from_static("\"stale\"");
+    let body = wrong_type.to_string().into_bytes();
+    let refused = send_raw(&app, &admin, Method::PUT, &format!("/clients/{id}"), body, &[("If-Match", stale)]).await;
+    assert_eq!(assert_problem(refused, 400).await["errors"][0]["field"], "jwks");
+    app.stop().await;
+}
+
+async fn an_if_match_that_is_not_text_is_a_failed_precondition(backend: Backend) {
+    let (_data, app, admin) = app_with_admin(backend).await;
+    let created = app.admin(&admin, Method::POST, "/clients", Some(new_client()), &[]).await;
+    let id = created.json::<Value>().await.unwrap()["client_id"].as_str().unwrap().to_owned();
+    let mut change = new_client();
+    change["client_name"] = json!("changed without a readable precondition");
+    let opaque = reqwest::header::HeaderValue::from_bytes(b"\"\xff\"").unwrap();
+    let body = change.to_string().into_bytes();
+    let refused = send_raw(&app, &admin, Method::PUT, &format!("/clients/{id}"), body, &[("If-Match", opaque)]).await;
+    assert_problem(refused, 412).await;
+    assert_eq!(app.state.registry.load_client(&id).await.unwrap().name, "Billing service", "nothing changed");
     app.stop().await;
 }
 
@@ -464,5 +614,41 @@ async fn with_admin_listen_the_api_is_served_there_only(backend: Backend) {
     };
     assert_eq!(call(url.clone()).await, 200, "a proof for the admin listener's URL");
     assert_eq!(call(app.url("/admin/v1/clients")).await, 401, "a proof for the public URL is for another server");
+    app.stop().await;
+}
+
+async fn a_person_reaches_the_admin_api_only_as_an_enabled_member_of_the_admin_group(backend: Backend) {
+    use crate::common::browser::{token_body, web_app_registration};
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    let audience = app.admin_audience();
+    // An operator console: a web app for the admin audience. Bearer here, to keep to the point.
+    let admin_api = app.state.registry.resource(&audience).unwrap();
+    let relaxed = idp::services::registry::ResourceRegistration { require_dpop: false, ..admin_api.registration() };
+    app.state.registry.update_resource(&audience, relaxed, None, &Actor::cli()).await.unwrap();
+    let console = app
+        .register_client(ClientRegistration {
+            resources: vec![audience.clone()],
+            scope: "openid admin:read".into(),
+            ..web_app_registration()
+        })
+        .await;
+    let alice = app.create_user("alice").await;
+    let person_token = {
+        let code = app.code_for(&console, "alice", &[("scope", "openid admin:read"), ("resource", &audience)]).await;
+        let body = token_body(app.exchange(&console, &code, &[("resource", &audience)]).await).await;
+        body["access_token"].as_str().unwrap().to_owned()
+    };
+    let call = || app.http.get(app.url("/admin/v1/clients")).bearer_auth(&person_token).send();
+    let outsider = call().await.unwrap();
+    assert_eq!(outsider.status(), 403, "consenting to admin scopes is not enough");
+    assert_eq!(outsider.headers()["content-type"], "application/problem+json");
+
+    let admins = app.state.groups.create("idp-admins", &Actor::cli()).await.unwrap();
+    app.state.groups.add_member(&admins.group_id, &alice.user_id, &Actor::cli()).await.unwrap();
+    assert_eq!(call().await.unwrap().status(), 200, "a member of the admin group");
+
+    app.state.users.set_enabled(&alice.user_id, false, &Actor::cli()).await.unwrap();
+    assert_eq!(call().await.unwrap().status(), 401, "a disabled person's token stops at once");
     app.stop().await;
 }

@@ -16,12 +16,14 @@ mod authorization_code;
 mod docs;
 mod dpop;
 mod foundation;
+mod groups;
 mod hot_store;
 mod interop;
 mod introspection;
 mod logout;
 mod par;
 mod refresh;
+mod registration;
 mod scim;
 mod startup;
 mod tokens;
@@ -41,12 +43,14 @@ fn main() {
         docs::tests(),
         dpop::tests(),
         foundation::tests(),
+        groups::tests(),
         hot_store::tests(),
         interop::tests(),
         introspection::tests(),
         logout::tests(),
         par::tests(),
         refresh::tests(),
+        registration::tests(),
         scim::tests(),
         startup::tests(),
         tokens::tests(),

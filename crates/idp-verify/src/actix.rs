@@ -164,6 +164,7 @@ mod tests {
             jti: "j".into(),
             cnf: None,
             origin: Some("https://app.test".into()),
+            groups: None,
         };
         assert_eq!(check_origin(parts.origin, &claims), Err(TokenError::OriginMismatch));
     }

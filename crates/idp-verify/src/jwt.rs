@@ -123,6 +123,8 @@ struct VerifiedClaims {
     cnf: Option<Map<String, Value>>,
     #[serde(default)]
     origin: Option<String>,
+    #[serde(default)]
+    groups: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -181,6 +183,7 @@ pub fn check_claims(
         jti: claims.jti,
         cnf,
         origin: claims.origin,
+        groups: claims.groups,
     })
 }
 

@@ -203,6 +203,7 @@ mod tests {
             jti: "j".into(),
             cnf: None,
             origin: origin.map(str::to_owned),
+            groups: None,
         };
         let bound = claims(Some("https://app.test"));
         assert!(check_origin(values(&[]), &bound).is_ok());

@@ -31,6 +31,9 @@ pub struct AccessTokenClaims {
     /// docs/security.md §3: the browser origin the token was issued to, if a browser asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// The user's groups, for a resource server that authorizes by group and opted in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
 }
 
 impl AccessTokenClaims {

@@ -374,6 +374,7 @@ mod tests {
                 jti: "j".into(),
                 cnf: None,
                 origin: None,
+                groups: None,
             },
             scheme: Scheme::Dpop,
             dpop_jkt: Some(Jkt::parse("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs").unwrap()),

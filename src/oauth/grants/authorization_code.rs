@@ -4,8 +4,8 @@
 //! the user granted `offline_access`.
 
 use super::{
-    access_token_lifetime, grant_audience, mint_access_token, new_jti, token_scope, Audience, GrantContext, Issued,
-    TokenResponse,
+    access_token_lifetime, grant_audience, mint_access_token, new_jti, released_groups, token_scope, Audience,
+    GrantContext, Issued, Subject, TokenResponse,
 };
 use crate::domain::{ClientType, CodeVerifier, GrantType, ResourceIndicator};
 use crate::error::OAuthError;
@@ -58,8 +58,9 @@ pub async fn issue(cx: &GrantContext<'_>, request: AuthorizationCodeRequest) -> 
     state.codes.redeem(&checked, (jti.clone(), exp), family_id.clone(), &cx.request).await?;
 
     let scope = token_scope(&grant.scope, server.as_deref());
-    let (access_token, claims) =
-        mint_access_token(state, client, &user.user_id, audience, &scope, cx.binding.clone(), jti)?;
+    let groups = released_groups(state, &user.user_id, &grant.scope).await?;
+    let subject = Subject { id: &user.user_id, groups: groups.as_deref() };
+    let (access_token, claims) = mint_access_token(state, client, subject, audience, &scope, cx.binding.clone(), jti)?;
     let refresh_token = match &family_id {
         Some(family_id) => {
             let family = NewFamily {
@@ -92,8 +93,12 @@ pub async fn issue(cx: &GrantContext<'_>, request: AuthorizationCodeRequest) -> 
     let mut response = TokenResponse::bearer_or_dpop(access_token, &claims);
     response.refresh_token = refresh_token.map(|t| t.into_string());
     if grant.scope.contains("openid") {
-        let authentication =
-            Authentication { auth_time: grant.auth_time, sid: &grant.sid, nonce: grant.nonce.as_deref() };
+        let authentication = Authentication {
+            auth_time: grant.auth_time,
+            sid: &grant.sid,
+            nonce: grant.nonce.as_deref(),
+            groups: groups.as_deref(),
+        };
         let id_token =
             id_token::sign(state, client, &user, &grant.scope, &authentication, Some(&response.access_token))
                 .map_err(OAuthError::server_error)?;

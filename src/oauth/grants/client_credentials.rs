@@ -1,7 +1,7 @@
 //! `grant_type=client_credentials` (RFC 6749 §4.4): a token for the client itself, for one
 //! resource server (RFC 8707), with the scopes both the client and that resource allow.
 
-use super::{mint_access_token, new_jti, Audience, GrantContext, Issued, TokenResponse};
+use super::{mint_access_token, new_jti, Audience, GrantContext, Issued, Subject, TokenResponse};
 use crate::domain::{ResourceIndicator, ScopeSet};
 use crate::error::OAuthError;
 
@@ -35,7 +35,7 @@ pub async fn issue(cx: &GrantContext<'_>, request: ClientCredentialsRequest) -> 
     let (token, claims) = mint_access_token(
         state,
         client,
-        client.id.as_str(),
+        Subject::client(client.id.as_str()),
         Audience::Resource(&server),
         &scope,
         cx.binding.clone(),

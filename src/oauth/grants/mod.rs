@@ -135,21 +135,57 @@ pub fn grant_audience(
 pub fn token_scope(granted: &ScopeSet, server: Option<&ResourceServer>) -> ScopeSet {
     match server {
         Some(server) => granted.intersection(&server.scopes),
-        None => granted.iter().filter(|s| matches!(s.as_str(), "openid" | "profile" | "email")).cloned().collect(),
+        None => granted
+            .iter()
+            .filter(|s| matches!(s.as_str(), "openid" | "profile" | "email" | "groups"))
+            .cloned()
+            .collect(),
     }
+}
+
+/// Whom an access token is about: a user (with their groups when the grant released them) or
+/// the client itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub id: &'a str,
+    /// The `groups` claim, for a resource server that opted in (`include_groups`).
+    pub groups: Option<&'a [String]>,
+}
+
+impl<'a> Subject<'a> {
+    pub fn client(client_id: &'a str) -> Self {
+        Self { id: client_id, groups: None }
+    }
+}
+
+/// The user's groups when the grant's scope releases them (`groups`), for the ID token,
+/// userinfo and the access tokens of resource servers that opted in.
+pub async fn released_groups(
+    state: &AppState,
+    user_id: &str,
+    scope: &ScopeSet,
+) -> Result<Option<Vec<String>>, OAuthError> {
+    if !scope.contains("groups") {
+        return Ok(None);
+    }
+    state.groups.names_of(user_id).await.map(Some).map_err(OAuthError::unavailable)
 }
 
 /// Signs an RFC 9068 access token with id `jti` for `subject` and `audience`.
 pub fn mint_access_token(
     state: &AppState,
     client: &Client,
-    subject: &str,
+    subject: Subject<'_>,
     audience: Audience<'_>,
     scope: &ScopeSet,
     binding: Binding,
     jti: String,
 ) -> Result<(String, AccessTokenClaims), OAuthError> {
     let lifetime = access_token_lifetime(state, client, &audience);
+    let groups = match &audience {
+        Audience::Resource(server) if server.include_groups => subject.groups.map(<[String]>::to_vec),
+        _ => None,
+    };
     let aud = match audience {
         Audience::Resource(server) => {
             if server.require_dpop && binding.jkt.is_none() {
@@ -162,7 +198,7 @@ pub fn mint_access_token(
     let now = state.clock.now();
     let claims = AccessTokenClaims {
         iss: state.settings.issuer.as_str().to_owned(),
-        sub: subject.to_owned(),
+        sub: subject.id.to_owned(),
         aud,
         client_id: client.id.as_str().to_owned(),
         scope: (!scope.is_empty()).then(|| scope.to_string()),
@@ -171,6 +207,7 @@ pub fn mint_access_token(
         jti,
         cnf: binding.jkt.map(|jkt| Confirmation { jkt }),
         origin: binding.origin.map(|o| o.as_str().to_owned()),
+        groups,
     };
     let token = access_token::sign(&state.keyring, &claims).map_err(OAuthError::server_error)?;
     Ok((token, claims))

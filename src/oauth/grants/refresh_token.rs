@@ -3,8 +3,8 @@
 //! audience of the new access token and signs it (and an ID token when `openid` was granted).
 
 use super::{
-    grant_audience, hot_store_error, mint_access_token, new_jti, token_scope, Audience, GrantContext, Issued,
-    TokenResponse,
+    grant_audience, hot_store_error, mint_access_token, new_jti, released_groups, token_scope, Audience, GrantContext,
+    Issued, Subject, TokenResponse,
 };
 use crate::domain::{ResourceIndicator, ScopeSet};
 use crate::error::OAuthError;
@@ -63,15 +63,19 @@ pub async fn issue(cx: &GrantContext<'_>, request: RefreshTokenRequest) -> Resul
         None => Audience::Provider,
     };
     let access_scope = token_scope(&scope, server.as_deref());
+    // The user's current groups, as with every other claim on refresh.
+    let groups = released_groups(state, &grant.user_id, &scope).await?;
+    let subject = Subject { id: &grant.user_id, groups: groups.as_deref() };
     let (access_token, claims) =
-        mint_access_token(state, client, &grant.user_id, audience, &access_scope, cx.binding.clone(), new_jti())?;
+        mint_access_token(state, client, subject, audience, &access_scope, cx.binding.clone(), new_jti())?;
     let next = state.refresh_families.rotate(refresh, (claims.jti.clone(), claims.exp)).await?;
 
     let mut response = TokenResponse::bearer_or_dpop(access_token, &claims);
     response.refresh_token = Some(next.into_string());
     if let Some(user) = &user {
         // OIDC-18: same iss, sub, aud, auth_time; no nonce.
-        let authentication = Authentication { auth_time: grant.auth_time, sid: &grant.sid, nonce: None };
+        let authentication =
+            Authentication { auth_time: grant.auth_time, sid: &grant.sid, nonce: None, groups: groups.as_deref() };
         let id_token = id_token::sign(state, client, user, &scope, &authentication, Some(&response.access_token))
             .map_err(OAuthError::server_error)?;
         response.id_token = Some(id_token);

@@ -16,8 +16,9 @@ use crate::domain::{
 };
 use crate::store::models::{ClientRow, ClientSecretRow};
 
-/// Scopes of OpenID Connect itself, which no resource server has to list.
-pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+/// Scopes of OpenID Connect itself, which no resource server has to list, and `groups`, which
+/// releases the user's group names (ID token, userinfo, and opted-in resource servers' tokens).
+pub const OIDC_SCOPES: [&str; 5] = ["openid", "profile", "email", "offline_access", "groups"];
 
 /// A client secret: `idp_cs_` and 256 random bits, shown once.
 #[derive(Clone)]
@@ -349,7 +350,7 @@ pub struct ClientRegistration {
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
     /// The client's public keys for `private_key_jwt` (a JWK Set; private members are refused).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "jwk_set")]
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<Value>,
     /// Seconds, 1 to 86400; overrides the resource's and the provider's lifetime.
@@ -370,6 +371,12 @@ pub struct ClientRegistration {
     /// A disabled client can neither authenticate nor use its grants.
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
+}
+
+/// `jwks` as it is read: a JSON object or null, refused there like any other member of the wrong
+/// JSON type (before a precondition is checked), and looked into by [`client_keys`].
+fn jwk_set<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Ok(<Option<Map<String, Value>> as serde::Deserialize>::deserialize(deserializer)?.map(Value::Object))
 }
 
 /// A value outside a fixed set: the message lists the set.

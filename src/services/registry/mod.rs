@@ -322,6 +322,7 @@ impl Registry {
         &self,
         registration: ClientRegistration,
         by: &Actor,
+        also: impl FnOnce(&mut DbConnection, &str) -> Result<(), RegistryError>,
     ) -> Result<(Client, Option<ClientSecret>), RegistryError> {
         let now = self.now();
         let client_id = crate::domain::ClientId::generate()
@@ -338,7 +339,7 @@ impl Registry {
             if let Some(secret_row) = &secret_row {
                 secret_row.insert(conn)?;
             }
-            Ok(())
+            also(conn, client_id.as_str())
         })?;
         let client = self.load_client_blocking(client_id.as_str())?;
         Ok((client, secret))
@@ -551,7 +552,19 @@ impl Registry {
         by: &Actor,
     ) -> Result<(Client, Option<ClientSecret>), RegistryError> {
         let by = by.clone();
-        self.change_announced(move |r| r.create_client_blocking(registration, &by)).await
+        self.change_announced(move |r| r.create_client_blocking(registration, &by, |_, _| Ok(()))).await
+    }
+
+    /// As [`Registry::create_client`], with `also` run in the same transaction once the client
+    /// row is in (given its new id): what must land with the client or not at all.
+    pub async fn create_client_with(
+        self: &Arc<Self>,
+        registration: ClientRegistration,
+        by: &Actor,
+        also: impl FnOnce(&mut DbConnection, &str) -> Result<(), RegistryError> + Send + 'static,
+    ) -> Result<(Client, Option<ClientSecret>), RegistryError> {
+        let by = by.clone();
+        self.change_announced(move |r| r.create_client_blocking(registration, &by, also)).await
     }
 
     /// Replaces a client's registration when `if_match` holds. Its id and secrets stay; a

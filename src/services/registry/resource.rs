@@ -20,6 +20,8 @@ pub struct ResourceServer {
     pub access_token_lifetime: Option<i64>,
     /// Its tokens are issued only with a DPoP proof.
     pub require_dpop: bool,
+    /// Its access tokens carry the user's `groups` when the grant has the `groups` scope.
+    pub include_groups: bool,
 }
 
 fn serialize_scopes<S: serde::Serializer>(scopes: &ScopeSet, serializer: S) -> Result<S::Ok, S::Error> {
@@ -38,6 +40,7 @@ impl ResourceServer {
             scopes,
             access_token_lifetime: row.access_token_lifetime,
             require_dpop: row.require_dpop,
+            include_groups: row.include_groups,
         })
     }
 }
@@ -63,6 +66,9 @@ pub struct ResourceRegistration {
     /// Its tokens are issued only with a DPoP proof.
     #[serde(default)]
     pub require_dpop: bool,
+    /// Its access tokens carry the user's `groups` claim (when the grant has the `groups` scope).
+    #[serde(default)]
+    pub include_groups: bool,
 }
 
 impl ResourceServer {
@@ -74,6 +80,7 @@ impl ResourceServer {
             scopes: self.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
             access_token_lifetime: self.access_token_lifetime,
             require_dpop: self.require_dpop,
+            include_groups: self.include_groups,
         }
     }
 
@@ -103,6 +110,7 @@ impl ResourceRegistration {
             scopes: json_list(scopes.iter().map(|s| s.as_str())),
             access_token_lifetime: self.access_token_lifetime,
             require_dpop: self.require_dpop,
+            include_groups: self.include_groups,
             created_at,
             updated_at: now,
         })

@@ -14,6 +14,8 @@ pub struct ResourceServerRow {
     pub require_dpop: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Its access tokens carry the user's `groups` (when the grant has the `groups` scope).
+    pub include_groups: bool,
 }
 
 impl ResourceServerRow {

@@ -1,0 +1,3 @@
+ALTER TABLE resource_servers DROP COLUMN include_groups;
+DROP TABLE group_members;
+DROP TABLE groups;
