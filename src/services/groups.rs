@@ -47,6 +47,8 @@ impl From<diesel::result::Error> for GroupError {
 pub struct Group {
     pub group_id: String,
     pub name: String,
+    /// The provisioning system's id of the group (SCIM `externalId`), kept as sent.
+    pub external_id: Option<String>,
     pub members: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -112,7 +114,13 @@ impl Groups {
     pub async fn create(&self, name: &str, by: &Actor) -> Result<Group, GroupError> {
         let (name, by) = (group_name(name)?, by.clone());
         self.audited(move |conn, now| {
-            let row = GroupRow { group_id: uuid::Uuid::new_v4().to_string(), name, created_at: now, updated_at: now };
+            let row = GroupRow {
+                group_id: uuid::Uuid::new_v4().to_string(),
+                name,
+                created_at: now,
+                updated_at: now,
+                external_id: None,
+            };
             row.insert(conn)?;
             let audit = by.event(now, "group.create", format!("group:{}", row.group_id));
             Ok((audit, shown(row, 0)))
@@ -142,7 +150,13 @@ impl Groups {
                     return Err(GroupError::Stale);
                 }
             }
-            let row = GroupRow { group_id: id.clone(), name, created_at: current.created_at, updated_at: now };
+            let row = GroupRow {
+                group_id: id.clone(),
+                name,
+                created_at: current.created_at,
+                updated_at: now,
+                external_id: current.external_id,
+            };
             row.update(conn)?;
             let audit = by.event(now, "group.rename", format!("group:{id}"));
             Ok((audit, shown(row, current.members)))
@@ -220,6 +234,68 @@ impl Groups {
         .await
     }
 
+    /// Creates a group with its members in one audited transaction (SCIM's `POST /Groups`).
+    pub async fn provision(&self, change: GroupChange, by: &Actor) -> Result<Group, GroupError> {
+        let (name, external_id, by) = (group_name(&change.name)?, external_id(change.external_id)?, by.clone());
+        let members = change.members.unwrap_or_default();
+        self.audited(move |conn, now| {
+            let group_id = uuid::Uuid::new_v4().to_string();
+            let row = GroupRow { group_id: group_id.clone(), name, created_at: now, updated_at: now, external_id };
+            row.insert(conn)?;
+            set_members(conn, &group_id, &members, now, &by)?;
+            let audit = by.event(now, "group.create", format!("group:{group_id}"));
+            Ok((audit, load(conn, &group_id)?))
+        })
+        .await
+    }
+
+    /// Replaces a group's name and external id, and its members when `members` says which, in
+    /// one audited transaction when `if_match` holds (SCIM's `PUT` and `PATCH`). A member added
+    /// or removed is audited as `group.member.add` / `group.member.remove`.
+    pub async fn replace(
+        &self,
+        group_id: &str,
+        change: GroupChange,
+        if_match: Option<String>,
+        by: &Actor,
+    ) -> Result<Group, GroupError> {
+        let (id, by) = (group_id.to_owned(), by.clone());
+        let (name, external_id) = (group_name(&change.name)?, external_id(change.external_id)?);
+        self.audited(move |conn, now| {
+            let current = load(conn, &id)?;
+            if let Some(list) = &if_match {
+                let etag = current.etag();
+                if !list.split(',').map(str::trim).any(|tag| tag == "*" || tag == etag) {
+                    return Err(GroupError::Stale);
+                }
+            }
+            let mut changed = Vec::new();
+            if current.name != name {
+                changed.push("name");
+            }
+            if current.external_id != external_id {
+                changed.push("external_id");
+            }
+            let row =
+                GroupRow { group_id: id.clone(), name, created_at: current.created_at, updated_at: now, external_id };
+            row.update(conn)?;
+            if let Some(members) = &change.members {
+                if set_members(conn, &id, members, now, &by)? {
+                    changed.push("members");
+                }
+            }
+            let audit =
+                by.event(now, "group.update", format!("group:{id}")).detail(serde_json::json!({ "changed": changed }));
+            Ok((audit, load(conn, &id)?))
+        })
+        .await
+    }
+
+    /// Every member's user id, in id order.
+    pub async fn member_ids(&self, group_id: &str) -> Result<Vec<String>, GroupError> {
+        self.members(group_id, None, i64::MAX).await
+    }
+
     /// The names of the groups a user is in: the `groups` claim.
     pub async fn names_of(&self, user_id: &str) -> Result<Vec<String>, GroupError> {
         let id = user_id.to_owned();
@@ -227,8 +303,72 @@ impl Groups {
     }
 }
 
+/// A group as SCIM changes it: its name, its external id, and (when `Some`) exactly who its
+/// members are (user ids).
+#[derive(Debug, Clone, Default)]
+pub struct GroupChange {
+    pub name: String,
+    pub external_id: Option<String>,
+    pub members: Option<Vec<String>>,
+}
+
+/// An id another system gave the group: kept as sent, at most 255 characters without control
+/// characters.
+fn external_id(value: Option<String>) -> Result<Option<String>, GroupError> {
+    match value.filter(|v| !v.trim().is_empty()) {
+        Some(v) if v.chars().count() > 255 || v.chars().any(char::is_control) => Err(GroupError::Invalid(
+            FieldError::new("external_id", "at most 255 characters without control characters"),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// Makes `members` (user ids, each an existing user) the group's members, auditing each one
+/// added or removed; whether any changed.
+fn set_members(
+    conn: &mut DbConnection,
+    group_id: &str,
+    members: &[String],
+    now: i64,
+    by: &Actor,
+) -> Result<bool, GroupError> {
+    let current: Vec<String> =
+        GroupMemberRow::page(conn, group_id, None, i64::MAX)?.into_iter().map(|m| m.user_id).collect();
+    let mut changed = false;
+    for user in members.iter().filter(|m| !current.contains(m)) {
+        UserRow::find(conn, user)?.ok_or(GroupError::NoSuchUser)?;
+        if GroupMemberRow::exists(conn, group_id, user)? {
+            continue; // named twice
+        }
+        GroupMemberRow { group_id: group_id.to_owned(), user_id: user.clone(), added_at: now }.insert(conn)?;
+        let audit = NewAuditEvent {
+            user_id: Some(user.clone()),
+            ..by.event(now, "group.member.add", format!("group:{group_id}"))
+        };
+        audit.insert(conn)?;
+        changed = true;
+    }
+    for user in current.iter().filter(|m| !members.contains(m)) {
+        GroupMemberRow::delete(conn, group_id, user)?;
+        let audit = NewAuditEvent {
+            user_id: Some(user.clone()),
+            ..by.event(now, "group.member.remove", format!("group:{group_id}"))
+        };
+        audit.insert(conn)?;
+        changed = true;
+    }
+    Ok(changed)
+}
+
 fn shown(row: GroupRow, members: i64) -> Group {
-    Group { group_id: row.group_id, name: row.name, members, created_at: row.created_at, updated_at: row.updated_at }
+    Group {
+        group_id: row.group_id,
+        name: row.name,
+        external_id: row.external_id,
+        members,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
 }
 
 fn load(conn: &mut DbConnection, group_id: &str) -> Result<Group, GroupError> {

@@ -145,6 +145,7 @@ diesel::table! {
         name -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        external_id -> Nullable<Text>,
     }
 }
 

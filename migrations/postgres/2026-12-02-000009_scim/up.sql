@@ -5,3 +5,5 @@ ALTER TABLE users ADD COLUMN display_name TEXT;
 -- SCIM filters: `externalId eq`, and `emails.value` compared without case (RFC 7643 §4.1.2).
 CREATE INDEX users_external_id ON users (external_id);
 CREATE INDEX users_email_lower ON users (lower(email));
+-- A SCIM Group's `externalId`.
+ALTER TABLE groups ADD COLUMN external_id TEXT;

@@ -5,12 +5,15 @@ use crate::store::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = groups)]
+#[diesel(treat_none_as_null = true)]
 pub struct GroupRow {
     pub group_id: String,
     /// Unique; the value apps see in the `groups` claim.
     pub name: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The provisioning system's id of the group (SCIM `externalId`).
+    pub external_id: Option<String>,
 }
 
 impl GroupRow {
