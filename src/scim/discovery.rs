@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::error::{ScimError, ScimResult};
-use super::schema::{self, LIST_RESPONSE, RESOURCE_TYPE, SERVICE_PROVIDER_CONFIG, USER_SCHEMA};
+use super::schema::{self, GROUP_SCHEMA, LIST_RESPONSE, RESOURCE_TYPE, SERVICE_PROVIDER_CONFIG, USER_SCHEMA};
 use super::users::MAX_COUNT;
 use super::{answer, method_not_allowed, BASE_PATH};
 use crate::state::AppState;
@@ -81,13 +81,26 @@ fn user_resource_type(state: &AppState) -> Value {
     })
 }
 
+fn group_resource_type(state: &AppState) -> Value {
+    json!({
+        "schemas": [RESOURCE_TYPE],
+        "id": "Group",
+        "name": "Group",
+        "endpoint": "/Groups",
+        "description": "Group",
+        "schema": GROUP_SCHEMA,
+        "meta": { "resourceType": "ResourceType", "location": url(state, "/ResourceTypes/Group") },
+    })
+}
+
 async fn resource_types(state: web::Data<AppState>) -> HttpResponse {
-    answer(HttpResponse::Ok(), &list(vec![user_resource_type(&state)]))
+    answer(HttpResponse::Ok(), &list(vec![user_resource_type(&state), group_resource_type(&state)]))
 }
 
 async fn resource_type(state: web::Data<AppState>, id: web::Path<String>) -> ScimResult {
     match id.as_str() {
         "User" => Ok(answer(HttpResponse::Ok(), &user_resource_type(&state))),
+        "Group" => Ok(answer(HttpResponse::Ok(), &group_resource_type(&state))),
         _ => Err(ScimError::not_found()),
     }
 }
@@ -96,14 +109,21 @@ fn user_schema(state: &AppState) -> Value {
     schema::user_schema(&url(state, &format!("/Schemas/{USER_SCHEMA}")))
 }
 
+fn group_schema(state: &AppState) -> Value {
+    schema::group_schema(&url(state, &format!("/Schemas/{GROUP_SCHEMA}")))
+}
+
 async fn schemas(state: web::Data<AppState>) -> HttpResponse {
-    answer(HttpResponse::Ok(), &list(vec![user_schema(&state)]))
+    answer(HttpResponse::Ok(), &list(vec![user_schema(&state), group_schema(&state)]))
 }
 
 async fn schema_by_id(req: HttpRequest, state: web::Data<AppState>) -> ScimResult {
     let id = req.match_info().get("id").unwrap_or("");
-    match id.eq_ignore_ascii_case(USER_SCHEMA) {
-        true => Ok(answer(HttpResponse::Ok(), &user_schema(&state))),
-        false => Err(ScimError::not_found()),
+    if id.eq_ignore_ascii_case(USER_SCHEMA) {
+        Ok(answer(HttpResponse::Ok(), &user_schema(&state)))
+    } else if id.eq_ignore_ascii_case(GROUP_SCHEMA) {
+        Ok(answer(HttpResponse::Ok(), &group_schema(&state)))
+    } else {
+        Err(ScimError::not_found())
     }
 }

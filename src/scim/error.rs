@@ -23,6 +23,7 @@ pub enum ScimType {
     InvalidPath,
     NoTarget,
     InvalidValue,
+    TooMany,
 }
 
 impl ScimType {
@@ -35,6 +36,7 @@ impl ScimType {
             Self::InvalidPath => "invalidPath",
             Self::NoTarget => "noTarget",
             Self::InvalidValue => "invalidValue",
+            Self::TooMany => "tooMany",
         }
     }
 }

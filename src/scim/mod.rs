@@ -1,8 +1,9 @@
 //! `/scim/v2`: SCIM 2.0 (RFC 7643, RFC 7644) for provisioning from HR systems and directories,
 //! an edge over the same users service the admin API, the CLI and the sign-in pages use (no
 //! second user store): `/Users` (create, read, list with filters, sorting and pages, replace,
-//! PATCH, delete; `active: false` disables the user and revokes their grants), and the discovery
-//! documents `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`. Errors are SCIM's
+//! PATCH, delete; `active: false` disables the user and revokes their grants), `/Groups` over the
+//! groups service (members added and removed by PATCH), and the discovery documents
+//! `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`. Errors are SCIM's
 //! (`error.rs`); callers need a token for `<issuer>/scim` (`auth.rs`). docs/scim.md is the
 //! operator's guide.
 
@@ -10,6 +11,7 @@ pub mod auth;
 mod discovery;
 mod error;
 pub mod filter;
+mod groups;
 mod patch;
 mod query;
 pub mod schema;
@@ -31,6 +33,7 @@ pub const MEDIA_TYPE: &str = "application/scim+json";
 pub fn routes(cfg: &mut web::ServiceConfig) {
     discovery::routes(cfg);
     users::routes(cfg);
+    groups::routes(cfg);
 }
 
 /// Any other path under `/scim/v2`.

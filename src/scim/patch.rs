@@ -1,51 +1,25 @@
 //! PATCH (RFC 7644 §3.5.2): `add`, `replace` and `remove` operations, with a `path` (an
-//! attribute, a sub-attribute, or the values of `emails` a value filter selects) or without
-//! one, applied in order to the user's attributes as SCIM shows them. The result is then read
-//! as a PUT body is, so a PATCH cannot store what a PUT could not.
+//! attribute, a sub-attribute, or the values of a multi-valued attribute a value filter
+//! selects) or without one, applied in order to a resource's attributes as SCIM shows them
+//! (a User's or a Group's, by its `ResourceSchema`). The result is then read as a PUT body is,
+//! so a PATCH cannot store what a PUT could not.
 //!
-//! Since one email address is kept, an address that `add` brings takes the place of the one
-//! there was. Attributes of the User schema that are not kept (phone numbers, addresses, ...)
-//! and the enterprise extension are accepted and ignored, as in a POST; a name that is no
+//! `add` appends to a multi-valued attribute (a Group's `members`), except where one value is
+//! kept (a User's `emails`): there the added address takes the place of the one there was.
+//! `remove` of `members` with a value (`[{"value": "<id>"}]`, as Microsoft Entra ID sends it)
+//! removes those members. Attributes of the schema that are not kept (a User's phone numbers,
+//! ...) and ignored extensions are accepted and have no effect, as in a POST; a name that is no
 //! attribute is `invalidPath`; `id`, `meta` and `schemas` are `mutability`.
 
 use serde_json::{Map, Value};
 
 use super::error::{ScimError, ScimResult, ScimType};
 use super::filter::{self, AttrPath, CompValue, CompareOp, Filter, PatchPath};
-use super::schema::{self, ENTERPRISE_USER_SCHEMA, PATCH_OP, USER_SCHEMA};
+use super::schema::{self, ResourceSchema, PATCH_OP};
 use crate::services::users::{Password, PasswordChange};
 
 /// At most this many operations in one request.
 pub const MAX_OPERATIONS: usize = 100;
-
-/// Attributes of the core User schema (RFC 7643 §4.1) that this provider does not keep: a change
-/// of them is accepted and has no effect.
-const NOT_KEPT: &[&str] = &[
-    "nickName",
-    "profileUrl",
-    "title",
-    "userType",
-    "preferredLanguage",
-    "locale",
-    "timezone",
-    "phoneNumbers",
-    "ims",
-    "photos",
-    "addresses",
-    "groups",
-    "entitlements",
-    "roles",
-    "x509Certificates",
-];
-
-/// Sub-attributes of kept attributes that are not kept themselves.
-const SUB_NOT_KEPT: &[(&str, &str)] = &[
-    ("name", "middleName"),
-    ("name", "honorificPrefix"),
-    ("name", "honorificSuffix"),
-    ("emails", "primary"),
-    ("emails", "display"),
-];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -134,6 +108,7 @@ enum Resolved {
         sub: Option<&'static str>,
         multi: bool,
         complex: bool,
+        keeps_one: bool,
     },
     Password,
     /// Accepted, not kept.
@@ -144,16 +119,15 @@ fn invalid_path<T>(detail: String) -> ScimResult<T> {
     Err(ScimError::bad_request(ScimType::InvalidPath, detail))
 }
 
-fn resolve(attr: &AttrPath, sub: Option<&str>) -> ScimResult<Resolved> {
+fn resolve(schema: &ResourceSchema, attr: &AttrPath, sub: Option<&str>) -> ScimResult<Resolved> {
+    let ignored = |uri: &str| schema.ignored_extensions.iter().any(|e| e.eq_ignore_ascii_case(uri));
     match attr.uri.as_deref() {
         None => {}
-        Some(uri) if uri.eq_ignore_ascii_case(USER_SCHEMA) => {}
-        Some(uri) if uri.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) => return Ok(Resolved::Ignored),
+        Some(uri) if uri.eq_ignore_ascii_case(schema.urn) => {}
+        Some(uri) if ignored(uri) => return Ok(Resolved::Ignored),
         // `urn:…:enterprise:2.0:User` itself (a whole extension) reads as URI `…:2.0`, name `User`.
-        Some(uri) if format!("{uri}:{}", attr.name).eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) => {
-            return Ok(Resolved::Ignored)
-        }
-        Some(_) => return invalid_path(format!("`{attr}`: only the User schema and its enterprise extension")),
+        Some(uri) if ignored(&format!("{uri}:{}", attr.name)) => return Ok(Resolved::Ignored),
+        Some(_) => return invalid_path(format!("`{attr}`: not of {} or an extension accepted here", schema.urn)),
     }
     let sub = sub.or(attr.sub.as_deref());
     if ["id", "meta", "schemas"].iter().any(|n| attr.name.eq_ignore_ascii_case(n)) {
@@ -161,17 +135,17 @@ fn resolve(attr: &AttrPath, sub: Option<&str>) -> ScimResult<Resolved> {
     }
     if attr.name.eq_ignore_ascii_case("externalId") {
         return match sub {
-            None => Ok(Resolved::Kept { key: "externalId", sub: None, multi: false, complex: false }),
+            None => Ok(Resolved::Kept { key: "externalId", sub: None, multi: false, complex: false, keeps_one: false }),
             Some(_) => invalid_path(format!("`{attr}`: externalId has no sub-attributes")),
         };
     }
-    if NOT_KEPT.iter().any(|n| attr.name.eq_ignore_ascii_case(n)) {
+    if schema.not_kept.iter().any(|n| attr.name.eq_ignore_ascii_case(n)) {
         return Ok(Resolved::Ignored);
     }
-    let Some(attribute) = schema::user_attribute(&attr.name) else {
-        return invalid_path(format!("`{attr}` is not an attribute of a User"));
+    let Some(attribute) = schema.attribute(&attr.name) else {
+        return invalid_path(format!("`{attr}` is not an attribute of {}", schema.urn));
     };
-    if attribute.name == "password" {
+    if attribute.mutability == schema::Mutability::WriteOnly {
         return match sub {
             None => Ok(Resolved::Password),
             Some(_) => invalid_path("password has no sub-attributes".into()),
@@ -182,18 +156,19 @@ fn resolve(attr: &AttrPath, sub: Option<&str>) -> ScimResult<Resolved> {
         None => None,
         Some(name) => match attribute.sub_attribute(name) {
             Some(found) => Some(found.name),
-            None if SUB_NOT_KEPT.iter().any(|(a, s)| *a == attribute.name && s.eq_ignore_ascii_case(name)) => {
+            None if schema.sub_not_kept.iter().any(|(a, s)| *a == attribute.name && s.eq_ignore_ascii_case(name)) => {
                 return Ok(Resolved::Ignored)
             }
-            None => return invalid_path(format!("`{}.{name}` is not an attribute of a User", attribute.name)),
+            None => return invalid_path(format!("`{}.{name}` is not an attribute of {}", attribute.name, schema.urn)),
         },
     };
-    Ok(Resolved::Kept { key: attribute.name, sub, multi: attribute.multi_valued, complex })
+    let keeps_one = attribute.keeps_one;
+    Ok(Resolved::Kept { key: attribute.name, sub, multi: attribute.multi_valued, complex, keeps_one })
 }
 
 /// A complex value's members under their canonical names (unknown ones dropped).
-fn canonical(key: &str, value: Value) -> ScimResult<Value> {
-    let Some(attribute) = schema::user_attribute(key).filter(|a| a.kind == schema::Kind::Complex) else {
+fn canonical(schema: &ResourceSchema, key: &str, value: Value) -> ScimResult<Value> {
+    let Some(attribute) = schema.attribute(key).filter(|a| a.kind == schema::Kind::Complex) else {
         return Ok(value);
     };
     let one = |value: Value| -> ScimResult<Value> {
@@ -217,13 +192,17 @@ fn canonical(key: &str, value: Value) -> ScimResult<Value> {
     }
 }
 
-/// Applies `operations` in order to `attributes`.
-pub fn apply(mut attributes: Map<String, Value>, operations: Vec<Operation>) -> ScimResult<Patched> {
+/// Applies `operations` in order to `attributes` of a resource of `schema`.
+pub fn apply(
+    schema: &ResourceSchema,
+    mut attributes: Map<String, Value>,
+    operations: Vec<Operation>,
+) -> ScimResult<Patched> {
     let mut password = PasswordChange::Keep;
     for operation in operations {
         match operation.path {
             Some(path) => {
-                apply_one(&mut attributes, &mut password, operation.op, &path, operation.value)?;
+                apply_one(schema, &mut attributes, &mut password, operation.op, &path, operation.value)?;
             }
             None => {
                 // add / replace with an object of attributes (RFC 7644 §3.5.2.1, §3.5.2.3).
@@ -234,7 +213,7 @@ pub fn apply(mut attributes: Map<String, Value>, operations: Vec<Operation>) -> 
                     let attr = filter::parse_attr_path(&key)
                         .map_err(|e| ScimError::bad_request(ScimType::InvalidPath, format!("`{key}`: {e}")))?;
                     let path = PatchPath { attr, filter: None, sub: None };
-                    apply_one(&mut attributes, &mut password, operation.op, &path, Some(value))?;
+                    apply_one(schema, &mut attributes, &mut password, operation.op, &path, Some(value))?;
                 }
             }
         }
@@ -243,13 +222,14 @@ pub fn apply(mut attributes: Map<String, Value>, operations: Vec<Operation>) -> 
 }
 
 fn apply_one(
+    schema: &ResourceSchema,
     attributes: &mut Map<String, Value>,
     password: &mut PasswordChange,
     op: Op,
     path: &PatchPath,
     value: Option<Value>,
 ) -> ScimResult<()> {
-    let (key, sub, multi, complex) = match resolve(&path.attr, path.sub.as_deref())? {
+    let (key, sub, multi, complex, keeps_one) = match resolve(schema, &path.attr, path.sub.as_deref())? {
         Resolved::Ignored => return Ok(()),
         Resolved::Password => {
             *password = match (op, value) {
@@ -259,7 +239,7 @@ fn apply_one(
             };
             return Ok(());
         }
-        Resolved::Kept { key, sub, multi, complex } => (key, sub, multi, complex),
+        Resolved::Kept { key, sub, multi, complex, keeps_one } => (key, sub, multi, complex, keeps_one),
     };
     if path.filter.is_some() && !multi {
         return invalid_path(format!("`{key}` is not multi-valued: a value filter does not apply"));
@@ -271,9 +251,20 @@ fn apply_one(
         return Err(ScimError::invalid_value("active cannot be removed: replace it with false to disable the user"));
     }
     if let Some(filter) = &path.filter {
-        return apply_filtered(attributes, op, key, filter, sub, value);
+        return apply_filtered(schema, attributes, op, key, filter, sub, value);
     }
     match (op, sub) {
+        // `remove` with the values to remove (Microsoft Entra ID's way for group members).
+        (Op::Remove, None) if multi && matches!(value, Some(Value::Array(_)) | Some(Value::Object(_))) => {
+            let gone: Vec<Value> = match canonical(schema, key, value.unwrap_or(Value::Null))? {
+                Value::Array(values) => values.into_iter().filter_map(|v| v.get("value").cloned()).collect(),
+                _ => Vec::new(),
+            };
+            if let Some(Value::Array(values)) = attributes.get_mut(key) {
+                values.retain(|v| !v.get("value").is_some_and(|id| gone.contains(id)));
+            }
+            prune(attributes, key);
+        }
         (Op::Remove, None) => {
             attributes.remove(key);
         }
@@ -301,10 +292,18 @@ fn apply_one(
             prune(attributes, key);
         }
         (Op::Add | Op::Replace, None) => {
-            let value = canonical(key, value.unwrap_or(Value::Null))?;
+            let value = canonical(schema, key, value.unwrap_or(Value::Null))?;
             match (complex && !multi, attributes.get_mut(key), value) {
                 // A complex attribute: the sub-attributes given replace theirs, the others stay.
                 (true, Some(Value::Object(current)), Value::Object(given)) => current.extend(given),
+                // `add` to a multi-valued attribute appends what is not there yet.
+                (false, Some(Value::Array(current)), Value::Array(given)) if op == Op::Add && !keeps_one => {
+                    for value in given {
+                        if !current.contains(&value) {
+                            current.push(value);
+                        }
+                    }
+                }
                 // Anything else, including `emails` (one address kept: the new one replaces it).
                 (_, _, value) => {
                     attributes.insert(key.to_owned(), value);
@@ -318,6 +317,7 @@ fn apply_one(
 
 /// An operation on the values of `key` that `filter` selects.
 fn apply_filtered(
+    schema: &ResourceSchema,
     attributes: &mut Map<String, Value>,
     op: Op,
     key: &'static str,
@@ -359,7 +359,7 @@ fn apply_filtered(
                         entry.insert(sub.to_owned(), value.clone());
                     }
                     (None, slot) => {
-                        let replacement = canonical(key, value.clone())?;
+                        let replacement = canonical(schema, key, value.clone())?;
                         *slot = match replacement {
                             Value::Array(mut list) if list.len() == 1 => list.remove(0),
                             other => other,
@@ -373,14 +373,14 @@ fn apply_filtered(
         // which takes the place of the address there was (one is kept).
         _ => {
             let mut entry = Map::new();
-            equalities(key, filter, &mut entry);
+            equalities(schema, key, filter, &mut entry);
             let value = value.unwrap_or(Value::Null);
             match sub {
                 Some(sub) => {
                     entry.insert(sub.to_owned(), value);
                 }
                 None => {
-                    if let Value::Array(list) = canonical(key, value)? {
+                    if let Value::Array(list) = canonical(schema, key, value)? {
                         for value in list {
                             if let Value::Object(members) = value {
                                 entry.extend(members);
@@ -389,7 +389,11 @@ fn apply_filtered(
                     }
                 }
             }
-            values = vec![Value::Object(entry)];
+            if keeps_one(schema, key) {
+                values = vec![Value::Object(entry)];
+            } else {
+                values.push(Value::Object(entry));
+            }
         }
     }
     values.retain(|v| !is_empty(v));
@@ -402,12 +406,12 @@ fn apply_filtered(
 
 /// The `sub eq "value"` terms of a filter on `key`'s values (joined by `and`), as members of a
 /// new value.
-fn equalities(key: &str, filter: &Filter, into: &mut Map<String, Value>) {
-    let Some(attribute) = schema::user_attribute(key) else { return };
+fn equalities(schema: &ResourceSchema, key: &str, filter: &Filter, into: &mut Map<String, Value>) {
+    let Some(attribute) = schema.attribute(key) else { return };
     match filter {
         Filter::And(a, b) => {
-            equalities(key, a, into);
-            equalities(key, b, into);
+            equalities(schema, key, a, into);
+            equalities(schema, key, b, into);
         }
         Filter::Compare { path, op: CompareOp::Eq, value } if path.sub.is_none() => {
             let Some(sub) = attribute.sub_attribute(&path.name) else { return };
@@ -421,6 +425,10 @@ fn equalities(key: &str, filter: &Filter, into: &mut Map<String, Value>) {
         }
         _ => {}
     }
+}
+
+fn keeps_one(schema: &ResourceSchema, key: &str) -> bool {
+    schema.attribute(key).is_some_and(|a| a.keeps_one)
 }
 
 /// Whether one value of a multi-valued attribute matches a value filter. Its strings compare
@@ -527,7 +535,7 @@ mod tests {
 
     fn patch(operations: Value) -> ScimResult<Patched> {
         let body = json!({ "schemas": [PATCH_OP], "Operations": operations });
-        apply(bjensen(), read(&body)?)
+        apply(&schema::USER, bjensen(), read(&body)?)
     }
 
     fn patched(operations: Value) -> Value {
@@ -592,7 +600,7 @@ mod tests {
         let body = json!({"schemas": [PATCH_OP], "Operations": [
             {"op": "Add", "path": "emails[type eq \"work\"].value", "value": "new@example.com"}
         ]});
-        let out = apply(user, read(&body).unwrap()).unwrap().attributes;
+        let out = apply(&schema::USER, user, read(&body).unwrap()).unwrap().attributes;
         assert_eq!(Value::Object(out)["emails"], json!([{"type": "work", "value": "new@example.com"}]));
     }
 

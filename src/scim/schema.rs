@@ -16,11 +16,14 @@ pub const SERVICE_PROVIDER_CONFIG: &str = "urn:ietf:params:scim:schemas:core:2.0
 pub const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 pub const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     String,
     Boolean,
     Complex,
+    Reference,
 }
 
 impl Kind {
@@ -29,6 +32,7 @@ impl Kind {
             Self::String => "string",
             Self::Boolean => "boolean",
             Self::Complex => "complex",
+            Self::Reference => "reference",
         }
     }
 }
@@ -37,6 +41,7 @@ impl Kind {
 pub enum Mutability {
     ReadWrite,
     WriteOnly,
+    Immutable,
 }
 
 /// One attribute of the User schema as this provider keeps it.
@@ -55,6 +60,10 @@ pub struct Attribute {
     pub never_returned: bool,
     /// `uniqueness: server`.
     pub unique: bool,
+    /// A multi-valued attribute of which one value is kept: `add` replaces it.
+    pub keeps_one: bool,
+    /// `referenceTypes` of a reference.
+    pub reference_types: &'static [&'static str],
 }
 
 const fn string(name: &'static str, description: &'static str) -> Attribute {
@@ -70,6 +79,8 @@ const fn string(name: &'static str, description: &'static str) -> Attribute {
         sub_attributes: &[],
         never_returned: false,
         unique: false,
+        keeps_one: false,
+        reference_types: &[],
     }
 }
 
@@ -103,6 +114,7 @@ pub const USER_ATTRIBUTES: &[Attribute] = &[
     Attribute {
         kind: Kind::Complex,
         multi_valued: true,
+        keeps_one: true,
         sub_attributes: EMAIL_PARTS,
         ..string("emails", "The user's email address: one is kept (the primary one, else the first sent).")
     },
@@ -121,9 +133,97 @@ pub const USER_ATTRIBUTES: &[Attribute] = &[
     },
 ];
 
+const MEMBER_PARTS: &[Attribute] = &[
+    Attribute { mutability: Mutability::Immutable, ..string("value", "The id of a member User.") },
+    Attribute {
+        kind: Kind::Reference,
+        mutability: Mutability::Immutable,
+        reference_types: &["User"],
+        ..string("$ref", "The URI of the member User.")
+    },
+    Attribute {
+        mutability: Mutability::Immutable,
+        canonical_values: &["User"],
+        ..string("type", "Always `User`: groups do not nest.")
+    },
+];
+
+/// The Group schema's attributes (RFC 7643 §4.2), all kept.
+pub const GROUP_ATTRIBUTES: &[Attribute] = &[
+    Attribute {
+        required: true,
+        unique: true,
+        ..string("displayName", "The group's name: the value apps see in the `groups` claim, 1 to 100 characters.")
+    },
+    Attribute {
+        kind: Kind::Complex,
+        multi_valued: true,
+        sub_attributes: MEMBER_PARTS,
+        ..string("members", "The users in the group.")
+    },
+];
+
+/// What a resource type's schema is, for reading and patching.
+#[derive(Debug)]
+pub struct ResourceSchema {
+    pub urn: &'static str,
+    pub attributes: &'static [Attribute],
+    /// Attributes of the schema that are not kept: a change of them is accepted, no effect.
+    pub not_kept: &'static [&'static str],
+    /// Sub-attributes of kept attributes that are not kept.
+    pub sub_not_kept: &'static [(&'static str, &'static str)],
+    /// Extension schemas accepted and ignored.
+    pub ignored_extensions: &'static [&'static str],
+}
+
+impl ResourceSchema {
+    /// The attribute called `name` (any case), with its canonical spelling.
+    pub fn attribute(&self, name: &str) -> Option<&'static Attribute> {
+        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+}
+
+pub const USER: ResourceSchema = ResourceSchema {
+    urn: USER_SCHEMA,
+    attributes: USER_ATTRIBUTES,
+    not_kept: &[
+        "nickName",
+        "profileUrl",
+        "title",
+        "userType",
+        "preferredLanguage",
+        "locale",
+        "timezone",
+        "phoneNumbers",
+        "ims",
+        "photos",
+        "addresses",
+        "groups",
+        "entitlements",
+        "roles",
+        "x509Certificates",
+    ],
+    sub_not_kept: &[
+        ("name", "middleName"),
+        ("name", "honorificPrefix"),
+        ("name", "honorificSuffix"),
+        ("emails", "primary"),
+        ("emails", "display"),
+    ],
+    ignored_extensions: &[ENTERPRISE_USER_SCHEMA],
+};
+
+pub const GROUP: ResourceSchema = ResourceSchema {
+    urn: GROUP_SCHEMA,
+    attributes: GROUP_ATTRIBUTES,
+    not_kept: &[],
+    sub_not_kept: &[("members", "display")],
+    ignored_extensions: &[],
+};
+
 /// The attribute of the User schema called `name` (any case), with its canonical spelling.
 pub fn user_attribute(name: &str) -> Option<&'static Attribute> {
-    USER_ATTRIBUTES.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+    USER.attribute(name)
 }
 
 impl Attribute {
@@ -141,12 +241,16 @@ impl Attribute {
             "mutability": match self.mutability {
                 Mutability::ReadWrite => "readWrite",
                 Mutability::WriteOnly => "writeOnly",
+                Mutability::Immutable => "immutable",
             },
             "returned": if self.never_returned { "never" } else { "default" },
         });
-        if self.kind == Kind::String {
+        if matches!(self.kind, Kind::String | Kind::Reference) {
             out["caseExact"] = json!(self.case_exact);
             out["uniqueness"] = json!(if self.unique { "server" } else { "none" });
+        }
+        if !self.reference_types.is_empty() {
+            out["referenceTypes"] = json!(self.reference_types);
         }
         if !self.canonical_values.is_empty() {
             out["canonicalValues"] = json!(self.canonical_values);
@@ -166,6 +270,18 @@ pub fn user_schema(location: &str) -> Value {
         "name": "User",
         "description": "User Account",
         "attributes": USER_ATTRIBUTES.iter().map(Attribute::to_json).collect::<Vec<_>>(),
+        "meta": { "resourceType": "Schema", "location": location },
+    })
+}
+
+/// The Group schema resource (RFC 7643 §7), `location` its URL.
+pub fn group_schema(location: &str) -> Value {
+    json!({
+        "schemas": [SCHEMA],
+        "id": GROUP_SCHEMA,
+        "name": "Group",
+        "description": "Group",
+        "attributes": GROUP_ATTRIBUTES.iter().map(Attribute::to_json).collect::<Vec<_>>(),
         "meta": { "resourceType": "Schema", "location": location },
     })
 }

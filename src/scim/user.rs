@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::{ScimError, ScimResult};
 use super::filter::{self, AttrPath};
-use super::schema::USER_SCHEMA;
+use super::schema::{GROUP_SCHEMA, USER_SCHEMA};
 use crate::services::users::{NewUser, Password, PasswordChange, User, UserProfile, UserUpdate};
 
 /// RFC 3339 in UTC, whole seconds.
@@ -268,8 +268,9 @@ fn path_list(text: Option<&str>) -> ScimResult<Option<Vec<AttrPath>>> {
     Ok(Some(paths))
 }
 
+/// A path without a URN, or with the core schema's of the resource shown (User or Group).
 fn is_user_uri(path: &AttrPath) -> bool {
-    path.uri.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(USER_SCHEMA))
+    path.uri.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(USER_SCHEMA) || u.eq_ignore_ascii_case(GROUP_SCHEMA))
 }
 
 impl Projection {

@@ -28,41 +28,41 @@ pub const DEFAULT_COUNT: i64 = 100;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // `.search` before `{id}`, which would otherwise take it.
-    cfg.service(web::resource("/.search").route(web::post().to(search)).default_service(web::to(method_not_allowed)))
-        .service(
-            web::resource("/Users/.search").route(web::post().to(search)).default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/Users")
-                .route(web::get().to(list))
-                .route(web::post().to(create))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/Users/{id}")
-                .route(web::get().to(read))
-                .route(web::put().to(replace))
-                .route(web::patch().to(modify))
-                .route(web::delete().to(delete))
-                .default_service(web::to(method_not_allowed)),
-        );
+    cfg.service(
+        web::resource("/.search").route(web::post().to(search_all)).default_service(web::to(method_not_allowed)),
+    )
+    .service(web::resource("/Users/.search").route(web::post().to(search)).default_service(web::to(method_not_allowed)))
+    .service(
+        web::resource("/Users")
+            .route(web::get().to(list))
+            .route(web::post().to(create))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/Users/{id}")
+            .route(web::get().to(read))
+            .route(web::put().to(replace))
+            .route(web::patch().to(modify))
+            .route(web::delete().to(delete))
+            .default_service(web::to(method_not_allowed)),
+    );
 }
 
-fn location(state: &AppState, user: &User) -> String {
+pub(super) fn location(state: &AppState, user: &User) -> String {
     state.settings.issuer.endpoint(&format!("{BASE_PATH}/Users/{}", user.user_id))
 }
 
 /// The query's parameters, by name (the first of a repeated one).
-fn query_parameters(req: &HttpRequest) -> Vec<(String, String)> {
+pub(super) fn query_parameters(req: &HttpRequest) -> Vec<(String, String)> {
     url::form_urlencoded::parse(req.query_string().as_bytes()).map(|(n, v)| (n.into_owned(), v.into_owned())).collect()
 }
 
-fn parameter<'a>(parameters: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn parameter<'a>(parameters: &'a [(String, String)], name: &str) -> Option<&'a str> {
     parameters.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
 /// `attributes` / `excludedAttributes` of the query.
-fn projection(req: &HttpRequest) -> ScimResult<Projection> {
+pub(super) fn projection(req: &HttpRequest) -> ScimResult<Projection> {
     let parameters = query_parameters(req);
     Projection::parse(parameter(&parameters, "attributes"), parameter(&parameters, "excludedAttributes"))
 }
@@ -77,7 +77,7 @@ fn shown(state: &AppState, user: &User, status: StatusCode, projection: &Project
 }
 
 /// The request body as a JSON object, sent as SCIM (or plain) JSON.
-fn json_body(req: &HttpRequest, body: &[u8]) -> ScimResult<Map<String, Value>> {
+pub(super) fn json_body(req: &HttpRequest, body: &[u8]) -> ScimResult<Map<String, Value>> {
     let sent = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = sent.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if !essence.is_empty() && essence != MEDIA_TYPE && essence != "application/json" {
@@ -93,16 +93,16 @@ fn json_body(req: &HttpRequest, body: &[u8]) -> ScimResult<Map<String, Value>> {
     }
 }
 
-fn if_match(req: &HttpRequest) -> Option<String> {
+pub(super) fn if_match(req: &HttpRequest) -> Option<String> {
     req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 /// Whether an `If-None-Match` / `If-Match` list names `etag` (weak or strong, or `*`).
-fn names(list: &str, etag: &str) -> bool {
+pub(super) fn names(list: &str, etag: &str) -> bool {
     list.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
 }
 
-async fn find(state: &AppState, id: &str) -> ScimResult<User> {
+pub(super) async fn find(state: &AppState, id: &str) -> ScimResult<User> {
     state.users.find(id).await?.ok_or_else(ScimError::not_found)
 }
 
@@ -152,7 +152,7 @@ async fn modify(req: HttpRequest, state: web::Data<AppState>, id: web::Path<Stri
     let operations = patch::read(&Value::Object(json_body(&req, &body)?))?;
     let current = find(&state, &id).await?;
     let precondition = if_match(&req).or_else(|| Some(current.etag()));
-    let patched = patch::apply(user::attributes(&current), operations)?;
+    let patched = patch::apply(&schema::USER, user::attributes(&current), operations)?;
     let update = ScimUser::read_attributes(&patched.attributes)?.into_update(&current, patched.password)?;
     let (user, _) = state.users.update(&id, update, precondition, &caller.actor).await?;
     Ok(shown(&state, &user, StatusCode::OK, &projection))
@@ -172,81 +172,128 @@ async fn delete(req: HttpRequest, state: web::Data<AppState>, id: web::Path<Stri
 
 /// A query, from the URL's parameters or a SearchRequest body (RFC 7644 §3.4.2, §3.4.3).
 #[derive(Debug, Default)]
-struct Search {
-    filter: Option<String>,
-    sort_by: Option<String>,
-    sort_order: Option<String>,
-    start_index: Option<i64>,
-    count: Option<i64>,
-    projection: Projection,
+pub(super) struct Search {
+    pub filter: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+    pub start_index: Option<i64>,
+    pub count: Option<i64>,
+    pub projection: Projection,
 }
 
 fn integer(name: &str, text: &str) -> ScimResult<i64> {
     text.trim().parse::<i64>().map_err(|_| ScimError::invalid_value(format!("{name} must be an integer")))
 }
 
+impl Search {
+    /// `?filter=&sortBy=&sortOrder=&startIndex=&count=&attributes=&excludedAttributes=`.
+    pub fn from_query(req: &HttpRequest) -> ScimResult<Self> {
+        let parameters = query_parameters(req);
+        let get = |name: &str| parameter(&parameters, name);
+        Ok(Self {
+            filter: get("filter").map(str::to_owned),
+            sort_by: get("sortBy").map(str::to_owned),
+            sort_order: get("sortOrder").map(str::to_owned),
+            start_index: get("startIndex").map(|t| integer("startIndex", t)).transpose()?,
+            count: get("count").map(|t| integer("count", t)).transpose()?,
+            projection: Projection::parse(get("attributes"), get("excludedAttributes"))?,
+        })
+    }
+
+    /// A SearchRequest body (`POST …/.search`).
+    pub fn from_body(req: &HttpRequest, body: &[u8]) -> ScimResult<Self> {
+        let body = json_body(req, body)?;
+        let member = |name: &str| body.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+        let names_search = member("schemas").and_then(Value::as_array).is_some_and(|list| {
+            list.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(schema::SEARCH_REQUEST)))
+        });
+        if !names_search {
+            return Err(ScimError::invalid_syntax(format!("schemas must list {}", schema::SEARCH_REQUEST)));
+        }
+        let text = |name: &str| -> ScimResult<Option<String>> {
+            match member(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(ScimError::invalid_value(format!("{name} must be a string"))),
+            }
+        };
+        let number = |name: &str| -> ScimResult<Option<i64>> {
+            match member(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Number(n)) => {
+                    n.as_i64().map(Some).ok_or_else(|| ScimError::invalid_value(format!("{name} must be an integer")))
+                }
+                Some(_) => Err(ScimError::invalid_value(format!("{name} must be an integer"))),
+            }
+        };
+        let list = |name: &str| -> ScimResult<Option<String>> {
+            match member(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Array(items)) => {
+                    let items: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+                    let items = items.ok_or_else(|| ScimError::invalid_value(format!("{name} must list strings")))?;
+                    Ok(Some(items.join(",")))
+                }
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(ScimError::invalid_value(format!("{name} must list strings"))),
+            }
+        };
+        Ok(Self {
+            filter: text("filter")?,
+            sort_by: text("sortBy")?,
+            sort_order: text("sortOrder")?,
+            start_index: number("startIndex")?,
+            count: number("count")?,
+            projection: Projection::parse(list("attributes")?.as_deref(), list("excludedAttributes")?.as_deref())?,
+        })
+    }
+
+    /// `sortOrder`: whether descending.
+    pub fn descending(&self) -> ScimResult<bool> {
+        match self.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("ascending") => Ok(false),
+            Some("descending") => Ok(true),
+            Some(_) => Err(ScimError::invalid_value("sortOrder must be ascending or descending")),
+        }
+    }
+
+    /// `startIndex` (1-based, less is 1) and `count` (0 to [`MAX_COUNT`]).
+    pub fn window(&self) -> (i64, i64) {
+        let start_index = self.start_index.unwrap_or(1).clamp(1, i64::from(i32::MAX));
+        (start_index, self.count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT))
+    }
+}
+
+/// A ListResponse.
+pub(super) fn list_response(total: i64, start_index: i64, resources: Vec<Value>) -> HttpResponse {
+    let body = json!({
+        "schemas": [schema::LIST_RESPONSE],
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+        "startIndex": start_index,
+        "Resources": resources,
+    });
+    answer(HttpResponse::Ok(), &body)
+}
+
+/// `POST /.search` across resource types is not supported (RFC 7644 §3.4.3 lets a server
+/// answer 501): a connector searches `/Users/.search` or `/Groups/.search`.
+async fn search_all(req: HttpRequest, state: web::Data<AppState>) -> ScimResult {
+    auth::caller(&state, &req).await?;
+    Err(ScimError::plain(
+        StatusCode::NOT_IMPLEMENTED,
+        "search one resource type at a time: POST /Users/.search or /Groups/.search",
+    ))
+}
+
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> ScimResult {
     auth::caller(&state, &req).await?;
-    let parameters = query_parameters(&req);
-    let get = |name: &str| parameter(&parameters, name);
-    let search = Search {
-        filter: get("filter").map(str::to_owned),
-        sort_by: get("sortBy").map(str::to_owned),
-        sort_order: get("sortOrder").map(str::to_owned),
-        start_index: get("startIndex").map(|t| integer("startIndex", t)).transpose()?,
-        count: get("count").map(|t| integer("count", t)).transpose()?,
-        projection: Projection::parse(get("attributes"), get("excludedAttributes"))?,
-    };
-    respond(&state, search).await
+    respond(&state, Search::from_query(&req)?).await
 }
 
 async fn search(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> ScimResult {
     auth::caller(&state, &req).await?;
-    let body = json_body(&req, &body)?;
-    let member = |name: &str| body.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
-    let names_search = member("schemas").and_then(Value::as_array).is_some_and(|list| {
-        list.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(schema::SEARCH_REQUEST)))
-    });
-    if !names_search {
-        return Err(ScimError::invalid_syntax(format!("schemas must list {}", schema::SEARCH_REQUEST)));
-    }
-    let text = |name: &str| -> ScimResult<Option<String>> {
-        match member(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(ScimError::invalid_value(format!("{name} must be a string"))),
-        }
-    };
-    let number = |name: &str| -> ScimResult<Option<i64>> {
-        match member(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => {
-                n.as_i64().map(Some).ok_or_else(|| ScimError::invalid_value(format!("{name} must be an integer")))
-            }
-            Some(_) => Err(ScimError::invalid_value(format!("{name} must be an integer"))),
-        }
-    };
-    let list = |name: &str| -> ScimResult<Option<String>> {
-        match member(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Array(items)) => {
-                let items: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
-                let items = items.ok_or_else(|| ScimError::invalid_value(format!("{name} must list strings")))?;
-                Ok(Some(items.join(",")))
-            }
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(ScimError::invalid_value(format!("{name} must list strings"))),
-        }
-    };
-    let search = Search {
-        filter: text("filter")?,
-        sort_by: text("sortBy")?,
-        sort_order: text("sortOrder")?,
-        start_index: number("startIndex")?,
-        count: number("count")?,
-        projection: Projection::parse(list("attributes")?.as_deref(), list("excludedAttributes")?.as_deref())?,
-    };
-    respond(&state, search).await
+    respond(&state, Search::from_body(&req, &body)?).await
 }
 
 /// The ListResponse of a search (RFC 7644 §3.4.2): `startIndex` is 1-based (less is 1), `count`
@@ -256,11 +303,7 @@ async fn respond(state: &AppState, search: Search) -> ScimResult {
         Some(text) => query::condition(&filter::parse(text).map_err(|e| ScimError::invalid_filter(e.0))?)?,
         None => UserCondition::Always,
     };
-    let descending = match search.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("ascending") => false,
-        Some("descending") => true,
-        Some(_) => return Err(ScimError::invalid_value("sortOrder must be ascending or descending")),
-    };
+    let descending = search.descending()?;
     let order = match search.sort_by.as_deref().filter(|s| !s.trim().is_empty()) {
         Some(text) => {
             let path = filter::parse_attr_path(text).map_err(|e| ScimError::invalid_value(e.0))?;
@@ -268,17 +311,9 @@ async fn respond(state: &AppState, search: Search) -> ScimResult {
         }
         None => None,
     };
-    let start_index = search.start_index.unwrap_or(1).clamp(1, i64::from(i32::MAX));
-    let count = search.count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT);
+    let (start_index, count) = search.window();
     let (total, users) = state.users.search(condition, order, start_index - 1, count).await?;
     let resources: Vec<Value> =
         users.iter().map(|u| search.projection.apply(user::resource(u, &location(state, u)))).collect();
-    let body = json!({
-        "schemas": [schema::LIST_RESPONSE],
-        "totalResults": total,
-        "itemsPerPage": resources.len(),
-        "startIndex": start_index,
-        "Resources": resources,
-    });
-    Ok(answer(HttpResponse::Ok(), &body))
+    Ok(list_response(total, start_index, resources))
 }

@@ -16,6 +16,7 @@ const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 const SEARCH: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
 crate::suite_tests! {
     on_each_backend:
@@ -27,7 +28,8 @@ crate::suite_tests! {
         a_refused_patch_operation_changes_nothing,
         deactivating_a_user_revokes_their_grants_and_stops_sign_in,
         tokens_for_another_audience_or_without_a_proof_they_need_are_refused,
-        discovery_documents_are_served_without_a_token_and_describe_what_is_kept;
+        discovery_documents_are_served_without_a_token_and_describe_what_is_kept,
+        groups_are_created_with_members_changed_by_patch_filtered_and_deleted;
 }
 
 async fn app_with_connector(backend: Backend) -> (TestData, TestApp, ScimCaller) {
@@ -564,9 +566,11 @@ async fn discovery_documents_are_served_without_a_token_and_describe_what_is_kep
     assert_eq!(config["authenticationSchemes"][0]["type"], "oauthbearertoken");
 
     let types = get("/ResourceTypes").await;
-    assert_eq!(types["totalResults"], 1);
+    assert_eq!(types["totalResults"], 2);
     assert_eq!(types["Resources"][0]["endpoint"], "/Users");
+    assert_eq!(types["Resources"][1]["endpoint"], "/Groups");
     assert_eq!(get("/ResourceTypes/User").await["schema"], USER);
+    assert_eq!(get("/ResourceTypes/Group").await["schema"], GROUP);
 
     let schemas = get("/Schemas").await;
     let schema = &schemas["Resources"][0];
@@ -576,10 +580,134 @@ async fn discovery_documents_are_served_without_a_token_and_describe_what_is_kep
     assert_eq!(names, ["userName", "name", "displayName", "emails", "active", "password"]);
     let by_id = app.get(&format!("/scim/v2/Schemas/{USER}")).await;
     assert_eq!(by_id.json::<Value>().await.unwrap(), *schema);
+    let group = &schemas["Resources"][1];
+    assert_eq!(group["id"], GROUP);
+    assert_eq!(group["attributes"][1]["subAttributes"][1]["referenceTypes"], json!(["User"]));
 
     assert_eq!(scim_error(app.get("/scim/v2/Schemas/urn:example:nothing").await).await, (404, None));
-    assert_eq!(scim_error(app.get("/scim/v2/Groups").await).await, (404, None), "no Groups yet");
+    assert_eq!(scim_error(app.get("/scim/v2/Roles").await).await, (404, None));
     let post = app.http.post(app.url("/scim/v2/ServiceProviderConfig")).send().await.unwrap();
     assert_eq!(scim_error(post).await, (405, None));
+    app.stop().await;
+}
+
+async fn groups_are_created_with_members_changed_by_patch_filtered_and_deleted(backend: Backend) {
+    let (_data, app, hr) = app_with_connector(backend).await;
+    let alice = create(&app, &hr, user("alice", json!({}))).await["id"].as_str().unwrap().to_owned();
+    let bob = create(&app, &hr, user("bob", json!({}))).await["id"].as_str().unwrap().to_owned();
+    let response = app
+        .scim(
+            &hr,
+            Method::POST,
+            "/Groups",
+            Some(json!({
+                "schemas": [GROUP], "displayName": "Engineering", "externalId": "G-7",
+                "members": [{ "value": alice, "type": "User" }],
+            })),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let created: Value = response.json().await.unwrap();
+    let path = format!("/Groups/{}", created["id"].as_str().unwrap());
+    assert_eq!(location, app.url(&format!("/scim/v2{path}")));
+    assert_eq!(created["displayName"], "Engineering");
+    assert_eq!(
+        created["members"],
+        json!([{ "value": alice, "$ref": app.url(&format!("/scim/v2/Users/{alice}")), "type": "User" }])
+    );
+    assert_eq!(app.state.groups.names_of(&alice).await.unwrap(), ["Engineering"], "the groups claim sees it");
+    let audited = app.audited("group.member.add").await;
+    assert_eq!(audited[0].actor.as_deref(), Some(format!("client:{}", hr.client.id).as_str()));
+
+    // Microsoft Entra ID's way: add and remove members by value.
+    let added = patch(&app, &hr, &path, json!([{ "op": "Add", "path": "members", "value": [{ "value": bob }] }])).await;
+    assert_eq!(added.status(), 200);
+    let members = |group: &Value| -> Vec<String> {
+        group["members"]
+            .as_array()
+            .map_or_else(Vec::new, |m| m.iter().map(|m| m["value"].as_str().unwrap().to_owned()).collect())
+    };
+    let mut expected = vec![alice.clone(), bob.clone()];
+    expected.sort();
+    assert_eq!(members(&added.json().await.unwrap()), expected);
+    let removed =
+        patch(&app, &hr, &path, json!([{ "op": "Remove", "path": "members", "value": [{ "value": bob }] }])).await;
+    assert_eq!(members(&removed.json().await.unwrap()), std::slice::from_ref(&alice));
+    // RFC 7644's way: a value filter.
+    let filtered = patch(
+        &app,
+        &hr,
+        &path,
+        json!([
+            { "op": "add", "path": "members", "value": [{ "value": bob }] },
+            { "op": "remove", "path": format!("members[value eq \"{alice}\"]") },
+            { "op": "replace", "path": "displayName", "value": "Platform" },
+        ]),
+    )
+    .await;
+    let filtered: Value = filtered.json().await.unwrap();
+    assert_eq!((members(&filtered), filtered["displayName"].clone()), (vec![bob.clone()], json!("Platform")));
+    assert!(app.state.groups.names_of(&alice).await.unwrap().is_empty());
+
+    let other =
+        app.scim(&hr, Method::POST, "/Groups", Some(json!({ "schemas": [GROUP], "displayName": "Sales" }))).await;
+    assert_eq!(other.status(), 201);
+    let list = |query: String| {
+        let (app, hr) = (&app, &hr);
+        async move {
+            let body: Value = app.scim(hr, Method::GET, &format!("/Groups?{query}"), None).await.json().await.unwrap();
+            let mut names: Vec<String> = body["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["displayName"].as_str().unwrap().to_owned())
+                .collect();
+            names.sort();
+            (names, body)
+        }
+    };
+    assert_eq!(list(format!("filter={}", encoded(r#"displayName eq "platform""#))).await.0, ["Platform"]);
+    assert_eq!(list(format!("filter={}", encoded(&format!(r#"members[value eq "{bob}"]"#)))).await.0, ["Platform"]);
+    assert_eq!(list(format!("filter={}", encoded("not (members pr)"))).await.0, ["Sales"]);
+    assert_eq!(
+        list(format!("filter={}", encoded(r#"externalId eq "g-7""#))).await.0,
+        Vec::<String>::new(),
+        "case-exact"
+    );
+    let (_, without) = list("excludedAttributes=members&sortBy=displayName&sortOrder=descending".into()).await;
+    assert_eq!(without["Resources"][0]["displayName"], "Sales");
+    assert!(without["Resources"][1].get("members").is_none());
+    let bad = app.scim(&hr, Method::GET, &format!("/Groups?filter={}", encoded(r#"title eq "x""#)), None).await;
+    assert_eq!(scim_error(bad).await, (400, Some("invalidFilter".into())));
+
+    for (body, status, scim_type) in [
+        (json!({ "schemas": [GROUP], "displayName": "sales" }), 201, None),
+        (json!({ "schemas": [GROUP], "displayName": "Sales" }), 409, Some("uniqueness")),
+        (
+            json!({ "schemas": [GROUP], "displayName": "X", "members": [{ "value": "no-such-user" }] }),
+            400,
+            Some("invalidValue"),
+        ),
+        (
+            json!({ "schemas": [GROUP], "displayName": "Y", "members": [{ "value": alice, "type": "Group" }] }),
+            400,
+            Some("invalidValue"),
+        ),
+        (json!({ "schemas": [GROUP] }), 400, Some("invalidValue")),
+    ] {
+        let response = app.scim(&hr, Method::POST, "/Groups", Some(body.clone())).await;
+        if status == 201 {
+            assert_eq!(response.status(), 201, "{body}");
+        } else {
+            assert_eq!(scim_error(response).await, (status, scim_type.map(str::to_owned)), "{body}");
+        }
+    }
+    let root_search = app.scim(&hr, Method::POST, "/.search", Some(json!({ "schemas": [SEARCH] }))).await;
+    assert_eq!(scim_error(root_search).await, (501, None), "one resource type at a time");
+
+    assert_eq!(app.scim(&hr, Method::DELETE, &path, None).await.status(), 204);
+    assert_eq!(scim_error(app.scim(&hr, Method::GET, &path, None).await).await, (404, None));
+    assert!(app.state.groups.names_of(&bob).await.unwrap().is_empty());
     app.stop().await;
 }
