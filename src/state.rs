@@ -12,7 +12,7 @@ use crate::config::Settings;
 use crate::crypto::nonce::NonceIssuer;
 use crate::services::access_tokens::signing::VerifiedTokens;
 use crate::services::access_tokens::Revocations;
-use crate::services::audit::AuditLog;
+use crate::services::audit::{AuditLog, AuditTrail};
 use crate::services::codes::Codes;
 use crate::services::consents::Consents;
 use crate::services::keys::{Keyring, KeyringError};
@@ -50,6 +50,8 @@ pub struct AppState {
     /// Signatures of access tokens already checked (introspection hot path).
     pub verified_tokens: Arc<VerifiedTokens>,
     pub audit: AuditLog,
+    /// Reading the audit trail (the admin API, `idp audit list`).
+    pub audit_trail: AuditTrail,
     pub revocations: Revocations,
     pub refresh_families: RefreshFamilies,
     pub codes: Codes,
@@ -141,6 +143,7 @@ impl AppState {
         Ok(Self {
             users: Users::new(db.clone(), clock.clone(), refresh_families.clone()),
             sign_in_limits: SignInLimits::new(hot.clone()),
+            audit_trail: AuditTrail::new(db.clone()),
             revocations,
             refresh_families,
             codes,

@@ -5,6 +5,7 @@
 //! cookies, and no CORS. Callers are checked by [`auth`]; the OpenAPI 3.1 document of it all is
 //! served at `/admin/v1/openapi.json` ([`openapi`]).
 
+mod audit;
 pub mod auth;
 mod body;
 mod clients;
@@ -24,6 +25,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/openapi.json").route(web::get().to(openapi::document)));
     clients::routes(cfg);
     resources::routes(cfg);
+    audit::routes(cfg);
 }
 
 /// The path the admin API is served under (after the issuer's own path).

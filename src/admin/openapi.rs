@@ -8,10 +8,11 @@ use utoipa::openapi::Server;
 use utoipa::OpenApi;
 
 use super::schemas::{
-    BadRequest, ClientPage, Conflict, FieldErrorDocument, Forbidden, NotFound, PreconditionFailed, Problem,
-    ResourceServerPage, Unauthorized, UnsupportedMediaType,
+    AuditEventPage, BadRequest, ClientPage, Conflict, FieldErrorDocument, Forbidden, NotFound, PreconditionFailed,
+    Problem, ResourceServerPage, Unauthorized, UnsupportedMediaType,
 };
-use super::{auth, clients, resources};
+use super::{audit, auth, clients, resources};
+use crate::services::audit::AuditRecord;
 use crate::services::registry::{ClientMetadata, ClientRegistration, ResourceRegistration, ResourceServer};
 use crate::state::AppState;
 
@@ -26,11 +27,12 @@ is registered otherwise. Errors are RFC 9457 problems (`application/problem+json
         clients::enable, clients::disable, clients::rotate_secret,
         resources::create, resources::list, resources::read, resources::replace, resources::patch,
         resources::delete,
+        audit::list,
     ),
     components(
         schemas(Problem, FieldErrorDocument, ClientRegistration, ClientMetadata, ClientPage,
             clients::SecretRotation, clients::IssuedSecret, ResourceRegistration, ResourceServer,
-            ResourceServerPage),
+            ResourceServerPage, AuditRecord, AuditEventPage),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
             UnsupportedMediaType),
     ),
@@ -38,6 +40,7 @@ is registered otherwise. Errors are RFC 9457 problems (`application/problem+json
     tags(
         (name = "clients", description = "Who may ask for tokens"),
         (name = "resource servers", description = "The audiences tokens are issued for"),
+        (name = "audit", description = "The audit trail: who changed what, and security decisions"),
     )
 )]
 pub struct AdminApi;

@@ -4,6 +4,7 @@
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::ToSchema;
 
+use crate::services::audit::AuditRecord;
 use crate::services::registry::{ClientMetadata, ResourceServer};
 
 /// An RFC 9457 problem, as every admin error answers.
@@ -44,6 +45,15 @@ pub struct ClientPage {
 #[allow(dead_code)]
 pub struct ResourceServerPage {
     items: Vec<ResourceServer>,
+    next: Option<String>,
+}
+
+/// A page of audit events, newest first.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AuditEventPage {
+    items: Vec<AuditRecord>,
+    /// A relative link to the next (older) page; absent on the last.
     next: Option<String>,
 }
 

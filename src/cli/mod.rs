@@ -3,6 +3,7 @@
 //! rule holds the same whichever edge a change comes through.
 
 mod admin;
+mod audit;
 mod clients;
 mod demo;
 mod keys;
@@ -53,6 +54,47 @@ pub enum Command {
     /// The admin API: its first client, and calls to it.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Audit events, newest first, times as RFC 3339 (the admin API's GET /audit-events).
+    List {
+        /// Events at or after this time: Unix seconds, RFC 3339 (2026-12-01T09:30:00Z) or a
+        /// duration ago (15m, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Events before this time (the same forms as --since).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this action, e.g. client.update or login.
+        #[arg(long)]
+        action: Option<String>,
+        /// Only this outcome: success, refused, failure, locked, granted or denied.
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Only events about this client id.
+        #[arg(long = "client")]
+        client_id: Option<String>,
+        /// Only events about this user id.
+        #[arg(long = "user")]
+        user_id: Option<String>,
+        /// Only changes by this actor: cli, system, client:<id> or user:<id>.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only requests sent with this Origin.
+        #[arg(long)]
+        origin: Option<String>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..))]
+        limit: i64,
+        /// Print a JSON array, as the admin API's items.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -320,6 +362,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Resources(command) => with_state(settings, |state| resources::run(command, state)).await,
         Command::Clients(command) => with_state(settings, |state| clients::run(command, state)).await,
         Command::Users(command) => with_state(settings, |state| users::run(command, state)).await,
+        Command::Audit(command) => with_state(settings, |state| audit::run(command, state)).await,
         Command::Admin(AdminCommand::Bootstrap) => with_state(settings, admin::bootstrap).await,
         Command::Admin(AdminCommand::Call { method, path, data, client_id, client_secret, if_match }) => {
             let call = admin::Call { method, path, data, client_id, client_secret, if_match };

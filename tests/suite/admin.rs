@@ -402,6 +402,7 @@ async fn the_openapi_document_names_every_route_and_needs_no_token(backend: Back
         ("/clients/{client_id}/secrets", &["post"]),
         ("/resource-servers", &["get", "post"]),
         ("/resource-servers/{identifier}", &["get", "put", "patch", "delete"]),
+        ("/audit-events", &["get"]),
     ] {
         for method in methods {
             assert!(paths[path].get(*method).is_some(), "{method} {path} is documented");

@@ -10,6 +10,7 @@
 mod common;
 
 mod admin;
+mod admin_ops;
 mod architecture;
 mod authorization_code;
 mod docs;
@@ -33,6 +34,7 @@ fn main() {
     }
     let mut trials: Vec<libtest_mimic::Trial> = [
         admin::tests(),
+        admin_ops::tests(),
         architecture::tests(),
         authorization_code::tests(),
         docs::tests(),
