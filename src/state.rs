@@ -15,9 +15,10 @@ use crate::services::access_tokens::Revocations;
 use crate::services::audit::{AuditLog, AuditTrail};
 use crate::services::codes::Codes;
 use crate::services::consents::Consents;
+use crate::services::grants::Grants;
 use crate::services::keys::{Keyring, KeyringError};
 use crate::services::refresh_families::{RefreshFamilies, RefreshPolicy};
-use crate::services::registry::Registry;
+use crate::services::registry::{Registry, MAX_ACCESS_TOKEN_LIFETIME};
 use crate::services::sign_in_limits::SignInLimits;
 use crate::services::users::Users;
 use crate::store::hot::{MemoryStore, RedisStore};
@@ -54,6 +55,8 @@ pub struct AppState {
     pub audit_trail: AuditTrail,
     pub revocations: Revocations,
     pub refresh_families: RefreshFamilies,
+    /// Operators' revocations of grants and access tokens.
+    pub grants: Grants,
     pub codes: Codes,
     pub consents: Consents,
     pub sign_in_limits: SignInLimits,
@@ -140,12 +143,23 @@ impl AppState {
         let codes =
             Codes::new(hot.clone(), revocations.clone(), refresh_families.clone(), audit.clone(), clock.clone());
         let consents = Consents::new(db.clone(), registry.clone(), refresh_families.clone(), clock.clone());
+        let longest_access_token =
+            (settings.tokens.access_token_lifetime.as_secs() as i64).max(MAX_ACCESS_TOKEN_LIFETIME);
+        let grants = Grants::new(
+            db.clone(),
+            refresh_families.clone(),
+            revocations.clone(),
+            registry.clone(),
+            clock.clone(),
+            longest_access_token,
+        );
         Ok(Self {
             users: Users::new(db.clone(), clock.clone(), refresh_families.clone()),
             sign_in_limits: SignInLimits::new(hot.clone()),
             audit_trail: AuditTrail::new(db.clone()),
             revocations,
             refresh_families,
+            grants,
             codes,
             consents,
             endpoints: Arc::new(Endpoints::new(&settings)),

@@ -10,6 +10,7 @@ pub mod auth;
 mod body;
 mod clients;
 mod error;
+mod grants;
 pub mod openapi;
 mod page;
 mod resources;
@@ -25,6 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/openapi.json").route(web::get().to(openapi::document)));
     clients::routes(cfg);
     resources::routes(cfg);
+    grants::routes(cfg);
     audit::routes(cfg);
 }
 

@@ -11,8 +11,10 @@ use super::schemas::{
     AuditEventPage, BadRequest, ClientPage, Conflict, FieldErrorDocument, Forbidden, NotFound, PreconditionFailed,
     Problem, ResourceServerPage, Unauthorized, UnsupportedMediaType,
 };
-use super::{audit, auth, clients, resources};
+use super::{audit, auth, clients, grants, resources};
 use crate::services::audit::AuditRecord;
+use crate::services::grants::RevokedToken;
+use crate::services::refresh_families::Revoked;
 use crate::services::registry::{ClientMetadata, ClientRegistration, ResourceRegistration, ResourceServer};
 use crate::state::AppState;
 
@@ -27,12 +29,13 @@ is registered otherwise. Errors are RFC 9457 problems (`application/problem+json
         clients::enable, clients::disable, clients::rotate_secret,
         resources::create, resources::list, resources::read, resources::replace, resources::patch,
         resources::delete,
+        grants::revoke_family, grants::revoke_user, grants::revoke_client, grants::revoke_access_token,
         audit::list,
     ),
     components(
         schemas(Problem, FieldErrorDocument, ClientRegistration, ClientMetadata, ClientPage,
             clients::SecretRotation, clients::IssuedSecret, ResourceRegistration, ResourceServer,
-            ResourceServerPage, AuditRecord, AuditEventPage),
+            ResourceServerPage, Revoked, grants::TokenRevocation, RevokedToken, AuditRecord, AuditEventPage),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
             UnsupportedMediaType),
     ),
@@ -40,6 +43,7 @@ is registered otherwise. Errors are RFC 9457 problems (`application/problem+json
     tags(
         (name = "clients", description = "Who may ask for tokens"),
         (name = "resource servers", description = "The audiences tokens are issued for"),
+        (name = "grants", description = "Refresh families (what users allowed clients) and access tokens"),
         (name = "audit", description = "The audit trail: who changed what, and security decisions"),
     )
 )]

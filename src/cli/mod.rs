@@ -6,6 +6,7 @@ mod admin;
 mod audit;
 mod clients;
 mod demo;
+mod grants;
 mod keys;
 mod resources;
 mod serve;
@@ -54,9 +55,46 @@ pub enum Command {
     /// The admin API: its first client, and calls to it.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Revoke grants (refresh families) and access tokens.
+    #[command(subcommand)]
+    Grants(GrantsCommand),
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+pub enum GrantsCommand {
+    /// Revoke one refresh family (a grant): its refresh token is refused and the access tokens
+    /// issued with it are revoked.
+    RevokeFamily {
+        /// The family id (as audit events name it).
+        family_id: String,
+    },
+    /// Revoke every live grant a user gave, to any client.
+    RevokeUser {
+        /// The user's id, as `users list` prints it.
+        user_id: String,
+    },
+    /// Revoke every live grant of a client, for every user.
+    RevokeClient { client_id: String },
+    /// Revoke an access token by its jti, in the shared revoked set (needs redis_url).
+    RevokeToken {
+        jti: String,
+        /// The token's expiry: Unix seconds or RFC 3339; without it, the jti stays revoked for
+        /// the longest lifetime an access token may have.
+        #[arg(long, value_parser = parse_instant)]
+        exp: Option<i64>,
+    },
+}
+
+/// A point in time: Unix seconds or RFC 3339.
+fn parse_instant(text: &str) -> Result<i64, String> {
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .or_else(|| crate::clock::parse_rfc3339(text.trim()))
+        .ok_or_else(|| "not a time: Unix seconds or RFC 3339 (2026-12-01T09:30:00Z)".to_owned())
 }
 
 #[derive(Subcommand)]
@@ -362,6 +400,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Resources(command) => with_state(settings, |state| resources::run(command, state)).await,
         Command::Clients(command) => with_state(settings, |state| clients::run(command, state)).await,
         Command::Users(command) => with_state(settings, |state| users::run(command, state)).await,
+        Command::Grants(command) => with_state(settings, |state| grants::run(command, state)).await,
         Command::Audit(command) => with_state(settings, |state| audit::run(command, state)).await,
         Command::Admin(AdminCommand::Bootstrap) => with_state(settings, admin::bootstrap).await,
         Command::Admin(AdminCommand::Call { method, path, data, client_id, client_secret, if_match }) => {

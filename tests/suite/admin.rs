@@ -402,6 +402,10 @@ async fn the_openapi_document_names_every_route_and_needs_no_token(backend: Back
         ("/clients/{client_id}/secrets", &["post"]),
         ("/resource-servers", &["get", "post"]),
         ("/resource-servers/{identifier}", &["get", "put", "patch", "delete"]),
+        ("/refresh-families/{family_id}", &["delete"]),
+        ("/users/{user_id}/revoke-grants", &["post"]),
+        ("/clients/{client_id}/revoke-grants", &["post"]),
+        ("/access-tokens/revoke", &["post"]),
         ("/audit-events", &["get"]),
     ] {
         for method in methods {

@@ -11,8 +11,10 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::admin::AdminCaller;
-use crate::common::oauth::API;
+use crate::common::browser::{token_body, web_app_registration};
+use crate::common::oauth::{claims_of, error_of, TestClient, API};
 use crate::common::{spawn_app, Backend, TestApp, TestData};
+use idp::services::registry::ClientRegistration;
 
 crate::suite_tests! {
     on_each_backend:
@@ -20,9 +22,16 @@ crate::suite_tests! {
         audit_events_are_filtered_by_time_action_outcome_client_user_actor_and_origin,
         audit_pages_with_inserts_between_them_repeat_nothing_and_skip_nothing,
         a_bad_audit_filter_is_a_problem_naming_the_parameter,
-        the_audit_trail_needs_an_audit_or_read_scope;
+        the_audit_trail_needs_an_audit_or_read_scope,
+        revoking_a_refresh_family_refuses_its_refresh_token_and_deactivates_its_access_token,
+        revoking_a_users_grants_ends_every_family_of_that_user_and_no_other,
+        revoking_a_clients_grants_ends_every_family_of_that_client_and_no_other,
+        an_access_token_is_revoked_by_jti_until_its_exp_or_the_longest_lifetime;
+    on_postgres_redis:
+        idp_grants_revoke_token_reaches_a_running_node_through_the_shared_store;
     sync_test:
-        idp_audit_list_prints_rfc3339_times_and_refuses_what_the_api_refuses;
+        idp_audit_list_prints_rfc3339_times_and_refuses_what_the_api_refuses,
+        idp_grants_refuses_what_the_api_refuses_with_the_same_message;
 }
 
 async fn app_with_admin(backend: Backend, scope: &str) -> (TestData, TestApp, AdminCaller) {
@@ -241,4 +250,239 @@ fn idp_audit_list_prints_rfc3339_times_and_refuses_what_the_api_refuses() {
     assert!(stderr.contains(&format!("--since (since: {api_message})")), "{stderr}");
     let refused = idp(&data, &["audit", "list", "--outcome", "great"]);
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--outcome (outcome: must be one of success"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grants and tokens
+
+fn refreshing_app_registration() -> ClientRegistration {
+    ClientRegistration {
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        first_party: true,
+        ..web_app_registration()
+    }
+}
+
+/// `username` signs in to `client` with `offline_access`: the token response, and the refresh
+/// family it started, found as an operator finds it (the `token.issued` audit event).
+async fn grant_of(app: &TestApp, client: &TestClient, username: &str) -> (Value, String) {
+    let code = app.code_for(client, username, &[("scope", "openid offline_access read")]).await;
+    let tokens = token_body(app.exchange(client, &code, &[]).await).await;
+    let jti = claims_of(tokens["access_token"].as_str().unwrap())["jti"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let issued = app.audit_events("token.issued", 50).await;
+        let family = issued.iter().find_map(|event| {
+            let detail: Value = serde_json::from_str(event.detail.as_deref()?).ok()?;
+            (detail["jti"] == jti.as_str()).then(|| detail["family"].as_str().map(str::to_owned)).flatten()
+        });
+        if let Some(family) = family {
+            return (tokens, family);
+        }
+        assert!(tokio::time::Instant::now() < deadline, "token.issued names the family");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn refresh(app: &TestApp, client: &TestClient, tokens: &Value) -> reqwest::Response {
+    let form = [("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"].as_str().unwrap())];
+    app.post_form("/token", &form, client.basic(), &[]).await
+}
+
+async fn is_active(app: &TestApp, introspector: &TestClient, tokens: &Value) -> bool {
+    app.introspect(introspector, tokens["access_token"].as_str().unwrap()).await["active"] == true
+}
+
+async fn revoked_at(app: &TestApp, family_id: &str) -> Option<i64> {
+    app.state.refresh_families.find(family_id).await.unwrap().expect("the family is stored").revoked_at
+}
+
+async fn revoking_a_refresh_family_refuses_its_refresh_token_and_deactivates_its_access_token(backend: Backend) {
+    let data = TestData::new(backend);
+    let (app, client) = crate::common::browser::app_with_alice(&data, refreshing_app_registration()).await;
+    let introspector = app.service_client().await;
+    let admin = app.admin_caller("admin:grants").await;
+    let (tokens, family) = grant_of(&app, &client, "alice").await;
+    assert!(is_active(&app, &introspector, &tokens).await);
+    let path = format!("/refresh-families/{family}");
+
+    let outsider = app.admin_caller("admin:clients").await;
+    let refused = app.admin(&outsider, Method::DELETE, &path, None, &[]).await;
+    assert_eq!(refused.status(), 403, "admin:clients does not reach grants");
+    assert_eq!(revoked_at(&app, &family).await, None, "a refused call changes nothing");
+
+    let response = app.admin(&admin, Method::DELETE, &path, None, &[]).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(json_of(response).await, json!({ "revoked_families": 1, "revoked_access_tokens": 1 }));
+    let (status, error) = error_of(refresh(&app, &client, &tokens).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"), "its refresh token is refused");
+    assert!(!is_active(&app, &introspector, &tokens).await, "its access token is inactive");
+    assert!(revoked_at(&app, &family).await.is_some(), "revoked durably");
+
+    let again = app.admin(&admin, Method::DELETE, &path, None, &[]).await;
+    assert_eq!(json_of(again).await, json!({ "revoked_families": 0, "revoked_access_tokens": 0 }), "idempotent");
+    let unknown = app.admin(&admin, Method::DELETE, "/refresh-families/no-such-family", None, &[]).await;
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(unknown.headers()["content-type"], "application/problem+json");
+
+    let events = app.audit_events("refresh_family.revoke", 10).await;
+    assert_eq!(events.len(), 2, "each call is audited");
+    let first = events.iter().find(|e| e.detail.as_deref().unwrap_or("").contains("\"revoked_families\":1")).unwrap();
+    assert_eq!(first.actor.as_deref(), Some(format!("client:{}", admin.client.id).as_str()));
+    assert_eq!(first.target.as_deref(), Some(format!("refresh_family:{family}").as_str()));
+    assert_eq!(first.client_id.as_deref(), Some(client.id.as_str()));
+    assert!(first.request_id.is_some());
+    app.stop().await;
+}
+
+async fn revoking_a_users_grants_ends_every_family_of_that_user_and_no_other(backend: Backend) {
+    let data = TestData::new(backend);
+    let (app, client) = crate::common::browser::app_with_alice(&data, refreshing_app_registration()).await;
+    let bob = app.create_user("bob").await;
+    let alice = app.state.users.find_by_username("alice").await.unwrap().unwrap();
+    let admin = app.admin_caller("admin:write").await;
+    let (alice_first, _) = grant_of(&app, &client, "alice").await;
+    let (alice_second, _) = grant_of(&app, &client, "alice").await;
+    let (bobs, _) = grant_of(&app, &client, "bob").await;
+
+    let path = format!("/users/{}/revoke-grants", alice.user_id);
+    let response = app.admin(&admin, Method::POST, &path, None, &[]).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(json_of(response).await, json!({ "revoked_families": 2, "revoked_access_tokens": 2 }));
+    for tokens in [&alice_first, &alice_second] {
+        assert_eq!(refresh(&app, &client, tokens).await.status(), 400, "alice's grants are revoked");
+    }
+    assert_eq!(refresh(&app, &client, &bobs).await.status(), 200, "bob's grant is not");
+    let again = app.admin(&admin, Method::POST, &path, None, &[]).await;
+    assert_eq!(json_of(again).await["revoked_families"], 0);
+
+    let unknown = app.admin(&admin, Method::POST, "/users/no-such-user/revoke-grants", None, &[]).await;
+    assert_eq!(unknown.status(), 404);
+    let events = app.audit_events("user.revoke_grants", 10).await;
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().all(|e| e.target.as_deref() == Some(format!("user:{}", alice.user_id).as_str())));
+    assert!(events.iter().all(|e| e.user_id.as_deref() == Some(alice.user_id.as_str())));
+    assert!(!events.iter().any(|e| e.user_id.as_deref() == Some(bob.user_id.as_str())));
+    app.stop().await;
+}
+
+async fn revoking_a_clients_grants_ends_every_family_of_that_client_and_no_other(backend: Backend) {
+    let data = TestData::new(backend);
+    let (app, client) = crate::common::browser::app_with_alice(&data, refreshing_app_registration()).await;
+    let other = app.register_client(refreshing_app_registration()).await;
+    let introspector = app.service_client().await;
+    let admin = app.admin_caller("admin:grants").await;
+    let (ours, family) = grant_of(&app, &client, "alice").await;
+    let (theirs, _) = grant_of(&app, &other, "alice").await;
+
+    let path = format!("/clients/{}/revoke-grants", client.id);
+    let response = app.admin(&admin, Method::POST, &path, None, &[]).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(json_of(response).await, json!({ "revoked_families": 1, "revoked_access_tokens": 1 }));
+    assert_eq!(refresh(&app, &client, &ours).await.status(), 400);
+    assert!(!is_active(&app, &introspector, &ours).await);
+    assert!(revoked_at(&app, &family).await.is_some());
+    assert_eq!(refresh(&app, &other, &theirs).await.status(), 200, "another client's grant stays");
+
+    let unknown = app.admin(&admin, Method::POST, "/clients/idp_c_nobody/revoke-grants", None, &[]).await;
+    assert_eq!(unknown.status(), 404);
+    let events = app.audit_events("client.revoke_grants", 10).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].target.as_deref(), Some(format!("client:{}", client.id).as_str()));
+    app.stop().await;
+}
+
+async fn an_access_token_is_revoked_by_jti_until_its_exp_or_the_longest_lifetime(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let service = app.service_client().await;
+    let admin = app.admin_caller("admin:grants").await;
+    let token = app.access_token(&service).await;
+    let claims = claims_of(&token);
+    let (jti, exp) = (claims["jti"].as_str().unwrap().to_owned(), claims["exp"].as_i64().unwrap());
+    assert_eq!(app.introspect(&service, &token).await["active"], true);
+
+    let body = json!({ "jti": jti, "exp": exp });
+    let response = app.admin(&admin, Method::POST, "/access-tokens/revoke", Some(body), &[]).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(json_of(response).await, json!({ "jti": jti, "revoked_access_tokens": 1, "until": exp }));
+    assert_eq!(app.introspect(&service, &token).await["active"], false, "inactive at /introspect");
+    assert!(app.state.revocations.is_revoked(&jti).await.unwrap(), "in the shared revoked set");
+
+    let other = claims_of(&app.access_token(&service).await)["jti"].as_str().unwrap().to_owned();
+    let response = app.admin(&admin, Method::POST, "/access-tokens/revoke", Some(json!({ "jti": other })), &[]).await;
+    let body = json_of(response).await;
+    assert_eq!(body["until"], app.clock.now() + 86_400, "without exp: the longest lifetime a token may have");
+    assert!(app.state.revocations.is_revoked(&other).await.unwrap());
+
+    let expired = json!({ "jti": "long-gone", "exp": app.clock.now() - 3600 });
+    let body = json_of(app.admin(&admin, Method::POST, "/access-tokens/revoke", Some(expired), &[]).await).await;
+    assert_eq!(body["revoked_access_tokens"], 0, "an expired token needs no revocation");
+
+    for (body, field) in [
+        (json!({ "jti": "" }), "jti"),
+        (json!({ "jti": "two words" }), "jti"),
+        (json!({ "exp": 5 }), "jti"),
+        (json!({ "jti": "x", "colour": "red" }), "colour"),
+        (json!({ "jti": "x", "exp": "tomorrow" }), "exp"),
+    ] {
+        let response = app.admin(&admin, Method::POST, "/access-tokens/revoke", Some(body.clone()), &[]).await;
+        assert_eq!(response.status(), 400, "{body}");
+        assert_eq!(json_of(response).await["errors"][0]["field"], field, "{body}");
+    }
+    let events = app.audit_events("access_token.revoke", 10).await;
+    assert_eq!(events.len(), 3, "every revocation, none of the refused ones");
+    assert!(events.iter().any(|e| e.target.as_deref() == Some(format!("access_token:{jti}").as_str())));
+    app.stop().await;
+}
+
+async fn idp_grants_revoke_token_reaches_a_running_node_through_the_shared_store() {
+    let data = TestData::new(Backend::PostgresRedis);
+    let app = spawn_app(&data).await;
+    app.register_apis().await;
+    let service = app.service_client().await;
+    let token = app.access_token(&service).await;
+    let claims = claims_of(&token);
+    let jti = claims["jti"].as_str().unwrap().to_owned();
+    let exp = idp::clock::rfc3339(claims["exp"].as_i64().unwrap());
+    let env = data.env();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_idp"))
+            .args(["grants", "revoke-token", &jti, "--exp", &exp])
+            .env_clear()
+            .envs(env)
+            .output()
+            .expect("run idp")
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("revoked "));
+    assert_eq!(app.introspect(&service, &token).await["active"], false);
+    let events = app.audit_events("access_token.revoke", 5).await;
+    assert_eq!(events[0].actor.as_deref(), Some("cli"));
+    app.stop().await;
+}
+
+fn idp_grants_refuses_what_the_api_refuses_with_the_same_message() {
+    let data = TestData::new(Backend::SqliteMemory);
+    let refused = idp(&data, &["grants", "revoke-token", "two words"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("JTI (jti: must be 1 to 200 visible ASCII characters)"), "{stderr}");
+    let refused = idp(&data, &["grants", "revoke-token", "abc"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("needs the shared hot store"), "memory store");
+    let refused = idp(&data, &["grants", "revoke-family", "no-such-family"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no such refresh family"));
+    assert!(!String::from_utf8_lossy(&refused.stderr).contains("cannot start"));
+
+    let created = idp(&data, &["users", "create", "--username", "dave", "--json"]);
+    let user: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let revoked = idp(&data, &["grants", "revoke-user", user["user_id"].as_str().unwrap()]);
+    assert!(revoked.status.success(), "{}", String::from_utf8_lossy(&revoked.stderr));
+    assert_eq!(String::from_utf8_lossy(&revoked.stdout).trim(), "revoked 0 refresh grant(s) and 0 access token(s)");
+    let listed = idp(&data, &["audit", "list", "--action", "user.revoke_grants", "--actor", "cli", "--json"]);
+    let events: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 1, "audited with actor cli");
 }
