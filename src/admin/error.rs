@@ -7,6 +7,7 @@ use idp_verify::{Challenge, VerifyError};
 
 use crate::error::Problem;
 use crate::services::grants::GrantsError;
+use crate::services::keys::KeyringError;
 use crate::services::refresh_families::RefreshError;
 use crate::services::registry::RegistryError;
 
@@ -65,6 +66,18 @@ impl From<GrantsError> for AdminError {
             GrantsError::Refresh(RefreshError::Db(e)) | GrantsError::Store(e) => Problem::unavailable(e),
             GrantsError::Refresh(RefreshError::Hot(e)) | GrantsError::Hot(e) => Problem::unavailable(e),
             e @ GrantsError::Refresh(_) => Problem::internal(e),
+        };
+        Self::Problem(problem)
+    }
+}
+
+impl From<KeyringError> for AdminError {
+    fn from(error: KeyringError) -> Self {
+        let problem = match error {
+            KeyringError::NotFound => Problem::not_found(),
+            e @ KeyringError::Conflict => Problem::conflict(e.to_string()),
+            KeyringError::Store(e) => Problem::unavailable(e),
+            e => Problem::internal(e),
         };
         Self::Problem(problem)
     }

@@ -11,6 +11,7 @@ mod body;
 mod clients;
 mod error;
 mod grants;
+mod keys;
 pub mod openapi;
 mod page;
 mod resources;
@@ -26,6 +27,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/openapi.json").route(web::get().to(openapi::document)));
     clients::routes(cfg);
     resources::routes(cfg);
+    keys::routes(cfg);
     grants::routes(cfg);
     audit::routes(cfg);
 }

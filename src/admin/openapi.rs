@@ -11,9 +11,10 @@ use super::schemas::{
     AuditEventPage, BadRequest, ClientPage, Conflict, FieldErrorDocument, Forbidden, NotFound, PreconditionFailed,
     Problem, ResourceServerPage, Unauthorized, UnsupportedMediaType,
 };
-use super::{audit, auth, clients, grants, resources};
+use super::{audit, auth, clients, grants, keys, resources};
 use crate::services::audit::AuditRecord;
 use crate::services::grants::RevokedToken;
+use crate::services::keys::{PublishedKey, ReplacedKey, Retirement, RotationOutcome};
 use crate::services::refresh_families::Revoked;
 use crate::services::registry::{ClientMetadata, ClientRegistration, ResourceRegistration, ResourceServer};
 use crate::state::AppState;
@@ -29,13 +30,15 @@ is registered otherwise. Errors are RFC 9457 problems (`application/problem+json
         clients::enable, clients::disable, clients::rotate_secret,
         resources::create, resources::list, resources::read, resources::replace, resources::patch,
         resources::delete,
+        keys::list, keys::rotate, keys::retire,
         grants::revoke_family, grants::revoke_user, grants::revoke_client, grants::revoke_access_token,
         audit::list,
     ),
     components(
         schemas(Problem, FieldErrorDocument, ClientRegistration, ClientMetadata, ClientPage,
             clients::SecretRotation, clients::IssuedSecret, ResourceRegistration, ResourceServer,
-            ResourceServerPage, Revoked, grants::TokenRevocation, RevokedToken, AuditRecord, AuditEventPage),
+            ResourceServerPage, PublishedKey, keys::KeyList, keys::RotationRequest, keys::RotationResult,
+            RotationOutcome, ReplacedKey, keys::RetireRequest, Retirement, Revoked, grants::TokenRevocation, RevokedToken, AuditRecord, AuditEventPage),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
             UnsupportedMediaType),
     ),
@@ -43,6 +46,7 @@ is registered otherwise. Errors are RFC 9457 problems (`application/problem+json
     tags(
         (name = "clients", description = "Who may ask for tokens"),
         (name = "resource servers", description = "The audiences tokens are issued for"),
+        (name = "keys", description = "The signing keys: next, active, retired"),
         (name = "grants", description = "Refresh families (what users allowed clients) and access tokens"),
         (name = "audit", description = "The audit trail: who changed what, and security decisions"),
     )

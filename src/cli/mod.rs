@@ -374,16 +374,37 @@ fn parse_seconds(text: &str) -> Result<i64, String> {
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
-    /// List keys with their state (next, active, retired).
+    /// List the published keys with their state (next, active, retired), times as RFC 3339.
     List {
+        /// Print JSON, as the admin API's GET /keys items.
         #[arg(long)]
         json: bool,
     },
-    /// Publish a successor for each algorithm; it signs once the publish window has passed.
+    /// Publish a successor for each algorithm; it signs once the publish window has passed
+    /// (with --now at once).
     Rotate {
         /// Only these algorithms (ES256, RS256, EdDSA); default all.
         #[arg(long = "alg", value_parser = clap::value_parser!(String))]
         algs: Vec<String>,
+        /// An emergency rotation: the successor signs at once (a published next key is
+        /// promoted); the old key stays published until the tokens it signed have expired.
+        #[arg(long)]
+        now: bool,
+        /// With --now: drop the old key from the JWKS at once, so its tokens stop verifying.
+        #[arg(long)]
+        revoke: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retire a key early: an active key stops signing (its successor signs at once) and
+    /// leaves the JWKS once nothing it signed can still be valid.
+    Retire {
+        kid: String,
+        /// Leave the JWKS at once: the tokens it signed stop verifying.
+        #[arg(long)]
+        force: bool,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },

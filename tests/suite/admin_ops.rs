@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 
 use crate::common::admin::AdminCaller;
 use crate::common::browser::{token_body, web_app_registration};
-use crate::common::oauth::{claims_of, error_of, TestClient, API};
-use crate::common::{spawn_app, Backend, TestApp, TestData};
+use crate::common::oauth::{claims_of, error_of, header_of, TestClient, API};
+use crate::common::{eventually, spawn_app, Backend, TestApp, TestData};
 use idp::services::registry::ClientRegistration;
 
 crate::suite_tests! {
@@ -26,12 +26,19 @@ crate::suite_tests! {
         revoking_a_refresh_family_refuses_its_refresh_token_and_deactivates_its_access_token,
         revoking_a_users_grants_ends_every_family_of_that_user_and_no_other,
         revoking_a_clients_grants_ends_every_family_of_that_client_and_no_other,
-        an_access_token_is_revoked_by_jti_until_its_exp_or_the_longest_lifetime;
+        an_access_token_is_revoked_by_jti_until_its_exp_or_the_longest_lifetime,
+        keys_are_listed_with_their_state_and_a_rotation_publishes_successors_that_sign_later,
+        an_emergency_rotation_signs_with_the_successor_at_once_on_every_node_while_old_tokens_verify,
+        an_emergency_rotation_with_revoke_drops_the_old_key_and_its_tokens_at_once,
+        a_forced_retire_removes_the_kid_from_the_jwks_and_its_tokens_stop_verifying,
+        an_early_retire_keeps_the_key_published_until_its_tokens_have_expired,
+        bad_key_requests_are_problems_naming_the_member_and_need_the_keys_scope;
     on_postgres_redis:
         idp_grants_revoke_token_reaches_a_running_node_through_the_shared_store;
     sync_test:
         idp_audit_list_prints_rfc3339_times_and_refuses_what_the_api_refuses,
-        idp_grants_refuses_what_the_api_refuses_with_the_same_message;
+        idp_grants_refuses_what_the_api_refuses_with_the_same_message,
+        idp_keys_rotate_now_and_retire_go_through_the_same_service;
 }
 
 async fn app_with_admin(backend: Backend, scope: &str) -> (TestData, TestApp, AdminCaller) {
@@ -485,4 +492,277 @@ fn idp_grants_refuses_what_the_api_refuses_with_the_same_message() {
     let listed = idp(&data, &["audit", "list", "--action", "user.revoke_grants", "--actor", "cli", "--json"]);
     let events: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(events.as_array().unwrap().len(), 1, "audited with actor cli");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing keys
+
+/// Seconds a retired key stays published with the default settings: the longest token
+/// lifetime (ID tokens, 1 h) + the JWKS max-age (5 min) + 60 s.
+const RETAIN: i64 = 3600 + 300 + 60;
+
+fn kid_of(token: &str) -> String {
+    header_of(token)["kid"].as_str().unwrap().to_owned()
+}
+
+async fn keys_of(app: &TestApp, admin: &AdminCaller) -> Vec<Value> {
+    let response = app.admin(admin, Method::GET, "/keys", None, &[]).await;
+    assert_eq!(response.status(), 200);
+    items(&json_of(response).await).clone()
+}
+
+fn key<'a>(keys: &'a [Value], kid: &str) -> &'a Value {
+    keys.iter().find(|k| k["kid"] == kid).unwrap_or_else(|| panic!("{kid} is not listed: {keys:?}"))
+}
+
+async fn app_with_keys_admin(backend: Backend) -> (TestData, TestApp, AdminCaller, TestClient) {
+    let (data, app, admin) = app_with_admin(backend, "admin:keys").await;
+    let service = app.service_client().await;
+    (data, app, admin, service)
+}
+
+async fn keys_are_listed_with_their_state_and_a_rotation_publishes_successors_that_sign_later(backend: Backend) {
+    let (_data, app, admin, service) = app_with_keys_admin(backend).await;
+    let keys = keys_of(&app, &admin).await;
+    assert_eq!(keys.len(), 3);
+    for k in &keys {
+        assert_eq!(k["state"], "active", "{k}");
+        assert!(k["signs_from"].is_i64() && k["created_at"].is_i64() && k["published_until"].is_null(), "{k}");
+        assert!(["ES256", "RS256", "EdDSA"].contains(&k["alg"].as_str().unwrap()));
+    }
+    let active = kid_of(&app.access_token(&service).await);
+
+    let response = app.admin(&admin, Method::POST, "/keys/rotate", None, &[]).await;
+    assert_eq!(response.status(), 200);
+    let rotated = json_of(response).await;
+    let rotated = rotated["rotated"].as_array().unwrap();
+    assert_eq!(rotated.len(), 3);
+    assert!(rotated.iter().all(|o| o["outcome"] == "created"), "{rotated:?}");
+    let es256 = rotated.iter().find(|o| o["alg"] == "ES256").unwrap();
+    let successor = es256["kid"].as_str().unwrap();
+    assert!(es256["signs_from"].as_i64().unwrap() > app.clock.now(), "after the publish window");
+
+    let keys = keys_of(&app, &admin).await;
+    assert_eq!(key(&keys, successor)["state"], "next");
+    assert_eq!(key(&keys, &active)["state"], "active");
+    assert!(app.jwks_kids().await.contains(&successor.to_owned()), "published at once");
+    assert_eq!(kid_of(&app.access_token(&service).await), active, "the old key still signs");
+
+    let again =
+        json_of(app.admin(&admin, Method::POST, "/keys/rotate", Some(json!({ "algs": ["ES256"] })), &[]).await).await;
+    assert_eq!(again["rotated"][0]["outcome"], "already_pending");
+    let events = app.audit_events("keys.create", 20).await;
+    let by_admin: Vec<_> =
+        events.iter().filter(|e| e.actor.as_deref() == Some(&format!("client:{}", admin.client.id))).collect();
+    assert_eq!(by_admin.len(), 3, "each created key audited with its actor");
+    assert!(by_admin.iter().any(|e| e.target.as_deref() == Some(format!("key:{successor}").as_str())));
+    app.stop().await;
+}
+
+async fn an_emergency_rotation_signs_with_the_successor_at_once_on_every_node_while_old_tokens_verify(
+    backend: Backend,
+) {
+    let (data, app, admin, service) = app_with_keys_admin(backend).await;
+    // A second node of the same provider (same issuer, database and hot store).
+    let other_node = crate::common::spawn_app_with_env(&data, &[("IDP_ISSUER", &app.address)]).await;
+    let old_token = app.access_token(&service).await;
+    let old = kid_of(&old_token);
+    // A successor published on schedule's terms, then an emergency: it is promoted.
+    let body = json!({ "algs": ["ES256"] });
+    let scheduled = json_of(app.admin(&admin, Method::POST, "/keys/rotate", Some(body), &[]).await).await;
+    let pending = scheduled["rotated"][0]["kid"].as_str().unwrap().to_owned();
+
+    let body = json!({ "algs": ["ES256"], "now": true });
+    let response = app.admin(&admin, Method::POST, "/keys/rotate", Some(body), &[]).await;
+    assert_eq!(response.status(), 200);
+    let outcome = json_of(response).await["rotated"][0].clone();
+    let now = app.clock.now();
+    assert_eq!(outcome["outcome"], "signs_now");
+    assert_eq!(outcome["kid"], pending.as_str(), "the published successor is promoted");
+    assert_eq!(outcome["promoted"], true);
+    assert_eq!(outcome["signs_from"], now);
+    assert_eq!(outcome["replaced"], json!({ "kid": old, "published_until": now + RETAIN, "dropped": false }));
+
+    let new_token = app.access_token(&service).await;
+    assert_eq!(kid_of(&new_token), pending, "new tokens carry the new kid at once");
+    assert_eq!(app.introspect(&service, &old_token).await["active"], true, "old tokens still verify");
+    assert_eq!(app.introspect(&service, &new_token).await["active"], true);
+    let keys = keys_of(&app, &admin).await;
+    assert_eq!(key(&keys, &old)["state"], "retired");
+    assert_eq!(key(&keys, &old)["published_until"], now + RETAIN);
+    assert_eq!(key(&keys, &pending)["state"], "active");
+    assert!(app.jwks_kids().await.contains(&old), "the old key stays published");
+
+    // Another node signs with the successor as soon as it hears of the change.
+    let other_service = TestClient { id: service.id.clone(), secret: service.secret.clone() };
+    let moved = eventually(std::time::Duration::from_secs(5), || async {
+        kid_of(&other_node.access_token(&other_service).await) == pending
+    })
+    .await;
+    assert!(moved, "the other node signs with the promoted key");
+    assert_eq!(other_node.introspect(&service, &old_token).await["active"], true);
+
+    let events = app.audit_events("keys.rotate", 5).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].target.as_deref(), Some(format!("key:{pending}").as_str()));
+    assert_eq!(events[0].actor.as_deref(), Some(format!("client:{}", admin.client.id).as_str()));
+    other_node.stop().await;
+    app.stop().await;
+}
+
+async fn an_emergency_rotation_with_revoke_drops_the_old_key_and_its_tokens_at_once(backend: Backend) {
+    let (_data, app, admin, service) = app_with_keys_admin(backend).await;
+    let old_token = app.access_token(&service).await;
+    let old = kid_of(&old_token);
+    let body = json!({ "algs": ["ES256"], "now": true, "revoke": true });
+    let outcome = json_of(app.admin(&admin, Method::POST, "/keys/rotate", Some(body), &[]).await).await;
+    let outcome = &outcome["rotated"][0];
+    assert_eq!(outcome["promoted"], false, "no successor was waiting: a new key");
+    assert_eq!(outcome["replaced"], json!({ "kid": old, "published_until": null, "dropped": true }));
+    let new = outcome["kid"].as_str().unwrap();
+    assert!(!app.jwks_kids().await.contains(&old), "gone from the JWKS");
+    assert!(app.jwks_kids().await.contains(&new.to_owned()));
+    assert_eq!(app.introspect(&service, &old_token).await["active"], false, "its tokens no longer verify");
+    let new_token = app.access_token(&service).await;
+    assert_eq!(kid_of(&new_token), new);
+    assert_eq!(app.introspect(&service, &new_token).await["active"], true);
+    app.stop().await;
+}
+
+async fn a_forced_retire_removes_the_kid_from_the_jwks_and_its_tokens_stop_verifying(backend: Backend) {
+    let (_data, app, admin, service) = app_with_keys_admin(backend).await;
+    let old_token = app.access_token(&service).await;
+    let old = kid_of(&old_token);
+    let response =
+        app.admin(&admin, Method::POST, &format!("/keys/{old}/retire"), Some(json!({ "force": true })), &[]).await;
+    assert_eq!(response.status(), 200);
+    let retired = json_of(response).await;
+    assert_eq!(retired["kid"], old.as_str());
+    assert_eq!(retired["previous_state"], "active");
+    assert_eq!(retired["removed"], true);
+    assert!(retired["published_until"].is_null());
+    let successor = retired["successor"].as_str().unwrap().to_owned();
+
+    assert!(!app.jwks_kids().await.contains(&old), "the kid left the JWKS at once");
+    assert_eq!(app.introspect(&service, &old_token).await["active"], false);
+    assert_eq!(kid_of(&app.access_token(&service).await), successor, "its successor signs");
+    // The admin caller's own token was signed by that key too: it needs a new one.
+    assert_eq!(app.admin(&admin, Method::GET, "/keys", None, &[]).await.status(), 401);
+    let admin = AdminCaller { token: app.admin_token(&admin.client, &admin.key).await, ..admin };
+    assert!(keys_of(&app, &admin).await.iter().all(|k| k["kid"] != old.as_str()));
+    let events = app.audit_events("keys.retire", 5).await;
+    assert_eq!(events.len(), 1);
+    let detail: Value = serde_json::from_str(events[0].detail.as_deref().unwrap()).unwrap();
+    assert_eq!((detail["force"].clone(), detail["removed"].clone()), (json!(true), json!(true)));
+
+    let gone = app.admin(&admin, Method::POST, &format!("/keys/{old}/retire"), None, &[]).await;
+    assert_eq!(gone.status(), 404);
+    assert_eq!(gone.headers()["content-type"], "application/problem+json");
+    app.stop().await;
+}
+
+async fn an_early_retire_keeps_the_key_published_until_its_tokens_have_expired(backend: Backend) {
+    let (_data, app, admin, service) = app_with_keys_admin(backend).await;
+    let old_token = app.access_token(&service).await;
+    let old = kid_of(&old_token);
+    let retired = json_of(app.admin(&admin, Method::POST, &format!("/keys/{old}/retire"), None, &[]).await).await;
+    let now = app.clock.now();
+    assert_eq!(retired["removed"], false);
+    assert_eq!(retired["published_until"], now + RETAIN);
+    let successor = retired["successor"].as_str().unwrap().to_owned();
+    assert_eq!(kid_of(&app.access_token(&service).await), successor, "it no longer signs");
+    assert_eq!(app.introspect(&service, &old_token).await["active"], true, "what it signed still verifies");
+    assert!(app.jwks_kids().await.contains(&old));
+
+    // A `next` key never signed anything: retiring it removes it at once.
+    let scheduled =
+        json_of(app.admin(&admin, Method::POST, "/keys/rotate", Some(json!({ "algs": ["EdDSA"] })), &[]).await).await;
+    let pending = scheduled["rotated"][0]["kid"].as_str().unwrap().to_owned();
+    let dropped = json_of(app.admin(&admin, Method::POST, &format!("/keys/{pending}/retire"), None, &[]).await).await;
+    assert_eq!((dropped["previous_state"].clone(), dropped["removed"].clone()), (json!("next"), json!(true)));
+    assert!(!app.jwks_kids().await.contains(&pending));
+
+    app.clock.advance(std::time::Duration::from_secs(RETAIN as u64 + 1));
+    let left = eventually(std::time::Duration::from_secs(5), || async { !app.jwks_kids().await.contains(&old) }).await;
+    assert!(left, "it leaves the JWKS once nothing it signed can be valid");
+    assert!(app.jwks_kids().await.contains(&successor));
+    app.stop().await;
+}
+
+async fn bad_key_requests_are_problems_naming_the_member_and_need_the_keys_scope(backend: Backend) {
+    let (_data, app, admin, _service) = app_with_keys_admin(backend).await;
+    let before = app.jwks_kids().await;
+    for (body, field) in [
+        (json!({ "algs": ["HS256"] }), "algs[0]"),
+        (json!({ "algs": ["ES256", "none"] }), "algs[1]"),
+        (json!({ "revoke": true }), "revoke"),
+        (json!({ "now": "yes" }), "now"),
+        (json!({ "immediately": true }), "immediately"),
+    ] {
+        let response = app.admin(&admin, Method::POST, "/keys/rotate", Some(body.clone()), &[]).await;
+        assert_eq!(response.status(), 400, "{body}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        assert_eq!(json_of(response).await["errors"][0]["field"], field, "{body}");
+    }
+    let problem =
+        json_of(app.admin(&admin, Method::POST, "/keys/rotate", Some(json!({ "algs": ["HS256"] })), &[]).await).await;
+    assert_eq!(problem["errors"][0]["message"], "must be one of ES256, RS256, EdDSA");
+    let kid = before[0].clone();
+    let bad = app.admin(&admin, Method::POST, &format!("/keys/{kid}/retire"), Some(json!({ "force": 1 })), &[]).await;
+    assert_eq!(json_of(bad).await["errors"][0]["field"], "force");
+
+    let grants_only = app.admin_caller("admin:grants").await;
+    assert_eq!(app.admin(&grants_only, Method::GET, "/keys", None, &[]).await.status(), 403);
+    let reader = app.admin_caller("admin:read").await;
+    assert_eq!(app.admin(&reader, Method::GET, "/keys", None, &[]).await.status(), 200);
+    let refused = app.admin(&reader, Method::POST, "/keys/rotate", Some(json!({ "now": true })), &[]).await;
+    assert_eq!(refused.status(), 403);
+    let refused = app.admin(&reader, Method::POST, &format!("/keys/{kid}/retire"), None, &[]).await;
+    assert_eq!(refused.status(), 403);
+    let mut after = app.jwks_kids().await;
+    let mut before = before;
+    before.sort();
+    after.sort();
+    assert_eq!(before, after, "nothing changed");
+    assert!(app.audit_events("keys.rotate", 5).await.is_empty() && app.audit_events("keys.retire", 5).await.is_empty());
+    app.stop().await;
+}
+
+fn idp_keys_rotate_now_and_retire_go_through_the_same_service() {
+    let data = TestData::new(Backend::SqliteMemory);
+    let refused = idp(&data, &["keys", "rotate", "--revoke"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--revoke (revoke: needs now: the old key can go only once its successor signs)"),
+        "{stderr}"
+    );
+    let refused = idp(&data, &["keys", "rotate", "--alg", "HS256"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--alg (algs[0]: must be one of ES256, RS256, EdDSA)"));
+
+    let listed: Value = serde_json::from_slice(&idp(&data, &["keys", "list", "--json"]).stdout).unwrap();
+    let old =
+        listed.as_array().unwrap().iter().find(|k| k["alg"] == "ES256").unwrap()["kid"].as_str().unwrap().to_owned();
+    let rotated = idp(&data, &["keys", "rotate", "--now", "--revoke", "--alg", "ES256", "--json"]);
+    assert!(rotated.status.success(), "{}", String::from_utf8_lossy(&rotated.stderr));
+    let outcomes: Value = serde_json::from_slice(&rotated.stdout).unwrap();
+    assert_eq!(outcomes[0]["outcome"], "signs_now");
+    assert_eq!(outcomes[0]["replaced"]["kid"], old.as_str());
+    assert_eq!(outcomes[0]["replaced"]["dropped"], true);
+    let new = outcomes[0]["kid"].as_str().unwrap().to_owned();
+
+    let listed = idp(&data, &["keys", "list"]);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(!text.contains(&old), "dropped: {text}");
+    let line = text.lines().find(|l| l.starts_with(&new)).unwrap();
+    assert!(line.contains("active") && line.contains('T') && line.contains('Z'), "RFC 3339 times: {line}");
+
+    let retired = idp(&data, &["keys", "retire", &new, "--force"]);
+    assert!(retired.status.success(), "{}", String::from_utf8_lossy(&retired.stderr));
+    assert!(String::from_utf8_lossy(&retired.stdout).contains(&format!("{new} is removed from the JWKS")));
+    let missing = idp(&data, &["keys", "retire", &new]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no such signing key"));
+    let audited = idp(&data, &["audit", "list", "--actor", "cli", "--action", "keys.retire", "--json"]);
+    let events: Value = serde_json::from_slice(&audited.stdout).unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 1);
 }
