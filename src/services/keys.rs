@@ -178,6 +178,8 @@ impl std::fmt::Debug for LoadedKey {
 }
 
 /// A published key as operators see it (the admin API's `GET /keys`).
+// Times are `i64` (Unix seconds) rather than `UnixTime` here: the OpenAPI document then shows
+// them inline as integers.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PublishedKey {
     pub kid: String,
@@ -189,10 +191,10 @@ pub struct PublishedKey {
     #[schema(example = "active")]
     pub state: &'static str,
     /// When it signs (or signed) from, Unix seconds.
-    pub signs_from: UnixTime,
-    pub created_at: UnixTime,
+    pub signs_from: i64,
+    pub created_at: i64,
     /// Until when a retired key stays in the JWKS (Unix seconds); none while it is next or active.
-    pub published_until: Option<UnixTime>,
+    pub published_until: Option<i64>,
 }
 
 /// An operator's rotation, checked: which algorithms, whether the successor signs at once, and
@@ -233,7 +235,7 @@ impl Rotation {
 pub struct ReplacedKey {
     pub kid: String,
     /// Until when it stays in the JWKS; none when it was dropped at once.
-    pub published_until: Option<UnixTime>,
+    pub published_until: Option<i64>,
     /// Deleted at once: its tokens no longer verify.
     pub dropped: bool,
 }
@@ -248,7 +250,7 @@ pub struct Retirement {
     /// The key that signs for its algorithm now, when this one was active.
     pub successor: Option<String>,
     /// Until when it stays in the JWKS; none when it left at once.
-    pub published_until: Option<UnixTime>,
+    pub published_until: Option<i64>,
     /// Deleted at once (forced, or a `next` key that never signed).
     pub removed: bool,
 }
@@ -295,11 +297,11 @@ impl RotationTrigger {
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum RotationOutcome {
     /// A successor is published now and signs from `signs_from`.
-    Created { kid: String, alg: String, signs_from: UnixTime },
+    Created { kid: String, alg: String, signs_from: i64 },
     /// A successor was already waiting; nothing changed.
-    AlreadyPending { kid: String, alg: String, signs_from: UnixTime },
+    AlreadyPending { kid: String, alg: String, signs_from: i64 },
     /// Emergency rotation: `kid` signs from now (`promoted`: it was the published `next` key).
-    SignsNow { kid: String, alg: String, signs_from: UnixTime, promoted: bool, replaced: Option<ReplacedKey> },
+    SignsNow { kid: String, alg: String, signs_from: i64, promoted: bool, replaced: Option<ReplacedKey> },
 }
 
 /// One change to the key table, written with others and their audit rows in one transaction.
