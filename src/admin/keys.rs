@@ -69,7 +69,7 @@ pub struct RotationResult {
 }
 
 /// Rotate the signing keys.
-#[utoipa::path(post, path = "/keys/rotate", operation_id = "rotateKeys", tag = "keys", request_body(content = RotationRequest,
+#[utoipa::path(post, path = "/keys/rotate", operation_id = "rotateKeys", tag = "keys", request_body(content = Option<RotationRequest>,
         description = "Optional; without a body every algorithm is rotated on the publish window's terms"),
     responses(
         (status = 200, description = "Rotated", body = RotationResult),
@@ -102,7 +102,7 @@ pub struct RetireRequest {
 /// Retire a key early: an active key stops signing (its successor signs at once) and leaves
 /// the JWKS once nothing it signed can still be valid, or at once with `force`.
 #[utoipa::path(post, path = "/keys/{kid}/retire", operation_id = "retireKey", tag = "keys", params(("kid" = String, Path)),
-    request_body(content = RetireRequest, description = "Optional"),
+    request_body(content = Option<RetireRequest>, description = "Optional"),
     responses(
         (status = 200, description = "Retired", body = Retirement),
         (status = 400, response = super::schemas::BadRequest),
