@@ -27,16 +27,17 @@ use crate::store::hot::{MemoryStore, RedisStore};
 use crate::store::{Db, HotStore};
 use crate::telemetry::Metrics;
 
-/// Why the provider did not start: one line naming the setting to look at.
+/// Why a node's state could not be connected (for `serve`, or any command that needs the
+/// stores): one line naming the setting to look at. `serve` says "cannot start" in front.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot start: `database_url` (IDP_DATABASE_URL): {0}")]
+    #[error("`database_url` (IDP_DATABASE_URL): {0}")]
     Database(String),
-    #[error("cannot start: `redis_url` (IDP_REDIS_URL): {0}")]
+    #[error("`redis_url` (IDP_REDIS_URL): {0}")]
     HotStore(String),
-    #[error("cannot start: `keys_dir` (IDP_KEYS_DIR): {0}")]
+    #[error("`keys_dir` (IDP_KEYS_DIR): {0}")]
     Keys(#[from] KeyringError),
-    #[error("cannot start: `listen` (IDP_LISTEN): {0}")]
+    #[error("`listen` (IDP_LISTEN): {0}")]
     Listen(std::io::Error),
 }
 
