@@ -12,30 +12,32 @@ use crate::config::Settings;
 use crate::crypto::nonce::NonceIssuer;
 use crate::services::access_tokens::signing::VerifiedTokens;
 use crate::services::access_tokens::Revocations;
-use crate::services::audit::AuditLog;
+use crate::services::audit::{AuditLog, AuditTrail};
 use crate::services::codes::Codes;
 use crate::services::consents::Consents;
+use crate::services::grants::Grants;
 use crate::services::groups::Groups;
 use crate::services::keys::{Keyring, KeyringError};
 use crate::services::refresh_families::{RefreshFamilies, RefreshPolicy};
 use crate::services::registration::DynamicRegistration;
-use crate::services::registry::Registry;
+use crate::services::registry::{Registry, MAX_ACCESS_TOKEN_LIFETIME};
 use crate::services::sign_in_limits::SignInLimits;
 use crate::services::users::Users;
 use crate::store::hot::{MemoryStore, RedisStore};
 use crate::store::{Db, HotStore};
 use crate::telemetry::Metrics;
 
-/// Why the provider did not start: one line naming the setting to look at.
+/// Why a node's state could not be connected (for `serve`, or any command that needs the
+/// stores): one line naming the setting to look at. `serve` says "cannot start" in front.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot start: `database_url` (IDP_DATABASE_URL): {0}")]
+    #[error("`database_url` (IDP_DATABASE_URL): {0}")]
     Database(String),
-    #[error("cannot start: `redis_url` (IDP_REDIS_URL): {0}")]
+    #[error("`redis_url` (IDP_REDIS_URL): {0}")]
     HotStore(String),
-    #[error("cannot start: `keys_dir` (IDP_KEYS_DIR): {0}")]
+    #[error("`keys_dir` (IDP_KEYS_DIR): {0}")]
     Keys(#[from] KeyringError),
-    #[error("cannot start: `listen` (IDP_LISTEN): {0}")]
+    #[error("`listen` (IDP_LISTEN): {0}")]
     Listen(std::io::Error),
 }
 
@@ -52,8 +54,12 @@ pub struct AppState {
     /// Signatures of access tokens already checked (introspection hot path).
     pub verified_tokens: Arc<VerifiedTokens>,
     pub audit: AuditLog,
+    /// Reading the audit trail (the admin API, `idp audit list`).
+    pub audit_trail: AuditTrail,
     pub revocations: Revocations,
     pub refresh_families: RefreshFamilies,
+    /// Operators' revocations of grants and access tokens.
+    pub grants: Grants,
     pub codes: Codes,
     pub consents: Consents,
     pub groups: Groups,
@@ -143,6 +149,16 @@ impl AppState {
         let codes =
             Codes::new(hot.clone(), revocations.clone(), refresh_families.clone(), audit.clone(), clock.clone());
         let consents = Consents::new(db.clone(), registry.clone(), refresh_families.clone(), clock.clone());
+        let longest_access_token =
+            (settings.tokens.access_token_lifetime.as_secs() as i64).max(MAX_ACCESS_TOKEN_LIFETIME);
+        let grants = Grants::new(
+            db.clone(),
+            refresh_families.clone(),
+            revocations.clone(),
+            registry.clone(),
+            clock.clone(),
+            longest_access_token,
+        );
         Ok(Self {
             users: Users::new(db.clone(), clock.clone(), refresh_families.clone()),
             sign_in_limits: SignInLimits::new(hot.clone()),
@@ -153,8 +169,10 @@ impl AppState {
                 clock.clone(),
                 settings.registration.clone(),
             ),
+            audit_trail: AuditTrail::new(db.clone()),
             revocations,
             refresh_families,
+            grants,
             codes,
             consents,
             endpoints: Arc::new(Endpoints::new(&settings)),

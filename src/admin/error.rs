@@ -11,6 +11,9 @@ use actix_web::{HttpResponse, ResponseError};
 use idp_verify::{Challenge, VerifyError};
 
 use crate::error::Problem;
+use crate::services::grants::GrantsError;
+use crate::services::keys::KeyringError;
+use crate::services::refresh_families::RefreshError;
 use crate::services::registry::RegistryError;
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +75,32 @@ impl From<RegistryError> for AdminError {
             RegistryError::NotFound(_) => Problem::not_found(),
             RegistryError::Store(e) => Problem::unavailable(e),
             e @ RegistryError::Corrupt { .. } => Problem::internal(e),
+        };
+        Self::Problem(problem)
+    }
+}
+
+impl From<GrantsError> for AdminError {
+    fn from(error: GrantsError) -> Self {
+        let problem = match error {
+            GrantsError::Invalid(field) => Problem::invalid_fields(vec![field]),
+            GrantsError::NotFound(_) => Problem::not_found(),
+            GrantsError::Registry(e) => return e.into(),
+            GrantsError::Refresh(RefreshError::Db(e)) | GrantsError::Store(e) => Problem::unavailable(e),
+            GrantsError::Refresh(RefreshError::Hot(e)) | GrantsError::Hot(e) => Problem::unavailable(e),
+            e @ GrantsError::Refresh(_) => Problem::internal(e),
+        };
+        Self::Problem(problem)
+    }
+}
+
+impl From<KeyringError> for AdminError {
+    fn from(error: KeyringError) -> Self {
+        let problem = match error {
+            KeyringError::NotFound => Problem::not_found(),
+            e @ KeyringError::Conflict => Problem::conflict(e.to_string()),
+            KeyringError::Store(e) => Problem::unavailable(e),
+            e => Problem::internal(e),
         };
         Self::Problem(problem)
     }

@@ -131,7 +131,8 @@ pub async fn read(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
 
 /// Rename a group (RFC 7396 JSON Merge Patch of `name`).
 #[utoipa::path(patch, path = "/groups/{group_id}", operation_id = "renameGroup", tag = "groups",
-    request_body(content = GroupName, content_type = "application/merge-patch+json"),
+    request_body(content = Object, content_type = "application/merge-patch+json",
+        description = "`{\"name\": …}` renames; `{}` changes nothing"),
     params(("group_id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses(
         (status = 200, description = "Renamed", body = Group, headers(("ETag" = String))),

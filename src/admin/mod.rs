@@ -5,11 +5,14 @@
 //! cookies, and no CORS. Callers are checked by [`auth`]; the OpenAPI 3.1 document of it all is
 //! served at `/admin/v1/openapi.json` ([`openapi`]).
 
+mod audit;
 pub mod auth;
 mod body;
 mod clients;
 mod error;
+mod grants;
 mod groups;
+mod keys;
 pub mod openapi;
 mod page;
 mod registration;
@@ -30,6 +33,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     users::routes(cfg);
     groups::routes(cfg);
     registration::routes(cfg);
+    keys::routes(cfg);
+    grants::routes(cfg);
+    audit::routes(cfg);
 }
 
 /// The path the admin API is served under (after the issuer's own path).

@@ -8,12 +8,16 @@ use utoipa::openapi::Server;
 use utoipa::OpenApi;
 
 use super::schemas::{
-    BadRequest, ClientPage, Conflict, FieldErrorDocument, Forbidden, GroupPage, NotFound, PayloadTooLarge,
-    PreconditionFailed, Problem, ResourceServerPage, Unauthorized, UnsupportedMediaType, UserPage,
+    AuditEventPage, BadRequest, ClientPage, Conflict, FieldErrorDocument, Forbidden, GroupPage, NotFound,
+    PayloadTooLarge, PreconditionFailed, Problem, ResourceServerPage, Unauthorized, UnsupportedMediaType, UserPage,
 };
-use super::{auth, clients, groups, registration, resources, users};
+use super::{audit, auth, clients, grants, groups, keys, registration, resources, users};
+use crate::services::audit::AuditRecord;
 use crate::services::consents::GrantedConsent;
+use crate::services::grants::RevokedToken;
 use crate::services::groups::Group;
+use crate::services::keys::{PublishedKey, ReplacedKey, Retirement, RotationOutcome};
+use crate::services::refresh_families::Revoked;
 use crate::services::registry::{ClientMetadata, ClientRegistration, ResourceRegistration, ResourceServer};
 use crate::services::users::{NewUser, User, UserProfile};
 use crate::state::AppState;
@@ -34,6 +38,9 @@ is registered otherwise. Errors are RFC 9457 problems (`application/problem+json
         groups::create, groups::list, groups::read, groups::rename, groups::delete, groups::members,
         groups::add_member, groups::remove_member,
         registration::mint,
+        keys::list, keys::rotate, keys::retire,
+        grants::revoke_family, grants::revoke_user, grants::revoke_client, grants::revoke_access_token,
+        audit::list,
     ),
     components(
         schemas(Problem, FieldErrorDocument, ClientRegistration, ClientMetadata, ClientPage,
@@ -41,7 +48,9 @@ is registered otherwise. Errors are RFC 9457 problems (`application/problem+json
             ResourceServerPage, NewUser, User, UserProfile, UserPage, users::NewPassword,
             users::EnabledChange, users::ConsentWithdrawal, GrantedConsent, Group, GroupPage,
             groups::GroupName, groups::NewMember, groups::Member, groups::MemberPage,
-            registration::InitialTokenRequest, registration::InitialToken),
+            registration::InitialTokenRequest, registration::InitialToken,
+            PublishedKey, keys::KeyList, keys::RotationRequest, keys::RotationResult,
+            RotationOutcome, ReplacedKey, keys::RetireRequest, Retirement, Revoked, grants::TokenRevocation, RevokedToken, AuditRecord, AuditEventPage),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
             PayloadTooLarge, UnsupportedMediaType),
     ),
@@ -52,6 +61,9 @@ is registered otherwise. Errors are RFC 9457 problems (`application/problem+json
         (name = "users", description = "People who sign in, their consents and sign-in locks"),
         (name = "groups", description = "Named sets of users, released to apps as the groups claim"),
         (name = "registration", description = "Dynamic client registration (RFC 7591): initial access tokens"),
+        (name = "keys", description = "The signing keys: next, active, retired"),
+        (name = "grants", description = "Refresh families (what users allowed clients) and access tokens"),
+        (name = "audit", description = "The audit trail: who changed what, and security decisions"),
     )
 )]
 pub struct AdminApi;

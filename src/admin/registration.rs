@@ -50,7 +50,8 @@ pub struct InitialToken {
 }
 
 /// Mint an initial access token for dynamic client registration (`POST /register`).
-#[utoipa::path(post, path = "/initial-access-tokens", operation_id = "createInitialAccessToken", tag = "registration", request_body = InitialTokenRequest,
+#[utoipa::path(post, path = "/initial-access-tokens", operation_id = "createInitialAccessToken", tag = "registration",
+    request_body(content = Option<InitialTokenRequest>, description = "Optional: no body is one use for a day"),
     responses(
         (status = 201, description = "Minted", body = InitialToken),
         (status = 400, response = super::schemas::BadRequest),

@@ -6,6 +6,7 @@ use utoipa::openapi::schema::{Object, Type};
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::ToSchema;
 
+use crate::services::audit::AuditRecord;
 use crate::services::groups::Group;
 use crate::services::registry::{ClientMetadata, ResourceServer};
 use crate::services::users::User;
@@ -48,6 +49,15 @@ pub struct ClientPage {
 #[allow(dead_code)]
 pub struct ResourceServerPage {
     items: Vec<ResourceServer>,
+    next: Option<String>,
+}
+
+/// A page of audit events, newest first.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AuditEventPage {
+    items: Vec<AuditRecord>,
+    /// A relative link to the next (older) page; absent on the last.
     next: Option<String>,
 }
 

@@ -15,7 +15,7 @@ use super::{if_match, with_etag};
 use crate::error::Problem;
 use crate::services::consents::GrantedConsent;
 use crate::services::merge_patch;
-use crate::services::users::{NewUser, Password, User, UserError, UserProfile};
+use crate::services::users::{NewUser, Password, User, UserError};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -140,7 +140,7 @@ pub async fn read(req: HttpRequest, state: web::Data<AppState>, path: web::Path<
 /// Change a user's profile (RFC 7396 JSON Merge Patch of username, email, email_verified,
 /// name, given_name, family_name).
 #[utoipa::path(patch, path = "/users/{user_id}", operation_id = "patchUser", tag = "users",
-    request_body(content = UserProfile, content_type = "application/merge-patch+json",
+    request_body(content = Object, content_type = "application/merge-patch+json",
         description = "Members of the profile to change; null removes an optional one"),
     params(("user_id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses(

@@ -1,15 +1,16 @@
-//! `idp keys …`: the signing keys, through the keyring service (which announces rotations to
-//! every node).
+//! `idp keys …`: the signing keys, through the keyring service (which audits every change with
+//! actor `cli` and announces it to every node), the same calls as the admin API's `/keys`.
 
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::anyhow;
 
 use super::{print_json, KeysCommand};
-use crate::clock::SystemClock;
+use crate::clock::{rfc3339, SystemClock};
 use crate::config::Settings;
-use crate::crypto::{Kek, SigningAlg};
-use crate::services::keys::RotationOutcome;
+use crate::crypto::Kek;
+use crate::services::audit::Actor;
+use crate::services::keys::{KeyringError, Rotation, RotationOutcome};
 use crate::state::AppState;
 
 pub async fn run(command: KeysCommand, settings: Settings) -> anyhow::Result<()> {
@@ -34,44 +35,82 @@ pub async fn run(command: KeysCommand, settings: Settings) -> anyhow::Result<()>
 async fn keys(command: KeysCommand, state: &AppState) -> anyhow::Result<()> {
     match command {
         KeysCommand::List { json } => {
-            let keys = state.keyring.list();
+            let keys = state.keyring.published();
             if json {
                 return print_json(&keys);
             }
-            println!("{:<44} {:<6} {:>4} {:<8} {:>12}", "KID", "ALG", "GEN", "STATE", "SIGNS_FROM");
+            println!(
+                "{:<44} {:<6} {:>4} {:<8} {:<21} {:<21}",
+                "KID", "ALG", "GEN", "STATE", "SIGNS_FROM", "PUBLISHED_UNTIL"
+            );
             for key in keys {
                 println!(
-                    "{:<44} {:<6} {:>4} {:<8} {:>12}",
+                    "{:<44} {:<6} {:>4} {:<8} {:<21} {:<21}",
                     key.kid,
                     key.alg,
                     key.generation,
-                    key.state.name(),
-                    key.signs_from
+                    key.state,
+                    rfc3339(key.signs_from),
+                    key.published_until.map(rfc3339).unwrap_or_default(),
                 );
             }
         }
-        KeysCommand::Rotate { algs, json } => {
-            let algs: Vec<SigningAlg> = if algs.is_empty() {
-                SigningAlg::ALL.to_vec()
-            } else {
-                algs.iter().map(|a| a.parse().map_err(anyhow::Error::msg)).collect::<Result<_, _>>()?
-            };
-            let outcomes = state.keyring.rotate(algs).await.context("cannot rotate")?;
+        KeysCommand::Rotate { algs, now, revoke, json } => {
+            let rotation = Rotation::parse(&algs, now, revoke).map_err(|field| {
+                let flag = if field.field == "revoke" { "--revoke" } else { "--alg" };
+                anyhow!("{flag} ({field})")
+            })?;
+            let outcomes = state.keyring.rotate(rotation, &Actor::cli()).await.map_err(explain)?;
             if json {
                 return print_json(&outcomes);
             }
             for outcome in outcomes {
-                match outcome {
-                    RotationOutcome::Created { kid, alg, signs_from } => {
-                        println!("{alg}: published {kid}; it signs from {signs_from}")
-                    }
-                    RotationOutcome::AlreadyPending { kid, alg, signs_from } => {
-                        println!("{alg}: {kid} is already waiting to sign from {signs_from}; nothing to do")
-                    }
-                }
+                println!("{}", describe(&outcome));
+            }
+        }
+        KeysCommand::Retire { kid, force, json } => {
+            let retired = state.keyring.retire(&kid, force, &Actor::cli()).await.map_err(explain)?;
+            if json {
+                return print_json(&retired);
+            }
+            if let Some(successor) = &retired.successor {
+                println!("{}: {successor} signs from now", retired.alg);
+            }
+            match retired.published_until {
+                Some(until) => println!("{kid} no longer signs; it stays published until {}", rfc3339(until)),
+                None => println!("{kid} is removed from the JWKS"),
             }
         }
         KeysCommand::InitKek => unreachable!("handled before the state is connected"),
     }
     Ok(())
+}
+
+fn describe(outcome: &RotationOutcome) -> String {
+    match outcome {
+        RotationOutcome::Created { kid, alg, signs_from } => {
+            format!("{alg}: published {kid}; it signs from {}", rfc3339(*signs_from))
+        }
+        RotationOutcome::AlreadyPending { kid, alg, signs_from } => {
+            format!("{alg}: {kid} is already waiting to sign from {}; nothing to do", rfc3339(*signs_from))
+        }
+        RotationOutcome::SignsNow { kid, alg, promoted, replaced, .. } => {
+            let how = if *promoted { "the published successor" } else { "a new key" };
+            let mut text = format!("{alg}: {kid} ({how}) signs from now");
+            if let Some(old) = replaced {
+                match old.published_until {
+                    Some(until) => text.push_str(&format!("; {} stays published until {}", old.kid, rfc3339(until))),
+                    None => text.push_str(&format!("; {} is removed from the JWKS", old.kid)),
+                }
+            }
+            text
+        }
+    }
+}
+
+fn explain(error: KeyringError) -> anyhow::Error {
+    match error {
+        KeyringError::NotFound => anyhow!("no such signing key (idp keys list shows them)"),
+        other => anyhow::Error::new(other).context("cannot change the signing keys"),
+    }
 }

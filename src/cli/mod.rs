@@ -3,8 +3,10 @@
 //! rule holds the same whichever edge a change comes through.
 
 mod admin;
+mod audit;
 mod clients;
 mod demo;
+mod grants;
 mod groups;
 mod keys;
 mod resources;
@@ -57,6 +59,84 @@ pub enum Command {
     /// The admin API: its first client, and calls to it.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Revoke grants (refresh families) and access tokens.
+    #[command(subcommand)]
+    Grants(GrantsCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+pub enum GrantsCommand {
+    /// Revoke one refresh family (a grant): its refresh token is refused and the access tokens
+    /// issued with it are revoked.
+    RevokeFamily {
+        /// The family id (as audit events name it).
+        family_id: String,
+    },
+    /// Revoke every live grant a user gave, to any client.
+    RevokeUser {
+        /// The user's id, as `users list` prints it.
+        user_id: String,
+    },
+    /// Revoke every live grant of a client, for every user.
+    RevokeClient { client_id: String },
+    /// Revoke an access token by its jti, in the shared revoked set (needs redis_url).
+    RevokeToken {
+        jti: String,
+        /// The token's expiry: Unix seconds or RFC 3339; without it, the jti stays revoked for
+        /// the longest lifetime an access token may have.
+        #[arg(long, value_parser = parse_instant)]
+        exp: Option<i64>,
+    },
+}
+
+/// A point in time: Unix seconds or RFC 3339.
+fn parse_instant(text: &str) -> Result<i64, String> {
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .or_else(|| crate::clock::parse_rfc3339(text.trim()))
+        .ok_or_else(|| "not a time: Unix seconds or RFC 3339 (2026-12-01T09:30:00Z)".to_owned())
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Audit events, newest first, times as RFC 3339 (the admin API's GET /audit-events).
+    List {
+        /// Events at or after this time: Unix seconds, RFC 3339 (2026-12-01T09:30:00Z) or a
+        /// duration ago (15m, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Events before this time (the same forms as --since).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this action, e.g. client.update or login.
+        #[arg(long)]
+        action: Option<String>,
+        /// Only this outcome: success, refused, failure, locked, granted or denied.
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Only events about this client id.
+        #[arg(long = "client")]
+        client_id: Option<String>,
+        /// Only events about this user id.
+        #[arg(long = "user")]
+        user_id: Option<String>,
+        /// Only changes by this actor: cli, system, client:<id> or user:<id>.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only requests sent with this Origin.
+        #[arg(long)]
+        origin: Option<String>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..))]
+        limit: i64,
+        /// Print a JSON array, as the admin API's items.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -336,16 +416,37 @@ fn parse_seconds(text: &str) -> Result<i64, String> {
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
-    /// List keys with their state (next, active, retired).
+    /// List the published keys with their state (next, active, retired), times as RFC 3339.
     List {
+        /// Print JSON, as the admin API's GET /keys items.
         #[arg(long)]
         json: bool,
     },
-    /// Publish a successor for each algorithm; it signs once the publish window has passed.
+    /// Publish a successor for each algorithm; it signs once the publish window has passed
+    /// (with --now at once).
     Rotate {
         /// Only these algorithms (ES256, RS256, EdDSA); default all.
         #[arg(long = "alg", value_parser = clap::value_parser!(String))]
         algs: Vec<String>,
+        /// An emergency rotation: the successor signs at once (a published next key is
+        /// promoted); the old key stays published until the tokens it signed have expired.
+        #[arg(long)]
+        now: bool,
+        /// With --now: drop the old key from the JWKS at once, so its tokens stop verifying.
+        #[arg(long)]
+        revoke: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retire a key early: an active key stops signing (its successor signs at once) and
+    /// leaves the JWKS once nothing it signed can still be valid.
+    Retire {
+        kid: String,
+        /// Leave the JWKS at once: the tokens it signed stop verifying.
+        #[arg(long)]
+        force: bool,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -363,6 +464,8 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Clients(command) => with_state(settings, |state| clients::run(command, state)).await,
         Command::Users(command) => with_state(settings, |state| users::run(command, state)).await,
         Command::Groups(command) => with_state(settings, |state| groups::run(command, state)).await,
+        Command::Grants(command) => with_state(settings, |state| grants::run(command, state)).await,
+        Command::Audit(command) => with_state(settings, |state| audit::run(command, state)).await,
         Command::Admin(AdminCommand::Bootstrap) => with_state(settings, admin::bootstrap).await,
         Command::Admin(AdminCommand::Call { method, path, data, client_id, client_secret, if_match }) => {
             let call = admin::Call { method, path, data, client_id, client_secret, if_match };

@@ -17,7 +17,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             "DEVELOPMENT SETUP: embedded SQLite and/or in-process hot store; single node only, not for production"
         );
     }
-    let app = crate::build_server(settings.clone(), Arc::new(SystemClock)).await?;
+    let app = crate::build_server(settings.clone(), Arc::new(SystemClock)).await.context("cannot start")?;
     let listening = format!("{}:{}", settings.listen.ip(), app.port());
     tracing::info!(issuer = %settings.issuer, listen = %listening, "idp is serving");
     eprintln!("idp: serving {} on http://{listening} (issuer {})", app.state().db.backend_name(), settings.issuer);

@@ -144,7 +144,12 @@ fn audit_issued(cx: &GrantContext<'_>, grant: GrantType, issued: &Issued) {
             let mut event = cx.request.event(state.clock.now(), "token.issued", "success");
             event.client_id = Some(cx.client.id.as_str().to_owned());
             event.user_id = Some(user_id.clone());
-            event.detail = Some(serde_json::json!({ "grant_type": grant.as_str(), "jti": issued.jti }).to_string());
+            let mut detail = serde_json::json!({ "grant_type": grant.as_str(), "jti": issued.jti });
+            if let Some(family_id) = &issued.family_id {
+                // So an operator finds the grant to revoke (`DELETE /admin/v1/refresh-families/…`).
+                detail["family"] = family_id.as_str().into();
+            }
+            event.detail = Some(detail.to_string());
             state.audit.record(event);
         }
         None => state.audit.count_client_credentials(cx.client.id.as_str()),

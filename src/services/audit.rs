@@ -14,9 +14,12 @@ use dashmap::DashMap;
 use diesel::Connection;
 use tokio::sync::{mpsc, watch};
 
-use crate::clock::SharedClock;
-use crate::store::models::NewAuditEvent;
-use crate::store::Db;
+use serde::Serialize;
+
+use crate::clock::{parse_time, rfc3339, SharedClock, UnixTime};
+use crate::error::FieldError;
+use crate::store::models::{AuditEvent, AuditEventFilter, NewAuditEvent};
+use crate::store::{Db, StoreError};
 
 const QUEUE: usize = 10_000;
 /// How often counted machine issuance is written.
@@ -221,4 +224,154 @@ pub fn changed_fields(before: &serde_json::Value, after: &serde_json::Value) -> 
     names.sort();
     names.dedup();
     names
+}
+
+/// Every outcome the code writes, the values `outcome` may filter on.
+pub const OUTCOMES: [&str; 6] = ["success", "refused", "failure", "locked", "granted", "denied"];
+
+/// A listing of the trail as an operator asks for it, as text (query parameters of the admin
+/// API, flags of `idp audit list`); [`AuditQuery::parse`] checks it once for both edges and
+/// names the parameter it refuses.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    pub client_id: Option<String>,
+    pub user_id: Option<String>,
+    pub actor: Option<String>,
+    pub origin: Option<String>,
+}
+
+/// How a point in time may be written, as refusals say.
+pub const TIME_FORMS: &str = "a time: Unix seconds, RFC 3339 (2026-12-01T09:30:00Z) or a duration ago (15m, 7d)";
+
+impl AuditQuery {
+    /// The filter this query means at `now`; a refusal names the parameter.
+    pub fn parse(self, now: UnixTime) -> Result<AuditEventFilter, FieldError> {
+        let time = |name: &str, value: Option<String>| -> Result<Option<i64>, FieldError> {
+            value.map(|v| parse_time(&v, now).ok_or_else(|| FieldError::new(name, TIME_FORMS))).transpose()
+        };
+        let since = time("since", self.since)?;
+        let until = time("until", self.until)?;
+        if let (Some(since), Some(until)) = (since, until) {
+            if since >= until {
+                return Err(FieldError::new("until", "must be later than since"));
+            }
+        }
+        let action = self.action.map(|a| checked_text("action", a, |c| c.is_ascii_alphanumeric() || "._-".contains(c)));
+        let outcome = match self.outcome {
+            Some(o) if !OUTCOMES.contains(&o.as_str()) => {
+                return Err(FieldError::new("outcome", format!("must be one of {}", OUTCOMES.join(", "))))
+            }
+            outcome => outcome,
+        };
+        let printable = |c: char| !c.is_control();
+        Ok(AuditEventFilter {
+            since,
+            until,
+            action: action.transpose()?,
+            outcome,
+            client_id: self.client_id.map(|v| checked_text("client_id", v, printable)).transpose()?,
+            user_id: self.user_id.map(|v| checked_text("user_id", v, printable)).transpose()?,
+            actor: self.actor.map(|v| checked_text("actor", v, printable)).transpose()?,
+            origin: self.origin.map(|v| checked_text("origin", v, printable)).transpose()?,
+        })
+    }
+}
+
+/// `value` when it is 1 to 200 characters that `allowed` accepts.
+fn checked_text(name: &str, value: String, allowed: impl Fn(char) -> bool) -> Result<String, FieldError> {
+    if value.is_empty() || value.chars().count() > 200 || !value.chars().all(allowed) {
+        let what = match name {
+            "action" => "1 to 200 characters of letters, digits, '.', '_' and '-'",
+            _ => "1 to 200 characters without control characters",
+        };
+        return Err(FieldError::new(name, format!("must be {what}")));
+    }
+    Ok(value)
+}
+
+/// One event of the trail as both edges show it (the admin API's JSON, `idp audit list`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditRecord {
+    pub event_id: String,
+    /// When, RFC 3339 in UTC.
+    #[schema(example = "2026-12-01T09:30:00Z")]
+    pub at: String,
+    /// When, Unix seconds.
+    pub at_unix: i64,
+    /// Who made a change: `cli`, `client:<id>`, `user:<id>` or `system`.
+    pub actor: Option<String>,
+    /// What a change was made to: `client:<id>`, `resource:<identifier>`, `key:<kid>`, ...
+    pub target: Option<String>,
+    pub action: String,
+    pub outcome: String,
+    pub client_id: Option<String>,
+    pub user_id: Option<String>,
+    /// The `Origin` header of the request, as sent.
+    pub origin: Option<String>,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+    /// What else the event records (the names of changed members, counts, ...); never secrets.
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Map<String, serde_json::Value>,
+}
+
+impl AuditRecord {
+    /// Where a listing continues after this event.
+    pub fn cursor(&self) -> (i64, String) {
+        (self.at_unix, self.event_id.clone())
+    }
+}
+
+impl From<AuditEvent> for AuditRecord {
+    fn from(event: AuditEvent) -> Self {
+        let detail = match event.detail.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+            None => serde_json::Map::new(),
+            Some(Ok(serde_json::Value::Object(map))) => map,
+            // Written by this code as an object; anything else is shown as it was stored.
+            Some(_) => serde_json::Map::from_iter([("text".to_owned(), serde_json::Value::from(event.detail.clone()))]),
+        };
+        Self {
+            at: rfc3339(event.at),
+            at_unix: event.at,
+            event_id: event.event_id,
+            actor: event.actor,
+            target: event.target,
+            action: event.action,
+            outcome: event.outcome,
+            client_id: event.client_id,
+            user_id: event.user_id,
+            origin: event.origin,
+            ip: event.ip,
+            request_id: event.request_id,
+            detail,
+        }
+    }
+}
+
+/// Reading the audit trail: newest first, filtered, in keyset pages.
+#[derive(Debug, Clone)]
+pub struct AuditTrail {
+    db: Db,
+}
+
+impl AuditTrail {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// At most `limit` events that match `filter`, newest first, below `before` (the
+    /// [`AuditRecord::cursor`] of the previous page's last event).
+    pub async fn list(
+        &self,
+        filter: AuditEventFilter,
+        before: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let events = self.db.run(move |conn| AuditEvent::page(conn, &filter, before, limit)).await?;
+        Ok(events.into_iter().map(AuditRecord::from).collect())
+    }
 }

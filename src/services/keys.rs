@@ -10,6 +10,13 @@
 //!
 //! A new key is created `publish_window` (≥ the JWKS cache lifetime) before it signs, so a
 //! verifier holding a cached JWKS never meets an unknown `kid`.
+//!
+//! An operator may cut this short (the admin API's `/keys`, `idp keys`): an emergency rotation
+//! makes the successor sign at once (a published `next` key is promoted, else one is made), and
+//! the old key stays published as `retired`; retiring a key early does the same for the active
+//! key, and with `force` (or `--revoke`) the old key is deleted at once, so its tokens stop
+//! verifying. Every such change is one transaction with its audit row, announced on
+//! [`KEYS_CHANNEL`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +25,7 @@ use std::time::Duration;
 
 use actix_web::web::Bytes;
 use arc_swap::ArcSwap;
+use diesel::Connection;
 use josekit::jws::JwsSigner;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -27,6 +35,8 @@ use crate::config::Settings;
 use crate::crypto::kek::{Kek, KekError};
 use crate::crypto::signing::SigningAlg;
 use crate::crypto::{b64url, sha256};
+use crate::error::FieldError;
+use crate::services::audit::Actor;
 use crate::store::db::is_unique_violation;
 use crate::store::models::{NewAuditEvent, SigningKeyRow};
 use crate::store::{Db, HotStore, StoreError};
@@ -47,6 +57,11 @@ pub enum KeyringError {
     Store(#[from] StoreError),
     #[error("signing key {kid} is unusable: {reason}")]
     BadKey { kid: String, reason: String },
+    #[error("no such signing key")]
+    NotFound,
+    /// Another node or operator changed the keys of the same algorithm meanwhile.
+    #[error("the signing keys changed meanwhile; try again")]
+    Conflict,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -162,6 +177,84 @@ impl std::fmt::Debug for LoadedKey {
     }
 }
 
+/// A published key as operators see it (the admin API's `GET /keys`).
+// Times are `i64` (Unix seconds) rather than `UnixTime` here: the OpenAPI document then shows
+// them inline as integers.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PublishedKey {
+    pub kid: String,
+    /// ES256, RS256 or EdDSA.
+    pub alg: String,
+    pub generation: i64,
+    /// `next` (published, not yet signing), `active` (signs) or `retired` (published until its
+    /// tokens have expired).
+    #[schema(example = "active")]
+    pub state: &'static str,
+    /// When it signs (or signed) from, Unix seconds.
+    pub signs_from: i64,
+    pub created_at: i64,
+    /// Until when a retired key stays in the JWKS (Unix seconds); none while it is next or active.
+    pub published_until: Option<i64>,
+}
+
+/// An operator's rotation, checked: which algorithms, whether the successor signs at once, and
+/// (only then) whether the old key is dropped from the JWKS at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    pub algs: Vec<SigningAlg>,
+    pub now: bool,
+    pub revoke: bool,
+}
+
+impl Rotation {
+    /// From what an operator wrote (the admin API's body, `idp keys rotate` flags); no
+    /// algorithm means all. A refusal names the member.
+    pub fn parse(algs: &[String], now: bool, revoke: bool) -> Result<Self, FieldError> {
+        if revoke && !now {
+            return Err(FieldError::new("revoke", "needs now: the old key can go only once its successor signs"));
+        }
+        let mut parsed = Vec::new();
+        for (i, alg) in algs.iter().enumerate() {
+            let alg: SigningAlg = alg.parse().map_err(|_| {
+                let names: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
+                FieldError::new(format!("algs[{i}]"), format!("must be one of {}", names.join(", ")))
+            })?;
+            if !parsed.contains(&alg) {
+                parsed.push(alg);
+            }
+        }
+        if parsed.is_empty() {
+            parsed = SigningAlg::ALL.to_vec();
+        }
+        Ok(Self { algs: parsed, now, revoke })
+    }
+}
+
+/// The key an emergency rotation or an early retirement took out of signing.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReplacedKey {
+    pub kid: String,
+    /// Until when it stays in the JWKS; none when it was dropped at once.
+    pub published_until: Option<i64>,
+    /// Deleted at once: its tokens no longer verify.
+    pub dropped: bool,
+}
+
+/// What an early retirement did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Retirement {
+    pub kid: String,
+    pub alg: String,
+    /// Its state before: `next`, `active`, `retired` (or `expired`, not yet cleaned up).
+    pub previous_state: &'static str,
+    /// The key that signs for its algorithm now, when this one was active.
+    pub successor: Option<String>,
+    /// Until when it stays in the JWKS; none when it left at once.
+    pub published_until: Option<i64>,
+    /// Deleted at once (forced, or a `next` key that never signed).
+    pub removed: bool,
+}
+
 /// What `idp keys list` shows of a key.
 #[derive(Debug, Clone, Serialize)]
 pub struct KeyInfo {
@@ -199,11 +292,39 @@ impl RotationTrigger {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What a rotation did for one algorithm.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum RotationOutcome {
-    Created { kid: String, alg: String, signs_from: UnixTime },
-    AlreadyPending { kid: String, alg: String, signs_from: UnixTime },
+    /// A successor is published now and signs from `signs_from`.
+    Created { kid: String, alg: String, signs_from: i64 },
+    /// A successor was already waiting; nothing changed.
+    AlreadyPending { kid: String, alg: String, signs_from: i64 },
+    /// Emergency rotation: `kid` signs from now (`promoted`: it was the published `next` key).
+    SignsNow { kid: String, alg: String, signs_from: i64, promoted: bool, replaced: Option<ReplacedKey> },
+}
+
+/// One change to the key table, written with others and their audit rows in one transaction.
+#[derive(Debug)]
+enum KeyWrite {
+    Insert(SigningKeyRow),
+    /// A `next` key signs from `to` instead of `from` (refused if it moved meanwhile).
+    Promote {
+        kid: String,
+        from: UnixTime,
+        to: UnixTime,
+    },
+    Delete(String),
+}
+
+impl KeyWrite {
+    fn describe(&self) -> String {
+        match self {
+            Self::Insert(row) => format!("created {} ({}), signing from {}", row.kid, row.alg, row.signs_from),
+            Self::Promote { kid, to, .. } => format!("{kid} signs from {to}"),
+            Self::Delete(kid) => format!("deleted {kid}"),
+        }
+    }
 }
 
 pub struct Keyring {
@@ -270,7 +391,7 @@ impl Keyring {
         let now = keyring.clock.now();
         for alg in SigningAlg::ALL {
             if !keyring.keys.load().iter().any(|k| k.alg == alg) {
-                keyring.create_key(alg, 1, now, RotationTrigger::Bootstrap)?;
+                keyring.create_key(alg, 1, now, RotationTrigger::Bootstrap, &Actor::system())?;
             }
         }
         keyring.refresh()?;
@@ -335,13 +456,35 @@ impl Keyring {
         infos
     }
 
+    /// The keys in the JWKS, with their state: what the admin API's `GET /keys` shows.
+    pub fn published(&self) -> Vec<PublishedKey> {
+        self.list()
+            .into_iter()
+            .filter(|info| info.state.is_published())
+            .map(|info| PublishedKey {
+                published_until: match info.state {
+                    KeyState::Retired { published_until } => Some(published_until),
+                    _ => None,
+                },
+                state: info.state.name(),
+                kid: info.kid,
+                alg: info.alg,
+                generation: info.generation,
+                signs_from: info.signs_from,
+                created_at: info.created_at,
+            })
+            .collect()
+    }
+
     /// Re-reads the key table (picking up keys made by other nodes or the CLI) and rebuilds
     /// the JWKS for the current time. Returns whether the set of keys changed. Blocking.
     pub fn refresh(&self) -> Result<bool, KeyringError> {
         let rows = self.db.run_blocking(SigningKeyRow::all)?;
         let changed = {
             let current = self.keys.load();
-            rows.len() != current.len() || rows.iter().zip(current.iter()).any(|(row, key)| row.kid != key.kid)
+            // A promoted key keeps its kid and moves its signs_from.
+            rows.len() != current.len()
+                || rows.iter().any(|row| !current.iter().any(|k| k.kid == row.kid && k.signs_from == row.signs_from))
         };
         if changed {
             self.install(rows)?;
@@ -369,7 +512,8 @@ impl Keyring {
                 if now >= due - self.publish_window {
                     let generation = of_alg.last().map_or(1, |k| k.generation + 1);
                     let signs_from = due.max(now + self.publish_window);
-                    changed |= self.create_key(alg, generation, signs_from, RotationTrigger::Schedule)?.is_some();
+                    let by = Actor::system();
+                    changed |= self.create_key(alg, generation, signs_from, RotationTrigger::Schedule, &by)?.is_some();
                 }
             }
             let expired: Vec<String> = of_alg
@@ -387,13 +531,26 @@ impl Keyring {
         Ok(changed)
     }
 
-    /// Operator rotation: for each algorithm without a pending key, creates one that is
-    /// published now and signs after the publish window. Blocking.
+    /// Operator rotation by the CLI: for each algorithm without a pending key, creates one that
+    /// is published now and signs after the publish window. Blocking.
     pub fn rotate_blocking(&self, algs: &[SigningAlg]) -> Result<Vec<RotationOutcome>, KeyringError> {
+        let rotation = Rotation { algs: algs.to_vec(), now: false, revoke: false };
+        self.rotate_as_blocking(&rotation, &Actor::cli())
+    }
+
+    /// Operator rotation. Without `now`, for each algorithm without a pending key, one is
+    /// published now and signs after the publish window. With `now` (an emergency), the
+    /// successor signs at once: the pending key if there is one (it is already published), else
+    /// a new one; the old key stays published until its tokens have expired, or with `revoke`
+    /// is deleted at once. Blocking.
+    pub fn rotate_as_blocking(&self, rotation: &Rotation, by: &Actor) -> Result<Vec<RotationOutcome>, KeyringError> {
+        if rotation.now {
+            return self.rotate_now_blocking(rotation, by);
+        }
         self.refresh()?;
         let now = self.clock.now();
         let mut outcomes = Vec::new();
-        for &alg in algs {
+        for &alg in &rotation.algs {
             let pending = self.keys.load().iter().find(|k| k.alg == alg && k.signs_from > now).cloned();
             if let Some(pending) = pending {
                 outcomes.push(RotationOutcome::AlreadyPending {
@@ -406,12 +563,153 @@ impl Keyring {
             let generation =
                 self.keys.load().iter().filter(|k| k.alg == alg).map(|k| k.generation).max().unwrap_or(0) + 1;
             let signs_from = now + self.publish_window;
-            if let Some(kid) = self.create_key(alg, generation, signs_from, RotationTrigger::Operator)? {
+            if let Some(kid) = self.create_key(alg, generation, signs_from, RotationTrigger::Operator, by)? {
                 outcomes.push(RotationOutcome::Created { kid, alg: alg.as_str().into(), signs_from });
             }
         }
         self.refresh()?;
         Ok(outcomes)
+    }
+
+    /// Emergency rotation ([`Keyring::rotate_as_blocking`] with `now`): every algorithm's
+    /// change and audit row in one transaction.
+    fn rotate_now_blocking(&self, rotation: &Rotation, by: &Actor) -> Result<Vec<RotationOutcome>, KeyringError> {
+        self.refresh()?;
+        let now = self.clock.now();
+        let (mut writes, mut events, mut outcomes) = (Vec::new(), Vec::new(), Vec::new());
+        for &alg in &rotation.algs {
+            let active = self.signing_key(alg);
+            let (successor, promoted, write) = self.successor_signing_now(alg, now)?;
+            writes.push(write);
+            let replaced = active.map(|old| {
+                if rotation.revoke {
+                    writes.push(KeyWrite::Delete(old.kid.clone()));
+                }
+                let published_until = (!rotation.revoke).then_some(now + self.retain);
+                ReplacedKey { kid: old.kid.clone(), published_until, dropped: rotation.revoke }
+            });
+            events.push(by.event(now, "keys.rotate", format!("key:{successor}")).detail(json!({
+                "kid": successor, "alg": alg.as_str(), "signs_from": now, "now": true, "promoted": promoted,
+                "replaced": replaced.as_ref().map(|r| &r.kid), "dropped": rotation.revoke,
+            })));
+            outcomes.push(RotationOutcome::SignsNow {
+                kid: successor,
+                alg: alg.as_str().to_owned(),
+                signs_from: now,
+                promoted,
+                replaced,
+            });
+        }
+        self.write(writes, &events)?;
+        self.refresh()?;
+        Ok(outcomes)
+    }
+
+    /// Retires `kid` early. An active key stops signing: its successor signs from now (the
+    /// pending key, promoted, else a new one). It then leaves the JWKS once nothing it signed can
+    /// still be valid, or with `force` at once (its tokens stop verifying). A `next` key never
+    /// signed, so it goes at once. Blocking.
+    pub fn retire_blocking(&self, kid: &str, force: bool, by: &Actor) -> Result<Retirement, KeyringError> {
+        self.refresh()?;
+        let now = self.clock.now();
+        let info = self.list().into_iter().find(|k| k.kid == kid).ok_or(KeyringError::NotFound)?;
+        let alg: SigningAlg =
+            info.alg.parse().map_err(|reason| KeyringError::BadKey { kid: kid.to_owned(), reason })?;
+        let mut writes = Vec::new();
+        let mut successor = None;
+        let (published_until, removed) = match info.state {
+            KeyState::Active => {
+                let (kid, _, write) = self.successor_signing_now(alg, now)?;
+                writes.push(write);
+                successor = Some(kid);
+                (Some(now + self.retain), force)
+            }
+            KeyState::Retired { published_until } => (Some(published_until), force),
+            KeyState::Next | KeyState::Expired => (None, true),
+        };
+        if removed {
+            writes.push(KeyWrite::Delete(kid.to_owned()));
+        }
+        let retirement = Retirement {
+            kid: kid.to_owned(),
+            alg: info.alg.clone(),
+            previous_state: info.state.name(),
+            successor,
+            published_until: published_until.filter(|_| !removed),
+            removed,
+        };
+        let event = by.event(now, "keys.retire", format!("key:{kid}")).detail(json!({
+            "kid": kid, "alg": info.alg, "force": force, "previous_state": retirement.previous_state,
+            "successor": retirement.successor, "published_until": retirement.published_until, "removed": removed,
+        }));
+        self.write(writes, std::slice::from_ref(&event))?;
+        self.refresh()?;
+        Ok(retirement)
+    }
+
+    /// The key of `alg` that is to sign from `now`: the pending (`next`) one, promoted, or else a
+    /// new one. Returns its kid, whether it was promoted, and the write that makes it so.
+    fn successor_signing_now(&self, alg: SigningAlg, now: UnixTime) -> Result<(String, bool, KeyWrite), KeyringError> {
+        let keys = self.keys.load();
+        let pending = keys.iter().filter(|k| k.alg == alg && k.signs_from > now).min_by_key(|k| k.generation);
+        if let Some(pending) = pending {
+            let write = KeyWrite::Promote { kid: pending.kid.clone(), from: pending.signs_from, to: now };
+            return Ok((pending.kid.clone(), true, write));
+        }
+        let generation = keys.iter().filter(|k| k.alg == alg).map(|k| k.generation).max().unwrap_or(0) + 1;
+        let row = self.new_row(alg, generation, now)?;
+        Ok((row.kid.clone(), false, KeyWrite::Insert(row)))
+    }
+
+    /// Applies `writes` and inserts `events` in one transaction. Another change to the same
+    /// keys meanwhile (a generation taken, a promoted key moved, a key gone) is a conflict and
+    /// changes nothing.
+    fn write(&self, writes: Vec<KeyWrite>, events: &[NewAuditEvent]) -> Result<(), KeyringError> {
+        let written = self.db.run_blocking(|conn| {
+            conn.transaction(|conn| {
+                for write in &writes {
+                    let changed = match write {
+                        KeyWrite::Insert(row) => row.insert(conn).map(|()| 1)?,
+                        KeyWrite::Promote { kid, from, to } => SigningKeyRow::move_signs_from(conn, kid, *from, *to)?,
+                        KeyWrite::Delete(kid) => SigningKeyRow::delete(conn, std::slice::from_ref(kid))?,
+                    };
+                    if changed != 1 {
+                        return Err(diesel::result::Error::NotFound);
+                    }
+                }
+                for event in events {
+                    event.insert(conn)?;
+                }
+                Ok(())
+            })
+        });
+        match written {
+            Ok(()) => {
+                let changes: Vec<String> = writes.iter().map(KeyWrite::describe).collect();
+                tracing::info!(?changes, "signing keys changed by an operator");
+                Ok(())
+            }
+            Err(StoreError::Query(e)) if is_unique_violation(&e) || matches!(e, diesel::result::Error::NotFound) => {
+                Err(KeyringError::Conflict)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A new key of `alg`, generated and sealed, not yet stored.
+    fn new_row(&self, alg: SigningAlg, generation: i64, signs_from: UnixTime) -> Result<SigningKeyRow, KeyringError> {
+        let generated =
+            alg.generate().map_err(|e| KeyringError::BadKey { kid: "(new)".into(), reason: e.to_string() })?;
+        Ok(SigningKeyRow {
+            kid: generated.kid.clone(),
+            alg: alg.as_str().to_owned(),
+            generation,
+            public_jwk: Value::Object(generated.public_jwk).to_string(),
+            sealed_private_key: self.kek.seal(generated.kid.as_bytes(), &generated.private_der),
+            kek_id: self.kek.id().to_owned(),
+            created_at: self.clock.now(),
+            signs_from,
+        })
     }
 
     /// Generates, seals and stores a key with an audit event. `None` when another node stored
@@ -422,21 +720,11 @@ impl Keyring {
         generation: i64,
         signs_from: UnixTime,
         trigger: RotationTrigger,
+        by: &Actor,
     ) -> Result<Option<String>, KeyringError> {
-        let generated =
-            alg.generate().map_err(|e| KeyringError::BadKey { kid: "(new)".into(), reason: e.to_string() })?;
+        let row = self.new_row(alg, generation, signs_from)?;
         let now = self.clock.now();
-        let row = SigningKeyRow {
-            kid: generated.kid.clone(),
-            alg: alg.as_str().to_owned(),
-            generation,
-            public_jwk: Value::Object(generated.public_jwk).to_string(),
-            sealed_private_key: self.kek.seal(generated.kid.as_bytes(), &generated.private_der),
-            kek_id: self.kek.id().to_owned(),
-            created_at: now,
-            signs_from,
-        };
-        let audit = NewAuditEvent::new(now, "keys.create", "success").detail(json!({
+        let audit = by.event(now, "keys.create", format!("key:{}", row.kid)).detail(json!({
             "kid": row.kid, "alg": row.alg, "generation": generation,
             "signs_from": signs_from, "trigger": trigger.as_str(),
         }));
@@ -457,7 +745,7 @@ impl Keyring {
             self.keys.load().iter().map(|k| (k.kid.clone(), k.clone())).collect();
         let mut keys = Vec::with_capacity(rows.len());
         for row in rows {
-            if let Some(key) = current.get(&row.kid) {
+            if let Some(key) = current.get(&row.kid).filter(|key| key.signs_from == row.signs_from) {
                 keys.push(key.clone());
                 continue;
             }
@@ -526,14 +814,28 @@ impl Keyring {
         }
     }
 
-    /// Operator rotation ([`Keyring::rotate_blocking`]) off the async workers, announced.
-    pub async fn rotate(self: &Arc<Self>, algs: Vec<SigningAlg>) -> Result<Vec<RotationOutcome>, KeyringError> {
-        let keyring = self.clone();
-        let outcomes = tokio::task::spawn_blocking(move || keyring.rotate_blocking(&algs))
+    /// Operator rotation ([`Keyring::rotate_as_blocking`]) off the async workers, announced.
+    pub async fn rotate(
+        self: &Arc<Self>,
+        rotation: Rotation,
+        by: &Actor,
+    ) -> Result<Vec<RotationOutcome>, KeyringError> {
+        let (keyring, by) = (self.clone(), by.clone());
+        let outcomes = tokio::task::spawn_blocking(move || keyring.rotate_as_blocking(&rotation, &by))
             .await
             .map_err(|e| KeyringError::Store(StoreError::from(e)))??;
         self.announce().await;
         Ok(outcomes)
+    }
+
+    /// Early retirement ([`Keyring::retire_blocking`]) off the async workers, announced.
+    pub async fn retire(self: &Arc<Self>, kid: &str, force: bool, by: &Actor) -> Result<Retirement, KeyringError> {
+        let (keyring, kid, by) = (self.clone(), kid.to_owned(), by.clone());
+        let retirement = tokio::task::spawn_blocking(move || keyring.retire_blocking(&kid, force, &by))
+            .await
+            .map_err(|e| KeyringError::Store(StoreError::from(e)))??;
+        self.announce().await;
+        Ok(retirement)
     }
 
     /// Scheduled upkeep: rotates on schedule, drops expired keys and re-reads the table;
@@ -568,6 +870,26 @@ mod tests {
         assert_eq!(lifecycle(&keys, 50, 30), vec![KeyState::Active, KeyState::Next]);
         assert_eq!(lifecycle(&keys, 100, 30), vec![KeyState::Retired { published_until: 130 }, KeyState::Active]);
         assert_eq!(lifecycle(&keys, 130, 30), vec![KeyState::Expired, KeyState::Active]);
+    }
+
+    #[test]
+    fn a_rotation_is_every_algorithm_by_default_and_revoke_needs_now() {
+        assert_eq!(Rotation::parse(&[], false, false).unwrap().algs, SigningAlg::ALL.to_vec());
+        let one = Rotation::parse(&["ES256".into(), "ES256".into()], true, true).unwrap();
+        assert_eq!((one.algs, one.now, one.revoke), (vec![SigningAlg::Es256], true, true));
+        assert_eq!(Rotation::parse(&[], false, true).unwrap_err().field, "revoke");
+        let refused = Rotation::parse(&["ES256".into(), "HS256".into()], false, false).unwrap_err();
+        assert_eq!(
+            (refused.field.as_str(), refused.message.as_str()),
+            ("algs[1]", "must be one of ES256, RS256, EdDSA")
+        );
+    }
+
+    #[test]
+    fn a_promoted_successor_retires_its_predecessor_from_then() {
+        // The pending key (generation 2, due at 1000) promoted to sign from 50.
+        let keys = times(&[(1, 0), (2, 50)]);
+        assert_eq!(lifecycle(&keys, 60, 30), vec![KeyState::Retired { published_until: 80 }, KeyState::Active]);
     }
 
     #[test]

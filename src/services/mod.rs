@@ -7,6 +7,7 @@ pub mod access_tokens;
 pub mod audit;
 pub mod codes;
 pub mod consents;
+pub mod grants;
 pub mod groups;
 pub mod keys;
 pub mod merge_patch;

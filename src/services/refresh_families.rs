@@ -20,6 +20,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use diesel::Connection;
 use serde::{Deserialize, Serialize};
 
 use super::access_tokens::Revocations;
@@ -28,7 +29,7 @@ use crate::clock::SharedClock;
 use crate::crypto::random_token;
 use crate::domain::{ClientType, ResourceIndicator, ScopeSet};
 use crate::store::hot::{keyspaces, HashedKey, Keyspace, Marker};
-use crate::store::models::RefreshFamilyRow;
+use crate::store::models::{NewAuditEvent, RefreshFamilyRow};
 use crate::store::{Db, HotStore, HotStoreError, StoreError};
 use idp_verify::Jkt;
 
@@ -155,6 +156,22 @@ pub struct FamilyRef {
     pub family_id: String,
     pub client_id: String,
     pub user_id: String,
+}
+
+/// Whose grants: a user's or a client's.
+#[derive(Debug, Clone)]
+pub enum Owner {
+    User(String),
+    Client(String),
+}
+
+/// What a revocation did, as an operator is told.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Revoked {
+    /// Refresh families (grants) this call revoked.
+    pub revoked_families: usize,
+    /// Live access tokens of those families put into the revoked set.
+    pub revoked_access_tokens: usize,
 }
 
 /// The lifetimes of refresh grants and the reuse windows, in seconds, from the settings.
@@ -291,12 +308,22 @@ impl RefreshFamilies {
         FAMILY.put(self.hot.as_ref(), &family_id, &family, secs(remaining)).await
     }
 
-    /// Revokes a family: durably, then its current token and live access tokens in the hot
-    /// store. Returns how many access tokens were revoked.
+    /// Revokes a family: its current token and live access tokens in the hot store, then
+    /// durably. Returns how many access tokens were revoked.
     pub async fn revoke(&self, family_id: &str) -> Result<usize, RefreshError> {
         let now = self.clock.now();
-        // The hot store first and the durable mark last: if a step fails, the family is still
-        // listed as live and revoking it again (disable, withdrawal) redoes every step.
+        let revoked = self.revoke_hot(family_id, now).await?;
+        let id = family_id.to_owned();
+        self.db.run(move |conn| RefreshFamilyRow::revoke(conn, &id, now)).await?;
+        Ok(revoked)
+    }
+
+    /// The hot-store half of a revocation: the family marked revoked, its current token gone,
+    /// its live access tokens in the revoked set. Returns how many access tokens that was.
+    ///
+    /// The hot store first and the durable mark last: if a step fails, the family is still
+    /// listed as live and revoking it again (disable, withdrawal) redoes every step.
+    async fn revoke_hot(&self, family_id: &str, now: i64) -> Result<usize, RefreshError> {
         REVOKED_FAMILY.mark(self.hot.as_ref(), family_id, secs(self.policy.absolute)).await?;
         let mut revoked = 0;
         if let Some(family) = FAMILY.get(self.hot.as_ref(), family_id).await? {
@@ -306,9 +333,62 @@ impl RefreshFamilies {
                 revoked += 1;
             }
         }
-        let id = family_id.to_owned();
-        self.db.run(move |conn| RefreshFamilyRow::revoke(conn, &id, now)).await?;
         Ok(revoked)
+    }
+
+    /// An operator's revocation of `family_ids`: each revoked as [`RefreshFamilies::revoke`]
+    /// does, the durable marks written in one transaction with `event`, whose `detail` gets
+    /// the counts. Returns them: families this call revoked, access tokens it put in the
+    /// revoked set.
+    pub async fn revoke_audited(
+        &self,
+        family_ids: Vec<String>,
+        mut event: NewAuditEvent,
+    ) -> Result<Revoked, RefreshError> {
+        let now = self.clock.now();
+        let mut access_tokens = 0;
+        for family_id in &family_ids {
+            access_tokens += self.revoke_hot(family_id, now).await?;
+        }
+        let families = self
+            .db
+            .run(move |conn| {
+                conn.transaction(|conn| {
+                    let mut families = 0;
+                    for family_id in &family_ids {
+                        families += usize::from(RefreshFamilyRow::revoke(conn, family_id, now)?);
+                    }
+                    let mut detail = match event.detail.as_deref().map(serde_json::from_str) {
+                        Some(Ok(serde_json::Value::Object(map))) => map,
+                        _ => serde_json::Map::new(),
+                    };
+                    detail.insert("revoked_families".into(), families.into());
+                    detail.insert("revoked_access_tokens".into(), access_tokens.into());
+                    event.detail = Some(serde_json::Value::Object(detail).to_string());
+                    event.insert(conn)?;
+                    Ok(families)
+                })
+            })
+            .await?;
+        Ok(Revoked { revoked_families: families, revoked_access_tokens: access_tokens })
+    }
+
+    /// The grants of `owner` that are neither revoked nor expired.
+    pub async fn live_of(&self, owner: Owner) -> Result<Vec<String>, RefreshError> {
+        let now = self.clock.now();
+        Ok(self
+            .db
+            .run(move |conn| match &owner {
+                Owner::User(id) => RefreshFamilyRow::live_of_user_at(conn, id, now),
+                Owner::Client(id) => RefreshFamilyRow::live_of_client(conn, id, now),
+            })
+            .await?)
+    }
+
+    /// The stored grant `family_id`, revoked or not.
+    pub async fn find(&self, family_id: &str) -> Result<Option<RefreshFamilyRow>, RefreshError> {
+        let id = family_id.to_owned();
+        Ok(self.db.run(move |conn| RefreshFamilyRow::find(conn, &id)).await?)
     }
 
     /// Revokes every live grant of a user. Returns how many.

@@ -419,6 +419,14 @@ async fn the_openapi_document_names_every_route_and_needs_no_token(backend: Back
         ("/groups/{group_id}", &["get", "patch", "delete"]),
         ("/groups/{group_id}/members", &["get", "post"]),
         ("/groups/{group_id}/members/{user_id}", &["delete"]),
+        ("/keys", &["get"]),
+        ("/keys/rotate", &["post"]),
+        ("/keys/{kid}/retire", &["post"]),
+        ("/refresh-families/{family_id}", &["delete"]),
+        ("/users/{user_id}/revoke-grants", &["post"]),
+        ("/clients/{client_id}/revoke-grants", &["post"]),
+        ("/access-tokens/revoke", &["post"]),
+        ("/audit-events", &["get"]),
     ] {
         for method in methods {
             assert!(paths[path].get(*method).is_some(), "{method} {path} is documented");

@@ -10,6 +10,7 @@
 mod common;
 
 mod admin;
+mod admin_ops;
 mod admin_users;
 mod architecture;
 mod authorization_code;
@@ -38,6 +39,7 @@ fn main() {
     let mut trials: Vec<libtest_mimic::Trial> = [
         admin::tests(),
         admin_users::tests(),
+        admin_ops::tests(),
         architecture::tests(),
         authorization_code::tests(),
         docs::tests(),

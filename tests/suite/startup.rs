@@ -58,6 +58,16 @@ fn an_unreachable_database_stops_start() {
     let output = run_idp(dir.path(), &["serve"], &[("IDP_DATABASE_URL", "postgres://idp:secret@127.0.0.1:9/idp")]);
     assert_refused_naming(&output, "database_url", dir.path());
     assert!(!String::from_utf8_lossy(&output.stderr).contains("secret"), "the password is not printed");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot start"), "serve says it did not start");
+    // Another command names the setting too, without claiming a start failed.
+    let listing =
+        run_idp(dir.path(), &["clients", "list"], &[("IDP_DATABASE_URL", "postgres://idp:secret@127.0.0.1:9/idp")]);
+    assert_refused_naming(&listing, "database_url", dir.path());
+    assert!(
+        !String::from_utf8_lossy(&listing.stderr).contains("cannot start"),
+        "{}",
+        String::from_utf8_lossy(&listing.stderr)
+    );
 }
 
 fn an_unreachable_redis_stops_start() {

@@ -104,5 +104,5 @@ pub async fn issue(cx: &GrantContext<'_>, request: AuthorizationCodeRequest) -> 
                 .map_err(OAuthError::server_error)?;
         response.id_token = Some(id_token);
     }
-    Ok(Issued { response, user_id: Some(user.user_id), jti: claims.jti })
+    Ok(Issued { response, user_id: Some(user.user_id), jti: claims.jti, family_id })
 }

@@ -41,5 +41,10 @@ pub async fn issue(cx: &GrantContext<'_>, request: ClientCredentialsRequest) -> 
         cx.binding.clone(),
         new_jti(),
     )?;
-    Ok(Issued { jti: claims.jti.clone(), response: TokenResponse::bearer_or_dpop(token, &claims), user_id: None })
+    Ok(Issued {
+        jti: claims.jti.clone(),
+        response: TokenResponse::bearer_or_dpop(token, &claims),
+        user_id: None,
+        family_id: None,
+    })
 }

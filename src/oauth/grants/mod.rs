@@ -40,6 +40,8 @@ pub struct Issued {
     pub user_id: Option<String>,
     /// The access token's id.
     pub jti: String,
+    /// The refresh family (grant) the tokens belong to, when they came with a refresh token.
+    pub family_id: Option<String>,
 }
 
 /// The token endpoint's success body (RFC 6749 §5.1).

@@ -80,5 +80,5 @@ pub async fn issue(cx: &GrantContext<'_>, request: RefreshTokenRequest) -> Resul
             .map_err(OAuthError::server_error)?;
         response.id_token = Some(id_token);
     }
-    Ok(Issued { response, user_id: Some(grant.user_id), jti: claims.jti })
+    Ok(Issued { response, user_id: Some(grant.user_id), jti: claims.jti, family_id: Some(grant.family_id) })
 }

@@ -359,7 +359,7 @@ pub struct ClientRegistration {
     /// The company's own application: users are not asked for consent.
     #[serde(default)]
     pub first_party: bool,
-    /// `RS256` (the default) or `ES256`.
+    /// `RS256` (the default), `ES256` or `EdDSA`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_signed_response_alg: Option<String>,
     #[serde(default)]

@@ -16,7 +16,7 @@ use diesel::Connection;
 use ring::hmac;
 
 pub use client::{Client, ClientMetadata, ClientRegistration, ClientSecret};
-pub use resource::{ResourceRegistration, ResourceServer};
+pub use resource::{ResourceRegistration, ResourceServer, MAX_ACCESS_TOKEN_LIFETIME};
 
 use crate::clock::SharedClock;
 use crate::domain::ClientId;

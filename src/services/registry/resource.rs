@@ -117,12 +117,16 @@ impl ResourceRegistration {
     }
 }
 
+/// The longest access-token lifetime a client or resource server may set (seconds).
+pub const MAX_ACCESS_TOKEN_LIFETIME: i64 = 86_400;
+
 /// An access-token lifetime override: one second to one day.
 pub(super) fn validate_lifetime(seconds: Option<i64>) -> Result<(), RegistryError> {
     match seconds {
-        Some(lifetime) if !(1..=86_400).contains(&lifetime) => {
-            Err(RegistryError::invalid("access_token_lifetime", format!("must be 1 to 86400 seconds, got {lifetime}")))
-        }
+        Some(lifetime) if !(1..=MAX_ACCESS_TOKEN_LIFETIME).contains(&lifetime) => Err(RegistryError::invalid(
+            "access_token_lifetime",
+            format!("must be 1 to {MAX_ACCESS_TOKEN_LIFETIME} seconds, got {lifetime}"),
+        )),
         _ => Ok(()),
     }
 }

@@ -24,9 +24,11 @@ pub struct NewAuditEvent {
 }
 
 impl NewAuditEvent {
+    /// An event with a fresh id: a UUIDv7, so of two events in the same second the later one
+    /// sorts above (the trail is read newest first by `at`, then `event_id`).
     pub fn new(at: i64, action: &str, outcome: &str) -> Self {
         Self {
-            event_id: uuid::Uuid::new_v4().to_string(),
+            event_id: uuid::Uuid::now_v7().to_string(),
             at,
             action: action.to_owned(),
             outcome: outcome.to_owned(),
@@ -63,7 +65,68 @@ pub struct AuditEvent {
     pub target: Option<String>,
 }
 
+/// What a listing of the trail keeps: each `Some` is an exact match (`since` inclusive, `until`
+/// exclusive), and `before` the sort key of the last row of the previous page.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEventFilter {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    pub client_id: Option<String>,
+    pub user_id: Option<String>,
+    pub actor: Option<String>,
+    pub origin: Option<String>,
+}
+
 impl AuditEvent {
+    /// At most `limit` events matching `filter`, newest first (`at` then `event_id`, both
+    /// descending), strictly below `before`: keyset pagination on `audit_events_at_id`, so rows
+    /// written meanwhile (at the head) never shift a page that follows.
+    pub fn page(
+        conn: &mut DbConnection,
+        filter: &AuditEventFilter,
+        before: Option<(i64, String)>,
+        limit: i64,
+    ) -> QueryResult<Vec<Self>> {
+        let mut query = audit_events::table
+            .order((audit_events::at.desc(), audit_events::event_id.desc()))
+            .limit(limit)
+            .select(Self::as_select())
+            .into_boxed();
+        if let Some((at, event_id)) = before {
+            // `at <= ?` alone bounds the index range; the OR picks the rows below the key.
+            query = query
+                .filter(audit_events::at.le(at))
+                .filter(audit_events::at.lt(at).or(audit_events::at.eq(at).and(audit_events::event_id.lt(event_id))));
+        }
+        if let Some(since) = filter.since {
+            query = query.filter(audit_events::at.ge(since));
+        }
+        if let Some(until) = filter.until {
+            query = query.filter(audit_events::at.lt(until));
+        }
+        if let Some(action) = &filter.action {
+            query = query.filter(audit_events::action.eq(action.clone()));
+        }
+        if let Some(outcome) = &filter.outcome {
+            query = query.filter(audit_events::outcome.eq(outcome.clone()));
+        }
+        if let Some(client_id) = &filter.client_id {
+            query = query.filter(audit_events::client_id.eq(client_id.clone()));
+        }
+        if let Some(user_id) = &filter.user_id {
+            query = query.filter(audit_events::user_id.eq(user_id.clone()));
+        }
+        if let Some(actor) = &filter.actor {
+            query = query.filter(audit_events::actor.eq(actor.clone()));
+        }
+        if let Some(origin) = &filter.origin {
+            query = query.filter(audit_events::origin.eq(origin.clone()));
+        }
+        query.load(conn)
+    }
+
     pub fn recent(conn: &mut DbConnection, action: &str, limit: i64) -> QueryResult<Vec<Self>> {
         audit_events::table
             .filter(audit_events::action.eq(action))

@@ -12,7 +12,7 @@ pub mod resource_server;
 pub mod signing_key;
 pub mod user;
 
-pub use audit_event::{AuditEvent, NewAuditEvent};
+pub use audit_event::{AuditEvent, AuditEventFilter, NewAuditEvent};
 pub use client::ClientRow;
 pub use client_secret::ClientSecretRow;
 pub use consent::ConsentRow;

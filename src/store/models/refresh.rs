@@ -47,6 +47,33 @@ impl RefreshFamilyRow {
             .load(conn)
     }
 
+    /// Grants of this user that are neither revoked nor expired at `now`.
+    pub fn live_of_user_at(conn: &mut DbConnection, user_id: &str, now: i64) -> QueryResult<Vec<String>> {
+        refresh_families::table
+            .filter(refresh_families::user_id.eq(user_id))
+            .filter(refresh_families::revoked_at.is_null())
+            .filter(refresh_families::expires_at.gt(now))
+            .select(refresh_families::family_id)
+            .load(conn)
+    }
+
+    /// Grants of this client that are neither revoked nor expired at `now` (index
+    /// `refresh_families_client`).
+    pub fn live_of_client(conn: &mut DbConnection, client_id: &str, now: i64) -> QueryResult<Vec<String>> {
+        refresh_families::table
+            .filter(refresh_families::client_id.eq(client_id))
+            .filter(refresh_families::revoked_at.is_null())
+            .filter(refresh_families::expires_at.gt(now))
+            .select(refresh_families::family_id)
+            .load(conn)
+    }
+
+    /// Whether any grant, live or not, names this client.
+    pub fn any_of_client(conn: &mut DbConnection, client_id: &str) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(refresh_families::table.filter(refresh_families::client_id.eq(client_id))))
+            .get_result(conn)
+    }
+
     /// Grants of this user and client that are not revoked.
     pub fn live_for(conn: &mut DbConnection, user_id: &str, client_id: &str) -> QueryResult<Vec<String>> {
         refresh_families::table

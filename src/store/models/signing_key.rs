@@ -26,6 +26,13 @@ impl SigningKeyRow {
         diesel::insert_into(signing_keys::table).values(self).execute(conn).map(drop)
     }
 
+    /// Moves a key's `signs_from` from `from` to `to`; 0 when it is not at `from` any more.
+    pub fn move_signs_from(conn: &mut DbConnection, kid: &str, from: i64, to: i64) -> QueryResult<usize> {
+        diesel::update(signing_keys::table.find(kid).filter(signing_keys::signs_from.eq(from)))
+            .set(signing_keys::signs_from.eq(to))
+            .execute(conn)
+    }
+
     pub fn delete(conn: &mut DbConnection, kids: &[String]) -> QueryResult<usize> {
         diesel::delete(signing_keys::table.filter(signing_keys::kid.eq_any(kids))).execute(conn)
     }
