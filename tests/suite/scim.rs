@@ -623,10 +623,13 @@ async fn groups_are_created_with_members_changed_by_patch_filtered_and_deleted(b
     // Microsoft Entra ID's way: add and remove members by value.
     let added = patch(&app, &hr, &path, json!([{ "op": "Add", "path": "members", "value": [{ "value": bob }] }])).await;
     assert_eq!(added.status(), 200);
+    // Sorted here: the database orders ids by its collation.
     let members = |group: &Value| -> Vec<String> {
-        group["members"]
+        let mut ids: Vec<String> = group["members"]
             .as_array()
-            .map_or_else(Vec::new, |m| m.iter().map(|m| m["value"].as_str().unwrap().to_owned()).collect())
+            .map_or_else(Vec::new, |m| m.iter().map(|m| m["value"].as_str().unwrap().to_owned()).collect());
+        ids.sort();
+        ids
     };
     let mut expected = vec![alice.clone(), bob.clone()];
     expected.sort();
