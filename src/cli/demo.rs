@@ -8,9 +8,10 @@ use crate::state::AppState;
 /// On the embedded development setup's first start, a demo API and client to try it with.
 pub async fn register(state: &AppState, settings: &Settings) -> anyhow::Result<()> {
     const DEMO_API: &str = "https://demo-api.localhost";
-    // The admin API's own resource server is registered at every first start; nothing else is.
-    let admin = crate::admin::auth::audience(state);
-    let empty = state.registry.resources().iter().all(|r| r.identifier.as_str() == admin)
+    // The provider registers its own APIs (admin, SCIM) under its issuer at every first start;
+    // an operator's resource server or any client means this is not a first start.
+    let own = format!("{}/", settings.issuer.as_str());
+    let empty = state.registry.resources().iter().all(|r| r.identifier.as_str().starts_with(&own))
         && state.registry.list_clients().await?.is_empty();
     if !empty {
         return Ok(());

@@ -3,8 +3,9 @@
 
 use crate::common;
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::proxy::TcpProxy;
@@ -166,7 +167,52 @@ crate::suite_tests! {
         an_unreachable_database_stops_start,
         an_unreachable_redis_stops_start,
         migrate_applies_once_then_reports_up_to_date,
-        keys_list_shows_one_active_key_per_algorithm;
+        keys_list_shows_one_active_key_per_algorithm,
+        the_embedded_first_start_prints_the_demo_once;
     on_postgres_redis:
         readyz_follows_postgres_and_redis_going_down_and_coming_back;
+}
+
+/// The README's promise: `idp serve` with no configuration prints a demo client, a user and an
+/// admin client on its first start, and nothing of the kind on the next.
+fn the_embedded_first_start_prints_the_demo_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve_until_serving = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_idp"));
+        command.arg("serve").current_dir(dir.path()).env("IDP_LISTEN", "127.0.0.1:0");
+        for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("IDP_")) {
+            command.env_remove(name);
+        }
+        let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("idp runs");
+        let stderr = child.stderr.take().unwrap();
+        let (lines, done) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
+        let mut printed = Vec::new();
+        // The demo comes right after "serving"; its last line names the OpenAPI document.
+        while let Ok(line) = done.recv_timeout(Duration::from_secs(30)) {
+            let last = line.contains("openapi.json") || (printed.len() > 1 && line.contains("serving"));
+            printed.push(line);
+            if last {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        while let Ok(line) = done.try_recv() {
+            printed.push(line);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        printed.join("\n")
+    };
+    let first = serve_until_serving();
+    for expected in ["client_secret", "user `demo`", "sign in at", "admin call GET /clients", "openapi.json"] {
+        assert!(first.contains(expected), "the first start prints {expected}: {first}");
+    }
+    let second = serve_until_serving();
+    assert!(second.contains("serving"), "{second}");
+    assert!(!second.contains("client_secret"), "no second demo: {second}");
 }
