@@ -51,6 +51,7 @@ bench_header() {
 }
 
 # start_node: fresh database and Redis prefix, node on $BENCH_PORT; sets IDP_PID, BENCH_WORK.
+# BENCH_NODE_SETTINGS=(IDP_…=…) adds settings of the script's own.
 start_node() {
     require wrk wrk
     require psql postgresql-client
@@ -64,6 +65,8 @@ start_node() {
         IDP_DATABASE_URL="$base/$BENCH_PG_DB" IDP_REDIS_URL="$BENCH_REDIS"
         IDP_REDIS_PREFIX="idpbench:$$:" IDP_KEYS_DIR="$BENCH_WORK/keys" IDP_LOG="${BENCH_LOG:-warn}"
     )
+    # A script's own settings (e.g. IDP_TOKENS__ACCESS_TOKEN_LIFETIME=2h), for the node and the CLI.
+    BENCH_NODE_ENV+=(${BENCH_NODE_SETTINGS[@]+"${BENCH_NODE_SETTINGS[@]}"})
     (cd "$BENCH_WORK" && exec env "${BENCH_NODE_ENV[@]}" "$IDP_BIN" serve >"$BENCH_WORK/idp.log" 2>&1) &
     IDP_PID=$!
     trap stop_node EXIT
