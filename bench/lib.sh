@@ -51,6 +51,7 @@ bench_header() {
 }
 
 # start_node: fresh database and Redis prefix, node on $BENCH_PORT; sets IDP_PID, BENCH_WORK.
+# BENCH_NODE_SETTINGS=(IDP_…=…) adds settings of the script's own.
 start_node() {
     require wrk wrk
     require psql postgresql-client
@@ -64,6 +65,8 @@ start_node() {
         IDP_DATABASE_URL="$base/$BENCH_PG_DB" IDP_REDIS_URL="$BENCH_REDIS"
         IDP_REDIS_PREFIX="idpbench:$$:" IDP_KEYS_DIR="$BENCH_WORK/keys" IDP_LOG="${BENCH_LOG:-warn}"
     )
+    # A script's own settings (e.g. IDP_TOKENS__ACCESS_TOKEN_LIFETIME=2h), for the node and the CLI.
+    BENCH_NODE_ENV+=(${BENCH_NODE_SETTINGS[@]+"${BENCH_NODE_SETTINGS[@]}"})
     (cd "$BENCH_WORK" && exec env "${BENCH_NODE_ENV[@]}" "$IDP_BIN" serve >"$BENCH_WORK/idp.log" 2>&1) &
     IDP_PID=$!
     trap stop_node EXIT
@@ -228,7 +231,15 @@ BENCH_TIME=()
 cpu_snapshot() {
     local f
     read -r -a f <"/proc/$IDP_PID/stat"
-    echo "$(( f[13] + f[14] )) $(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $9 }' /proc/stat)"
+    echo "$(( f[13] + f[14] )) $(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $9 }' /proc/stat)" \
+        "$(services_ticks)"
+}
+# CPU ticks so far of every PostgreSQL and Redis process on the host (all their databases, not
+# only the bench's): the node's queries run there, so a database-bound scenario shows up here
+# rather than as "everything else". A process that exits between two snapshots is not counted.
+services_ticks() {
+    awk '$2 == "(postgres)" { pg += $14 + $15 } $2 == "(redis-server)" { redis += $14 + $15 }
+        END { print pg + 0, redis + 0 }' /proc/[0-9]*/stat 2>/dev/null
 }
 cpu_line() {
     local before=($1) after=($2) requests=$3 out=$4
@@ -237,12 +248,13 @@ cpu_line() {
     wrk_cpu="$(awk '/^bench-wrk-cpu/ { print $2 + $3 }' <<<"$out")"
     awk -v hz="$hz" -v n="${requests:-0}" -v wrk="${wrk_cpu:-}" -v ncpu="$(nproc)" \
         -v idp=$(( after[0] - before[0] )) -v busy=$(( after[1] - before[1] )) -v total=$(( after[2] - before[2] )) \
-        -v steal=$(( after[3] - before[3] )) '
+        -v steal=$(( after[3] - before[3] )) -v pg=$(( after[4] - before[4] )) -v redis=$(( after[5] - before[5] )) '
         BEGIN {
             wall = total / hz / ncpu
             idp_s = idp / hz
             line = sprintf("bench:   cpu over %.1f s: idp %.2f cores (%.0f us/request)", wall, idp_s / wall, n ? idp_s * 1e6 / n : 0)
-            if (wrk != "") line = line sprintf(", wrk %.2f, everything else %.2f", wrk / wall, (busy / hz - idp_s - wrk) / wall)
+            if (wrk != "") line = line sprintf(", wrk %.2f, postgres %.2f, redis %.2f, everything else %.2f", wrk / wall,
+                pg / hz / wall, redis / hz / wall, (busy / hz - idp_s - wrk - (pg + redis) / hz) / wall)
             # steal: time the hypervisor gave these cores to other guests
             printf "%s, steal %.2f, of %d cores\n", line, steal / hz / wall, ncpu
         }'
