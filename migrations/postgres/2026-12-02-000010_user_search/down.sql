@@ -1,0 +1,2 @@
+DROP INDEX users_email_pattern;
+DROP INDEX users_username_pattern;
