@@ -30,6 +30,8 @@ pub struct Application {
     server: Server,
     /// The admin listener (`admin_listen`), when the admin API has one of its own.
     admin: Option<(u16, Server)>,
+    /// The metrics listener (`metrics_listen`), when `/metrics` has one of its own.
+    metrics: Option<(u16, Server)>,
     state: AppState,
 }
 
@@ -65,15 +67,28 @@ impl Application {
             }
             _ => None,
         };
+        let metrics = match state.settings.metrics_listen {
+            Some(address) => {
+                let listener = TcpListener::bind(address).map_err(StartupError::MetricsListen)?;
+                let port = listener.local_addr().map_err(StartupError::MetricsListen)?.port();
+                Some((port, serve_metrics(listener, state.clone()).map_err(StartupError::MetricsListen)?))
+            }
+            None => None,
+        };
         let server = serve(listener, state.clone(), workers).map_err(StartupError::Listen)?;
         state.spawn(key_upkeep(state.clone(), state.shutdown.subscribe()));
         state.spawn(registry_upkeep(state.clone(), state.shutdown.subscribe()));
-        Ok(Self { port, server, admin, state })
+        Ok(Self { port, server, admin, metrics, state })
     }
 
     /// The admin listener's port, when `admin_listen` is set.
     pub fn admin_port(&self) -> Option<u16> {
         self.admin.as_ref().map(|(port, _)| *port)
+    }
+
+    /// The metrics listener's port, when `metrics_listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     pub fn port(&self) -> u16 {
@@ -90,12 +105,16 @@ impl Application {
 
     /// Serves until the server is stopped (signal or [`ServerHandle::stop`]), then ends upkeep.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let admin = self.admin.map(|(_, server)| {
-            let handle = server.handle();
-            (tokio::spawn(server), handle)
-        });
+        let side: Vec<_> = [self.admin, self.metrics]
+            .into_iter()
+            .flatten()
+            .map(|(_, server)| {
+                let handle = server.handle();
+                (tokio::spawn(server), handle)
+            })
+            .collect();
         let result = self.server.await;
-        if let Some((running, handle)) = admin {
+        for (running, handle) in side {
             handle.stop(true).await;
             let _ = running.await;
         }
@@ -113,7 +132,7 @@ fn admin_scope(path: &str) -> impl actix_web::dev::HttpServiceFactory + 'static 
 }
 
 /// The admin API alone, on its own listener: the same routes under the issuer's path, nothing
-/// else (not even health or metrics, which stay on the public listener).
+/// else (not even health or metrics, which stay on the public listener or `metrics_listen`).
 fn serve_admin(listener: TcpListener, state: AppState, base_url: String) -> std::io::Result<Server> {
     let scope = format!("{}{}", state.settings.issuer.path_prefix(), admin::BASE_PATH);
     let origin = web::Data::new(admin::auth::AdminOrigin(base_url));
@@ -135,9 +154,31 @@ fn serve_admin(listener: TcpListener, state: AppState, base_url: String) -> std:
     Ok(server.run())
 }
 
+/// `/metrics` alone, on its own listener, at the root whatever the issuer's path (where
+/// Prometheus looks by default); anything else is a 404.
+fn serve_metrics(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let policy = web::Data::new(ResponsePolicy { hsts: false });
+    let metrics = web::Data::new(state.metrics.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(policy.clone())
+            .app_data(metrics.clone())
+            .wrap(from_fn(telemetry::observe))
+            .service(
+                web::resource("/metrics")
+                    .route(get_or_head().to(ops::metrics))
+                    .default_service(web::to(|| async { Problem::method_not_allowed() })),
+            )
+            .default_service(web::to(|| async { Problem::not_found() }))
+    })
+    .workers(1)
+    .listen(listener)?;
+    Ok(server.run())
+}
+
 fn serve(listener: TcpListener, state: AppState, workers: Option<usize>) -> std::io::Result<Server> {
     let prefix = state.settings.issuer.path_prefix().to_owned();
-    let admin_here = state.settings.admin_listen.is_none();
+    let here = Here { admin: state.settings.admin_listen.is_none(), metrics: state.settings.metrics_listen.is_none() };
     let metadata = web::Data::new(discovery::Metadata::new(&state.settings));
     let policy = web::Data::new(ResponsePolicy { hsts: state.settings.issuer.is_https() });
     let keyring = web::Data::from(state.keyring.clone());
@@ -155,7 +196,7 @@ fn serve(listener: TcpListener, state: AppState, workers: Option<usize>) -> std:
             .app_data(hot.clone())
             .app_data(app_state.clone())
             .wrap(from_fn(telemetry::observe))
-            .configure(|cfg| routes(cfg, &prefix, admin_here))
+            .configure(|cfg| routes(cfg, &prefix, here))
             .default_service(web::to(|| async { Problem::not_found() }))
     })
     .listen(listener)?;
@@ -172,7 +213,14 @@ fn get_or_head() -> actix_web::Route {
     web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
-fn routes(cfg: &mut web::ServiceConfig, prefix: &str, with_admin: bool) {
+/// Which of the APIs that may have a listener of their own are served on the public one.
+#[derive(Debug, Clone, Copy)]
+struct Here {
+    admin: bool,
+    metrics: bool,
+}
+
+fn routes(cfg: &mut web::ServiceConfig, prefix: &str, here: Here) {
     let not_allowed = || web::to(|| async { Problem::method_not_allowed() });
     // RFC 8414 §3: for an issuer with a path, the well-known segment goes before that path.
     if !prefix.is_empty() {
@@ -272,7 +320,7 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str, with_admin: bool) {
             // The operator API, unless it has a listener of its own: its own error shapes and
             // no CORS (docs/security.md §2).
             .configure(|cfg| {
-                if with_admin {
+                if here.admin {
                     cfg.service(admin_scope(admin::BASE_PATH));
                 }
             })
@@ -281,7 +329,14 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str, with_admin: bool) {
             .service(web::scope(scim::BASE_PATH).configure(scim::routes).default_service(web::to(scim::not_found)))
             .service(web::resource("/healthz").route(get_or_head().to(ops::healthz)).default_service(not_allowed()))
             .service(web::resource("/readyz").route(get_or_head().to(ops::readyz)).default_service(not_allowed()))
-            .service(web::resource("/metrics").route(get_or_head().to(ops::metrics)).default_service(not_allowed())),
+            // Prometheus, unless it has a listener of its own (`metrics_listen`).
+            .configure(|cfg| {
+                if here.metrics {
+                    cfg.service(
+                        web::resource("/metrics").route(get_or_head().to(ops::metrics)).default_service(not_allowed()),
+                    );
+                }
+            }),
     );
 }
 

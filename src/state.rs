@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::clock::SharedClock;
-use crate::config::Settings;
+use crate::config::{RedisUrl, Settings};
 use crate::crypto::nonce::NonceIssuer;
 use crate::services::access_tokens::signing::VerifiedTokens;
 use crate::services::access_tokens::Revocations;
@@ -23,7 +23,7 @@ use crate::services::registration::DynamicRegistration;
 use crate::services::registry::{Registry, MAX_ACCESS_TOKEN_LIFETIME};
 use crate::services::sign_in_limits::SignInLimits;
 use crate::services::users::Users;
-use crate::store::hot::{MemoryStore, RedisStore};
+use crate::store::hot::{MemoryStore, RedisOptions, RedisSafety, RedisStore};
 use crate::store::{Db, HotStore};
 use crate::telemetry::Metrics;
 
@@ -35,10 +35,15 @@ pub enum StartupError {
     Database(String),
     #[error("`redis_url` (IDP_REDIS_URL): {0}")]
     HotStore(String),
+    /// Redis may lose the provider's keys and `redis_require_safe_config` says to refuse that.
+    #[error("`redis_require_safe_config` (IDP_REDIS_REQUIRE_SAFE_CONFIG): {0}")]
+    UnsafeHotStore(String),
     #[error("`keys_dir` (IDP_KEYS_DIR): {0}")]
     Keys(#[from] KeyringError),
     #[error("`listen` (IDP_LISTEN): {0}")]
     Listen(std::io::Error),
+    #[error("`metrics_listen` (IDP_METRICS_LISTEN): {0}")]
+    MetricsListen(std::io::Error),
 }
 
 /// Everything a node shares between its workers.
@@ -96,16 +101,52 @@ impl Endpoints {
     }
 }
 
+/// Connects to Redis as the settings say, then checks that Redis keeps what it is given: warns,
+/// or refuses with `redis_require_safe_config`, when it may evict or forget keys.
+async fn connect_redis(settings: &Settings, url: &RedisUrl) -> Result<RedisStore, StartupError> {
+    let options = RedisOptions {
+        password: settings.redis_password.as_ref().map(|p| p.expose().to_owned()),
+        ca_pem: settings.redis_ca.as_ref().map(|file| file.pem.clone()),
+        client_identity: settings
+            .redis_client_cert
+            .as_ref()
+            .zip(settings.redis_client_key.as_ref())
+            .map(|(cert, key)| (cert.pem.clone(), key.pem.clone())),
+    };
+    let store = RedisStore::connect_with(url.as_str(), &options, &settings.redis_prefix)
+        .await
+        .map_err(|e| StartupError::HotStore(format!("{}: {e}", url.redacted())))?;
+    match store.safety().await {
+        RedisSafety::Safe => {}
+        RedisSafety::Unsafe(problems) if settings.redis_require_safe_config => {
+            return Err(StartupError::UnsafeHotStore(format!(
+                "Redis at {} may lose the provider's state: {}",
+                url.redacted(),
+                problems.join("; ")
+            )))
+        }
+        RedisSafety::Unsafe(problems) => tracing::warn!(
+            redis.url = %url.redacted(),
+            problems = %problems.join("; "),
+            "Redis may lose the provider's state: set maxmemory-policy noeviction and turn on AOF or RDB \
+             persistence (docs/operations.md, Redis); redis_require_safe_config = true refuses to start instead"
+        ),
+        RedisSafety::Unknown(reason) => tracing::warn!(
+            redis.url = %url.redacted(),
+            reason = %reason,
+            "could not check Redis's eviction policy and persistence; make sure maxmemory-policy is noeviction \
+             and persistence is on (docs/operations.md, Redis)"
+        ),
+    }
+    Ok(store)
+}
+
 impl AppState {
     /// Connects the stores and opens the keyring. The hot store is asked first and the KEK is
     /// written last, so a start that fails on an unreachable backend writes nothing.
     pub async fn connect(settings: Settings, clock: SharedClock) -> Result<Self, StartupError> {
         let hot: Arc<dyn HotStore> = match &settings.redis_url {
-            Some(url) => Arc::new(
-                RedisStore::connect(url.as_str(), &settings.redis_prefix)
-                    .await
-                    .map_err(|e| StartupError::HotStore(format!("{}: {e}", crate::config::redact_url(url.as_str()))))?,
-            ),
+            Some(url) => Arc::new(connect_redis(&settings, url).await?),
             None => Arc::new(MemoryStore::new()),
         };
         let database = settings.database.clone();

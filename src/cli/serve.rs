@@ -17,9 +17,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             "DEVELOPMENT SETUP: embedded SQLite and/or in-process hot store; single node only, not for production"
         );
     }
+    if settings.redis_url.as_ref().is_some_and(|url| url.has_password()) {
+        tracing::warn!(
+            "redis_url carries a password, so whoever reads the configuration reads it: put it in a secret \
+             and name the file with redis_password_file"
+        );
+    }
     let app = crate::build_server(settings.clone(), Arc::new(SystemClock)).await.context("cannot start")?;
     let listening = format!("{}:{}", settings.listen.ip(), app.port());
-    tracing::info!(issuer = %settings.issuer, listen = %listening, "idp is serving");
+    let metrics = app.metrics_port().zip(settings.metrics_listen).map(|(port, at)| format!("{}:{port}", at.ip()));
+    tracing::info!(issuer = %settings.issuer, listen = %listening, metrics.listen = metrics.as_deref(), "idp is serving");
     eprintln!("idp: serving {} on http://{listening} (issuer {})", app.state().db.backend_name(), settings.issuer);
     let embedded = matches!(settings.database, DatabaseUrl::Sqlite(_)) && settings.redis_url.is_none();
     if embedded {

@@ -9,7 +9,7 @@
 //! - `env.rs`: the `IDP_*` overlay on the file's TOML tree, and the variables that are not settings;
 //! - `schema.rs`: the settings there are, read off `raw.rs`, and the one a typo probably meant;
 //! - `validate.rs`: from written values to typed ones, each checked;
-//! - `types.rs`: [`Issuer`], [`DatabaseUrl`], [`RedisUrl`].
+//! - `types.rs`: [`Issuer`], [`DatabaseUrl`], [`RedisUrl`], [`RedisPassword`], [`PemFile`].
 
 mod defaults;
 mod env;
@@ -27,7 +27,7 @@ use serde::Deserialize;
 use raw::RawSettings;
 
 pub use env::NOT_SETTINGS;
-pub use types::{redact_url, DatabaseUrl, Issuer, RedisUrl};
+pub use types::{redact_url, DatabaseUrl, Issuer, PemFile, RedisPassword, RedisUrl};
 
 /// The validated configuration of one `idp` node.
 #[derive(Debug, Clone)]
@@ -46,6 +46,10 @@ pub struct Settings {
     /// listener at: what their DPoP proofs name as `htu`. Default `http://<admin_listen>`;
     /// required when `admin_listen` binds every interface.
     pub admin_url: Option<String>,
+    /// `metrics_listen` / `IDP_METRICS_LISTEN`: a `host:port` that serves `/metrics` (Prometheus),
+    /// and only it; when set, the public listener no longer serves `/metrics`, so the numbers
+    /// stay on a private network. Default: unset (`/metrics` on `listen`).
+    pub metrics_listen: Option<SocketAddr>,
     /// `admin_group` / `IDP_ADMIN_GROUP`: the group a person must be in for a token issued to
     /// them (code flow) to reach the admin API; a client's own tokens (client_credentials) need
     /// only their scopes. Default `idp-admins`.
@@ -55,12 +59,35 @@ pub struct Settings {
     pub database: DatabaseUrl,
     /// `database_pool_size` / `IDP_DATABASE_POOL_SIZE`: connections per node. Default 10.
     pub database_pool_size: u32,
-    /// `redis_url` / `IDP_REDIS_URL`: `redis://…` for the shared hot store. Absent: an in-process
-    /// store, correct for a single node only.
+    /// `redis_url` / `IDP_REDIS_URL`: `redis://…`, or `rediss://…` for TLS (the server's
+    /// certificate is verified against the webpki roots, or `redis_ca_file`), for the shared hot
+    /// store. Absent: an in-process store, correct for a single node only. Keep the password out
+    /// of it (`redis_password_file`); a username (`rediss://idp@host:6380`) may stay.
     pub redis_url: Option<RedisUrl>,
     /// `redis_prefix` / `IDP_REDIS_PREFIX`: prefix of every Redis key and channel, so several
     /// deployments (or test runs) can share one Redis. Default `idp:`.
     pub redis_prefix: String,
+    /// `redis_password_file` / `IDP_REDIS_PASSWORD_FILE`: a file holding the Redis password (a
+    /// mounted secret), one line; read at start. Not with a password in `redis_url`. Default:
+    /// unset (no password, or the URL's).
+    pub redis_password: Option<RedisPassword>,
+    /// `redis_ca_file` / `IDP_REDIS_CA_FILE`: PEM certificates that alone are trusted to sign the
+    /// Redis server's certificate (a private CA); needs `rediss://`. Default: unset (the webpki
+    /// roots, Mozilla's list built into the binary).
+    pub redis_ca: Option<PemFile>,
+    /// `redis_client_cert_file` / `IDP_REDIS_CLIENT_CERT_FILE`: a PEM client certificate (chain)
+    /// for Redis servers that require one (`tls-auth-clients yes`); needs `rediss://` and
+    /// `redis_client_key_file`. Default: unset.
+    pub redis_client_cert: Option<PemFile>,
+    /// `redis_client_key_file` / `IDP_REDIS_CLIENT_KEY_FILE`: the PEM private key of
+    /// `redis_client_cert_file`. Default: unset.
+    pub redis_client_key: Option<PemFile>,
+    /// `redis_require_safe_config` / `IDP_REDIS_REQUIRE_SAFE_CONFIG`: refuse to start when Redis
+    /// may evict keys (`maxmemory-policy` other than `noeviction`) or persists nothing (no AOF,
+    /// no RDB `save`): an evicted or forgotten key un-revokes an access token or forgets a
+    /// refresh-token family. `false` logs a warning instead. When Redis refuses `CONFIG GET`
+    /// (managed services), a warning says it could not check, either way. Default `false`.
+    pub redis_require_safe_config: bool,
     /// `keys_dir` / `IDP_KEYS_DIR`: directory holding `kek`, the key-encryption key that seals the
     /// signing keys in the database. Every node needs the same file. Default `keys`.
     pub keys_dir: PathBuf,

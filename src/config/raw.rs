@@ -18,11 +18,21 @@ pub(super) struct RawSettings {
     /// Absent: `http://<admin_listen>`.
     pub admin_url: Option<String>,
     pub admin_group: String,
+    /// Absent: `/metrics` is served on `listen`.
+    pub metrics_listen: Option<String>,
     pub database_url: String,
     pub database_pool_size: i64,
     /// Absent or empty: the in-process store.
     pub redis_url: Option<String>,
     pub redis_prefix: String,
+    /// Absent: no password, or the one in `redis_url`.
+    pub redis_password_file: Option<String>,
+    /// Absent: the webpki (Mozilla) roots.
+    pub redis_ca_file: Option<String>,
+    /// Absent: no client certificate.
+    pub redis_client_cert_file: Option<String>,
+    pub redis_client_key_file: Option<String>,
+    pub redis_require_safe_config: bool,
     pub keys_dir: String,
     pub log: String,
     /// Absent: one per core.

@@ -139,7 +139,7 @@ fn a_later_duplicate_variable_wins() {
 fn every_setting_has_a_variable_typed_by_its_field() {
     let settings = schema::settings();
     let kind = |key: &str| settings.iter().find(|s| s.key == key).map(|s| s.kind);
-    assert_eq!(settings.len(), 32);
+    assert_eq!(settings.len(), 38);
     assert_eq!(kind("issuer"), Some(schema::Kind::Text));
     assert_eq!(kind("redis_url"), Some(schema::Kind::Text));
     assert_eq!(kind("workers"), Some(schema::Kind::Integer));
@@ -380,4 +380,109 @@ fn an_admin_listener_on_every_interface_needs_the_url_callers_use() {
     assert_eq!(refused(&[("IDP_ADMIN_URL", "https://admin.example")]).setting, "admin_url");
     let with_path = refused(&[("IDP_ADMIN_LISTEN", "10.0.0.5:9443"), ("IDP_ADMIN_URL", "https://a.example/x")]);
     assert_eq!(with_path.setting, "admin_url");
+}
+
+// Redis in production: TLS, the password from a secret, the safety switch; metrics apart.
+
+/// A self-signed certificate and its key, in PEM.
+fn certificate_pem() -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["redis.test".to_owned()]).unwrap().self_signed(&key).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+#[test]
+fn rediss_is_accepted_and_a_fragment_that_would_skip_verification_is_refused() {
+    let s = from_env(&[("IDP_REDIS_URL", "rediss://idp@redis.example:6380/0")]).unwrap();
+    assert!(s.redis_url.as_ref().unwrap().is_tls());
+    let err = refused(&[("IDP_REDIS_URL", "rediss://redis.example:6380/#insecure")]);
+    assert_eq!(err.setting, "redis_url");
+    assert!(err.problem.contains("certificate verification"), "{err}");
+    let err = refused(&[("IDP_REDIS_URL", "valkey://redis.example")]);
+    assert_eq!(
+        err.to_string(),
+        "invalid setting `redis_url` (IDP_REDIS_URL): must start with redis:// or rediss:// (TLS)"
+    );
+}
+
+#[test]
+fn the_redis_password_comes_from_its_file_and_is_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("redis-password");
+    std::fs::write(&file, "s3cr3t-pw\n").unwrap();
+    let path = file.to_str().unwrap();
+    let s =
+        from_env(&[("IDP_REDIS_URL", "rediss://idp@redis.example:6380"), ("IDP_REDIS_PASSWORD_FILE", path)]).unwrap();
+    assert_eq!(s.redis_password.as_ref().unwrap().expose(), "s3cr3t-pw", "the final line break is not part of it");
+    let debug = format!("{s:?}");
+    assert!(!debug.contains("s3cr3t-pw"), "{debug}");
+    assert!(debug.contains("redis_password: Some(***)"), "{debug}");
+
+    // In one place only.
+    let err = refused(&[("IDP_REDIS_URL", "redis://:other@redis.example"), ("IDP_REDIS_PASSWORD_FILE", path)]);
+    assert_eq!(err.setting, "redis_password_file");
+    // A file that is no password: the message names the file and never shows what it holds.
+    std::fs::write(&file, "s3cr3t-pw\nsecond line\n").unwrap();
+    let err = refused(&[("IDP_REDIS_URL", "redis://redis.example"), ("IDP_REDIS_PASSWORD_FILE", path)]);
+    assert_eq!(err.setting, "redis_password_file");
+    assert!(err.to_string().contains(path) && !err.to_string().contains("s3cr3t"), "{err}");
+    std::fs::write(&file, "\n").unwrap();
+    let err = refused(&[("IDP_REDIS_URL", "redis://redis.example"), ("IDP_REDIS_PASSWORD_FILE", path)]);
+    assert!(err.problem.ends_with("is empty"), "{err}");
+    let missing = dir.path().join("absent");
+    let err =
+        refused(&[("IDP_REDIS_URL", "redis://redis.example"), ("IDP_REDIS_PASSWORD_FILE", missing.to_str().unwrap())]);
+    assert!(err.problem.starts_with("cannot read"), "{err}");
+    assert_eq!(refused(&[("IDP_REDIS_PASSWORD_FILE", path)]).problem, "is only used with redis_url");
+}
+
+#[test]
+fn redis_tls_files_are_read_at_start_and_need_rediss() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate_pem();
+    let (ca_file, cert_file, key_file) =
+        (dir.path().join("ca.pem"), dir.path().join("client.pem"), dir.path().join("client.key"));
+    std::fs::write(&ca_file, &cert).unwrap();
+    std::fs::write(&cert_file, &cert).unwrap();
+    std::fs::write(&key_file, &key).unwrap();
+    let [ca, client_cert, client_key] = [&ca_file, &cert_file, &key_file].map(|p| p.to_str().unwrap().to_owned());
+    let s = from_env(&[
+        ("IDP_REDIS_URL", "rediss://redis.example:6380"),
+        ("IDP_REDIS_CA_FILE", &ca),
+        ("IDP_REDIS_CLIENT_CERT_FILE", &client_cert),
+        ("IDP_REDIS_CLIENT_KEY_FILE", &client_key),
+    ])
+    .unwrap();
+    assert_eq!(s.redis_ca.as_ref().unwrap().pem, cert.as_bytes());
+    assert!(!format!("{s:?}").contains("PRIVATE KEY"), "the key's content is not printed");
+
+    let err = refused(&[("IDP_REDIS_URL", "redis://redis.example"), ("IDP_REDIS_CA_FILE", &ca)]);
+    assert_eq!(
+        err.to_string(),
+        "invalid setting `redis_ca_file` (IDP_REDIS_CA_FILE): needs a rediss:// redis_url (TLS)"
+    );
+    let err = refused(&[("IDP_REDIS_URL", "rediss://redis.example"), ("IDP_REDIS_CA_FILE", &client_key)]);
+    assert_eq!(err.setting, "redis_ca_file");
+    assert!(err.problem.contains("holds no PEM certificate"), "{err}");
+    let err = refused(&[("IDP_REDIS_URL", "rediss://redis.example"), ("IDP_REDIS_CLIENT_CERT_FILE", &client_cert)]);
+    assert_eq!(err.setting, "redis_client_key_file");
+    let err = refused(&[
+        ("IDP_REDIS_URL", "rediss://redis.example"),
+        ("IDP_REDIS_CLIENT_CERT_FILE", &client_cert),
+        ("IDP_REDIS_CLIENT_KEY_FILE", &ca),
+    ]);
+    assert_eq!(err.setting, "redis_client_key_file");
+    assert!(!from_env(&[]).unwrap().redis_require_safe_config, "a warning by default");
+    let s = from_env(&[("IDP_REDIS_URL", "redis://r"), ("IDP_REDIS_REQUIRE_SAFE_CONFIG", "true")]).unwrap();
+    assert!(s.redis_require_safe_config);
+}
+
+#[test]
+fn metrics_listen_is_an_address_of_its_own() {
+    assert_eq!(from_env(&[]).unwrap().metrics_listen, None);
+    let s = from_env(&[("IDP_METRICS_LISTEN", "10.0.0.5:9100")]).unwrap();
+    assert_eq!(s.metrics_listen.unwrap().to_string(), "10.0.0.5:9100");
+    assert_eq!(refused(&[("IDP_METRICS_LISTEN", "metrics:9100")]).setting, "metrics_listen");
+    let err = refused(&[("IDP_LISTEN", "127.0.0.1:9100"), ("IDP_METRICS_LISTEN", "127.0.0.1:9100")]);
+    assert_eq!(err.problem, "must differ from listen and admin_listen");
 }

@@ -1,4 +1,5 @@
-//! The typed values that settings parse into: the issuer, the database and Redis URLs.
+//! The typed values that settings parse into: the issuer, the database and Redis URLs, the Redis
+//! password and the PEM files of Redis TLS.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -127,21 +128,120 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
-/// The Redis URL; its `Debug` hides any password.
+/// The Redis URL: `redis://` (plain TCP) or `rediss://` (TLS, the server's certificate always
+/// verified); its `Debug` hides any password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisUrl(Url);
 
 impl RedisUrl {
     pub fn parse(input: &str) -> Result<Self, String> {
         let url = Url::parse(input).map_err(|e| format!("is not a valid URL ({e})"))?;
-        if url.scheme() != "redis" {
-            return Err("must start with redis://".into());
+        if !matches!(url.scheme(), "redis" | "rediss") {
+            return Err("must start with redis:// or rediss:// (TLS)".into());
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("must name a host".into());
+        }
+        // The Redis client reads `#insecure` as "accept any certificate"; no fragment is needed
+        // for anything else.
+        if url.fragment().is_some() || input.contains('#') {
+            return Err("must not have a fragment (`#insecure` would turn off certificate verification)".into());
         }
         Ok(Self(url))
     }
 
     pub fn as_str(&self) -> &str {
         self.0.as_str()
+    }
+
+    /// `rediss://`: the connection is TLS.
+    pub fn is_tls(&self) -> bool {
+        self.0.scheme() == "rediss"
+    }
+
+    /// Whether the URL itself carries a password (`redis://:pw@host`).
+    pub fn has_password(&self) -> bool {
+        self.0.password().is_some()
+    }
+
+    /// The URL with any password replaced, fit for logs and error messages.
+    pub fn redacted(&self) -> String {
+        redact_url(self.0.as_str())
+    }
+}
+
+/// The Redis password, read from `redis_password_file`; its `Debug` prints `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisPassword(String);
+
+impl RedisPassword {
+    /// The file's content without its final line break: one line, not empty.
+    pub fn parse(content: &str) -> Result<Self, String> {
+        let line = content.strip_suffix('\n').unwrap_or(content);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            return Err("is empty".into());
+        }
+        if line.chars().any(char::is_control) {
+            return Err("must hold the password alone, on one line".into());
+        }
+        Ok(Self(line.to_owned()))
+    }
+
+    /// The password itself, for the connection only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RedisPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A PEM file read at start (a CA bundle, a client certificate or key), with its path for
+/// messages; its `Debug` prints the path only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PemFile {
+    pub path: PathBuf,
+    pub pem: Vec<u8>,
+}
+
+impl PemFile {
+    /// Reads `path` and checks it holds at least one PEM certificate.
+    pub fn certificates(path: &str) -> Result<Self, String> {
+        use rustls_pki_types::pem::PemObject;
+        let file = Self::read(path)?;
+        let mut count = 0;
+        for certificate in rustls_pki_types::CertificateDer::pem_slice_iter(&file.pem) {
+            certificate.map_err(|e| format!("{path}: not a PEM certificate ({e})"))?;
+            count += 1;
+        }
+        if count == 0 {
+            return Err(format!("{path}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
+        }
+        Ok(file)
+    }
+
+    /// Reads `path` and checks it holds a PEM private key.
+    pub fn private_key(path: &str) -> Result<Self, String> {
+        use rustls_pki_types::pem::PemObject;
+        let file = Self::read(path)?;
+        rustls_pki_types::PrivateKeyDer::from_pem_slice(&file.pem)
+            .map_err(|_| format!("{path}: holds no PEM private key"))?;
+        Ok(file)
+    }
+
+    fn read(path: &str) -> Result<Self, String> {
+        let pem = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        Ok(Self { path: PathBuf::from(path), pem })
+    }
+}
+
+impl fmt::Debug for PemFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())
     }
 }
 

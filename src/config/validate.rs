@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::raw::RawSettings;
 use super::{
-    ClientAuthSettings, ConfigError, DatabaseUrl, DpopSettings, Issuer, KeySettings, RedisUrl, RegistrationSettings,
-    SessionSettings, Settings, TokenSettings,
+    ClientAuthSettings, ConfigError, DatabaseUrl, DpopSettings, Issuer, KeySettings, PemFile, RedisPassword, RedisUrl,
+    RegistrationSettings, SessionSettings, Settings, TokenSettings,
 };
 
 pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
@@ -64,6 +64,27 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
     let redis_prefix = raw.redis_prefix;
     if redis_prefix.contains(['{', '}']) || redis_prefix.chars().any(char::is_whitespace) {
         return Err(ConfigError::new("redis_prefix", "must not contain braces or spaces"));
+    }
+    let redis = redis_connection(
+        redis_url.as_ref(),
+        RedisFiles {
+            password: set(&raw.redis_password_file),
+            ca: set(&raw.redis_ca_file),
+            client_cert: set(&raw.redis_client_cert_file),
+            client_key: set(&raw.redis_client_key_file),
+        },
+    )?;
+    let metrics_listen = set(&raw.metrics_listen)
+        .map(|text| {
+            text.parse::<SocketAddr>().map_err(|_| {
+                ConfigError::new("metrics_listen", format!("must be host:port with an IP host, got {text}"))
+            })
+        })
+        .transpose()?;
+    if let Some(metrics) = metrics_listen.filter(|m| m.port() != 0) {
+        if metrics == listen || Some(metrics) == admin_listen {
+            return Err(ConfigError::new("metrics_listen", "must differ from listen and admin_listen"));
+        }
     }
     let keys_dir = PathBuf::from(raw.keys_dir);
     let log = raw.log;
@@ -172,10 +193,91 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         database_pool_size,
         redis_url,
         redis_prefix,
+        redis_password: redis.password,
+        redis_ca: redis.ca,
+        redis_client_cert: redis.client_cert,
+        redis_client_key: redis.client_key,
+        redis_require_safe_config: raw.redis_require_safe_config,
+        metrics_listen,
         keys_dir,
         log,
         workers,
         keys,
         tokens,
     })
+}
+
+/// An optional text setting: absent, empty or blank is unset.
+fn set(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|text| !text.is_empty())
+}
+
+/// The files of the Redis settings, as written.
+struct RedisFiles<'a> {
+    password: Option<&'a str>,
+    ca: Option<&'a str>,
+    client_cert: Option<&'a str>,
+    client_key: Option<&'a str>,
+}
+
+/// What the files hold, read and checked now, so a missing secret or a broken certificate stops
+/// the start with the setting's name rather than failing at the first connection.
+struct RedisConnection {
+    password: Option<RedisPassword>,
+    ca: Option<PemFile>,
+    client_cert: Option<PemFile>,
+    client_key: Option<PemFile>,
+}
+
+fn redis_connection(url: Option<&RedisUrl>, files: RedisFiles<'_>) -> Result<RedisConnection, ConfigError> {
+    let named = [
+        ("redis_password_file", files.password),
+        ("redis_ca_file", files.ca),
+        ("redis_client_cert_file", files.client_cert),
+        ("redis_client_key_file", files.client_key),
+    ];
+    let Some(url) = url else {
+        return match named.iter().find(|(_, value)| value.is_some()) {
+            Some((setting, _)) => Err(ConfigError::new(setting, "is only used with redis_url")),
+            None => Ok(RedisConnection { password: None, ca: None, client_cert: None, client_key: None }),
+        };
+    };
+    if !url.is_tls() {
+        if let Some((setting, _)) = named[1..].iter().find(|(_, value)| value.is_some()) {
+            return Err(ConfigError::new(setting, "needs a rediss:// redis_url (TLS)"));
+        }
+    }
+    let password = match files.password {
+        None => None,
+        Some(_) if url.has_password() => {
+            return Err(ConfigError::new(
+                "redis_password_file",
+                "is set while redis_url carries a password too; keep the password in the file only",
+            ))
+        }
+        Some(path) => {
+            let content = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::new("redis_password_file", format!("cannot read {path}: {e}")))?;
+            // The message says what is wrong with the file, never what it holds.
+            Some(
+                RedisPassword::parse(&content)
+                    .map_err(|e| ConfigError::new("redis_password_file", format!("{path} {e}")))?,
+            )
+        }
+    };
+    let ca = files.ca.map(PemFile::certificates).transpose().map_err(|e| ConfigError::new("redis_ca_file", e))?;
+    let (client_cert, client_key) = match (files.client_cert, files.client_key) {
+        (None, None) => (None, None),
+        (Some(_), None) => {
+            return Err(ConfigError::new("redis_client_key_file", "must be set with redis_client_cert_file"))
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::new("redis_client_cert_file", "must be set with redis_client_key_file"))
+        }
+        (Some(cert), Some(key)) => (
+            Some(PemFile::certificates(cert).map_err(|e| ConfigError::new("redis_client_cert_file", e))?),
+            Some(PemFile::private_key(key).map_err(|e| ConfigError::new("redis_client_key_file", e))?),
+        ),
+    };
+    Ok(RedisConnection { password, ca, client_cert, client_key })
 }

@@ -185,6 +185,29 @@ async fn metrics_count_requests_by_route_and_status(backend: Backend) {
     app.stop().await;
 }
 
+async fn with_metrics_listen_metrics_are_served_there_only(backend: Backend) {
+    let data = TestData::new(backend);
+    let app = crate::common::spawn_app_with_env(&data, &[("IDP_METRICS_LISTEN", "127.0.0.1:0")]).await;
+    let metrics = format!("http://127.0.0.1:{}", app.metrics_port.expect("a metrics listener"));
+    assert_eq!(app.get("/jwks").await.status(), 200);
+    assert_eq!(app.get("/metrics").await.status(), 404, "not on the public listener");
+    assert_eq!(app.get("/healthz").await.status(), 200, "the rest stays");
+
+    let response = app.http.get(format!("{metrics}/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = response.text().await.unwrap();
+    assert!(text.contains(r#"idp_http_requests_total{method="GET",route="/jwks",status="200"} 1"#), "{text}");
+    assert!(text.contains(r#"route="unmatched",status="404"} 1"#), "the refused public /metrics: {text}");
+    for other in ["/jwks", "/healthz", "/admin/v1/openapi.json"] {
+        let status = app.http.get(format!("{metrics}{other}")).send().await.unwrap().status();
+        assert_eq!(status, 404, "{other}: metrics only");
+    }
+    let post = app.http.post(format!("{metrics}/metrics")).send().await.unwrap();
+    assert_eq!(post.status(), 405);
+    app.stop().await;
+}
+
 /// Issue 10: the `method` label took the raw method, so invented methods added series without
 /// bound, and a second extension method on a path was counted under the first one's label.
 async fn metrics_label_unknown_methods_as_other_and_unknown_paths_as_unmatched(backend: Backend) {
@@ -436,6 +459,7 @@ crate::suite_tests! {
         an_https_issuer_adds_strict_transport_security,
         request_ids_are_echoed_when_plain_and_made_otherwise,
         metrics_count_requests_by_route_and_status,
+        with_metrics_listen_metrics_are_served_there_only,
         metrics_label_unknown_methods_as_other_and_unknown_paths_as_unmatched,
         head_answers_like_get_without_a_body,
         healthz_and_readyz_answer_when_everything_is_up,

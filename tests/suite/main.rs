@@ -23,6 +23,7 @@ mod interop;
 mod introspection;
 mod logout;
 mod par;
+mod redis_production;
 mod refresh;
 mod registration;
 mod scim;
@@ -52,6 +53,7 @@ fn main() {
         logout::tests(),
         par::tests(),
         refresh::tests(),
+        redis_production::tests(),
         registration::tests(),
         scim::tests(),
         startup::tests(),

@@ -18,7 +18,7 @@ use tokio::sync::broadcast;
 
 pub use self::keyspace::{Counter, HashedKey, KeyId, Keyspace, Marker};
 pub use self::memory::MemoryStore;
-pub use self::redis::RedisStore;
+pub use self::redis::{RedisOptions, RedisSafety, RedisStore};
 pub use self::verifier::{HotStoreReplayCache, HotStoreRevocationList};
 
 #[derive(Debug, thiserror::Error)]

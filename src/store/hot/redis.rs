@@ -66,10 +66,85 @@ fn unavailable(e: redis::RedisError) -> HotStoreError {
     HotStoreError::Unavailable(e.to_string())
 }
 
+/// What the settings add to the URL: the password (from a file) and, for `rediss://`, the CA to
+/// trust instead of the webpki roots and a client certificate. `Debug` shows what is set, never
+/// its content.
+#[derive(Clone, Default)]
+pub struct RedisOptions {
+    pub password: Option<String>,
+    /// PEM certificates: the only roots trusted to sign the server's certificate.
+    pub ca_pem: Option<Vec<u8>>,
+    /// PEM client certificate chain and private key.
+    pub client_identity: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for RedisOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisOptions")
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("ca_pem", &self.ca_pem.is_some())
+            .field("client_identity", &self.client_identity.is_some())
+            .finish()
+    }
+}
+
+/// The client for `url` with `options` laid over it. A `rediss://` URL always verifies the
+/// server's certificate and host name (the client's `#insecure` fragment is refused by the
+/// settings).
+fn client(url: &str, options: &RedisOptions) -> Result<redis::Client, HotStoreError> {
+    use redis::IntoConnectionInfo;
+    let mut info = url.into_connection_info().map_err(unavailable)?;
+    if let Some(password) = &options.password {
+        let redis = info.redis_settings().clone().set_password(password);
+        info = info.set_redis_settings(redis);
+    }
+    if options.ca_pem.is_none() && options.client_identity.is_none() {
+        return redis::Client::open(info).map_err(unavailable);
+    }
+    let certificates = redis::TlsCertificates {
+        client_tls: options
+            .client_identity
+            .clone()
+            .map(|(client_cert, client_key)| redis::ClientTlsConfig { client_cert, client_key }),
+        root_cert: options.ca_pem.clone(),
+    };
+    redis::Client::build_with_tls(info, certificates).map_err(unavailable)
+}
+
+/// A connection failure, with a hint when the TLS handshake is what failed.
+fn connect_failure(e: redis::RedisError) -> HotStoreError {
+    let text = e.to_string();
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("tls") {
+        HotStoreError::Unavailable(format!(
+            "TLS handshake failed: {text} (is the server's certificate signed by a CA in redis_ca_file, or the \
+             webpki roots without it, and issued for the host in redis_url?)"
+        ))
+    } else {
+        unavailable(e)
+    }
+}
+
+/// What Redis's own configuration means for the provider's state, as far as `CONFIG GET` tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisSafety {
+    /// No eviction, and persistence (AOF or RDB snapshots) on.
+    Safe,
+    /// What is unsafe, one sentence each, with why it matters.
+    Unsafe(Vec<String>),
+    /// `CONFIG GET` was refused (managed services often disable it): the reason.
+    Unknown(String),
+}
+
 impl RedisStore {
     /// Connects and checks the server answers; fails with the reason when it does not.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, HotStoreError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
+        Self::connect_with(url, &RedisOptions::default(), prefix).await
+    }
+
+    /// As [`RedisStore::connect`], with a password, a CA or a client certificate from settings.
+    pub async fn connect_with(url: &str, options: &RedisOptions, prefix: &str) -> Result<Self, HotStoreError> {
+        let client = client(url, options)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))
@@ -81,13 +156,49 @@ impl RedisStore {
         )
         .await
         .map_err(|_| HotStoreError::Unavailable("timed out connecting".into()))?
-        .map_err(unavailable)?;
+        .map_err(connect_failure)?;
         let channels: Channels = Arc::default();
         let subscriber = tokio::spawn(feed_subscribers(client.clone(), format!("{prefix}chan:"), channels.clone()));
         let id = NEXT_STORE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let store = Self { id, client, config, connection, prefix: prefix.to_owned(), channels, subscriber };
         store.ping().await?;
         Ok(store)
+    }
+
+    /// Reads `maxmemory-policy`, `appendonly` and `save`: whether Redis may delete the
+    /// provider's keys under memory pressure, and whether it keeps them across its own restart.
+    pub async fn safety(&self) -> RedisSafety {
+        let mut values = Vec::new();
+        // One parameter per call: Redis before 7 takes only one.
+        for parameter in ["maxmemory-policy", "appendonly", "save"] {
+            let answer: Result<Vec<String>, _> =
+                redis::cmd("CONFIG").arg("GET").arg(parameter).query_async(&mut self.connection.clone()).await;
+            match answer {
+                Ok(pair) => values.push(pair.get(1).cloned().unwrap_or_default()),
+                Err(e) => return RedisSafety::Unknown(format!("CONFIG GET {parameter} was refused: {e}")),
+            }
+        }
+        let [policy, appendonly, save] = [&values[0], &values[1], &values[2]];
+        let mut problems = Vec::new();
+        if policy != "noeviction" {
+            problems.push(format!(
+                "maxmemory-policy is {policy}, not noeviction: under memory pressure Redis deletes keys, and a \
+                 deleted key un-revokes an access token, forgets a refresh-token family's rotation (reuse goes \
+                 undetected) or ends a session"
+            ));
+        }
+        if appendonly != "yes" && save.trim().is_empty() {
+            problems.push(
+                "neither the AOF (appendonly no) nor RDB snapshots (save \"\") are on: a restart or failover of \
+                 Redis forgets every revocation, refresh token and session"
+                    .to_owned(),
+            );
+        }
+        if problems.is_empty() {
+            RedisSafety::Safe
+        } else {
+            RedisSafety::Unsafe(problems)
+        }
     }
 
     fn key(&self, key: &str) -> String {

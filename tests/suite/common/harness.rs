@@ -7,6 +7,8 @@
 //!   `test result:` line) when `IDP_TEST_DATABASE_URL` / `IDP_TEST_REDIS_URL` are unset.
 //! - `on_postgres_redis`: `async fn()` that needs both, run as `<module>::postgres_redis::<name>`.
 //! - `on_redis`: `async fn()` that needs Redis only, run as `<module>::redis::<name>`.
+//! - `on_redis_server`: `async fn()` that starts its own `redis-server`s, run as
+//!   `<module>::redis_server::<name>`; ignored without the binary.
 //! - `async_test`: `async fn()` that needs nothing, run as `<module>::<name>`.
 //! - `sync_test`: `fn()`, run as `<module>::<name>`.
 //!
@@ -62,6 +64,17 @@ impl Module {
         Fut: Future<Output = ()>,
     {
         vec![async_trial(self.name(&format!("redis::{name}")), test).with_ignored_flag(redis_url().is_none())]
+    }
+
+    /// A test that starts redis-servers of its own (`common::redis_server`): ignored where no
+    /// `redis-server` binary is on the `PATH`.
+    pub fn on_redis_server<F, Fut>(&self, name: &str, test: F) -> Vec<Trial>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()>,
+    {
+        let trial = async_trial(self.name(&format!("redis_server::{name}")), test);
+        vec![trial.with_ignored_flag(!super::redis_server::available())]
     }
 
     pub fn async_test<F, Fut>(&self, name: &str, test: F) -> Vec<Trial>

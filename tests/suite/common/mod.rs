@@ -13,6 +13,7 @@ pub mod harness;
 pub mod oauth;
 pub mod provider;
 pub mod proxy;
+pub mod redis_server;
 pub mod scim;
 
 use std::net::TcpListener;
@@ -133,6 +134,8 @@ pub struct TestApp {
     pub port: u16,
     /// The admin listener's port, when the app was started with `IDP_ADMIN_LISTEN`.
     pub admin_port: Option<u16>,
+    /// The metrics listener's port, when the app was started with `IDP_METRICS_LISTEN`.
+    pub metrics_port: Option<u16>,
     pub http: reqwest::Client,
     pub clock: ManualClock,
     pub state: AppState,
@@ -182,12 +185,14 @@ pub async fn spawn_app_with(
     let app = Application::build_on(settings, Arc::new(clock.clone()), Some(listener)).await?;
     let state = app.state().clone();
     let admin_port = app.admin_port();
+    let metrics_port = app.metrics_port();
     let handle = app.handle();
     let running = tokio::spawn(app.run_until_stopped());
     Ok(TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
         admin_port,
+        metrics_port,
         http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         clock,
         state,
