@@ -146,6 +146,28 @@ async fn a_wrong_redis_password_is_refused_and_no_password_is_printed() {
     app.stop().await;
 }
 
+/// Even at `trace`, where the Redis client's own log records come through, no line holds the
+/// password: neither one from the URL (which draws a warning) nor one from the file.
+async fn no_log_line_prints_the_redis_password_even_at_trace_level() {
+    let redis = RedisServer::start(&["--requirepass", "pw-in-logs-9"]);
+    let password_file = redis.file("password", "pw-in-logs-9\n");
+    let in_url = format!("redis://:pw-in-logs-9@127.0.0.1:{}", redis.port);
+    let from_file = redis.url("redis");
+    for (url, file) in [(in_url.as_str(), None), (from_file.as_str(), Some(password_file.as_str()))] {
+        let dir = tempfile::tempdir().unwrap();
+        let database = format!("sqlite://{}", dir.path().join("idp.db").display());
+        let mut env = vec![("IDP_DATABASE_URL", database.as_str()), ("IDP_REDIS_URL", url), ("IDP_LOG", "trace")];
+        env.extend(file.map(|file| ("IDP_REDIS_PASSWORD_FILE", file)));
+        let run = serve(dir.path(), &env);
+        let all = format!("{}\n{}", run.stdout.join("\n"), run.stderr);
+        assert!(run.serving, "{all}");
+        assert!(run.stdout.iter().any(|line| line.contains(r#""level":"TRACE""#)), "trace logging is on: {all}");
+        assert!(!all.contains("pw-in-logs-9"), "the password is printed: {all}");
+        let warned = run.stdout.iter().any(|line| line.contains("redis_url carries a password"));
+        assert_eq!(warned, file.is_none(), "a password in the URL, and only there, draws a warning");
+    }
+}
+
 /// Redis configured to lose data: evicts under memory pressure and persists nothing.
 const UNSAFE: [&str; 6] = ["--maxmemory-policy", "allkeys-lru", "--save", "", "--appendonly", "no"];
 
@@ -285,6 +307,7 @@ crate::suite_tests! {
         a_redis_whose_certificate_this_node_does_not_trust_is_refused_with_a_clear_error,
         a_redis_that_asks_for_a_client_certificate_gets_the_configured_one,
         a_wrong_redis_password_is_refused_and_no_password_is_printed,
+        no_log_line_prints_the_redis_password_even_at_trace_level,
         an_evicting_redis_without_persistence_is_refused_when_safe_config_is_required,
         an_evicting_redis_without_persistence_is_warned_about_at_start,
         when_config_get_is_refused_the_start_warns_that_it_could_not_check;
