@@ -249,10 +249,17 @@ pub enum UsersCommand {
         #[arg(long = "client")]
         client_id: String,
     },
-    /// Clear failed sign-in attempts that locked a user out (shared hot store only: the
-    /// in-process store of an embedded node is not reachable from here).
+    /// Clear failed sign-in attempts that locked a user out, or that slowed an address down
+    /// (shared hot store only: the in-process store of an embedded node is not reachable from
+    /// here).
+    #[command(group = clap::ArgGroup::new("whom").required(true).multiple(true).args(["username", "address"]))]
     Unlock {
-        username: String,
+        /// The username whose lock to lift.
+        username: Option<String>,
+        /// A client address whose sign-in and client-authentication failure limits and page
+        /// quota to restore (e.g. an office behind one address).
+        #[arg(long)]
+        address: Option<std::net::IpAddr>,
     },
 }
 

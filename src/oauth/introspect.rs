@@ -13,6 +13,7 @@ use crate::domain::ClientType;
 use crate::error::OAuthError;
 use crate::http::form::read_body;
 use crate::services::access_tokens::signing::AccessTokenClaims;
+use crate::services::rate_limits::Limit;
 use crate::services::registry::Client;
 use crate::state::AppState;
 
@@ -22,9 +23,14 @@ pub async fn introspect(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let state = state.get_ref();
-    let AuthenticatedRequest { client: caller, params, cors, .. } =
-        client_auth::authenticated_request(state, &req, &read_body(payload).await?, &state.endpoints.introspection)
-            .await?;
+    let AuthenticatedRequest { client: caller, params, cors, .. } = client_auth::authenticated_request(
+        state,
+        &req,
+        &read_body(payload).await?,
+        &state.endpoints.introspection,
+        Limit::Introspection,
+    )
+    .await?;
     // INT-2: a public client proves nothing, so it could scan tokens; only confidential callers.
     if caller.client_type == ClientType::Public {
         let refusal = OAuthError::invalid_client("client authentication failed").caused_by("public client");

@@ -23,6 +23,7 @@ mod interop;
 mod introspection;
 mod logout;
 mod par;
+mod rate_limits;
 mod refresh;
 mod registration;
 mod scim;
@@ -51,6 +52,7 @@ fn main() {
         introspection::tests(),
         logout::tests(),
         par::tests(),
+        rate_limits::tests(),
         refresh::tests(),
         registration::tests(),
         scim::tests(),
