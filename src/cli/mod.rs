@@ -285,6 +285,10 @@ pub enum ResourcesCommand {
         /// Put the user's groups in its access tokens (when the grant has the `groups` scope).
         #[arg(long)]
         include_groups: bool,
+        /// A client that acts for it: introspection shows it the claims of this resource
+        /// server's tokens (repeat for more; a token's own client always sees its own).
+        #[arg(long = "introspection-client")]
+        introspection_clients: Vec<String>,
         /// Print it as JSON.
         #[arg(long)]
         json: bool,

@@ -3,9 +3,9 @@
 //!
 //! A limit with a high rate (per-client limits on the token and introspection endpoints) is
 //! checked against a small local lease instead: the node takes several units in one round trip
-//! and spends them locally for a moment, so the token path does not pay a Redis round trip per
-//! request. A node can then admit at most one lease more than the limit; a lease unspent when
-//! it runs out is given up, never handed back.
+//! and spends them locally, so the token path does not pay a Redis round trip per request. The
+//! units were charged to the shared limit when leased, so a node admits at most one lease more
+//! than the limit (spent after the limit ran dry), and nothing is wasted.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,8 +19,8 @@ use crate::store::{HotStore, HotStoreError};
 
 const RATES: Keyspace<RateCell> = Keyspace::of(&keyspaces::RATE_LIMIT);
 
-/// How long leased units may be spent before the node asks again.
-const LEASE_LIFETIME: Duration = Duration::from_millis(200);
+/// A lease spent faster than this makes the next one larger; a slower one, smaller.
+const LEASE_PACE: Duration = Duration::from_millis(200);
 /// Leases only for limits at least this fast (units per second) and this large.
 const LEASE_MIN_RATE: f64 = 50.0;
 const LEASE_MIN_QUOTA: u32 = 500;
@@ -107,9 +107,10 @@ fn seconds_up(duration: Duration) -> u64 {
 #[derive(Debug)]
 struct Lease {
     units: u32,
-    expires: Instant,
-    /// How many units the next lease asks for: doubled when one runs out early, halved when one
-    /// expires unspent, so a slow client does not waste its quota on leases.
+    taken_at: Instant,
+    /// How many units the next lease asks for: doubled when one is spent within [`LEASE_PACE`],
+    /// halved when it took longer, so a slow client holds few units and a fast one few round
+    /// trips.
     next: u32,
 }
 
@@ -203,18 +204,17 @@ impl RateLimits {
         let lease = self
             .leases
             .entry((limit, subject.to_owned()))
-            .or_insert_with(|| Arc::new(Mutex::new(Lease { units: 0, expires: Instant::now(), next: 1 })))
+            .or_insert_with(|| Arc::new(Mutex::new(Lease { units: 0, taken_at: Instant::now(), next: 1 })))
             .clone();
         let ask = {
             let mut lease = lease.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let now = Instant::now();
-            if lease.units > 0 && now < lease.expires {
+            if lease.units > 0 {
                 lease.units -= 1;
                 return Ok(None);
             }
             let largest = (quota.quota() / LEASE_SHARE).clamp(1, LEASE_MAX);
-            lease.next = if lease.units == 0 { (lease.next * 2).min(largest) } else { (lease.next / 2).max(1) };
-            lease.units = 0;
+            let fast = lease.taken_at.elapsed() < LEASE_PACE;
+            lease.next = if fast { (lease.next * 2).min(largest) } else { (lease.next / 2).max(1) };
             lease.next
         };
         let taken = RATES.take(self.hot.as_ref(), &key(limit, subject), cells(quota), ask).await?;
@@ -223,7 +223,7 @@ impl RateLimits {
         }
         let mut lease = lease.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         lease.units += taken.granted - 1;
-        lease.expires = Instant::now() + LEASE_LIFETIME;
+        lease.taken_at = Instant::now();
         Ok(None)
     }
 }
