@@ -65,6 +65,12 @@ start_node() {
         IDP_DATABASE_URL="$base/$BENCH_PG_DB" IDP_REDIS_URL="$BENCH_REDIS"
         IDP_REDIS_PREFIX="idpbench:$$:" IDP_KEYS_DIR="$BENCH_WORK/keys" IDP_LOG="${BENCH_LOG:-warn}"
     )
+    # The abuse limits at a quota no run reaches: every check runs and costs what it costs, and
+    # nothing is refused. BENCH_RATE_LIMIT=off measures without them (docs/security.md "Rate limits").
+    local limit
+    for limit in TOKEN PAR INTROSPECTION REVOCATION PAGES; do
+        BENCH_NODE_ENV+=("IDP_RATE_LIMITS__$limit=${BENCH_RATE_LIMIT:-1000000000/1m}")
+    done
     # A script's own settings (e.g. IDP_TOKENS__ACCESS_TOKEN_LIFETIME=2h), for the node and the CLI.
     BENCH_NODE_ENV+=(${BENCH_NODE_SETTINGS[@]+"${BENCH_NODE_SETTINGS[@]}"})
     (cd "$BENCH_WORK" && exec env "${BENCH_NODE_ENV[@]}" "$IDP_BIN" serve >"$BENCH_WORK/idp.log" 2>&1) &

@@ -14,7 +14,7 @@ use crate::admin;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::error::Problem;
-use crate::http::pages;
+use crate::http::{self, pages};
 use crate::oauth::{authorize, discovery, introspect, jwks, par, registration, revoke, token, userinfo};
 use crate::ops;
 use crate::scim;
@@ -138,12 +138,14 @@ fn serve_admin(listener: TcpListener, state: AppState, base_url: String) -> std:
     let origin = web::Data::new(admin::auth::AdminOrigin(base_url));
     let policy = web::Data::new(ResponsePolicy { hsts: state.settings.issuer.is_https() });
     let metrics = web::Data::new(state.metrics.clone());
+    let forwarding = web::Data::new(telemetry::ForwardingPolicy::new(&state.settings));
     let app_state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(origin.clone())
             .app_data(policy.clone())
             .app_data(metrics.clone())
+            .app_data(forwarding.clone())
             .app_data(app_state.clone())
             .wrap(from_fn(telemetry::observe))
             .service(admin_scope(&scope))
@@ -185,6 +187,7 @@ fn serve(listener: TcpListener, state: AppState, workers: Option<usize>) -> std:
     let metrics = web::Data::new(state.metrics.clone());
     let db = web::Data::new(state.db.clone());
     let hot = web::Data::new(state.hot.clone());
+    let forwarding = web::Data::new(telemetry::ForwardingPolicy::new(&state.settings));
     let app_state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
@@ -194,6 +197,7 @@ fn serve(listener: TcpListener, state: AppState, workers: Option<usize>) -> std:
             .app_data(metrics.clone())
             .app_data(db.clone())
             .app_data(hot.clone())
+            .app_data(forwarding.clone())
             .app_data(app_state.clone())
             .wrap(from_fn(telemetry::observe))
             .configure(|cfg| routes(cfg, &prefix, here))
@@ -290,18 +294,21 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str, here: Here) {
             // The browser pages: no CORS here (docs/security.md §2, RFC 9700 §2.6).
             .service(
                 web::resource("/authorize")
+                    .wrap(from_fn(http::rate_limit::pages))
                     .route(web::get().to(authorize::authorize_get))
                     .route(web::post().to(authorize::authorize_post))
                     .default_service(not_allowed()),
             )
             .service(
                 web::resource("/login")
+                    .wrap(from_fn(http::rate_limit::pages))
                     .route(web::get().to(session::login::show))
                     .route(web::post().to(session::login::submit))
                     .default_service(not_allowed()),
             )
             .service(
                 web::resource("/consent")
+                    .wrap(from_fn(http::rate_limit::pages))
                     .route(web::get().to(session::consent::show))
                     .route(web::post().to(session::consent::submit))
                     .default_service(not_allowed()),
@@ -313,6 +320,7 @@ fn routes(cfg: &mut web::ServiceConfig, prefix: &str, here: Here) {
             )
             .service(
                 web::resource("/logout")
+                    .wrap(from_fn(http::rate_limit::pages))
                     .route(web::get().to(session::logout::end_session))
                     .route(web::post().to(session::logout::submit))
                     .default_service(not_allowed()),

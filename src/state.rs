@@ -18,6 +18,7 @@ use crate::services::consents::Consents;
 use crate::services::grants::Grants;
 use crate::services::groups::Groups;
 use crate::services::keys::{Keyring, KeyringError};
+use crate::services::rate_limits::RateLimits;
 use crate::services::refresh_families::{RefreshFamilies, RefreshPolicy};
 use crate::services::registration::DynamicRegistration;
 use crate::services::registry::{Registry, MAX_ACCESS_TOKEN_LIFETIME};
@@ -70,6 +71,7 @@ pub struct AppState {
     pub groups: Groups,
     pub registration: DynamicRegistration,
     pub sign_in_limits: SignInLimits,
+    pub rate_limits: RateLimits,
     pub endpoints: Arc<Endpoints>,
     pub clock: SharedClock,
     pub metrics: Metrics,
@@ -200,9 +202,11 @@ impl AppState {
             clock.clone(),
             longest_access_token,
         );
+        let rate_limits = RateLimits::new(hot.clone(), settings.rate_limits.clone());
         Ok(Self {
             users: Users::new(db.clone(), clock.clone(), refresh_families.clone()),
-            sign_in_limits: SignInLimits::new(hot.clone()),
+            sign_in_limits: SignInLimits::new(hot.clone(), rate_limits.clone()),
+            rate_limits,
             groups: Groups::new(db.clone(), clock.clone()),
             registration: DynamicRegistration::new(
                 db.clone(),

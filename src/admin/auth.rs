@@ -73,6 +73,7 @@ pub fn resource_registration(state: &AppState) -> ResourceRegistration {
         access_token_lifetime: None,
         require_dpop: true,
         include_groups: false,
+        introspection_clients: Vec::new(),
     }
 }
 

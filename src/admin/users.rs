@@ -30,6 +30,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/users/{user_id}/enable").route(web::post().to(enable)))
         .service(web::resource("/users/{user_id}/disable").route(web::post().to(disable)))
         .service(web::resource("/users/{user_id}/unlock").route(web::post().to(unlock)))
+        .service(web::resource("/addresses/{address}/unlock").route(web::post().to(unlock_address)))
         .service(web::resource("/users/{user_id}/consents").route(web::get().to(consents)))
         .service(web::resource("/users/{user_id}/consents/{client_id}").route(web::delete().to(withdraw_consent)));
 }
@@ -277,6 +278,34 @@ pub async fn unlock(req: HttpRequest, state: web::Data<AppState>, path: web::Pat
     state.sign_in_limits.unlock(&user.username).await.map_err(Problem::unavailable)?;
     let event = caller.actor.event(state.clock.now(), "user.unlock", format!("user:{}", user.user_id));
     state.audit.record(crate::store::models::NewAuditEvent { user_id: Some(user.user_id), ..event });
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Restore a client address's sign-in and client-authentication failure allowances and its
+/// page quota: for an office behind one address that someone slowed down by failing on
+/// purpose (docs/security.md "Rate limits").
+#[utoipa::path(post, path = "/addresses/{address}/unlock", operation_id = "unlockAddress", tag = "users",
+    params(("address" = String, Path, description = "An IPv4 or IPv6 address")),
+    responses(
+        (status = 204, description = "Unlocked"),
+        (status = 400, response = super::schemas::BadRequest),
+        (status = 401, response = super::schemas::Unauthorized),
+        (status = 403, response = super::schemas::Forbidden),
+        (status = 503, description = "The hot store is unavailable", body = super::schemas::Problem,
+            content_type = "application/problem+json"),
+    ))]
+pub async fn unlock_address(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> AdminResult {
+    let caller = caller(&state, &req, Area::Users, Access::Write).await?;
+    let Ok(address) = path.parse::<std::net::IpAddr>() else {
+        return Err(Problem::invalid_fields(vec![crate::error::FieldError::new(
+            "address",
+            "must be an IPv4 or IPv6 address",
+        )])
+        .into());
+    };
+    let address = crate::domain::canonical_ip(address).to_string();
+    state.sign_in_limits.unlock_address(&address).await.map_err(Problem::unavailable)?;
+    state.audit.record(caller.actor.event(state.clock.now(), "address.unlock", format!("address:{address}")));
     Ok(HttpResponse::NoContent().finish())
 }
 

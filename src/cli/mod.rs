@@ -249,10 +249,17 @@ pub enum UsersCommand {
         #[arg(long = "client")]
         client_id: String,
     },
-    /// Clear failed sign-in attempts that locked a user out (shared hot store only: the
-    /// in-process store of an embedded node is not reachable from here).
+    /// Clear failed sign-in attempts that locked a user out, or that slowed an address down
+    /// (shared hot store only: the in-process store of an embedded node is not reachable from
+    /// here).
+    #[command(group = clap::ArgGroup::new("whom").required(true).multiple(true).args(["username", "address"]))]
     Unlock {
-        username: String,
+        /// The username whose lock to lift.
+        username: Option<String>,
+        /// A client address whose sign-in and client-authentication failure limits and page
+        /// quota to restore (e.g. an office behind one address).
+        #[arg(long)]
+        address: Option<std::net::IpAddr>,
     },
 }
 
@@ -278,6 +285,10 @@ pub enum ResourcesCommand {
         /// Put the user's groups in its access tokens (when the grant has the `groups` scope).
         #[arg(long)]
         include_groups: bool,
+        /// A client that acts for it: introspection shows it the claims of this resource
+        /// server's tokens (repeat for more; a token's own client always sees its own).
+        #[arg(long = "introspection-client")]
+        introspection_clients: Vec<String>,
         /// Print it as JSON.
         #[arg(long)]
         json: bool,

@@ -16,10 +16,18 @@ pub async fn run(command: ResourcesCommand, state: AppState) -> anyhow::Result<(
             access_token_lifetime,
             require_dpop,
             include_groups,
+            introspection_clients,
             json,
         } => {
-            let registration =
-                ResourceRegistration { identifier, name, scopes, access_token_lifetime, require_dpop, include_groups };
+            let registration = ResourceRegistration {
+                identifier,
+                name,
+                scopes,
+                access_token_lifetime,
+                require_dpop,
+                include_groups,
+                introspection_clients,
+            };
             let created = state.registry.create_resource(registration, &by).await.map_err(explain)?;
             if json {
                 print_json(&created)?;

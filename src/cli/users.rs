@@ -88,10 +88,24 @@ pub async fn run(command: UsersCommand, state: AppState) -> anyhow::Result<()> {
             }
             println!("consent withdrawn; {} refresh grant(s) revoked", withdrawal.revoked_grants);
         }
-        UsersCommand::Unlock { username } => {
-            let username = normalize_username(&username)?;
-            state.sign_in_limits.unlock(&username).await?;
-            println!("{username} may sign in again");
+        UsersCommand::Unlock { username, address } => {
+            if let Some(username) = username {
+                let username = normalize_username(&username)?;
+                state.sign_in_limits.unlock(&username).await?;
+                let event = Actor::cli().event(state.clock.now(), "user.unlock", format!("username:{username}"));
+                state.audit.record(event);
+                println!("{username} may sign in again");
+            }
+            if let Some(address) = address {
+                let address = crate::domain::canonical_ip(address).to_string();
+                state.sign_in_limits.unlock_address(&address).await?;
+                state.audit.record(Actor::cli().event(
+                    state.clock.now(),
+                    "address.unlock",
+                    format!("address:{address}"),
+                ));
+                println!("{address} is no longer slowed down");
+            }
         }
         UsersCommand::Update { username, patch, if_match } => {
             let user = find_user(&state, &username).await?;

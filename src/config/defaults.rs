@@ -1,7 +1,9 @@
 //! The defaults, in one place: what each setting is when neither the file nor the environment
 //! sets it, written as an operator would write them (the README's table shows the same).
 
-use super::raw::{RawClientAuth, RawDpop, RawKeys, RawRegistration, RawSessions, RawSettings, RawTokens};
+use super::raw::{
+    RawClientAuth, RawDpop, RawKeys, RawRateLimits, RawRegistration, RawSessions, RawSettings, RawTokens,
+};
 
 impl Default for RawSettings {
     fn default() -> Self {
@@ -49,6 +51,20 @@ impl Default for RawSettings {
                 allowed_resources: String::new(),
                 allowed_redirect_schemes: "https http".into(),
             },
+            trusted_proxies: String::new(),
+            forwarded_header: "x-forwarded-for".into(),
+            // Generous for real use (a service caches its tokens; a resource server that
+            // introspects every call gets a thousand a second), tight for a loop.
+            rate_limits: RawRateLimits {
+                token: "6000/1m".into(),
+                par: "600/1m".into(),
+                introspection: "60000/1m".into(),
+                revocation: "600/1m".into(),
+                pages: "1200/1m".into(),
+                client_auth_failures_per_client: "600/1m".into(),
+                client_auth_failures_per_address: "100/1m".into(),
+                sign_in_failures_per_address: "50/15m".into(),
+            },
         }
     }
 }
@@ -88,5 +104,11 @@ impl Default for RawRegistration {
 impl Default for RawClientAuth {
     fn default() -> Self {
         RawSettings::default().client_auth
+    }
+}
+
+impl Default for RawRateLimits {
+    fn default() -> Self {
+        RawSettings::default().rate_limits
     }
 }

@@ -107,6 +107,61 @@ pub struct Settings {
     pub client_auth: ClientAuthSettings,
     /// `[registration]`: dynamic client registration (RFC 7591, RFC 7592).
     pub registration: RegistrationSettings,
+    /// `trusted_proxies` / `IDP_TRUSTED_PROXIES`: the load balancers and proxies in front of the
+    /// provider, as CIDRs separated by spaces or commas (`10.0.0.0/8 192.0.2.7`). A request
+    /// from one of them is taken to come from the address its `forwarded_header` names: the
+    /// rightmost entry that is not itself a trusted proxy. That address is what rate limits,
+    /// sign-in limits, the audit trail and the logs use. Default: none (the peer address is the
+    /// client's; behind a proxy every user would share the proxy's limits).
+    pub trusted_proxies: Vec<crate::domain::IpNetwork>,
+    /// `forwarded_header` / `IDP_FORWARDED_HEADER`: the header the trusted proxies write,
+    /// `x-forwarded-for` or `forwarded` (RFC 7239). Only one is read: a client could send the
+    /// other one itself. Default `x-forwarded-for`.
+    pub forwarded_header: ForwardedHeader,
+    /// `[rate_limits]`: abuse limits, kept in the hot store so every node shares them.
+    pub rate_limits: RateLimitSettings,
+}
+
+/// The header trusted proxies put the client address in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=…`.
+    Forwarded,
+}
+
+/// `[rate_limits]` section: each `COUNT/WINDOW` (`600/1m`: up to 600 at once, then one every
+/// 100 ms; a generic cell rate algorithm, docs/security.md "Rate limits") or `off`. A refused
+/// request gets 429 with `Retry-After` and the `RateLimit` / `RateLimit-Policy` headers.
+#[derive(Debug, Clone)]
+pub struct RateLimitSettings {
+    /// `rate_limits.token` / `IDP_RATE_LIMITS__TOKEN`: token requests per client. Default `6000/1m`.
+    pub token: Option<crate::domain::RateQuota>,
+    /// `rate_limits.par` / `IDP_RATE_LIMITS__PAR`: pushed authorization requests per client.
+    /// Default `600/1m`.
+    pub par: Option<crate::domain::RateQuota>,
+    /// `rate_limits.introspection` / `IDP_RATE_LIMITS__INTROSPECTION`: introspection requests per
+    /// client. Default `60000/1m`.
+    pub introspection: Option<crate::domain::RateQuota>,
+    /// `rate_limits.revocation` / `IDP_RATE_LIMITS__REVOCATION`: revocation requests per client.
+    /// Default `600/1m`.
+    pub revocation: Option<crate::domain::RateQuota>,
+    /// `rate_limits.pages` / `IDP_RATE_LIMITS__PAGES`: requests per client address to
+    /// `/authorize`, `/login`, `/consent` and `/logout` together; also what bounds the sessions
+    /// and interactions one address can make the provider store. Default `1200/1m`.
+    pub pages: Option<crate::domain::RateQuota>,
+    /// `rate_limits.client_auth_failures_per_client` / `IDP_RATE_LIMITS__CLIENT_AUTH_FAILURES_PER_CLIENT`: failed authentications as one client;
+    /// over it, further failures for that client are answered 429 (its real credentials still
+    /// work). Default `600/1m`.
+    pub client_auth_failures_per_client: Option<crate::domain::RateQuota>,
+    /// `rate_limits.client_auth_failures_per_address` / `IDP_RATE_LIMITS__CLIENT_AUTH_FAILURES_PER_ADDRESS`: failed client authentications from one
+    /// address; over it, that address's client-authenticated requests wait. Default `100/1m`.
+    pub client_auth_failures_per_address: Option<crate::domain::RateQuota>,
+    /// `rate_limits.sign_in_failures_per_address` / `IDP_RATE_LIMITS__SIGN_IN_FAILURES_PER_ADDRESS`: failed sign-ins from one address; over
+    /// it, sign-ins from that address are slowed to the refill rate (never locked out), so
+    /// guessing across many usernames stays slow while users behind one proxy still get in.
+    /// Default `50/15m` (then one attempt every 18 s).
+    pub sign_in_failures_per_address: Option<crate::domain::RateQuota>,
 }
 
 /// `[registration]` section: what a client may register itself as, with an initial access

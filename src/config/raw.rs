@@ -43,6 +43,24 @@ pub(super) struct RawSettings {
     pub sessions: RawSessions,
     pub client_auth: RawClientAuth,
     pub registration: RawRegistration,
+    /// Space- or comma-separated CIDRs.
+    pub trusted_proxies: String,
+    pub forwarded_header: String,
+    pub rate_limits: RawRateLimits,
+}
+
+/// Each `COUNT/WINDOW` or `off`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table of settings")]
+pub(super) struct RawRateLimits {
+    pub token: String,
+    pub par: String,
+    pub introspection: String,
+    pub revocation: String,
+    pub pages: String,
+    pub client_auth_failures_per_client: String,
+    pub client_auth_failures_per_address: String,
+    pub sign_in_failures_per_address: String,
 }
 
 #[derive(Debug, Deserialize)]

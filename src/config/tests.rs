@@ -136,10 +136,35 @@ fn a_later_duplicate_variable_wins() {
 }
 
 #[test]
+fn trusted_proxies_are_cidrs_and_a_wrong_one_is_named() {
+    let s = from_env(&[("IDP_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7 2001:db8::/32")]).unwrap();
+    assert_eq!(s.trusted_proxies.len(), 3);
+    assert_eq!(s.forwarded_header, super::ForwardedHeader::XForwardedFor);
+    let err = from_env(&[("IDP_TRUSTED_PROXIES", "10.0.0.0/8 10.1.2.3/8")]).unwrap_err();
+    assert_eq!(err.setting, "trusted_proxies");
+    assert!(err.problem.starts_with("10.1.2.3/8: the network has host bits set"), "{}", err.problem);
+    let err = from_env(&[("IDP_FORWARDED_HEADER", "x-real-ip")]).unwrap_err();
+    assert_eq!(err.setting, "forwarded_header");
+}
+
+#[test]
+fn rate_limits_are_count_per_window_or_off() {
+    let s = from_env(&[("IDP_RATE_LIMITS__TOKEN", "10/1s"), ("IDP_RATE_LIMITS__PAGES", "off")]).unwrap();
+    assert_eq!(s.rate_limits.token.map(|q| (q.quota(), q.window())), Some((10, Duration::from_secs(1))));
+    assert!(s.rate_limits.pages.is_none());
+    assert_eq!(s.rate_limits.introspection.map(|q| q.quota()), Some(60_000), "the default");
+    let err = from_env(&[("IDP_RATE_LIMITS__REVOCATION", "many")]).unwrap_err();
+    assert_eq!(err.setting, "rate_limits.revocation");
+    assert!(err.to_string().contains("IDP_RATE_LIMITS__REVOCATION"), "{err}");
+}
+
+#[test]
 fn every_setting_has_a_variable_typed_by_its_field() {
     let settings = schema::settings();
     let kind = |key: &str| settings.iter().find(|s| s.key == key).map(|s| s.kind);
-    assert_eq!(settings.len(), 38);
+    assert_eq!(settings.len(), 48);
+    assert_eq!(kind("rate_limits.token"), Some(schema::Kind::Text));
+    assert_eq!(kind("trusted_proxies"), Some(schema::Kind::Text));
     assert_eq!(kind("issuer"), Some(schema::Kind::Text));
     assert_eq!(kind("redis_url"), Some(schema::Kind::Text));
     assert_eq!(kind("workers"), Some(schema::Kind::Integer));

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use super::raw::RawSettings;
 use super::{
-    ClientAuthSettings, ConfigError, DatabaseUrl, DpopSettings, Issuer, KeySettings, PemFile, RedisPassword, RedisUrl,
-    RegistrationSettings, SessionSettings, Settings, TokenSettings,
+    ClientAuthSettings, ConfigError, DatabaseUrl, DpopSettings, ForwardedHeader, Issuer, KeySettings, PemFile,
+    RateLimitSettings, RedisPassword, RedisUrl, RegistrationSettings, SessionSettings, Settings, TokenSettings,
 };
+use crate::domain::{IpNetwork, RateQuota};
 
 pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
     let issuer = Issuer::parse(&raw.issuer).map_err(|e| ConfigError::new("issuer", e))?;
@@ -179,7 +180,47 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         ));
     }
 
+    let trusted_proxies = raw
+        .trusted_proxies
+        .split([' ', ',', '\t', '\n'])
+        .filter(|part| !part.is_empty())
+        .map(|part| IpNetwork::parse(part).map_err(|e| ConfigError::new("trusted_proxies", format!("{part}: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let forwarded_header = match raw.forwarded_header.trim().to_ascii_lowercase().as_str() {
+        "x-forwarded-for" => ForwardedHeader::XForwardedFor,
+        "forwarded" => ForwardedHeader::Forwarded,
+        other => {
+            return Err(ConfigError::new(
+                "forwarded_header",
+                format!("must be x-forwarded-for or forwarded, got {other}"),
+            ))
+        }
+    };
+    let quota = |setting: &str, text: &str| {
+        RateQuota::parse(text).map_err(|e| ConfigError::new(&format!("rate_limits.{setting}"), e.description()))
+    };
+    let limits = &raw.rate_limits;
+    let rate_limits = RateLimitSettings {
+        token: quota("token", &limits.token)?,
+        par: quota("par", &limits.par)?,
+        introspection: quota("introspection", &limits.introspection)?,
+        revocation: quota("revocation", &limits.revocation)?,
+        pages: quota("pages", &limits.pages)?,
+        client_auth_failures_per_client: quota(
+            "client_auth_failures_per_client",
+            &limits.client_auth_failures_per_client,
+        )?,
+        client_auth_failures_per_address: quota(
+            "client_auth_failures_per_address",
+            &limits.client_auth_failures_per_address,
+        )?,
+        sign_in_failures_per_address: quota("sign_in_failures_per_address", &limits.sign_in_failures_per_address)?,
+    };
+
     Ok(Settings {
+        trusted_proxies,
+        forwarded_header,
+        rate_limits,
         registration,
         dpop,
         sessions,

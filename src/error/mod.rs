@@ -11,9 +11,9 @@ mod response;
 
 use actix_web::http::StatusCode;
 
-pub use self::oauth::OAuthError;
+pub use self::oauth::{OAuthError, RateLimited};
 pub use self::problem::{FieldError, Problem};
-pub use self::response::{add_cors_headers, no_store_response, DPOP_NONCE};
+pub use self::response::{add_cors_headers, no_store_response, DPOP_NONCE, RATELIMIT, RATELIMIT_POLICY};
 
 /// Every protocol error code this provider answers with: RFC 6749 §4.1.2.1 and §5.2, RFC 6750
 /// §3.1, RFC 7009, RFC 7591 §3.2.2, RFC 7662, RFC 8707, RFC 9126, RFC 9449, and OpenID Connect

@@ -4,7 +4,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
-use super::response::{no_store_response, DPOP_NONCE};
+use super::response::{no_store_response, DPOP_NONCE, RATELIMIT, RATELIMIT_POLICY};
 use super::ErrorCode;
 
 /// An error of an OAuth endpoint: `{"error", "error_description"}` with `Cache-Control:
@@ -21,6 +21,16 @@ pub struct OAuthError {
     basic_challenge: bool,
     /// Logged with the request id, never sent.
     cause: Option<String>,
+    /// On a 429: `Retry-After` seconds, `RateLimit-Policy` and `RateLimit` values.
+    rate_limited: Option<Box<RateLimited>>,
+}
+
+/// What a 429 tells the client about the limit it hit.
+#[derive(Debug, Clone)]
+pub struct RateLimited {
+    pub retry_after_seconds: u64,
+    pub policy: String,
+    pub limit: String,
 }
 
 impl std::fmt::Display for OAuthError {
@@ -46,6 +56,17 @@ impl OAuthError {
             cors_origin: None,
             basic_challenge: false,
             cause: None,
+            rate_limited: None,
+        }
+    }
+
+    /// 429 Too Many Requests (RFC 6585 §4) with `temporarily_unavailable`, the RFC 6749 code a
+    /// client library already treats as "try again later"; the headers say when.
+    pub fn rate_limited(limited: RateLimited) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            rate_limited: Some(Box::new(limited)),
+            ..Self::new(ErrorCode::TemporarilyUnavailable, "too many requests; retry after the time Retry-After gives")
         }
     }
 
@@ -166,6 +187,14 @@ impl ResponseError for OAuthError {
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
+        if let Some(limited) = &self.rate_limited {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from(limited.retry_after_seconds)));
+            for (name, value) in [(RATELIMIT_POLICY, &limited.policy), (RATELIMIT, &limited.limit)] {
+                if let Ok(value) = HeaderValue::from_str(value) {
+                    response.insert_header((name, value));
+                }
+            }
         }
         if let Some(nonce) = self.dpop_nonce.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
             response.insert_header((DPOP_NONCE, nonce));

@@ -6,6 +6,9 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponseBuilder;
 
 pub const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
+/// draft-ietf-httpapi-ratelimit-headers-10: the quota policies that apply, and what is left.
+pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 /// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1, RFC 7662 §4), and the CORS
 /// headers when a registered browser origin asked.

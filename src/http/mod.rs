@@ -6,15 +6,25 @@ pub mod cors;
 pub mod dpop;
 pub mod form;
 pub mod pages;
+pub mod rate_limit;
 pub mod resource_token;
 pub mod session;
 
 use actix_web::{HttpMessage, HttpRequest};
 
 use crate::services::audit::RequestMeta;
-use crate::telemetry::RequestId;
+use crate::telemetry::{ClientAddress, RequestId};
 
-/// What the audit trail records of `req`: its request id, origin and peer address.
+/// The client's address (`trusted_proxies` decides whether a forwarded one counts), resolved
+/// once per request by `telemetry::observe`; the peer address where that did not run.
+pub fn client_address(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    req.extensions()
+        .get::<ClientAddress>()
+        .map(|client| client.0)
+        .or_else(|| req.peer_addr().map(|peer| crate::domain::canonical_ip(peer.ip())))
+}
+
+/// What the audit trail records of `req`: its request id, origin and client address.
 pub fn request_meta(req: &HttpRequest) -> RequestMeta {
     RequestMeta {
         request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
@@ -23,6 +33,6 @@ pub fn request_meta(req: &HttpRequest) -> RequestMeta {
             .get(actix_web::http::header::ORIGIN)
             .and_then(|v| v.to_str().ok())
             .map(|o| o.chars().take(200).collect()),
-        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        ip: client_address(req).map(|a| a.to_string()),
     }
 }

@@ -153,6 +153,9 @@ pub fn refuse_form(state: &AppState, req: &HttpRequest, reason: &'static str) ->
 }
 
 /// Title and text of the page for a sign-in request that cannot go on.
+pub const UNAVAILABLE_TITLE: &str = "Temporarily unavailable";
+pub const UNAVAILABLE_MESSAGE: &str =
+    "The sign-in service cannot finish this request right now. Try again in a moment.";
 pub const EXPIRED_TITLE: &str = "Sign-in request expired";
 pub const EXPIRED_MESSAGE: &str = "This sign-in request has expired, was already used or was started in another browser. Go back to the application and start again.";
 

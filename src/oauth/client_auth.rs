@@ -13,6 +13,8 @@ use serde::Deserialize;
 use crate::domain::{ClientId, TokenEndpointAuthMethod};
 use crate::error::{ErrorCode, OAuthError};
 use crate::http::form::FormParams;
+use crate::http::rate_limit;
+use crate::services::rate_limits::Limit;
 use crate::services::registry::client::ASSERTION_ALGS;
 use crate::services::registry::Client;
 use crate::state::AppState;
@@ -50,6 +52,16 @@ pub enum Presented {
 }
 
 impl Presented {
+    /// The client id the request names outright (an assertion's is only known once read).
+    fn claimed_client_id(&self) -> Option<&str> {
+        match self {
+            Presented::Basic { client_id, .. }
+            | Presented::Post { client_id, .. }
+            | Presented::Public { client_id } => Some(client_id),
+            Presented::Assertion { client_id, .. } => client_id.as_deref(),
+        }
+    }
+
     pub fn method(&self) -> TokenEndpointAuthMethod {
         match self {
             Presented::Basic { .. } => TokenEndpointAuthMethod::ClientSecretBasic,
@@ -328,23 +340,75 @@ pub struct AuthenticatedRequest {
     pub cors: Option<actix_web::http::header::HeaderValue>,
 }
 
-/// The first steps of the token, introspection and revocation endpoints, in order: the
-/// request's origin, its form, the client's credentials and their check, and whether the
-/// client registered that origin. Refusals an operator must see are audited.
+/// The first steps of the token, PAR, introspection and revocation endpoints, in order: the
+/// request's origin, its form, the client address's allowance of failed authentications, the
+/// client's credentials and their check, whether the client registered that origin, and the
+/// client's rate limit at this endpoint (`limit`). Refusals an operator must see are audited.
 pub async fn authenticated_request(
     state: &AppState,
     req: &HttpRequest,
     body: &[u8],
     endpoint: &str,
+    limit: Limit,
 ) -> Result<AuthenticatedRequest, OAuthError> {
     let origin = crate::http::cors::request_origin(req)?;
     let params = FormParams::parse(req, body)?;
     let presented = Presented::from_request(req, &params)?;
-    let client = authenticate(state, presented, endpoint).await.inspect_err(|e| refused(state, req, None, e))?;
+    let address = crate::http::client_address(req).map(|a| a.to_string());
+    if let Some(over) =
+        address.as_deref().and_then(|a| state.rate_limits.penalty(Limit::ClientAuthFailuresPerAddress, a))
+    {
+        // An address that kept failing waits before its next attempt is even checked.
+        rate_limit::audit(state, req, &over, None);
+        return Err(OAuthError::rate_limited(rate_limit::fields(&over)));
+    }
+    let claimed = presented.claimed_client_id().filter(|id| ClientId::parse(id).is_ok()).map(str::to_owned);
+    let client = match authenticate(state, presented, endpoint).await {
+        Ok(client) => client,
+        Err(e) => {
+            refused(state, req, None, &e);
+            return Err(count_failure(state, req, address.as_deref(), claimed.as_deref(), e).await);
+        }
+    };
     let cors = crate::http::cors::allowed_origin(&client, origin.as_ref())
         .and_then(|cors| crate::http::cors::check_referer(&client, req).map(|()| cors))
         .inspect_err(|e| refused(state, req, Some(client.id.as_str()), e))?;
+    rate_limit::admit_client(state, req, limit, client.id.as_str()).await.map_err(|e| e.with_cors(cors.as_ref()))?;
     Ok(AuthenticatedRequest { client, params, origin, cors })
+}
+
+/// Counts a failed client authentication against the address and the client id it claimed.
+/// Over the client's allowance the failure is answered 429 instead: the client's real
+/// credentials keep working, and whoever is guessing is told to slow down.
+async fn count_failure(
+    state: &AppState,
+    req: &HttpRequest,
+    address: Option<&str>,
+    client_id: Option<&str>,
+    error: OAuthError,
+) -> OAuthError {
+    if error.code != ErrorCode::InvalidClient {
+        return error;
+    }
+    let counted = async {
+        let by_address = match address {
+            Some(address) => state.rate_limits.count_failure(Limit::ClientAuthFailuresPerAddress, address).await?,
+            None => None,
+        };
+        let by_client = match client_id {
+            Some(client_id) => state.rate_limits.count_failure(Limit::ClientAuthFailuresPerClient, client_id).await?,
+            None => None,
+        };
+        Ok::<_, crate::store::HotStoreError>(by_client.or(by_address))
+    };
+    match counted.await {
+        Ok(None) => error,
+        Ok(Some(over)) => {
+            rate_limit::audit(state, req, &over, client_id);
+            OAuthError::rate_limited(rate_limit::fields(&over))
+        }
+        Err(e) => OAuthError::unavailable(e),
+    }
 }
 
 /// Audits the refusals an operator must be able to see (docs/security.md §7).

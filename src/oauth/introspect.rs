@@ -13,6 +13,7 @@ use crate::domain::ClientType;
 use crate::error::OAuthError;
 use crate::http::form::read_body;
 use crate::services::access_tokens::signing::AccessTokenClaims;
+use crate::services::rate_limits::Limit;
 use crate::services::registry::Client;
 use crate::state::AppState;
 
@@ -22,9 +23,14 @@ pub async fn introspect(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let state = state.get_ref();
-    let AuthenticatedRequest { client: caller, params, cors, .. } =
-        client_auth::authenticated_request(state, &req, &read_body(payload).await?, &state.endpoints.introspection)
-            .await?;
+    let AuthenticatedRequest { client: caller, params, cors, .. } = client_auth::authenticated_request(
+        state,
+        &req,
+        &read_body(payload).await?,
+        &state.endpoints.introspection,
+        Limit::Introspection,
+    )
+    .await?;
     // INT-2: a public client proves nothing, so it could scan tokens; only confidential callers.
     if caller.client_type == ClientType::Public {
         let refusal = OAuthError::invalid_client("client authentication failed").caused_by("public client");
@@ -56,8 +62,10 @@ struct Introspection<'a> {
     claims: Option<&'a AccessTokenClaims>,
 }
 
-/// RFC 7662 §4: signature, time, revocation, and whether this caller may see the token (its
-/// audience is one of the caller's resources, or the caller is the client it was issued to).
+/// RFC 7662 §4: signature, time, revocation, and whether this caller may see the token: the
+/// client it was issued to, or a client that acts for the resource server it is for (that
+/// resource server's `introspection_clients`, RFC 7662 §2.1). Another client merely allowed to
+/// call the same resource server sees `active: false` (issue 10: it saw `sub`, `scope`, `jti`).
 async fn active_claims(
     state: &AppState,
     caller: &Client,
@@ -67,7 +75,8 @@ async fn active_claims(
     let Ok(claims) = state.verified_tokens.verify(&state.keyring, state.settings.issuer.as_str(), token, now) else {
         return Ok(None);
     };
-    let may_see = claims.client_id == caller.id.as_str() || caller.resources.iter().any(|r| r.as_str() == claims.aud);
+    let may_see = claims.client_id == caller.id.as_str()
+        || state.registry.resource(&claims.aud).is_some_and(|resource| resource.is_acted_for_by(&caller.id));
     if !may_see {
         return Ok(None);
     }

@@ -15,6 +15,7 @@ use super::no_store_response;
 use crate::crypto::random_token;
 use crate::error::{ErrorCode, OAuthError};
 use crate::http::form::read_body;
+use crate::services::rate_limits::Limit;
 use crate::state::AppState;
 use crate::store::hot::HashedKey;
 
@@ -36,7 +37,7 @@ pub async fn push(
     let state = state.get_ref();
     let body = read_body(payload).await?;
     let AuthenticatedRequest { client, cors, .. } =
-        client_auth::authenticated_request(state, &req, &body, &state.endpoints.par).await?;
+        client_auth::authenticated_request(state, &req, &body, &state.endpoints.par, Limit::Par).await?;
     let stored = async {
         let mut raw = RawParams::parse(&body);
         if raw.has("request_uri") {

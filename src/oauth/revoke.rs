@@ -9,6 +9,7 @@ use super::client_auth::{self, AuthenticatedRequest};
 use crate::error::{no_store_response, OAuthError};
 use crate::http::form::read_body;
 use crate::services::access_tokens::signing as access_token;
+use crate::services::rate_limits::Limit;
 use crate::services::refresh_families::RefreshToken;
 use crate::state::AppState;
 
@@ -18,9 +19,14 @@ pub async fn revoke(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let state = state.get_ref();
-    let AuthenticatedRequest { client: caller, params, cors, .. } =
-        client_auth::authenticated_request(state, &req, &read_body(payload).await?, &state.endpoints.revocation)
-            .await?;
+    let AuthenticatedRequest { client: caller, params, cors, .. } = client_auth::authenticated_request(
+        state,
+        &req,
+        &read_body(payload).await?,
+        &state.endpoints.revocation,
+        Limit::Revocation,
+    )
+    .await?;
     let Some(token) = params.get("token") else {
         return Err(OAuthError::invalid_request("token is required").with_cors(cors.as_ref()));
     };

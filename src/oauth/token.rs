@@ -14,6 +14,7 @@ use crate::domain::{CodeVerifier, GrantType, ResourceIndicator, ScopeSet};
 use crate::error::{no_store_response, OAuthError};
 use crate::http::cors;
 use crate::http::form::{read_body, FormParams};
+use crate::services::rate_limits::Limit;
 use crate::services::refresh_families::RefreshToken;
 use crate::state::AppState;
 
@@ -89,8 +90,14 @@ pub async fn token(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let state = state.get_ref();
-    let AuthenticatedRequest { client, params, origin, cors } =
-        client_auth::authenticated_request(state, &req, &read_body(payload).await?, &state.endpoints.token).await?;
+    let AuthenticatedRequest { client, params, origin, cors } = client_auth::authenticated_request(
+        state,
+        &req,
+        &read_body(payload).await?,
+        &state.endpoints.token,
+        Limit::Token,
+    )
+    .await?;
 
     let issued = async {
         let request = TokenRequest::try_from(&params)?;

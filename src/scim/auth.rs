@@ -32,6 +32,7 @@ pub fn resource_registration(state: &AppState) -> ResourceRegistration {
         access_token_lifetime: None,
         require_dpop: false,
         include_groups: false,
+        introspection_clients: Vec::new(),
     }
 }
 

@@ -161,7 +161,7 @@ pub struct RequestMeta {
     pub request_id: Option<String>,
     /// The `Origin` header as sent, at most 200 characters.
     pub origin: Option<String>,
-    /// The peer address.
+    /// The client address (the peer, or what a trusted proxy forwarded).
     pub ip: Option<String>,
 }
 

@@ -11,6 +11,7 @@ pub mod grants;
 pub mod groups;
 pub mod keys;
 pub mod merge_patch;
+pub mod rate_limits;
 pub mod refresh_families;
 pub mod registration;
 pub mod registry;

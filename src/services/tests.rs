@@ -10,9 +10,10 @@ use tokio::sync::watch;
 use super::access_tokens::Revocations;
 use super::audit::{AuditLog, RequestMeta};
 use super::codes::{CodeError, CodeGrant, Codes, Presentation};
+use super::rate_limits::RateLimits;
 use super::refresh_families::{NewFamily, Presenter, RefreshError, RefreshFamilies, RefreshPolicy};
 use super::registry::{ClientRegistration, Registry};
-use super::sign_in_limits::{Attempter, SignInLimits};
+use super::sign_in_limits::{Attempt, SignInGate, SignInLimits};
 use super::users::{NewUser, User, Users};
 use crate::clock::{Clock, ManualClock, SharedClock};
 use crate::config::DatabaseUrl;
@@ -230,19 +231,45 @@ async fn revoking_a_users_grants_ends_their_refresh_tokens() {
     assert!(f.revocations.is_revoked("at-0").await.unwrap());
 }
 
+fn sign_in_limits(per_address: &str) -> SignInLimits {
+    let hot: Arc<dyn crate::store::HotStore> = Arc::new(MemoryStore::new());
+    let sources = crate::config::Sources { file: None, env: Vec::new() };
+    let mut settings = crate::config::Settings::from_sources(sources).unwrap().rate_limits;
+    settings.sign_in_failures_per_address = crate::domain::RateQuota::parse(per_address).unwrap();
+    SignInLimits::new(hot.clone(), RateLimits::new(hot, settings))
+}
+
 #[tokio::test]
 async fn five_failed_sign_ins_lock_a_username_until_an_operator_unlocks_it() {
-    let limits = SignInLimits::new(Arc::new(MemoryStore::new()));
-    let alice = [Attempter::Username("alice".into())];
+    let limits = sign_in_limits("off");
+    let alice = Attempt { username: Some("alice"), address: None };
     for _ in 0..4 {
-        limits.count_failure(&alice).await.unwrap();
+        limits.count_failure(alice).await.unwrap();
     }
-    assert!(!limits.is_locked(&alice).await.unwrap(), "four are not yet a lock");
-    limits.count_failure(&alice).await.unwrap();
-    assert!(limits.is_locked(&alice).await.unwrap());
-    assert!(!limits.is_locked(&[Attempter::Username("bob".into())]).await.unwrap(), "only alice");
+    assert_eq!(limits.gate(alice).await.unwrap(), SignInGate::Open, "four are not yet a lock");
+    limits.count_failure(alice).await.unwrap();
+    assert_eq!(limits.gate(alice).await.unwrap(), SignInGate::UsernameLocked);
+    let bob = Attempt { username: Some("bob"), address: None };
+    assert_eq!(limits.gate(bob).await.unwrap(), SignInGate::Open, "only alice");
     limits.unlock("alice").await.unwrap();
-    assert!(!limits.is_locked(&alice).await.unwrap());
+    assert_eq!(limits.gate(alice).await.unwrap(), SignInGate::Open);
+}
+
+#[tokio::test]
+async fn failures_from_one_address_slow_it_down_without_locking_anyone_and_an_unlock_clears_them() {
+    let limits = sign_in_limits("3/1m");
+    for n in 0..3 {
+        let attempt = Attempt { username: Some(["a", "b", "c"][n]), address: Some("192.0.2.1") };
+        assert_eq!(limits.gate(attempt).await.unwrap(), SignInGate::Open);
+        limits.count_failure(attempt).await.unwrap();
+    }
+    let next = Attempt { username: Some("alice"), address: Some("192.0.2.1") };
+    let SignInGate::AddressSlowed(over) = limits.gate(next).await.unwrap() else { panic!("not slowed") };
+    assert!((19..=20).contains(&over.retry_after_seconds()), "one attempt every 20 s, not a lock: {over:?}");
+    let elsewhere = Attempt { username: Some("alice"), address: Some("192.0.2.2") };
+    assert_eq!(limits.gate(elsewhere).await.unwrap(), SignInGate::Open, "alice herself is not locked");
+    limits.unlock_address("192.0.2.1").await.unwrap();
+    assert_eq!(limits.gate(next).await.unwrap(), SignInGate::Open);
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use crate::http::pages::{self, LoginPage};
 use crate::http::session::{Interaction, Session};
 use crate::oauth::authorize::{continue_interaction, AuthorizeError};
 use crate::services::registry::Client;
-use crate::services::sign_in_limits::Attempter;
+use crate::services::sign_in_limits::{Attempt, SignInGate};
 use crate::state::AppState;
 
 #[derive(serde::Deserialize)]
@@ -21,18 +21,6 @@ pub struct InteractionQuery {
 /// `interaction`: the caller shows its page for a sign-in that cannot go on, never actix's
 /// own text/plain deserializer message (issue 10; docs/security.md §5, every page has its CSP).
 pub type InteractionParam = Result<web::Query<InteractionQuery>, actix_web::Error>;
-
-/// Who a sign-in attempt counts against: the normalized username and the peer address.
-fn attempters(req: &HttpRequest, username: &str) -> Vec<Attempter> {
-    let mut attempters = Vec::new();
-    if let Ok(name) = crate::services::users::normalize_username(username) {
-        attempters.push(Attempter::Username(name));
-    }
-    if let Some(ip) = req.peer_addr().map(|a| a.ip().to_string()) {
-        attempters.push(Attempter::Address(ip));
-    }
-    attempters
-}
 
 /// The page for a sign-in step that cannot go on (expired, or from another browser).
 pub fn expired() -> HttpResponse {
@@ -137,27 +125,38 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
         };
     let username = params.get("username").unwrap_or_default();
     let password = params.get("password").unwrap_or_default();
-    let attempters = attempters(&req, username);
-    match state.sign_in_limits.is_locked(&attempters).await {
-        Ok(false) => {}
-        Ok(true) => {
-            let mut event = crate::http::request_meta(&req).event(state.clock.now(), "login", "locked");
-            event.client_id = Some(client.id.as_str().to_owned());
-            state.audit.record_refusal(event);
-            let mut page = login_page(
-                StatusCode::TOO_MANY_REQUESTS,
-                &session,
-                &interaction,
-                &interaction_id,
-                &client,
-                username,
-                Some("Too many failed attempts. Try again in 15 minutes."),
-            );
-            page.headers_mut()
-                .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from_static("900"));
-            return page;
+    let normalized = crate::services::users::normalize_username(username).ok();
+    let address = crate::http::client_address(&req).map(|a| a.to_string());
+    let attempt = Attempt { username: normalized.as_deref(), address: address.as_deref() };
+    let (refusal, retry_after) = match state.sign_in_limits.gate(attempt).await {
+        Ok(SignInGate::Open) => (None, 0),
+        Ok(SignInGate::UsernameLocked) => {
+            (Some(("locked", "Too many failed attempts. Try again in 15 minutes.".to_owned())), 900)
+        }
+        Ok(SignInGate::AddressSlowed(over)) => {
+            let wait = over.retry_after_seconds();
+            (
+                Some(("slowed", format!("Too many failed sign-ins from your network. Try again in {wait} seconds."))),
+                wait,
+            )
         }
         Err(e) => return AuthorizeError::unavailable(e).into_response(state),
+    };
+    if let Some((outcome, message)) = refusal {
+        let mut event = crate::http::request_meta(&req).event(state.clock.now(), "login", outcome);
+        event.client_id = Some(client.id.as_str().to_owned());
+        state.audit.record_refusal(event);
+        let mut page = login_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            &session,
+            &interaction,
+            &interaction_id,
+            &client,
+            username,
+            Some(&message),
+        );
+        page.headers_mut().insert(actix_web::http::header::RETRY_AFTER, retry_after.into());
+        return page;
     }
     let user = match state.users.authenticate(username, password).await {
         Ok(user) => user,
@@ -165,7 +164,7 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     };
     let now = state.clock.now();
     let Some(user) = user else {
-        if let Err(e) = state.sign_in_limits.count_failure(&attempters).await {
+        if let Err(e) = state.sign_in_limits.count_failure(attempt).await {
             return AuthorizeError::unavailable(e).into_response(state);
         }
         let mut event = crate::http::request_meta(&req).event(now, "login", "failure");
@@ -183,7 +182,7 @@ pub async fn submit(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
             Some("The username or password is not right."),
         );
     };
-    if let Some(Attempter::Username(name)) = attempters.first() {
+    if let Some(name) = attempt.username {
         let _ = state.sign_in_limits.forget_failures(name).await;
     }
     let session = match session.sign_in(state, &user.user_id).await {

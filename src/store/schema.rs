@@ -23,6 +23,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         include_groups -> Bool,
+        introspection_clients -> Text,
     }
 }
 

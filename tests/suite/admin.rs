@@ -413,6 +413,7 @@ async fn the_openapi_document_names_every_route_and_needs_no_token(backend: Back
         ("/users/{user_id}/enable", &["post"]),
         ("/users/{user_id}/disable", &["post"]),
         ("/users/{user_id}/unlock", &["post"]),
+        ("/addresses/{address}/unlock", &["post"]),
         ("/users/{user_id}/consents", &["get"]),
         ("/users/{user_id}/consents/{client_id}", &["delete"]),
         ("/groups", &["get", "post"]),

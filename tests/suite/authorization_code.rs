@@ -181,7 +181,7 @@ async fn pkce_is_required_as_s256_and_a_wrong_verifier_leaves_the_code_usable(ba
 async fn a_replayed_code_is_refused_and_revokes_the_tokens_of_its_first_use(backend: Backend) {
     let data = TestData::new(backend);
     let (app, client) = common::oauth::app_with_client(&data, web_app_registration()).await;
-    let service = app.service_client().await;
+    let service = app.introspector().await;
     app.create_user("alice").await;
     let code = app.code_for(&client, "alice", &[]).await;
     let first = token_body(app.exchange(&client, &code, &[]).await).await;
@@ -212,7 +212,7 @@ async fn a_used_code_presented_by_another_client_revokes_nothing(backend: Backen
     };
     let (app, client) = common::browser::app_with_alice(&data, registration.clone()).await;
     let other = app.register_client(registration).await;
-    let service = app.service_client().await;
+    let service = app.introspector().await;
     let code = app.code_for(&client, "alice", &[("scope", "openid offline_access read")]).await;
     let first = token_body(app.exchange(&client, &code, &[]).await).await;
     let access_token = first["access_token"].as_str().unwrap();

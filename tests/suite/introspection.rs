@@ -8,19 +8,27 @@ use common::dpop::DpopKey;
 use common::oauth::{error_of, service_registration, spawn_with_api_and_client, TestClient, API, OTHER_API};
 use common::proxy::TcpProxy;
 use common::{redis_url, spawn_app, spawn_app_with_env, Backend, TestApp, TestData};
+use idp::services::audit::Actor;
 use idp::services::registry::ClientRegistration;
 use serde_json::Value;
 
-/// A resource server's own credentials: a client whose resources include the API.
+/// A resource server's own credentials: a client that acts for the API (its
+/// `introspection_clients`, RFC 7662 §2.1).
 async fn api_server_client(app: &TestApp) -> TestClient {
-    app.register_client(ClientRegistration {
-        client_name: "api.test resource server".into(),
-        resources: vec![API.into()],
-        scope: String::new(),
-        allowed_origins: vec![],
-        ..service_registration()
-    })
-    .await
+    let client = app
+        .register_client(ClientRegistration {
+            client_name: "api.test resource server".into(),
+            resources: vec![API.into()],
+            scope: String::new(),
+            allowed_origins: vec![],
+            ..service_registration()
+        })
+        .await;
+    let api = app.state.registry.resource(API).expect("the API is registered");
+    let mut registration = api.registration();
+    registration.introspection_clients.push(client.id.clone());
+    app.state.registry.update_resource(API, registration, None, &Actor::cli()).await.unwrap();
+    client
 }
 
 async fn int_3_an_active_token_is_described_with_its_claims(backend: Backend) {
@@ -89,6 +97,28 @@ async fn int_5_a_caller_sees_only_tokens_meant_for_it(backend: Backend) {
     assert_eq!(app.introspect(&api_server, &token_for_other_api).await, serde_json::json!({ "active": false }));
     let own = app.introspect(&client, &token_for_other_api).await;
     assert_eq!(own["active"], true, "the client a token was issued to may introspect it");
+    app.stop().await;
+}
+
+/// Issue 10: a web app allowed to *call* the API introspected a service's token for the API and
+/// saw its `sub`, `scope`, `client_id` and `jti`. Only the token's client and the clients acting
+/// for the API may.
+async fn a_client_allowed_the_same_resource_does_not_see_another_clients_token(backend: Backend) {
+    let (_data, app, client) = spawn_with_api_and_client(backend).await;
+    let token = app.access_token(&client).await;
+    let neighbour = app.service_client().await;
+    assert_eq!(
+        app.introspect(&neighbour, &token).await,
+        serde_json::json!({ "active": false }),
+        "allowed to call the API, but not acting for it"
+    );
+    let api_server = api_server_client(&app).await;
+    assert_eq!(app.introspect(&api_server, &token).await["sub"], client.id.as_str(), "the API's own credentials");
+    // Taken off the list, the API's client sees nothing more at once.
+    let mut registration = app.state.registry.resource(API).unwrap().registration();
+    registration.introspection_clients.clear();
+    app.state.registry.update_resource(API, registration, None, &Actor::cli()).await.unwrap();
+    assert_eq!(app.introspect(&api_server, &token).await, serde_json::json!({ "active": false }));
     app.stop().await;
 }
 
@@ -214,6 +244,7 @@ crate::suite_tests! {
         int_7_a_dpop_bound_token_is_introspected_with_cnf_and_token_type_dpop,
         int_3_expired_malformed_and_foreign_tokens_are_only_inactive,
         int_5_a_caller_sees_only_tokens_meant_for_it,
+        a_client_allowed_the_same_resource_does_not_see_another_clients_token,
         int_2_introspection_requires_client_authentication,
         rev_4_a_revoked_token_is_inactive_at_once,
         rev_5_unknown_and_malformed_tokens_get_200,

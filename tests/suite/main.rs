@@ -23,6 +23,7 @@ mod interop;
 mod introspection;
 mod logout;
 mod par;
+mod rate_limits;
 mod redis_production;
 mod refresh;
 mod registration;
@@ -52,8 +53,9 @@ fn main() {
         introspection::tests(),
         logout::tests(),
         par::tests(),
-        refresh::tests(),
+        rate_limits::tests(),
         redis_production::tests(),
+        refresh::tests(),
         registration::tests(),
         scim::tests(),
         startup::tests(),

@@ -38,7 +38,7 @@ async fn first_tokens(app: &common::TestApp, client: &TestClient, extra: &[(&str
 async fn refresh_tokens_rotate_and_a_used_one_revokes_the_whole_family(backend: Backend) {
     let data = TestData::new(backend);
     let (app, client) = common::oauth::app_with_client(&data, refreshing_app_registration()).await;
-    let service = app.service_client().await;
+    let service = app.introspector().await;
     app.create_user("alice").await;
     let first = first_tokens(&app, &client, &[]).await;
     let rt0 = first["refresh_token"].as_str().unwrap().to_owned();
@@ -247,7 +247,7 @@ async fn within_the_grace_window_the_previous_token_may_be_retried(backend: Back
 async fn revoking_a_refresh_token_revokes_its_grant_and_a_replayed_code_too(backend: Backend) {
     let data = TestData::new(backend);
     let (app, client) = common::oauth::app_with_client(&data, refreshing_app_registration()).await;
-    let service = app.service_client().await;
+    let service = app.introspector().await;
     app.create_user("alice").await;
     let first = first_tokens(&app, &client, &[]).await;
     let rt = first["refresh_token"].as_str().unwrap();
@@ -311,7 +311,7 @@ async fn withdrawing_consent_asks_again_and_revokes_the_grants_it_allowed(backen
         ClientRegistration { first_party: false, ..refreshing_app_registration() },
     )
     .await;
-    let service = app.service_client().await;
+    let service = app.introspector().await;
     let alice = app.create_user("alice").await;
     let mut browser = common::browser::Browser::new(&app);
     let query = common::browser::authorize_query(&client, &[("scope", OFFLINE)]);

@@ -471,7 +471,7 @@ async fn deactivating_a_user_revokes_their_grants_and_stops_sign_in(backend: Bac
         )
         .await;
     assert_eq!(error_of(refresh).await, (400, "invalid_grant".into()), "the grant is revoked");
-    let introspected = app.introspect(&app.service_client().await, tokens["access_token"].as_str().unwrap()).await;
+    let introspected = app.introspect(&app.introspector().await, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(introspected["active"], false, "and its access token");
     assert!(app.state.users.authenticate("hana", crate::common::browser::PASSWORD).await.unwrap().is_none());
     let update = app.audited("user.update").await;

@@ -58,8 +58,8 @@ impl AuthorizeError {
         tracing::error!(error = %cause, "authorization step failed");
         Self::Page {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            title: "Temporarily unavailable",
-            message: "The sign-in service cannot finish this request right now. Try again in a moment.",
+            title: pages::UNAVAILABLE_TITLE,
+            message: pages::UNAVAILABLE_MESSAGE,
         }
     }
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::RegistryError;
-use crate::domain::{ResourceIndicator, Scope, ScopeSet};
+use crate::domain::{ClientId, ResourceIndicator, Scope, ScopeSet};
 use crate::store::models::ResourceServerRow;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -22,6 +22,10 @@ pub struct ResourceServer {
     pub require_dpop: bool,
     /// Its access tokens carry the user's `groups` when the grant has the `groups` scope.
     pub include_groups: bool,
+    /// The clients that act for it (its own credentials, RFC 7662 §2.1): beside a token's own
+    /// client, the only callers introspection shows its tokens' claims to.
+    #[schema(value_type = Vec<String>)]
+    pub introspection_clients: Vec<ClientId>,
 }
 
 fn serialize_scopes<S: serde::Serializer>(scopes: &ScopeSet, serializer: S) -> Result<S::Ok, S::Error> {
@@ -34,7 +38,12 @@ impl ResourceServer {
             |reason: String| RegistryError::Corrupt { what: format!("resource server {}", row.identifier), reason };
         let identifier = ResourceIndicator::parse(&row.identifier).map_err(|e| corrupt(e.to_string()))?;
         let scopes = parse_scope_list(&row.scopes).map_err(corrupt)?;
+        let introspection_clients = serde_json::from_str::<Vec<String>>(&row.introspection_clients)
+            .map_err(|e| e.to_string())
+            .and_then(|ids| ids.iter().map(|id| ClientId::parse(id).map_err(|e| e.to_string())).collect())
+            .map_err(corrupt)?;
         Ok(Self {
+            introspection_clients,
             identifier,
             name: row.name,
             scopes,
@@ -69,6 +78,10 @@ pub struct ResourceRegistration {
     /// Its access tokens carry the user's `groups` claim (when the grant has the `groups` scope).
     #[serde(default)]
     pub include_groups: bool,
+    /// Client ids that act for it (its own credentials): beside a token's own client, the only
+    /// callers `/introspect` shows its tokens' claims to (RFC 7662 §2.1).
+    #[serde(default)]
+    pub introspection_clients: Vec<String>,
 }
 
 impl ResourceServer {
@@ -81,7 +94,13 @@ impl ResourceServer {
             access_token_lifetime: self.access_token_lifetime,
             require_dpop: self.require_dpop,
             include_groups: self.include_groups,
+            introspection_clients: self.introspection_clients.iter().map(|id| id.as_str().to_owned()).collect(),
         }
+    }
+
+    /// Whether `client_id` acts for this resource server.
+    pub fn is_acted_for_by(&self, client_id: &ClientId) -> bool {
+        self.introspection_clients.contains(client_id)
     }
 
     /// A strong validator of the resource server as the admin API shows it.
@@ -103,6 +122,11 @@ impl ResourceRegistration {
             .map(|s| Scope::parse(s).map_err(|e| invalid("scopes", &e)))
             .collect::<Result<Vec<_>, _>>()?;
         validate_lifetime(self.access_token_lifetime)?;
+        let introspection_clients = self
+            .introspection_clients
+            .iter()
+            .map(|id| ClientId::parse(id).map_err(|e| invalid("introspection_clients", &e)))
+            .collect::<Result<Vec<_>, _>>()?;
         let name = validate_name("name", self.name.as_deref().unwrap_or(identifier.as_str()))?;
         Ok(ResourceServerRow {
             identifier: identifier.as_str().to_owned(),
@@ -111,6 +135,7 @@ impl ResourceRegistration {
             access_token_lifetime: self.access_token_lifetime,
             require_dpop: self.require_dpop,
             include_groups: self.include_groups,
+            introspection_clients: json_list(introspection_clients.iter().map(|id| id.as_str())),
             created_at,
             updated_at: now,
         })

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::keyspaces::KeyspaceName;
-use super::{HotStore, HotStoreError};
+use super::{HotStore, HotStoreError, RateCells, RateTaken};
 
 /// The key of a secret (a code, a refresh token, a session id, a request URI): its SHA-256,
 /// base64url. The secret itself never reaches the store, so a read of Redis yields nothing a
@@ -184,6 +184,23 @@ impl Keyspace<Counter> {
         window: Duration,
     ) -> Result<i64, HotStoreError> {
         hot.increment(&self.key(id), window).await
+    }
+}
+
+/// A keyspace of rate limits (GCRA cells).
+#[derive(Debug, Clone, Copy)]
+pub struct RateCell;
+
+impl Keyspace<RateCell> {
+    /// Takes up to `cost` units of `limit` for `id`; `cost` 0 only reads.
+    pub async fn take(
+        &self,
+        hot: &dyn HotStore,
+        id: &(impl KeyId + ?Sized),
+        limit: RateCells,
+        cost: u32,
+    ) -> Result<RateTaken, HotStoreError> {
+        hot.take_rate(&self.key(id), limit, cost).await
     }
 }
 

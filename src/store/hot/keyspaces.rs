@@ -81,12 +81,11 @@ keyspaces! {
     FAILED_SIGN_INS_BY_USERNAME = "login-failures-username", lives "15 min from the first failure",
         holds "a counter of failed sign-ins for a username";
     /// `services::sign_in_limits`.
-    FAILED_SIGN_INS_BY_ADDRESS = "login-failures-address", lives "15 min from the first failure",
-        holds "a counter of failed sign-ins from an address";
-    /// `services::sign_in_limits`.
     LOCKED_USERNAME = "login-lock-username", lives "15 min", holds "a marker: the username is locked";
-    /// `services::sign_in_limits`.
-    LOCKED_ADDRESS = "login-lock-address", lives "15 min", holds "a marker: the address is locked";
+    /// `services::rate_limits`; the id is the limit's name and its subject (a client id, an
+    /// address).
+    RATE_LIMIT = "rate", lives "until the limit is whole again (at most its window)",
+        holds "a rate limit's theoretical arrival time, in microseconds on the store's clock";
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use tokio::sync::broadcast;
 
-use super::{HotStore, HotStoreError};
+use super::{HotStore, HotStoreError, RateCells, RateTaken};
 
 #[derive(Debug)]
 struct Item {
@@ -52,6 +52,12 @@ impl MemoryStore {
         let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         channels.entry(channel.to_owned()).or_insert_with(|| broadcast::channel(64).0).clone()
     }
+}
+
+/// Microseconds on this process's monotonic clock, the rate limits' time line.
+fn micros_since_start(now: Instant) -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    now.saturating_duration_since(*START.get_or_init(Instant::now)).as_micros() as u64
 }
 
 async fn sweep(items: Weak<Items>) {
@@ -126,6 +132,38 @@ impl HotStore for MemoryStore {
                 Ok(1)
             }
         }
+    }
+
+    async fn take_rate(&self, key: &str, limit: RateCells, cost: u32) -> Result<RateTaken, HotStoreError> {
+        let now = Instant::now();
+        let now_micros = micros_since_start(now);
+        // The entry stays locked (its map shard's) for the step, so two steps never interleave.
+        let entry = self.items.entry(key.to_owned());
+        let tat = match &entry {
+            Entry::Occupied(item) if item.get().is_live(now) => {
+                let bytes: [u8; 8] = item
+                    .get()
+                    .value
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| HotStoreError::Protocol(format!("{key} does not hold a rate limit")))?;
+                Some(u64::from_be_bytes(bytes))
+            }
+            _ => None,
+        };
+        let (taken, tat) = limit.step(now_micros, tat, cost);
+        if taken.granted > 0 {
+            let item = Item { value: tat.to_be_bytes().to_vec(), expires_at: now + taken.full_after };
+            match entry {
+                Entry::Occupied(mut existing) => {
+                    existing.insert(item);
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(item);
+                }
+            }
+        }
+        Ok(taken)
     }
 
     async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), HotStoreError> {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
-pub use self::keyspace::{Counter, HashedKey, KeyId, Keyspace, Marker};
+pub use self::keyspace::{Counter, HashedKey, KeyId, Keyspace, Marker, RateCell};
 pub use self::memory::MemoryStore;
 pub use self::redis::{RedisOptions, RedisSafety, RedisStore};
 pub use self::verifier::{HotStoreReplayCache, HotStoreRevocationList};
@@ -44,6 +44,9 @@ pub trait HotStore: Send + Sync + std::fmt::Debug + 'static {
     async fn delete(&self, key: &str) -> Result<bool, HotStoreError>;
     /// Adds one and returns the new count; the first increment starts the `ttl` window.
     async fn increment(&self, key: &str, ttl: Duration) -> Result<i64, HotStoreError>;
+    /// A generic cell rate algorithm step at `key`: takes as many of `cost` units as the
+    /// limit has left (none when it has none), atomically across nodes; `cost` 0 only reads.
+    async fn take_rate(&self, key: &str, limit: RateCells, cost: u32) -> Result<RateTaken, HotStoreError>;
     /// Tells every node's subscribers of `channel` (including this node's).
     async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), HotStoreError>;
     /// A feed of what is published on `channel` from now on. Messages may be lost while the
@@ -55,6 +58,51 @@ pub trait HotStore: Send + Sync + std::fmt::Debug + 'static {
     /// Whether other processes (other nodes, the CLI) read and write this same store; the
     /// in-process store is this process's alone.
     fn is_shared(&self) -> bool;
+}
+
+/// A rate limit in GCRA terms: one unit comes back every `interval_micros`, and at most
+/// `burst` are held (`burst` = `interval_micros` × the quota, so quota units fit at once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateCells {
+    pub interval_micros: u64,
+    pub quota: u32,
+}
+
+impl RateCells {
+    pub fn burst_micros(&self) -> u64 {
+        self.interval_micros.saturating_mul(u64::from(self.quota))
+    }
+
+    /// The GCRA step on a theoretical arrival time (`tat`, microseconds on the store's clock):
+    /// what is taken and the new `tat`, so both stores compute exactly the same thing.
+    pub fn step(&self, now: u64, tat: Option<u64>, cost: u32) -> (RateTaken, u64) {
+        let burst = self.burst_micros();
+        let tat = tat.unwrap_or(now).max(now);
+        let available = (now + burst).saturating_sub(tat) / self.interval_micros;
+        let granted = u64::from(cost).min(available);
+        let tat = tat + granted * self.interval_micros;
+        let remaining = (now + burst).saturating_sub(tat) / self.interval_micros;
+        let retry_after = if remaining == 0 { (tat + self.interval_micros).saturating_sub(now + burst) } else { 0 };
+        let taken = RateTaken {
+            granted: granted as u32,
+            remaining: remaining.min(u64::from(u32::MAX)) as u32,
+            retry_after: Duration::from_micros(retry_after),
+            full_after: Duration::from_micros(tat - now),
+        };
+        (taken, tat)
+    }
+}
+
+/// What a [`HotStore::take_rate`] step took and left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateTaken {
+    pub granted: u32,
+    /// Units left after this step.
+    pub remaining: u32,
+    /// Until one unit is back, when none is left (else zero).
+    pub retry_after: Duration,
+    /// Until the limit is whole again.
+    pub full_after: Duration,
 }
 
 /// `kind:{id}`: the id is the hash tag, so one logical item maps to one Redis Cluster slot.

@@ -15,12 +15,45 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-use super::{ttl_millis, HotStore, HotStoreError};
+use super::{ttl_millis, HotStore, HotStoreError, RateCells, RateTaken};
 
 /// `INCR` and, on the first increment only, `PEXPIRE`, atomically (works before Redis 7's
 /// `PEXPIRE … NX`).
 const INCREMENT_WITH_TTL: &str = "local n = redis.call('INCR', KEYS[1]) \
      if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n";
+
+/// The GCRA step of `RateCells::step`, on the Redis server's clock (so every node shares one
+/// time line): ARGV = interval µs, burst µs, cost; the key holds the theoretical arrival time
+/// in µs and lives until the limit is whole again. Returns granted, remaining, retry-after µs
+/// and full-after µs. Lua numbers are doubles: exact for µs timestamps until the year 2255.
+const TAKE_RATE: &str = r"
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+local available = math.floor((now + burst - tat) / interval)
+if available < 0 then available = 0 end
+local granted = math.min(cost, available)
+if granted > 0 then
+  tat = tat + granted * interval
+  redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.max(1, math.ceil((tat - now) / 1000)))
+end
+local remaining = math.floor((now + burst - tat) / interval)
+if remaining < 0 then remaining = 0 end
+local retry = 0
+if remaining == 0 then retry = tat + interval - burst - now end
+if retry < 0 then retry = 0 end
+return {granted, remaining, retry, tat - now}
+";
+
+/// The SHA-1 Redis knows [`TAKE_RATE`] by once it has seen it (`EVALSHA`).
+static TAKE_RATE_SHA: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, TAKE_RATE.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+});
 
 type Channels = Arc<Mutex<HashMap<String, broadcast::Sender<Vec<u8>>>>>;
 
@@ -311,6 +344,31 @@ impl HotStore for RedisStore {
             .query_async(&mut self.conn().await)
             .await
             .map_err(unavailable)
+    }
+
+    async fn take_rate(&self, key: &str, limit: RateCells, cost: u32) -> Result<RateTaken, HotStoreError> {
+        let mut connection = self.conn().await;
+        let key = self.key(key);
+        let run = |script: &str, by_hash: bool| {
+            let mut command = redis::cmd(if by_hash { "EVALSHA" } else { "EVAL" });
+            command.arg(script).arg(1).arg(&key).arg(limit.interval_micros).arg(limit.burst_micros()).arg(cost);
+            command
+        };
+        // The script is sent whole only when this Redis does not know it yet (a restart, a
+        // failover): one round trip either way in the steady state.
+        let answer = match run(&TAKE_RATE_SHA, true).query_async(&mut connection).await {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                run(TAKE_RATE, false).query_async(&mut connection).await
+            }
+            other => other,
+        };
+        let (granted, remaining, retry_after, full_after): (u64, u64, u64, u64) = answer.map_err(unavailable)?;
+        Ok(RateTaken {
+            granted: granted.min(u64::from(cost)) as u32,
+            remaining: remaining.min(u64::from(u32::MAX)) as u32,
+            retry_after: Duration::from_micros(retry_after),
+            full_after: Duration::from_micros(full_after),
+        })
     }
 
     async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), HotStoreError> {

@@ -16,6 +16,8 @@ pub struct ResourceServerRow {
     pub updated_at: i64,
     /// Its access tokens carry the user's `groups` (when the grant has the `groups` scope).
     pub include_groups: bool,
+    /// JSON array of the client ids that act for it (introspection).
+    pub introspection_clients: String,
 }
 
 impl ResourceServerRow {

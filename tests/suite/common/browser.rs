@@ -19,6 +19,8 @@ pub struct Browser {
     pub base: String,
     pub cookie: Option<String>,
     pub origin: String,
+    /// Sent with every request (e.g. `X-Forwarded-For`, as a proxy in front would add it).
+    pub extra_headers: Vec<(&'static str, String)>,
 }
 
 impl Browser {
@@ -28,6 +30,7 @@ impl Browser {
             base: app.address.clone(),
             cookie: None,
             origin: format!("http://127.0.0.1:{}", app.port),
+            extra_headers: Vec::new(),
         }
     }
 
@@ -45,6 +48,9 @@ impl Browser {
     pub async fn get(&mut self, url: &str) -> reqwest::Response {
         let url = if url.starts_with("http") { url.to_owned() } else { format!("{}{url}", self.base) };
         let mut request = self.http.get(url);
+        for (name, value) in &self.extra_headers {
+            request = request.header(*name, value);
+        }
         if let Some(cookie) = &self.cookie {
             request = request.header("Cookie", format!("idp_session={cookie}"));
         }
@@ -63,6 +69,9 @@ impl Browser {
             .body(body);
         if let Some(origin) = origin {
             request = request.header("Origin", origin);
+        }
+        for (name, value) in &self.extra_headers {
+            request = request.header(*name, value);
         }
         if let Some(cookie) = &self.cookie {
             request = request.header("Cookie", format!("idp_session={cookie}"));

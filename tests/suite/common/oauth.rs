@@ -75,6 +75,25 @@ impl TestApp {
         self.register_client(service_registration()).await
     }
 
+    /// A confidential client that acts for both test APIs (their `introspection_clients`), as a
+    /// resource server's own credentials do: introspection shows it every token for them.
+    pub async fn introspector(&self) -> TestClient {
+        let client = self
+            .register_client(ClientRegistration {
+                client_name: "the test APIs' own credentials".into(),
+                allowed_origins: vec![],
+                ..service_registration()
+            })
+            .await;
+        for api in [API, OTHER_API] {
+            let mut registration =
+                self.state.registry.resource(api).expect("the test APIs are registered").registration();
+            registration.introspection_clients.push(client.id.clone());
+            self.state.registry.update_resource(api, registration, None, &Actor::cli()).await.unwrap();
+        }
+        client
+    }
+
     pub async fn post_form(
         &self,
         path: &str,

@@ -1,4 +1,8 @@
-//! Logs, request ids, metrics and the headers every response carries.
+//! Logs, request ids, client addresses, metrics and the headers every response carries.
+
+mod client_address;
+
+pub use client_address::{ClientAddress, ForwardingPolicy};
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -207,8 +211,21 @@ pub async fn observe(
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let policy = req.app_data::<web::Data<ResponsePolicy>>().cloned();
     let method = req.method().clone();
-    let span = tracing::info_span!("request", request.id = %request_id, http.method = %method);
+    let client = match (req.peer_addr(), req.app_data::<web::Data<ForwardingPolicy>>()) {
+        (Some(peer), Some(forwarding)) => Some(forwarding.client_address(peer.ip(), req.headers())),
+        (Some(peer), None) => Some(crate::domain::canonical_ip(peer.ip())),
+        (None, _) => None,
+    };
+    let span = tracing::info_span!(
+        "request",
+        request.id = %request_id,
+        http.method = %method,
+        client.address = client.map(tracing::field::display),
+    );
     req.extensions_mut().insert(RequestId(request_id.clone()));
+    if let Some(client) = client {
+        req.extensions_mut().insert(ClientAddress(client));
+    }
 
     let mut res = next.call(req).instrument(span.clone()).await?;
 
