@@ -457,8 +457,35 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Create the key-encryption key file in the keys directory if there is none.
-    InitKek,
+    /// Create the key-encryption key file (`kek`, mode 0600) in the keys directory if there is
+    /// none; never overwrites one.
+    InitKek {
+        /// Print a new KEK (base64url) on standard output and write no file: for a secret store
+        /// (`… | kubectl create secret generic idp-kek --from-file=kek=/dev/stdin`).
+        #[arg(long, conflicts_with = "owner")]
+        stdout: bool,
+        /// Give the new file to this numeric UID[:GID] (root only), e.g. 10001:10001, the user the
+        /// container image runs as; it stays mode 0600.
+        #[arg(long, value_name = "UID[:GID]", value_parser = parse_owner)]
+        owner: Option<(u32, u32)>,
+    },
+    /// Re-seal every signing key under the current KEK (`kek`) that the previous one
+    /// (`kek.previous`, beside it) sealed; audited, and safe to run again after an interruption.
+    /// Then remove kek.previous from every node.
+    RotateKek {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `UID[:GID]`, numeric; the group defaults to the uid.
+fn parse_owner(text: &str) -> Result<(u32, u32), String> {
+    let number = |part: &str| part.trim().parse::<u32>().map_err(|_| format!("not a numeric UID[:GID]: {text}"));
+    match text.split_once(':') {
+        Some((uid, gid)) => Ok((number(uid)?, number(gid)?)),
+        None => number(text).map(|uid| (uid, uid)),
+    }
 }
 
 /// Runs one command with its settings.

@@ -21,6 +21,7 @@ mod groups;
 mod hot_store;
 mod interop;
 mod introspection;
+mod kek;
 mod logout;
 mod par;
 mod rate_limits;
@@ -49,6 +50,7 @@ fn main() {
         groups::tests(),
         hot_store::tests(),
         interop::tests(),
+        kek::tests(),
         introspection::tests(),
         logout::tests(),
         par::tests(),
