@@ -104,7 +104,7 @@ async fn keys(command: KeysCommand, state: &AppState) -> anyhow::Result<()> {
                 println!("nothing to do: every key is sealed under the key-encryption key {}", rotation.kek_id);
             } else {
                 println!(
-                    "re-sealed {} under the key-encryption key {}: {}",
+                    "re-sealed {} key(s) under the key-encryption key {}: {}",
                     rotation.resealed.len(),
                     rotation.kek_id,
                     rotation.resealed.join(", ")
