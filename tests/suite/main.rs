@@ -14,6 +14,7 @@ mod admin_ops;
 mod admin_users;
 mod architecture;
 mod authorization_code;
+mod deploy;
 mod docs;
 mod dpop;
 mod foundation;
@@ -44,6 +45,7 @@ fn main() {
         admin_ops::tests(),
         architecture::tests(),
         authorization_code::tests(),
+        deploy::tests(),
         docs::tests(),
         dpop::tests(),
         foundation::tests(),
