@@ -90,9 +90,9 @@ fn every_test_of_the_suite_is_listed_for_the_runner_not_marked_for_libtest() {
     assert!(found.is_empty(), "list these in suite_tests! instead: {found:?}");
 }
 
-/// Settings that `deploy/` sets ahead of the branches that add them (`metrics_listen`,
-/// `trusted_proxies`); once they are settings, they may leave this list.
-const SETTINGS_OF_OTHER_BRANCHES: &[&str] = &["IDP_METRICS_LISTEN", "IDP_TRUSTED_PROXIES"];
+/// Settings that `deploy/` sets ahead of the branch that adds them (`metrics_listen`); once they
+/// are settings, they may leave this list.
+const SETTINGS_OF_OTHER_BRANCHES: &[&str] = &["IDP_METRICS_LISTEN"];
 
 /// Every `IDP_*` name in the files under `dir`, with the file it was first seen in.
 fn idp_variables_in(dir: &std::path::Path, found: &mut std::collections::BTreeMap<String, String>) {
