@@ -14,14 +14,24 @@ use crate::services::keys::{KeyringError, Rotation, RotationOutcome};
 use crate::state::AppState;
 
 pub async fn run(command: KeysCommand, settings: Settings) -> anyhow::Result<()> {
-    if let KeysCommand::InitKek = command {
+    if let KeysCommand::InitKek { stdout, owner } = command {
         // Before any state: this is how a KEK is made for nodes that must share it.
+        if stdout {
+            let kek = Kek::generate().map_err(|e| anyhow!("cannot make a key-encryption key: {e}"))?;
+            print!("{}", kek.encoded());
+            eprintln!("a new key-encryption key (id {}); nothing was written", kek.id());
+            return Ok(());
+        }
         let dir = &settings.keys_dir;
         match Kek::load(dir)? {
             Some(kek) => println!("{} already holds a key-encryption key (id {})", dir.display(), kek.id()),
             None => {
-                let kek = Kek::generate_into(dir)?;
-                println!("created {} (id {})", Kek::path(dir).display(), kek.id());
+                let kek = Kek::generate_into_owned(dir, owner)?;
+                let path = Kek::path(dir);
+                match owner {
+                    Some((uid, gid)) => println!("created {} (id {}), owned by {uid}:{gid}", path.display(), kek.id()),
+                    None => println!("created {} (id {})", path.display(), kek.id()),
+                }
             }
         }
         return Ok(());
@@ -81,7 +91,34 @@ async fn keys(command: KeysCommand, state: &AppState) -> anyhow::Result<()> {
                 None => println!("{kid} is removed from the JWKS"),
             }
         }
-        KeysCommand::InitKek => unreachable!("handled before the state is connected"),
+        KeysCommand::RotateKek { json } => {
+            let keyring = state.keyring.clone();
+            let rotation = tokio::task::spawn_blocking(move || keyring.rotate_kek_blocking(&Actor::cli()))
+                .await?
+                .map_err(|e| anyhow::Error::new(e).context("cannot re-seal the signing keys"))?;
+            if json {
+                return print_json(&rotation);
+            }
+            let previous = Kek::previous_path(&state.settings.keys_dir);
+            if rotation.resealed.is_empty() {
+                println!("nothing to do: every key is sealed under the key-encryption key {}", rotation.kek_id);
+            } else {
+                println!(
+                    "re-sealed {} key(s) under the key-encryption key {}: {}",
+                    rotation.resealed.len(),
+                    rotation.kek_id,
+                    rotation.resealed.join(", ")
+                );
+            }
+            if rotation.previous_kek_id.is_some() {
+                println!(
+                    "every key is sealed under {}; remove {} from every node",
+                    rotation.kek_id,
+                    previous.display()
+                );
+            }
+        }
+        KeysCommand::InitKek { .. } => unreachable!("handled before the state is connected"),
     }
     Ok(())
 }

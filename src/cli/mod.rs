@@ -84,6 +84,8 @@ pub enum GrantsCommand {
     RevokeClient { client_id: String },
     /// Revoke an access token by its jti, in the shared revoked set (needs redis_url).
     RevokeToken {
+        /// A jti is base64url, so it may start with `-`.
+        #[arg(allow_hyphen_values = true)]
         jti: String,
         /// The token's expiry: Unix seconds or RFC 3339; without it, the jti stays revoked for
         /// the longest lifetime an access token may have.
@@ -461,8 +463,35 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Create the key-encryption key file in the keys directory if there is none.
-    InitKek,
+    /// Create the key-encryption key file (`kek`, mode 0600) in the keys directory if there is
+    /// none; never overwrites one.
+    InitKek {
+        /// Print a new KEK (base64url) on standard output and write no file: for a secret store
+        /// (`… | kubectl create secret generic idp-kek --from-file=kek=/dev/stdin`).
+        #[arg(long, conflicts_with = "owner")]
+        stdout: bool,
+        /// Give the new file to this numeric UID[:GID] (root only), e.g. 10001:10001, the user the
+        /// container image runs as; it stays mode 0600.
+        #[arg(long, value_name = "UID[:GID]", value_parser = parse_owner)]
+        owner: Option<(u32, u32)>,
+    },
+    /// Re-seal every signing key under the current KEK (`kek`) that the previous one
+    /// (`kek.previous`, beside it) sealed; audited, and safe to run again after an interruption.
+    /// Then remove kek.previous from every node.
+    RotateKek {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `UID[:GID]`, numeric; the group defaults to the uid.
+fn parse_owner(text: &str) -> Result<(u32, u32), String> {
+    let number = |part: &str| part.trim().parse::<u32>().map_err(|_| format!("not a numeric UID[:GID]: {text}"));
+    match text.split_once(':') {
+        Some((uid, gid)) => Ok((number(uid)?, number(gid)?)),
+        None => number(text).map(|uid| (uid, uid)),
+    }
 }
 
 /// Runs one command with its settings.
@@ -548,4 +577,27 @@ pub fn read_patch(patch: String) -> anyhow::Result<serde_json::Value> {
         patch
     };
     serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--patch: not JSON ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command, GrantsCommand, KeysCommand};
+
+    #[test]
+    fn a_jti_that_starts_with_a_dash_is_a_jti_not_a_flag() {
+        let cli = Cli::try_parse_from(["idp", "grants", "revoke-token", "-bX9_k", "--exp", "10"]).unwrap();
+        let Some(Command::Grants(GrantsCommand::RevokeToken { jti, exp })) = cli.command else { panic!("parsed") };
+        assert_eq!((jti.as_str(), exp), ("-bX9_k", Some(10)));
+    }
+
+    #[test]
+    fn init_kek_takes_a_numeric_owner_or_stdout_but_not_both() {
+        let cli = Cli::try_parse_from(["idp", "keys", "init-kek", "--owner", "10001"]).unwrap();
+        let Some(Command::Keys(KeysCommand::InitKek { owner, stdout })) = cli.command else { panic!("parsed") };
+        assert_eq!((owner, stdout), (Some((10001, 10001)), false));
+        assert!(Cli::try_parse_from(["idp", "keys", "init-kek", "--owner", "10001:0", "--stdout"]).is_err());
+        assert!(Cli::try_parse_from(["idp", "keys", "init-kek", "--owner", "idp"]).is_err());
+    }
 }

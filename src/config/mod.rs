@@ -89,7 +89,9 @@ pub struct Settings {
     /// (managed services), a warning says it could not check, either way. Default `false`.
     pub redis_require_safe_config: bool,
     /// `keys_dir` / `IDP_KEYS_DIR`: directory holding `kek`, the key-encryption key that seals the
-    /// signing keys in the database. Every node needs the same file. Default `keys`.
+    /// signing keys in the database. Every node needs the same file. While the KEK is rotated
+    /// (`idp keys rotate-kek`), `kek.previous` beside it opens what the old one sealed. Default
+    /// `keys`.
     pub keys_dir: PathBuf,
     /// `log` / `IDP_LOG`: a tracing filter (`info`, `idp=debug,actix_web=warn`). Default `info`.
     pub log: String,

@@ -4,7 +4,7 @@ pub mod kek;
 pub mod nonce;
 pub mod signing;
 
-pub use kek::{Kek, KekError};
+pub use kek::{DerivationRoot, Kek, KekError};
 pub use signing::SigningAlg;
 
 // The resource-server verifier's encodings, so both sides hash and compare the same way.

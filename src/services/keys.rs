@@ -17,6 +17,12 @@
 //! key, and with `force` (or `--revoke`) the old key is deleted at once, so its tokens stop
 //! verifying. Every such change is one transaction with its audit row, announced on
 //! [`KEYS_CHANNEL`].
+//!
+//! The private keys are sealed under the key-encryption key (KEK). To rotate it, every node is
+//! given the new `kek` and the old one as `kek.previous` (both open what they sealed, only the
+//! new one seals), then [`Keyring::rotate_kek_blocking`] (`idp keys rotate-kek`) re-seals each key
+//! under the new KEK, one audited transaction per key, so an interrupted run leaves every key
+//! readable and a second run finishes the rest; then `kek.previous` can go.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,13 +38,13 @@ use serde_json::{json, Map, Value};
 
 use crate::clock::{SharedClock, UnixTime};
 use crate::config::Settings;
-use crate::crypto::kek::{Kek, KekError};
+use crate::crypto::kek::{DerivationRoot, Kek, KekError};
 use crate::crypto::signing::SigningAlg;
 use crate::crypto::{b64url, sha256};
 use crate::error::FieldError;
 use crate::services::audit::Actor;
 use crate::store::db::is_unique_violation;
-use crate::store::models::{NewAuditEvent, SigningKeyRow};
+use crate::store::models::{NewAuditEvent, SealedSecretRow, SigningKeyRow};
 use crate::store::{Db, HotStore, StoreError};
 use idp_verify::jws::{p256_point, Es256PublicKey};
 
@@ -49,7 +55,10 @@ pub enum KeyringError {
          restore that file (every node needs the same one); refusing to create new keys"
     )]
     KekMissing { path: PathBuf, count: usize },
-    #[error("the key-encryption key {path} (id {found}) is not the one that sealed the signing keys (id {expected})")]
+    #[error(
+        "the key-encryption key {path} (id {found}) is not the one that sealed the signing keys (id {expected}), \
+         nor is a kek.previous beside it"
+    )]
     KekMismatch { path: PathBuf, found: String, expected: String },
     #[error(transparent)]
     Kek(#[from] KekError),
@@ -327,11 +336,30 @@ impl KeyWrite {
     }
 }
 
+/// What a KEK rotation did (`idp keys rotate-kek`).
+#[derive(Debug, Clone, Serialize)]
+pub struct KekRotation {
+    /// The KEK everything is sealed under now.
+    pub kek_id: String,
+    /// `kek.previous`, when there is one.
+    pub previous_kek_id: Option<String>,
+    /// What this run re-sealed: kids, and `derivation_root`.
+    pub resealed: Vec<String>,
+    /// Already sealed under `kek_id` before this run (by an earlier, interrupted run, or since
+    /// created).
+    pub already: usize,
+}
+
 pub struct Keyring {
     db: Db,
     /// Where key changes are announced to the other nodes (they also re-read on an interval).
     hot: Arc<dyn HotStore>,
+    /// Seals new keys and opens what it sealed.
     kek: Kek,
+    /// During a KEK rotation: the KEK being replaced, which opens what it sealed.
+    previous: Option<Kek>,
+    /// Where derived keys come from; sealed in the database beside the signing keys.
+    root: DerivationRoot,
     clock: SharedClock,
     rotate_every: i64,
     publish_window: i64,
@@ -357,9 +385,9 @@ impl Keyring {
         clock: SharedClock,
         settings: &Settings,
     ) -> Result<Self, KeyringError> {
-        let rows = db.run_blocking(SigningKeyRow::all)?;
+        let (rows, secrets) = db.run_blocking(|conn| Ok((SigningKeyRow::all(conn)?, SealedSecretRow::all(conn)?)))?;
         let kek_path = Kek::path(keys_dir);
-        let kek = match (Kek::load(keys_dir)?, rows.is_empty()) {
+        let kek = match (Kek::load(keys_dir)?, rows.is_empty() && secrets.is_empty()) {
             (Some(kek), _) => kek,
             (None, true) => {
                 let kek = Kek::generate_into(keys_dir)?;
@@ -368,18 +396,31 @@ impl Keyring {
             }
             (None, false) => return Err(KeyringError::KekMissing { path: kek_path, count: rows.len() }),
         };
-        if let Some(row) = rows.iter().find(|row| row.kek_id != kek.id()) {
+        let previous = Kek::load_previous(keys_dir)?.filter(|previous| previous.id() != kek.id());
+        let known = |id: &str| id == kek.id() || previous.as_ref().is_some_and(|p| p.id() == id);
+        let sealed_under = rows.iter().map(|row| &row.kek_id).chain(secrets.iter().map(|secret| &secret.kek_id));
+        if let Some(unknown) = sealed_under.clone().find(|id| !known(id)) {
             return Err(KeyringError::KekMismatch {
                 path: kek_path,
                 found: kek.id().to_owned(),
-                expected: row.kek_id.clone(),
+                expected: unknown.clone(),
             });
         }
+        if let Some(previous) = &previous {
+            let left = sealed_under.filter(|id| *id == previous.id()).count();
+            tracing::warn!(
+                previous = previous.id(), kek = kek.id(), sealed_under_previous = left,
+                "a previous key-encryption key is present: run `idp keys rotate-kek`, then remove kek.previous from every node"
+            );
+        }
+        let root = Self::derivation_root(&db, &kek, previous.as_ref(), &rows, &secrets, clock.now())?;
         let retain = settings.tokens.longest_lifetime() + settings.keys.jwks_max_age + Duration::from_secs(60);
         let keyring = Self {
             db,
             hot,
             kek,
+            previous,
+            root,
             clock,
             rotate_every: settings.keys.rotate_every.as_secs() as i64,
             publish_window: settings.keys.publish_window.as_secs() as i64,
@@ -402,9 +443,136 @@ impl Keyring {
         self.kek.id()
     }
 
-    /// A key derived from the KEK for one purpose, the same on every node.
+    /// A key derived for one purpose (from the stored derivation root), the same on every node
+    /// and across KEK rotations.
     pub fn derive_key(&self, purpose: &str) -> ring::hmac::Key {
-        self.kek.derive(purpose)
+        self.root.derive(purpose)
+    }
+
+    /// The KEK that sealed what names `kek_id`: the current one, or `kek.previous`.
+    fn kek_for(&self, kek_id: &str) -> Option<&Kek> {
+        std::iter::once(&self.kek).chain(&self.previous).find(|kek| kek.id() == kek_id)
+    }
+
+    /// The stored derivation root, unsealed; stored first if there is none, as the material of
+    /// the KEK that sealed the keys (the current one on a fresh deployment): what the derived
+    /// keys (client-secret hashes, DPoP nonces) came from before roots were stored, so a
+    /// deployment that predates them keeps its client secrets.
+    fn derivation_root(
+        db: &Db,
+        kek: &Kek,
+        previous: Option<&Kek>,
+        rows: &[SigningKeyRow],
+        secrets: &[SealedSecretRow],
+        now: UnixTime,
+    ) -> Result<DerivationRoot, KeyringError> {
+        let open = |row: &SealedSecretRow| -> Result<DerivationRoot, KeyringError> {
+            let bad = |reason: &str| KeyringError::BadKey { kid: row.name.clone(), reason: reason.to_owned() };
+            let sealer = std::iter::once(kek)
+                .chain(previous)
+                .find(|k| k.id() == row.kek_id)
+                .ok_or_else(|| bad("sealed under an unknown key-encryption key"))?;
+            let bytes = sealer.open(&SealedSecretRow::context(&row.name), &row.sealed)?;
+            DerivationRoot::from_bytes(&bytes).ok_or_else(|| bad("not 32 bytes"))
+        };
+        if let Some(row) = secrets.iter().find(|s| s.name == DerivationRoot::NAME) {
+            return open(row);
+        }
+        let root = match previous {
+            Some(previous) if rows.iter().any(|row| row.kek_id == previous.id()) => previous.as_derivation_root(),
+            _ => kek.as_derivation_root(),
+        };
+        let row = SealedSecretRow {
+            name: DerivationRoot::NAME.to_owned(),
+            sealed: kek.seal(&SealedSecretRow::context(DerivationRoot::NAME), root.expose()),
+            kek_id: kek.id().to_owned(),
+            created_at: now,
+        };
+        match db.run_blocking(|conn| row.insert(conn)) {
+            Ok(()) => Ok(root),
+            // Another node stored it first: use that one.
+            Err(StoreError::Query(e)) if is_unique_violation(&e) => {
+                let stored = db.run_blocking(|conn| SealedSecretRow::find(conn, DerivationRoot::NAME))?;
+                open(&stored.ok_or(KeyringError::Conflict)?)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Re-seals every signing key and the derivation root that `kek.previous` sealed under the
+    /// current KEK, each in one transaction with its `keys.reseal` audit row (written only when
+    /// this run changed the row), so an interrupted run loses nothing and the next one finishes.
+    /// A `keys.rotate_kek` row marks the run that completed it. Blocking.
+    pub fn rotate_kek_blocking(&self, by: &Actor) -> Result<KekRotation, KeyringError> {
+        let (rows, secrets) =
+            self.db.run_blocking(|conn| Ok((SigningKeyRow::all(conn)?, SealedSecretRow::all(conn)?)))?;
+        let to = self.kek.id().to_owned();
+        let mut rotation = KekRotation {
+            kek_id: to.clone(),
+            previous_kek_id: self.previous.as_ref().map(|p| p.id().to_owned()),
+            resealed: Vec::new(),
+            already: 0,
+        };
+        let unknown = |id: &str| KeyringError::BadKey {
+            kid: id.to_owned(),
+            reason: "sealed under a key-encryption key that is neither kek nor kek.previous".into(),
+        };
+        for row in rows {
+            if row.kek_id == to {
+                rotation.already += 1;
+                continue;
+            }
+            let from = self.kek_for(&row.kek_id).ok_or_else(|| unknown(&row.kid))?;
+            let sealed = self.kek.seal(row.kid.as_bytes(), &from.open(row.kid.as_bytes(), &row.sealed_private_key)?);
+            let event = by.event(self.clock.now(), "keys.reseal", format!("key:{}", row.kid)).detail(json!({
+                "kid": row.kid, "alg": row.alg, "from_kek": row.kek_id, "to_kek": to,
+            }));
+            let changed = self.db.run_blocking(|conn| {
+                conn.transaction(|conn| {
+                    let changed = SigningKeyRow::reseal(conn, &row.kid, &row.kek_id, &sealed, &to)?;
+                    if changed == 1 {
+                        event.insert(conn)?;
+                    }
+                    Ok(changed)
+                })
+            })?;
+            if changed == 1 {
+                tracing::info!(kid = %row.kid, from = %row.kek_id, to = %to, "re-sealed a signing key");
+                rotation.resealed.push(row.kid);
+            }
+        }
+        for secret in secrets {
+            if secret.kek_id == to {
+                rotation.already += 1;
+                continue;
+            }
+            let from = self.kek_for(&secret.kek_id).ok_or_else(|| unknown(&secret.name))?;
+            let context = SealedSecretRow::context(&secret.name);
+            let sealed = self.kek.seal(&context, &from.open(&context, &secret.sealed)?);
+            let event = by.event(self.clock.now(), "keys.reseal", format!("secret:{}", secret.name)).detail(json!({
+                "secret": secret.name, "from_kek": secret.kek_id, "to_kek": to,
+            }));
+            let changed = self.db.run_blocking(|conn| {
+                conn.transaction(|conn| {
+                    let changed = SealedSecretRow::reseal(conn, &secret.name, &secret.kek_id, &sealed, &to)?;
+                    if changed == 1 {
+                        event.insert(conn)?;
+                    }
+                    Ok(changed)
+                })
+            })?;
+            if changed == 1 {
+                rotation.resealed.push(secret.name);
+            }
+        }
+        if !rotation.resealed.is_empty() {
+            let event = by.event(self.clock.now(), "keys.rotate_kek", format!("kek:{to}")).detail(json!({
+                "kek": to, "previous_kek": rotation.previous_kek_id, "resealed": rotation.resealed.len(),
+            }));
+            self.db.run_blocking(|conn| event.insert(conn))?;
+            tracing::info!(kek = %to, resealed = rotation.resealed.len(), "every key is sealed under the current key-encryption key");
+        }
+        Ok(rotation)
     }
 
     /// The key that signs for `alg` now.
@@ -758,11 +926,11 @@ impl Keyring {
 
     fn unseal(&self, row: SigningKeyRow) -> Result<LoadedKey, KeyringError> {
         let bad = |reason: String| KeyringError::BadKey { kid: row.kid.clone(), reason };
-        if row.kek_id != self.kek.id() {
+        let Some(kek) = self.kek_for(&row.kek_id) else {
             return Err(bad(format!("sealed under another key-encryption key (id {})", row.kek_id)));
-        }
+        };
         let alg: SigningAlg = row.alg.parse().map_err(bad)?;
-        let der = self.kek.open(row.kid.as_bytes(), &row.sealed_private_key)?;
+        let der = kek.open(row.kid.as_bytes(), &row.sealed_private_key)?;
         let signer = alg.signer_from_der(&der).map_err(|e| bad(e.to_string()))?;
         let public_jwk = match serde_json::from_str::<Value>(&row.public_jwk) {
             Ok(Value::Object(map)) => map,

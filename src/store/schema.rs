@@ -14,6 +14,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    sealed_secrets (name) {
+        name -> Text,
+        sealed -> Binary,
+        kek_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     resource_servers (identifier) {
         identifier -> Text,
         name -> Text,

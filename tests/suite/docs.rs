@@ -1,6 +1,7 @@
 //! The README stays true: every setting the configuration structs take is documented in
 //! `src/config/` and has a row in the README's table, and CI never runs without the PostgreSQL +
-//! Redis half of the suite. The suite runs what it lists.
+//! Redis half of the suite. The suite runs what it lists. What `deploy/` sets is a setting, and
+//! its secrets stay out of the ConfigMap.
 
 use std::collections::BTreeSet;
 
@@ -89,8 +90,60 @@ fn every_test_of_the_suite_is_listed_for_the_runner_not_marked_for_libtest() {
     assert!(found.is_empty(), "list these in suite_tests! instead: {found:?}");
 }
 
+/// Every `IDP_*` name in the files under `dir`, with the file it was first seen in.
+fn idp_variables_in(dir: &std::path::Path, found: &mut std::collections::BTreeMap<String, String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            idp_variables_in(&path, found);
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("IDP_") {
+            let name: String =
+                rest[at..].chars().take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_').collect();
+            found.entry(name.clone()).or_insert_with(|| path.display().to_string());
+            rest = &rest[at + name.len()..];
+        }
+    }
+}
+
+fn every_idp_variable_in_deploy_is_a_setting_and_secrets_stay_out_of_the_configmap() {
+    let settings: BTreeSet<String> = idp::config::setting_keys().iter().map(|key| idp::config::env_name(key)).collect();
+    let allowed = |name: &str| {
+        settings.contains(name)
+            || idp::config::NOT_SETTINGS.iter().any(|not| match not.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => name == *not,
+            })
+    };
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let mut found = std::collections::BTreeMap::new();
+    idp_variables_in(&deploy, &mut found);
+    assert!(found.contains_key("IDP_DATABASE_URL") && found.contains_key("IDP_KEYS_DIR"), "{found:?}");
+    let unknown: Vec<String> =
+        found.iter().filter(|(name, _)| !allowed(name)).map(|(name, file)| format!("{name} ({file})")).collect();
+    assert!(unknown.is_empty(), "deploy/ sets variables that are no setting: {unknown:?}");
+
+    let configmap = std::fs::read_to_string(deploy.join("kubernetes/configmap.yaml")).unwrap();
+    for secret in ["IDP_DATABASE_URL:", "IDP_REDIS_URL:"] {
+        assert!(!configmap.lines().any(|line| line.trim_start().starts_with(secret)), "{secret} in the ConfigMap");
+    }
+    // Every manifest is applied by the kustomization, except the Secrets' example.
+    let kustomization = std::fs::read_to_string(deploy.join("kubernetes/kustomization.yaml")).unwrap();
+    for entry in std::fs::read_dir(deploy.join("kubernetes")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".yaml") && name != "kustomization.yaml" {
+            let listed = kustomization.lines().any(|line| line.trim() == format!("- {name}"));
+            assert_eq!(listed, name != "secret.example.yaml", "{name} in kustomization.yaml's resources");
+        }
+    }
+}
+
 crate::suite_tests! {
     sync_test:
+        every_idp_variable_in_deploy_is_a_setting_and_secrets_stay_out_of_the_configmap,
         every_setting_is_documented_in_src_config_and_in_the_readme,
         under_ci_the_postgres_and_redis_backends_are_configured,
         every_test_of_the_suite_is_listed_for_the_runner_not_marked_for_libtest;

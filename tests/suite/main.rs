@@ -14,6 +14,7 @@ mod admin_ops;
 mod admin_users;
 mod architecture;
 mod authorization_code;
+mod deploy;
 mod docs;
 mod dpop;
 mod foundation;
@@ -21,6 +22,7 @@ mod groups;
 mod hot_store;
 mod interop;
 mod introspection;
+mod kek;
 mod logout;
 mod par;
 mod rate_limits;
@@ -44,12 +46,14 @@ fn main() {
         admin_ops::tests(),
         architecture::tests(),
         authorization_code::tests(),
+        deploy::tests(),
         docs::tests(),
         dpop::tests(),
         foundation::tests(),
         groups::tests(),
         hot_store::tests(),
         interop::tests(),
+        kek::tests(),
         introspection::tests(),
         logout::tests(),
         par::tests(),

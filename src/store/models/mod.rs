@@ -9,6 +9,7 @@ pub mod refresh;
 pub mod registration;
 pub mod registry_version;
 pub mod resource_server;
+pub mod sealed_secret;
 pub mod signing_key;
 pub mod user;
 
@@ -21,5 +22,6 @@ pub use refresh::RefreshFamilyRow;
 pub use registration::{ClientRegistrationRow, InitialAccessTokenRow};
 pub use registry_version::RegistryVersion;
 pub use resource_server::ResourceServerRow;
+pub use sealed_secret::SealedSecretRow;
 pub use signing_key::SigningKeyRow;
 pub use user::UserRow;

@@ -33,6 +33,20 @@ impl SigningKeyRow {
             .execute(conn)
     }
 
+    /// Replaces the sealed private key of `kid` with one sealed under `to_kek`, if it is still
+    /// sealed under `from_kek`; 0 when another run re-sealed it first or the key is gone.
+    pub fn reseal(
+        conn: &mut DbConnection,
+        kid: &str,
+        from_kek: &str,
+        sealed: &[u8],
+        to_kek: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(signing_keys::table.find(kid).filter(signing_keys::kek_id.eq(from_kek)))
+            .set((signing_keys::sealed_private_key.eq(sealed), signing_keys::kek_id.eq(to_kek)))
+            .execute(conn)
+    }
+
     pub fn delete(conn: &mut DbConnection, kids: &[String]) -> QueryResult<usize> {
         diesel::delete(signing_keys::table.filter(signing_keys::kid.eq_any(kids))).execute(conn)
     }
