@@ -15,7 +15,7 @@
 //!   checks it after writing and undoes itself.
 //!
 //! With Redis these survive restarts as Redis does; the in-process store of the embedded setup
-//! loses them on restart (users sign in again).
+//! writes them through to its database (they are durable keyspaces), so they survive there too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -528,8 +528,9 @@ impl RefreshFamilies {
         Ok(next)
     }
 
-    /// Whether the family was revoked. The in-process store of the embedded setup cannot hear a
-    /// revocation made by another process (the CLI), so there the durable mark is read as well.
+    /// Whether the family was revoked. The in-process store of the embedded setup hears a
+    /// revocation made by another process (the CLI) only at its next look at the database (within
+    /// half a second), so there the durable mark is read as well.
     async fn is_revoked(&self, family_id: &str) -> Result<bool, RefreshError> {
         if REVOKED_FAMILY.is_marked(self.hot.as_ref(), family_id).await? {
             return Ok(true);
