@@ -16,6 +16,7 @@ mod architecture;
 mod authorization_code;
 mod docs;
 mod dpop;
+mod durable;
 mod foundation;
 mod groups;
 mod hot_store;
@@ -44,6 +45,7 @@ fn main() {
         authorization_code::tests(),
         docs::tests(),
         dpop::tests(),
+        durable::tests(),
         foundation::tests(),
         groups::tests(),
         hot_store::tests(),
