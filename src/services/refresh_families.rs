@@ -303,9 +303,14 @@ impl RefreshFamilies {
         access_tokens.retain(|(_, exp)| *exp > now);
         access_tokens.push(access.clone());
         let current = Current { grant, generation, issued_at: now, access };
-        CURRENT.put(self.hot.as_ref(), &hash, &current, secs(self.policy.idle.min(remaining))).await?;
         let family = FamilyState { current: hash.as_str().to_owned(), access_tokens };
-        FAMILY.put(self.hot.as_ref(), &family_id, &family, secs(remaining)).await
+        // Issued in this order and awaited together: one round trip to Redis (both on one
+        // connection, in order) or one commit of the embedded store's journal, not two.
+        let (current, family) = tokio::join!(
+            CURRENT.put(self.hot.as_ref(), &hash, &current, secs(self.policy.idle.min(remaining))),
+            FAMILY.put(self.hot.as_ref(), &family_id, &family, secs(remaining)),
+        );
+        current.and(family)
     }
 
     /// Revokes a family: its current token and live access tokens in the hot store, then
