@@ -114,26 +114,41 @@ token="$(curl -fsS -u "$client_id:$client_secret" "$base/token" \
 checks=all
 exclude_checks=positive_data_acceptance
 
-echo "schemathesis: against $base/admin/v1/openapi.json, seed $seed, $max_examples examples per operation"
 mkdir -p "$tmp/st"
-set +e
 # One worker: with several, hypothesis parses its lambdas with the ast module on several threads
 # at once, which this CPython (3.11) does not survive ("AST constructor recursion depth
 # mismatch"), and the run errors out at random. `cd` keeps the example database and cache out
 # of the work tree.
-(
-    cd "$tmp/st"
-    PYTHONPATH="$repo/.ci" SCHEMATHESIS_HOOKS=schemathesis_hooks \
-        ST_RUNNER_CLIENT_ID="$client_id" ST_ADMIN_RESOURCE="$audience" \
-        ST_DECOY_CLIENT_ID="$decoy_client_id" ST_DECOY_RESOURCE="$decoy_resource" \
-        timeout 900 "$venv/bin/st" run "$base/admin/v1/openapi.json" \
-        --header "Authorization: Bearer $token" \
-        --checks "$checks" --exclude-checks "$exclude_checks" \
-        --max-examples "$max_examples" --seed "$seed" --workers 1 \
-        --request-timeout 10 --generation-database none --no-color \
-        ${ST_EXTRA_ARGS:-} # word-split on purpose: several arguments
-) 2>&1 | tee "$tmp/st.log"
-status=${PIPESTATUS[0]}
+run_schemathesis() { # seed
+    (
+        cd "$tmp/st"
+        PYTHONPATH="$repo/.ci" SCHEMATHESIS_HOOKS=schemathesis_hooks \
+            ST_RUNNER_CLIENT_ID="$client_id" ST_ADMIN_RESOURCE="$audience" \
+            ST_DECOY_CLIENT_ID="$decoy_client_id" ST_DECOY_RESOURCE="$decoy_resource" \
+            timeout "${ST_TIMEOUT:-420}" "$venv/bin/st" run "$base/admin/v1/openapi.json" \
+            --header "Authorization: Bearer $token" \
+            --checks "$checks" --exclude-checks "$exclude_checks" \
+            --max-examples "$max_examples" --seed "$1" --workers 1 \
+            --request-timeout 10 --generation-database none --no-color \
+            ${ST_EXTRA_ARGS:-} # word-split on purpose: several arguments
+    ) 2>&1 | tee "$tmp/st.log"
+    return "${PIPESTATUS[0]}"
+}
+echo "schemathesis: against $base/admin/v1/openapi.json, seed $seed, $max_examples examples per operation"
+set +e
+run_schemathesis "$seed"
+status=$?
+# Some seeds make hypothesis spin in its own strategy checks while drawing a path parameter
+# (seen with seed 138174: py-spy shows `recursive_property` under `generate_parameter`, no
+# request sent for 15 minutes while the node idles). That is the checker hanging, not the API
+# failing, so a timeout is retried once with another seed; any other failure is final, and a
+# second timeout fails the step.
+if [[ $status -eq 124 && -z "${ST_SEED:-}" ]]; then
+    echo "schemathesis: no progress within ${ST_TIMEOUT:-420} s with seed $seed (the checker hung generating inputs); one more run with another seed"
+    seed=$(( (seed + 7919) % 1000000 ))
+    run_schemathesis "$seed"
+    status=$?
+fi
 set -e
 kill -0 "$server_pid" 2>/dev/null || fail "the node stopped during the run"
 cases="$(grep -E '^ +[0-9]+ generated' "$tmp/st.log" | tail -n 1 | sed 's/^ *//' || true)"

@@ -24,7 +24,7 @@ use crate::services::registration::DynamicRegistration;
 use crate::services::registry::{Registry, MAX_ACCESS_TOKEN_LIFETIME};
 use crate::services::sign_in_limits::SignInLimits;
 use crate::services::users::Users;
-use crate::store::hot::{MemoryStore, RedisOptions, RedisSafety, RedisStore};
+use crate::store::hot::{MemoryStore, Opener, RedisOptions, RedisSafety, RedisStore};
 use crate::store::{Db, HotStore};
 use crate::telemetry::Metrics;
 
@@ -144,12 +144,22 @@ async fn connect_redis(settings: &Settings, url: &RedisUrl) -> Result<RedisStore
 }
 
 impl AppState {
-    /// Connects the stores and opens the keyring. The hot store is asked first and the KEK is
-    /// written last, so a start that fails on an unreachable backend writes nothing.
+    /// Connects the stores and opens the keyring, for a serving node. Redis is asked first and
+    /// the KEK is written last, so a start that fails on an unreachable backend writes nothing.
     pub async fn connect(settings: Settings, clock: SharedClock) -> Result<Self, StartupError> {
-        let hot: Arc<dyn HotStore> = match &settings.redis_url {
-            Some(url) => Arc::new(connect_redis(&settings, url).await?),
-            None => Arc::new(MemoryStore::new()),
+        Self::connect_as(settings, clock, Opener::Node).await
+    }
+
+    /// As [`AppState::connect`], for a command run beside a node (`idp users …`, `idp grants …`):
+    /// the embedded hot store then reads what a node wrote and announces what it changes.
+    pub async fn connect_command(settings: Settings, clock: SharedClock) -> Result<Self, StartupError> {
+        Self::connect_as(settings, clock, Opener::Command).await
+    }
+
+    async fn connect_as(settings: Settings, clock: SharedClock, opener: Opener) -> Result<Self, StartupError> {
+        let redis = match &settings.redis_url {
+            Some(url) => Some(connect_redis(&settings, url).await?),
+            None => None,
         };
         let database = settings.database.clone();
         let pool_size = settings.database_pool_size;
@@ -161,6 +171,13 @@ impl AppState {
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, backend = db.backend_name(), "applied database migrations");
         }
+        // Without Redis, the keyspaces a restart must not forget are kept in the database too.
+        let hot: Arc<dyn HotStore> = match redis {
+            Some(redis) => Arc::new(redis),
+            None => Arc::new(
+                MemoryStore::durable(db.clone(), opener).await.map_err(|e| StartupError::Database(e.to_string()))?,
+            ),
+        };
         let keyring = {
             let (db, hot, dir, clock, settings) =
                 (db.clone(), hot.clone(), settings.keys_dir.clone(), clock.clone(), settings.clone());

@@ -36,7 +36,7 @@ pub async fn run(command: KeysCommand, settings: Settings) -> anyhow::Result<()>
         }
         return Ok(());
     }
-    let state = AppState::connect(settings, Arc::new(SystemClock)).await?;
+    let state = AppState::connect_command(settings, Arc::new(SystemClock)).await?;
     let result = keys(command, &state).await;
     state.shut_down().await;
     result

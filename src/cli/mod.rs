@@ -520,7 +520,7 @@ where
     F: FnOnce(AppState) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    let state = AppState::connect(settings, Arc::new(SystemClock)).await?;
+    let state = AppState::connect_command(settings, Arc::new(SystemClock)).await?;
     let result = command(state.clone()).await;
     state.shut_down().await;
     result

@@ -89,6 +89,13 @@ pub async fn run(command: UsersCommand, state: AppState) -> anyhow::Result<()> {
             println!("consent withdrawn; {} refresh grant(s) revoked", withdrawal.revoked_grants);
         }
         UsersCommand::Unlock { username, address } => {
+            if let (Some(address), false) = (address, state.hot.is_shared()) {
+                // Rate-limit state is not durable: an embedded node holds it in its memory.
+                return Err(anyhow!(
+                    "the address limits of an embedded node live in its memory, out of this command's reach; \
+                     run `idp admin call POST /addresses/{address}/unlock` against the running node"
+                ));
+            }
             if let Some(username) = username {
                 let username = normalize_username(&username)?;
                 state.sign_in_limits.unlock(&username).await?;

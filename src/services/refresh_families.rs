@@ -15,7 +15,7 @@
 //!   checks it after writing and undoes itself.
 //!
 //! With Redis these survive restarts as Redis does; the in-process store of the embedded setup
-//! loses them on restart (users sign in again).
+//! writes them through to its database (they are durable keyspaces), so they survive there too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -303,9 +303,14 @@ impl RefreshFamilies {
         access_tokens.retain(|(_, exp)| *exp > now);
         access_tokens.push(access.clone());
         let current = Current { grant, generation, issued_at: now, access };
-        CURRENT.put(self.hot.as_ref(), &hash, &current, secs(self.policy.idle.min(remaining))).await?;
         let family = FamilyState { current: hash.as_str().to_owned(), access_tokens };
-        FAMILY.put(self.hot.as_ref(), &family_id, &family, secs(remaining)).await
+        // Issued in this order and awaited together: one round trip to Redis (both on one
+        // connection, in order) or one commit of the embedded store's journal, not two.
+        let (current, family) = tokio::join!(
+            CURRENT.put(self.hot.as_ref(), &hash, &current, secs(self.policy.idle.min(remaining))),
+            FAMILY.put(self.hot.as_ref(), &family_id, &family, secs(remaining)),
+        );
+        current.and(family)
     }
 
     /// Revokes a family: its current token and live access tokens in the hot store, then
@@ -528,8 +533,9 @@ impl RefreshFamilies {
         Ok(next)
     }
 
-    /// Whether the family was revoked. The in-process store of the embedded setup cannot hear a
-    /// revocation made by another process (the CLI), so there the durable mark is read as well.
+    /// Whether the family was revoked. The in-process store of the embedded setup hears a
+    /// revocation made by another process (the CLI) only at its next look at the database (within
+    /// half a second), so there the durable mark is read as well.
     async fn is_revoked(&self, family_id: &str) -> Result<bool, RefreshError> {
         if REVOKED_FAMILY.is_marked(self.hot.as_ref(), family_id).await? {
             return Ok(true);

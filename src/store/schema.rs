@@ -190,3 +190,19 @@ diesel::table! {
 
 diesel::joinable!(client_registrations -> clients (client_id));
 diesel::allow_tables_to_appear_in_same_query!(client_registrations, clients);
+
+diesel::table! {
+    hot_entries (key) {
+        key -> Text,
+        value -> Binary,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    hot_changes (seq) {
+        seq -> BigInt,
+        key -> Text,
+        changed_at -> BigInt,
+    }
+}

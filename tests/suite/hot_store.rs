@@ -5,9 +5,10 @@ use crate::common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{redis_url, Backend};
-use idp::store::hot::{keyspaces, Keyspace, Marker, MemoryStore, RedisStore};
-use idp::store::HotStore;
+use common::{eventually, redis_url, Backend, TestData};
+use idp::config::DatabaseUrl;
+use idp::store::hot::{keyspaces, Keyspace, Marker, MemoryStore, Opener, RedisStore};
+use idp::store::{Db, HotStore};
 
 async fn store(backend: Backend) -> Arc<dyn HotStore> {
     match backend {
@@ -169,8 +170,116 @@ crate::suite_tests! {
         ping_answers;
     on_redis:
         redis_stores_with_different_prefixes_do_not_see_each_other;
+    on_each_backend:
+        the_durable_memory_store_keeps_durable_keyspaces_across_a_reopen_and_forgets_the_rest,
+        a_commands_changes_reach_a_running_node_and_the_nodes_reach_the_command,
+        concurrent_writes_to_durable_keys_all_reach_the_database;
     async_test:
         an_unreachable_redis_is_an_error_not_a_hang;
     sync_test:
         keys_carry_their_id_as_the_cluster_hash_tag;
+}
+
+/// The embedded store's database (a temp SQLite file, or a PostgreSQL schema without Redis).
+async fn database(data: &TestData) -> Db {
+    let url = DatabaseUrl::parse(&data.database_url).unwrap();
+    let db = tokio::task::spawn_blocking(move || Db::connect(&url, 4)).await.unwrap().expect("database");
+    db.migrate().await.expect("migrated");
+    db
+}
+
+async fn durable(db: &Db, opener: Opener) -> MemoryStore {
+    MemoryStore::durable(db.clone(), opener).await.expect("durable store opens")
+}
+
+fn rt(id: &str) -> String {
+    keyspaces::REFRESH_TOKEN.key_of(id)
+}
+
+async fn the_durable_memory_store_keeps_durable_keyspaces_across_a_reopen_and_forgets_the_rest(backend: Backend) {
+    let data = TestData::new(backend);
+    let db = database(&data).await;
+    let failures = keyspaces::FAILED_SIGN_INS_BY_USERNAME.key_of("alice");
+    let proof = keyspaces::DPOP_PROOF_ID.key_of("p1");
+    let used = keyspaces::USED_REFRESH_TOKEN.key_of("u1");
+    let session = keyspaces::BROWSER_SESSION.key_of("s1");
+    let short = keyspaces::REVOKED_TOKEN_ID.key_of("short");
+    let kept = keyspaces::REVOKED_TOKEN_ID.key_of("kept");
+    {
+        let node = durable(&db, Opener::Node).await;
+        node.put(&rt("a"), b"one", MINUTE).await.unwrap();
+        node.put(&rt("a"), b"two", MINUTE).await.unwrap();
+        assert!(node.put_if_absent(&proof, b"1", MINUTE).await.unwrap());
+        assert!(node.put_if_absent(&kept, b"1", MINUTE).await.unwrap());
+        assert_eq!(node.increment(&failures, MINUTE).await.unwrap(), 1);
+        assert_eq!(node.increment(&failures, MINUTE).await.unwrap(), 2);
+        node.put(&used, b"x", MINUTE).await.unwrap();
+        assert_eq!(node.take(&used).await.unwrap().as_deref(), Some(&b"x"[..]));
+        node.put(&session, b"s", MINUTE).await.unwrap();
+        assert!(node.delete(&session).await.unwrap());
+        node.put(&short, b"1", Duration::from_millis(100)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let node = durable(&db, Opener::Node).await;
+    assert_eq!(node.get(&rt("a")).await.unwrap().as_deref(), Some(&b"two"[..]), "the last write");
+    assert!(!node.put_if_absent(&kept, b"1", MINUTE).await.unwrap(), "a durable marker stays");
+    assert_eq!(node.increment(&failures, MINUTE).await.unwrap(), 3, "the count goes on");
+    assert_eq!(node.get(&proof).await.unwrap(), None, "an ephemeral keyspace is not kept");
+    assert_eq!(node.get(&used).await.unwrap(), None, "taken");
+    assert_eq!(node.get(&session).await.unwrap(), None, "deleted");
+    assert_eq!(node.get(&short).await.unwrap(), None, "expired");
+}
+
+async fn a_commands_changes_reach_a_running_node_and_the_nodes_reach_the_command(backend: Backend) {
+    let data = TestData::new(backend);
+    let db = database(&data).await;
+    let lock = keyspaces::LOCKED_USERNAME.key_of("alice");
+    let revoked = keyspaces::REVOKED_TOKEN_ID.key_of("j1");
+    let node = durable(&db, Opener::Node).await;
+    node.put(&lock, b"1", MINUTE).await.unwrap();
+
+    let command = durable(&db, Opener::Command).await;
+    assert_eq!(command.get(&lock).await.unwrap().as_deref(), Some(&b"1"[..]), "the command reads the node's write");
+    assert!(command.delete(&lock).await.unwrap());
+    command.put(&revoked, b"1", MINUTE).await.unwrap();
+    drop(command);
+
+    let heard = eventually(Duration::from_secs(3), || async {
+        node.get(&lock).await.unwrap().is_none() && node.get(&revoked).await.unwrap().is_some()
+    })
+    .await;
+    assert!(heard, "the node took the command's unlock and revocation");
+    // And the node's own writes after that are its own again.
+    node.put(&lock, b"2", MINUTE).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(node.get(&lock).await.unwrap().as_deref(), Some(&b"2"[..]));
+    let command = durable(&db, Opener::Command).await;
+    assert_eq!(command.get(&lock).await.unwrap().as_deref(), Some(&b"2"[..]));
+}
+
+async fn concurrent_writes_to_durable_keys_all_reach_the_database(backend: Backend) {
+    let data = TestData::new(backend);
+    let db = database(&data).await;
+    let node = Arc::new(durable(&db, Opener::Node).await);
+    let writers: Vec<_> = (0..200)
+        .map(|i| {
+            let node = node.clone();
+            tokio::spawn(async move {
+                node.put(&rt(&format!("t{i}")), format!("v{i}").as_bytes(), MINUTE).await.unwrap();
+                if i % 2 == 0 {
+                    node.delete(&rt(&format!("t{i}"))).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    drop(node);
+    let node = durable(&db, Opener::Node).await;
+    for i in 0..200 {
+        let expected = (i % 2 == 1).then(|| format!("v{i}").into_bytes());
+        assert_eq!(node.get(&rt(&format!("t{i}"))).await.unwrap(), expected, "t{i}");
+    }
 }

@@ -17,6 +17,7 @@ mod authorization_code;
 mod deploy;
 mod docs;
 mod dpop;
+mod durable;
 mod foundation;
 mod groups;
 mod hot_store;
@@ -49,6 +50,7 @@ fn main() {
         deploy::tests(),
         docs::tests(),
         dpop::tests(),
+        durable::tests(),
         foundation::tests(),
         groups::tests(),
         hot_store::tests(),

@@ -1,21 +1,25 @@
 //! The hot store: short-lived shared state (codes, PAR handles, DPoP `jti`s and nonces, revoked
 //! token ids, rate-limit counters, sessions) behind one small contract, kept in Redis in
-//! production and in process memory for the embedded single-node default.
+//! production and in process memory for the embedded single-node default, which writes the
+//! keyspaces a restart must not forget through to the database ([`journal`]).
 //!
 //! Every key belongs to one of the [`keyspaces`], read and written through a typed [`Keyspace`];
 //! a part in braces (`dpop-jti:{abc}`) is the Redis Cluster hash tag.
 
+mod journal;
 mod keyspace;
 pub mod keyspaces;
 mod memory;
 mod redis;
 mod verifier;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use dashmap::DashMap;
 use tokio::sync::broadcast;
 
+pub use self::journal::Opener;
 pub use self::keyspace::{Counter, HashedKey, KeyId, Keyspace, Marker, RateCell};
 pub use self::memory::MemoryStore;
 pub use self::redis::{RedisOptions, RedisSafety, RedisStore};
@@ -55,8 +59,10 @@ pub trait HotStore: Send + Sync + std::fmt::Debug + 'static {
     /// Readiness: the store answers.
     async fn ping(&self) -> Result<(), HotStoreError>;
     fn kind(&self) -> &'static str;
-    /// Whether other processes (other nodes, the CLI) read and write this same store; the
-    /// in-process store is this process's alone.
+    /// Whether other processes (other nodes, the CLI) read and write this same store at once.
+    /// The in-process store is this process's: a command's change to one of its durable
+    /// keyspaces reaches the running node through the database within half a
+    /// second, and an ephemeral one never does.
     fn is_shared(&self) -> bool;
 }
 
@@ -104,6 +110,21 @@ pub struct RateTaken {
     /// Until the limit is whole again.
     pub full_after: Duration,
 }
+
+/// An entry of the in-process store (its journal re-reads entries into the same map).
+#[derive(Debug)]
+struct Item {
+    value: Vec<u8>,
+    expires_at: Instant,
+}
+
+impl Item {
+    fn is_live(&self, now: Instant) -> bool {
+        self.expires_at > now
+    }
+}
+
+type Items = DashMap<String, Item>;
 
 /// `kind:{id}`: the id is the hash tag, so one logical item maps to one Redis Cluster slot.
 pub(crate) fn key(kind: &str, id: &str) -> String {

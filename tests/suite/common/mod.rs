@@ -180,6 +180,33 @@ pub async fn spawn_app_with(
     extra: &[(&str, &str)],
 ) -> Result<TestApp, StartupError> {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    spawn_app_on(data, clock, extra, listener).await
+}
+
+impl TestApp {
+    /// Stops this node and starts another on the same data, port and clock, as an upgrade
+    /// does: same issuer (so tokens issued before still name it), a new process state.
+    pub async fn restart(self, data: &TestData) -> TestApp {
+        let (port, clock) = (self.port, self.clock.clone());
+        self.stop().await;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        let listener = loop {
+            match TcpListener::bind(("127.0.0.1", port)) {
+                Ok(listener) => break listener,
+                Err(e) if tokio::time::Instant::now() >= deadline => panic!("port {port} stays taken: {e}"),
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        };
+        spawn_app_on(data, clock, &[], listener).await.expect("app restarts")
+    }
+}
+
+async fn spawn_app_on(
+    data: &TestData,
+    clock: ManualClock,
+    extra: &[(&str, &str)],
+    listener: TcpListener,
+) -> Result<TestApp, StartupError> {
     let port = listener.local_addr().unwrap().port();
     let settings = data.settings(port, extra);
     let app = Application::build_on(settings, Arc::new(clock.clone()), Some(listener)).await?;

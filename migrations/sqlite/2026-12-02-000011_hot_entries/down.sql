@@ -1,0 +1,2 @@
+DROP TABLE hot_changes;
+DROP TABLE hot_entries;
