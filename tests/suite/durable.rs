@@ -51,10 +51,10 @@ async fn first_tokens(app: &TestApp, client: &TestClient) -> Value {
     token_body(app.exchange(client, &code, &[]).await).await
 }
 
-/// A node with the test APIs, a refreshing web app, a service client (to introspect) and alice.
+/// A node with the test APIs, a refreshing web app, the APIs' own client (to introspect) and alice.
 async fn refreshing_node(data: &TestData) -> (TestApp, TestClient, TestClient) {
     let (app, client) = common::oauth::app_with_client(data, refreshing_app_registration()).await;
-    let service = app.service_client().await;
+    let service = app.introspector().await;
     app.create_user("alice").await;
     (app, client, service)
 }
