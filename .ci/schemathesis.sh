@@ -132,7 +132,7 @@ run_schemathesis() { # seed
         PYTHONPATH="$repo/.ci" SCHEMATHESIS_HOOKS=schemathesis_hooks \
             ST_RUNNER_CLIENT_ID="$client_id" ST_ADMIN_RESOURCE="$audience" \
             ST_DECOY_CLIENT_ID="$decoy_client_id" ST_DECOY_RESOURCE="$decoy_resource" \
-            timeout "${ST_TIMEOUT:-900}" "$venv/bin/st" run "$base/admin/v1/openapi.json" \
+            timeout "${ST_TIMEOUT:-600}" "$venv/bin/st" run "$base/admin/v1/openapi.json" \
             --header "Authorization: Bearer $token" \
             --checks "$checks" --exclude-checks "$exclude_checks" \
             --max-examples "$max_examples" --seed "$1" --workers 1 \
@@ -149,7 +149,7 @@ status=$?
 # node idles), that is not the API failing: a timeout is retried once with another seed; any
 # other failure is final, and a second timeout fails the step.
 if [[ $status -eq 124 && -z "${ST_SEED:-}" ]]; then
-    echo "schemathesis: no progress within ${ST_TIMEOUT:-900} s with seed $seed (the checker hung generating inputs); one more run with another seed"
+    echo "schemathesis: no progress within ${ST_TIMEOUT:-600} s with seed $seed (the checker hung generating inputs); one more run with another seed"
     seed=$(( (seed + 7919) % 1000000 ))
     run_schemathesis "$seed"
     status=$?
