@@ -7,6 +7,7 @@
 //! units were charged to the shared limit when leased, so a node admits at most one lease more
 //! than the limit (spent after the limit ran dry), and nothing is wasted.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,8 @@ pub enum Limit {
 }
 
 impl Limit {
+    const COUNT: usize = 8;
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Token => "token",
@@ -104,14 +107,21 @@ fn seconds_up(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
+/// Units a node took from a shared limit and spends locally: spending one is an atomic
+/// decrement, so the requests of one client do not queue on a lock.
 #[derive(Debug)]
 struct Lease {
-    units: u32,
-    taken_at: Instant,
+    units: AtomicU32,
     /// How many units the next lease asks for: doubled when one is spent within [`LEASE_PACE`],
     /// halved when it took longer, so a slow client holds few units and a fast one few round
-    /// trips.
-    next: u32,
+    /// trips. Locked only to take a new lease.
+    pace: Mutex<(Instant, u32)>,
+}
+
+impl Lease {
+    fn spend_one(&self) -> bool {
+        self.units.fetch_update(Ordering::AcqRel, Ordering::Acquire, |units| units.checked_sub(1)).is_ok()
+    }
 }
 
 /// A limit and whom it counts (a client id, an address).
@@ -122,7 +132,8 @@ type Subject = (Limit, String);
 pub struct RateLimits {
     hot: Arc<dyn HotStore>,
     settings: RateLimitSettings,
-    leases: Arc<DashMap<Subject, Arc<Mutex<Lease>>>>,
+    /// One map per limit, so a lookup by subject needs no key of its own (no allocation).
+    leases: Arc<[DashMap<String, Arc<Lease>>; Limit::COUNT]>,
     /// Subjects this node saw go over a failure limit, until their next unit is back: checked
     /// before an attempt without a round trip, so a request that succeeds pays nothing for the
     /// failure limits.
@@ -134,7 +145,7 @@ const PENALTIES_SWEEP_AT: usize = 10_000;
 
 impl RateLimits {
     pub fn new(hot: Arc<dyn HotStore>, settings: RateLimitSettings) -> Self {
-        Self { hot, settings, leases: Arc::default(), penalties: Arc::default() }
+        Self { hot, settings, leases: Arc::new(std::array::from_fn(|_| DashMap::new())), penalties: Arc::default() }
     }
 
     /// Counts a failed attempt of `subject` against the failure limit `limit`; `Some` when it
@@ -190,7 +201,7 @@ impl RateLimits {
 
     /// Gives `subject` its whole quota back (an operator's unlock).
     pub async fn clear(&self, limit: Limit, subject: &str) -> Result<(), HotStoreError> {
-        self.leases.remove(&(limit, subject.to_owned()));
+        self.leases[limit as usize].remove(subject);
         self.penalties.remove(&(limit, subject.to_owned()));
         RATES.delete(self.hot.as_ref(), &key(limit, subject)).await.map(drop)
     }
@@ -201,29 +212,30 @@ impl RateLimits {
         quota: RateQuota,
         subject: &str,
     ) -> Result<Option<OverLimit>, HotStoreError> {
-        let lease = self
-            .leases
-            .entry((limit, subject.to_owned()))
-            .or_insert_with(|| Arc::new(Mutex::new(Lease { units: 0, taken_at: Instant::now(), next: 1 })))
+        let leases = &self.leases[limit as usize];
+        if leases.get(subject).is_some_and(|lease| lease.spend_one()) {
+            return Ok(None);
+        }
+        let lease = leases
+            .entry(subject.to_owned())
+            .or_insert_with(|| Arc::new(Lease { units: AtomicU32::new(0), pace: Mutex::new((Instant::now(), 1)) }))
             .clone();
+        if lease.spend_one() {
+            return Ok(None);
+        }
         let ask = {
-            let mut lease = lease.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if lease.units > 0 {
-                lease.units -= 1;
-                return Ok(None);
-            }
+            let mut pace = lease.pace.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let (taken_at, next) = *pace;
             let largest = (quota.quota() / LEASE_SHARE).clamp(1, LEASE_MAX);
-            let fast = lease.taken_at.elapsed() < LEASE_PACE;
-            lease.next = if fast { (lease.next * 2).min(largest) } else { (lease.next / 2).max(1) };
-            lease.next
+            let next = if taken_at.elapsed() < LEASE_PACE { (next * 2).min(largest) } else { (next / 2).max(1) };
+            *pace = (Instant::now(), next);
+            next
         };
         let taken = RATES.take(self.hot.as_ref(), &key(limit, subject), cells(quota), ask).await?;
         if taken.granted == 0 {
             return Ok(Some(over(limit, quota, taken)));
         }
-        let mut lease = lease.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        lease.units += taken.granted - 1;
-        lease.taken_at = Instant::now();
+        lease.units.fetch_add(taken.granted - 1, Ordering::AcqRel);
         Ok(None)
     }
 }
@@ -303,6 +315,22 @@ mod tests {
         for _ in 0..100 {
             assert_eq!(limits.admit(Limit::Pages, "a").await.unwrap(), None);
         }
+    }
+
+    #[test]
+    fn every_limit_has_a_lease_map_of_its_own() {
+        let all = [
+            Limit::Token,
+            Limit::Par,
+            Limit::Introspection,
+            Limit::Revocation,
+            Limit::Pages,
+            Limit::ClientAuthFailuresPerClient,
+            Limit::ClientAuthFailuresPerAddress,
+            Limit::SignInFailuresPerAddress,
+        ];
+        assert_eq!(all.len(), Limit::COUNT);
+        assert!(all.iter().all(|limit| (*limit as usize) < Limit::COUNT));
     }
 
     #[test]
