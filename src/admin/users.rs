@@ -303,7 +303,7 @@ pub async fn unlock_address(req: HttpRequest, state: web::Data<AppState>, path: 
         )])
         .into());
     };
-    let address = crate::domain::canonical_ip(address).to_string();
+    let address = crate::config::canonical_ip(address).to_string();
     state.sign_in_limits.unlock_address(&address).await.map_err(Problem::unavailable)?;
     state.audit.record(caller.actor.event(state.clock.now(), "address.unlock", format!("address:{address}")));
     Ok(HttpResponse::NoContent().finish())

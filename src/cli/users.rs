@@ -104,7 +104,7 @@ pub async fn run(command: UsersCommand, state: AppState) -> anyhow::Result<()> {
                 println!("{username} may sign in again");
             }
             if let Some(address) = address {
-                let address = crate::domain::canonical_ip(address).to_string();
+                let address = crate::config::canonical_ip(address).to_string();
                 state.sign_in_limits.unlock_address(&address).await?;
                 state.audit.record(Actor::cli().event(
                     state.clock.now(),

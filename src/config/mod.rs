@@ -13,6 +13,8 @@
 
 mod defaults;
 mod env;
+mod ip_network;
+mod rate_quota;
 mod raw;
 mod schema;
 mod types;
@@ -27,6 +29,8 @@ use serde::Deserialize;
 use raw::RawSettings;
 
 pub use env::NOT_SETTINGS;
+pub use ip_network::{canonical as canonical_ip, IpNetwork};
+pub use rate_quota::RateQuota;
 pub use types::{redact_url, DatabaseUrl, Issuer, PemFile, RedisPassword, RedisUrl};
 
 /// The validated configuration of one `idp` node.
@@ -115,7 +119,7 @@ pub struct Settings {
     /// rightmost entry that is not itself a trusted proxy. That address is what rate limits,
     /// sign-in limits, the audit trail and the logs use. Default: none (the peer address is the
     /// client's; behind a proxy every user would share the proxy's limits).
-    pub trusted_proxies: Vec<crate::domain::IpNetwork>,
+    pub trusted_proxies: Vec<IpNetwork>,
     /// `forwarded_header` / `IDP_FORWARDED_HEADER`: the header the trusted proxies write,
     /// `x-forwarded-for` or `forwarded` (RFC 7239). Only one is read: a client could send the
     /// other one itself. Default `x-forwarded-for`.
@@ -138,32 +142,32 @@ pub enum ForwardedHeader {
 #[derive(Debug, Clone)]
 pub struct RateLimitSettings {
     /// `rate_limits.token` / `IDP_RATE_LIMITS__TOKEN`: token requests per client. Default `6000/1m`.
-    pub token: Option<crate::domain::RateQuota>,
+    pub token: Option<RateQuota>,
     /// `rate_limits.par` / `IDP_RATE_LIMITS__PAR`: pushed authorization requests per client.
     /// Default `600/1m`.
-    pub par: Option<crate::domain::RateQuota>,
+    pub par: Option<RateQuota>,
     /// `rate_limits.introspection` / `IDP_RATE_LIMITS__INTROSPECTION`: introspection requests per
     /// client. Default `60000/1m`.
-    pub introspection: Option<crate::domain::RateQuota>,
+    pub introspection: Option<RateQuota>,
     /// `rate_limits.revocation` / `IDP_RATE_LIMITS__REVOCATION`: revocation requests per client.
     /// Default `600/1m`.
-    pub revocation: Option<crate::domain::RateQuota>,
+    pub revocation: Option<RateQuota>,
     /// `rate_limits.pages` / `IDP_RATE_LIMITS__PAGES`: requests per client address to
     /// `/authorize`, `/login`, `/consent` and `/logout` together; also what bounds the sessions
     /// and interactions one address can make the provider store. Default `1200/1m`.
-    pub pages: Option<crate::domain::RateQuota>,
+    pub pages: Option<RateQuota>,
     /// `rate_limits.client_auth_failures_per_client` / `IDP_RATE_LIMITS__CLIENT_AUTH_FAILURES_PER_CLIENT`: failed authentications as one client;
     /// over it, further failures for that client are answered 429 (its real credentials still
     /// work). Default `600/1m`.
-    pub client_auth_failures_per_client: Option<crate::domain::RateQuota>,
+    pub client_auth_failures_per_client: Option<RateQuota>,
     /// `rate_limits.client_auth_failures_per_address` / `IDP_RATE_LIMITS__CLIENT_AUTH_FAILURES_PER_ADDRESS`: failed client authentications from one
     /// address; over it, that address's client-authenticated requests wait. Default `100/1m`.
-    pub client_auth_failures_per_address: Option<crate::domain::RateQuota>,
+    pub client_auth_failures_per_address: Option<RateQuota>,
     /// `rate_limits.sign_in_failures_per_address` / `IDP_RATE_LIMITS__SIGN_IN_FAILURES_PER_ADDRESS`: failed sign-ins from one address; over
     /// it, sign-ins from that address are slowed to the refill rate (never locked out), so
     /// guessing across many usernames stays slow while users behind one proxy still get in.
     /// Default `50/15m` (then one attempt every 18 s).
-    pub sign_in_failures_per_address: Option<crate::domain::RateQuota>,
+    pub sign_in_failures_per_address: Option<RateQuota>,
 }
 
 /// `[registration]` section: what a client may register itself as, with an initial access

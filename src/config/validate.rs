@@ -10,7 +10,7 @@ use super::{
     ClientAuthSettings, ConfigError, DatabaseUrl, DpopSettings, ForwardedHeader, Issuer, KeySettings, PemFile,
     RateLimitSettings, RedisPassword, RedisUrl, RegistrationSettings, SessionSettings, Settings, TokenSettings,
 };
-use crate::domain::{IpNetwork, RateQuota};
+use super::{IpNetwork, RateQuota};
 
 pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
     let issuer = Issuer::parse(&raw.issuer).map_err(|e| ConfigError::new("issuer", e))?;
@@ -197,7 +197,7 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         }
     };
     let quota = |setting: &str, text: &str| {
-        RateQuota::parse(text).map_err(|e| ConfigError::new(&format!("rate_limits.{setting}"), e.description()))
+        RateQuota::parse(text).map_err(|e| ConfigError::new(&format!("rate_limits.{setting}"), e))
     };
     let limits = &raw.rate_limits;
     let rate_limits = RateLimitSettings {

@@ -21,7 +21,7 @@ pub fn client_address(req: &HttpRequest) -> Option<std::net::IpAddr> {
     req.extensions()
         .get::<ClientAddress>()
         .map(|client| client.0)
-        .or_else(|| req.peer_addr().map(|peer| crate::domain::canonical_ip(peer.ip())))
+        .or_else(|| req.peer_addr().map(|peer| crate::config::canonical_ip(peer.ip())))
 }
 
 /// What the audit trail records of `req`: its request id, origin and client address.

@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 
-use crate::config::RateLimitSettings;
-use crate::domain::RateQuota;
+use crate::config::{RateLimitSettings, RateQuota};
 use crate::store::hot::{keyspaces, Keyspace, RateCell, RateCells, RateTaken};
 use crate::store::{HotStore, HotStoreError};
 

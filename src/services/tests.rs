@@ -235,7 +235,7 @@ fn sign_in_limits(per_address: &str) -> SignInLimits {
     let hot: Arc<dyn crate::store::HotStore> = Arc::new(MemoryStore::new());
     let sources = crate::config::Sources { file: None, env: Vec::new() };
     let mut settings = crate::config::Settings::from_sources(sources).unwrap().rate_limits;
-    settings.sign_in_failures_per_address = crate::domain::RateQuota::parse(per_address).unwrap();
+    settings.sign_in_failures_per_address = crate::config::RateQuota::parse(per_address).unwrap();
     SignInLimits::new(hot.clone(), RateLimits::new(hot, settings))
 }
 

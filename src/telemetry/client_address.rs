@@ -7,8 +7,7 @@ use std::net::IpAddr;
 
 use actix_web::http::header::{HeaderMap, HeaderName};
 
-use crate::config::{ForwardedHeader, Settings};
-use crate::domain::{canonical_ip, IpNetwork};
+use crate::config::{canonical_ip, ForwardedHeader, IpNetwork, Settings};
 
 /// The client address of the request being served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

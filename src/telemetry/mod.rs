@@ -213,7 +213,7 @@ pub async fn observe(
     let method = req.method().clone();
     let client = match (req.peer_addr(), req.app_data::<web::Data<ForwardingPolicy>>()) {
         (Some(peer), Some(forwarding)) => Some(forwarding.client_address(peer.ip(), req.headers())),
-        (Some(peer), None) => Some(crate::domain::canonical_ip(peer.ip())),
+        (Some(peer), None) => Some(crate::config::canonical_ip(peer.ip())),
         (None, _) => None,
     };
     let span = tracing::info_span!(

@@ -3,8 +3,6 @@
 
 use std::net::IpAddr;
 
-use super::DomainError;
-
 /// A network: an address with its host bits cleared and a prefix length that fits it. A bare
 /// address is the network of that one host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -13,16 +11,15 @@ pub struct IpNetwork {
     prefix: u8,
 }
 
-const NOT_AN_ADDRESS: DomainError = DomainError::new("not an IP address or a CIDR network such as 10.0.0.0/8");
-const BAD_PREFIX: DomainError = DomainError::new("the prefix length does not fit the address (at most 32 or 128)");
-const HOST_BITS: DomainError =
-    DomainError::new("the network has host bits set; write the network address (10.0.0.0/8, not 10.1.2.3/8)");
+const NOT_AN_ADDRESS: &str = "not an IP address or a CIDR network such as 10.0.0.0/8";
+const BAD_PREFIX: &str = "the prefix length does not fit the address (at most 32 or 128)";
+const HOST_BITS: &str = "the network has host bits set; write the network address (10.0.0.0/8, not 10.1.2.3/8)";
 
 impl IpNetwork {
     /// `10.0.0.0/8`, `2001:db8::/32`, or one host (`192.0.2.7`, `::1`). Host bits set under the
     /// prefix are refused rather than cleared: `10.1.2.3/8` is more likely a typo than a wish
     /// to trust all of `10/8`.
-    pub fn parse(text: &str) -> Result<Self, DomainError> {
+    pub fn parse(text: &str) -> Result<Self, &'static str> {
         let (address, prefix) = match text.trim().split_once('/') {
             Some((address, prefix)) => (address, Some(prefix)),
             None => (text.trim(), None),
@@ -78,9 +75,9 @@ impl std::fmt::Display for IpNetwork {
 }
 
 impl std::str::FromStr for IpNetwork {
-    type Err = DomainError;
+    type Err = &'static str;
 
-    fn from_str(text: &str) -> Result<Self, DomainError> {
+    fn from_str(text: &str) -> Result<Self, &'static str> {
         Self::parse(text)
     }
 }

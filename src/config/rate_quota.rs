@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use super::DomainError;
-
 /// `quota` units per `window`: at most `quota` in a burst, refilled at `quota / window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RateQuota {
@@ -12,9 +10,9 @@ pub struct RateQuota {
     window: Duration,
 }
 
-const SHAPE: DomainError = DomainError::new("a rate limit is written COUNT/WINDOW, such as 600/1m, or off");
-const COUNT: DomainError = DomainError::new("the count of a rate limit must be a whole number from 1 to 1000000000");
-const WINDOW: DomainError = DomainError::new("the window of a rate limit must be a duration from 1s to 1d, such as 1m");
+const SHAPE: &str = "a rate limit is written COUNT/WINDOW, such as 600/1m, or off";
+const COUNT: &str = "the count of a rate limit must be a whole number from 1 to 1000000000";
+const WINDOW: &str = "the window of a rate limit must be a duration from 1s to 1d, such as 1m";
 
 impl RateQuota {
     const MAX_COUNT: u32 = 1_000_000_000;
@@ -22,7 +20,7 @@ impl RateQuota {
 
     /// `COUNT/WINDOW` (`600/1m`, `50/15m`, `10/1s`); `None` for `off`, which switches the limit
     /// off.
-    pub fn parse(text: &str) -> Result<Option<Self>, DomainError> {
+    pub fn parse(text: &str) -> Result<Option<Self>, &'static str> {
         let text = text.trim();
         if text == "off" {
             return Ok(None);
