@@ -224,6 +224,41 @@ fn no_two_modules_reach_each_other() {
     assert!(listed.is_empty(), "import cycles:\n{}", listed.join("\n"));
 }
 
+/// The same at the level of `src/`'s top modules (`config`, `domain`, `store`, …): two rooms of
+/// one floor may use each other's submodules without a submodule cycle, and still import each
+/// other in a circle (config -> domain -> store -> config was one).
+fn no_top_modules_import_each_other_in_a_circle() {
+    let top = |module: &str| module.split("::").next().unwrap_or(module).to_owned();
+    let mut rooms: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (from, to_all) in graph() {
+        for to in to_all {
+            let (a, b) = (top(&from), top(&to));
+            if a != b && a != "lib" && b != "lib" {
+                rooms.entry(a).or_default().insert(b);
+            }
+        }
+    }
+    let reaches = |from: &str| {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![from.to_owned()];
+        while let Some(at) = todo.pop() {
+            for next in rooms.get(&at).into_iter().flatten() {
+                if seen.insert(next.clone()) {
+                    todo.push(next.clone());
+                }
+            }
+        }
+        seen
+    };
+    let circles: Vec<String> = rooms
+        .iter()
+        .flat_map(|(from, to_all)| to_all.iter().map(move |to| (from, to)))
+        .filter(|(from, to)| reaches(to).contains(*from))
+        .map(|(from, to)| format!("{from} -> {to} -> … -> {from}"))
+        .collect();
+    assert!(circles.is_empty(), "top modules in a circle:\n{}", circles.join("\n"));
+}
+
 fn the_checker_sees_nested_use_trees_and_relative_paths() {
     let known: BTreeMap<String, String> =
         ["a", "a::b", "a::c", "d", "d::e"].iter().map(|m| (m.to_string(), String::new())).collect();
@@ -241,5 +276,6 @@ crate::suite_tests! {
     sync_test:
         no_module_uses_one_on_a_higher_floor,
         no_two_modules_reach_each_other,
+        no_top_modules_import_each_other_in_a_circle,
         the_checker_sees_nested_use_trees_and_relative_paths;
 }
