@@ -354,10 +354,8 @@ pub async fn authenticated_request(
     let origin = crate::http::cors::request_origin(req)?;
     let params = FormParams::parse(req, body)?;
     let presented = Presented::from_request(req, &params)?;
-    let address = crate::http::client_address(req).map(|a| a.to_string());
-    if let Some(over) =
-        address.as_deref().and_then(|a| state.rate_limits.penalty(Limit::ClientAuthFailuresPerAddress, a))
-    {
+    let ip = crate::http::client_address(req);
+    if let Some(over) = ip.and_then(|ip| state.rate_limits.penalty(Limit::ClientAuthFailuresPerAddress, ip)) {
         // An address that kept failing waits before its next attempt is even checked.
         rate_limit::audit(state, req, &over, None);
         return Err(OAuthError::rate_limited(rate_limit::fields(&over)));
@@ -367,6 +365,7 @@ pub async fn authenticated_request(
         Ok(client) => client,
         Err(e) => {
             refused(state, req, None, &e);
+            let address = ip.map(|ip| ip.to_string());
             return Err(count_failure(state, req, address.as_deref(), claimed.as_deref(), e).await);
         }
     };

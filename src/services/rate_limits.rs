@@ -165,11 +165,13 @@ impl RateLimits {
     /// Whether this node saw `subject` go over the failure limit `limit` and its next unit is
     /// not back yet; no round trip. Another node that has not seen it fail lets one more
     /// attempt through, whose failure it then counts against the shared limit.
-    pub fn penalty(&self, limit: Limit, subject: &str) -> Option<OverLimit> {
+    /// The subject is written out only when some subject is penalised: on the success path
+    /// this costs no allocation.
+    pub fn penalty(&self, limit: Limit, subject: impl std::fmt::Display) -> Option<OverLimit> {
         if self.penalties.is_empty() {
             return None;
         }
-        let key = (limit, subject.to_owned());
+        let key = (limit, subject.to_string());
         let (until, over) = self.penalties.get(&key).map(|entry| entry.value().clone())?;
         let now = Instant::now();
         if until <= now {
